@@ -1,0 +1,184 @@
+/**
+ * Turns raw stack config into a validated FleetConfig, or a ConfigError that lists every problem
+ * with its full config path (`homefleet:stacks.litellm.container.port: expected integer 1-65535,
+ * got "40o0"`). Nothing downstream runs on config that failed here.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { HostsSchema, StacksSchema, type HostConfig, type StackConfig } from "./schema";
+import { checkLiteLLMFallbacks } from "./litellmFallbacks";
+
+export const CONFIG_NAMESPACE = "homefleet";
+
+export interface FleetConfig {
+  readonly hosts: Readonly<Record<string, HostConfig>>;
+  readonly stacks: Readonly<Record<string, StackConfig>>;
+  /** Names of `homefleet:*` config keys present in the stack file (secret values are not read here). */
+  readonly configKeys: readonly string[];
+}
+
+export interface ConfigProblem {
+  /** Full config path, e.g. `homefleet:stacks.litellm.container.port`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = root;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+export function joinPath(root: string, path: readonly PropertyKey[]): string {
+  return [root, ...path.map(String)].join(".");
+}
+
+function zodProblems(root: string, raw: unknown, error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const keys = issue.keys;
+      return {
+        path: joinPath(root, [...issue.path, ...(keys.length === 1 ? keys : [])]),
+        message: keys.length === 1 ? `unknown key "${keys[0]}"` : `unknown keys ${keys.map((k) => `"${k}"`).join(", ")}`,
+      };
+    }
+    if (issue.code === "invalid_key") {
+      return { path: joinPath(root, issue.path), message: `bad name: ${issue.issues.map((i) => i.message).join("; ")}` };
+    }
+    const got = valueAt(raw, issue.path);
+    const base = issue.message.startsWith("Invalid input: expected ") ? issue.message.replace("Invalid input: ", "").replace(/, received \w+$/, "") : issue.message;
+    const message = got === undefined && issue.code === "invalid_type" ? `${base.replace(/, got .*$/, "")} (required)` : `${base}, got ${describeValue(got)}`;
+    return { path: joinPath(root, issue.path), message };
+  });
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.path.localeCompare(b.path) || a.message.localeCompare(b.message));
+}
+
+/**
+ * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
+ * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
+ */
+export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; configKeys?: readonly string[] }): FleetConfig {
+  const problems: ConfigProblem[] = [];
+  const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
+  const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
+  if (input.hosts === undefined) problems.push({ path: hostsRoot, message: "missing: declare at least one host" });
+  if (input.stacks === undefined) problems.push({ path: stacksRoot, message: "missing: declare at least one stack" });
+  if (problems.length) throw new ConfigError(problems);
+
+  const hosts = HostsSchema.safeParse(input.hosts);
+  const stacks = StacksSchema.safeParse(input.stacks);
+  if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
+  if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
+  if (!hosts.success || !stacks.success) throw new ConfigError(sortProblems(problems));
+
+  const configKeys = input.configKeys ?? [];
+  problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
+  if (problems.length) throw new ConfigError(sortProblems(problems));
+  return { hosts: hosts.data, stacks: stacks.data, configKeys };
+}
+
+function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>, configKeys: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (stack: string, ...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [stack, ...path]);
+  if (Object.keys(hosts).length === 0) problems.push({ path: `${CONFIG_NAMESPACE}:hosts`, message: "declare at least one host" });
+
+  const listeners = new Map<string, string>();
+  const claim = (host: string, port: number, owner: string) => {
+    const key = `${host}:${port}`;
+    const previous = listeners.get(key);
+    if (previous) problems.push({ path: owner, message: `port ${port} on host ${host} is already used by ${previous}` });
+    else listeners.set(key, owner);
+  };
+  for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
+
+  const subnets = new Map<string, string>();
+  for (const [name, stack] of Object.entries(stacks)) {
+    const host = hosts[stack.host];
+    if (!host) {
+      const known = Object.keys(hosts).sort().join(", ");
+      problems.push({ path: at(name, "host"), message: `unknown host "${stack.host}" (hosts: ${known || "none"})` });
+      continue;
+    }
+    if (stack.network.mode === "bridge") {
+      if (!stack.network.subnet) problems.push({ path: at(name, "network", "subnet"), message: "required for a bridge network, e.g. 10.89.0.0/24" });
+      else {
+        const key = `${stack.host}/${stack.network.subnet}`;
+        const other = subnets.get(key);
+        if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet already used by stack ${other} on host ${stack.host}` });
+        subnets.set(key, name);
+      }
+    }
+    if (stack.kind === "litellm" && !stack.litellm) problems.push({ path: at(name, "litellm"), message: "required for kind litellm: declare at least the model list" });
+    if (stack.kind !== "litellm" && stack.litellm) problems.push({ path: at(name, "litellm"), message: `only allowed with kind: litellm (kind is ${stack.kind})` });
+    if (stack.kind === "container" && stack.container.port === undefined) problems.push({ path: at(name, "container", "port"), message: "required for kind container: the port the service listens on" });
+    if (stack.kind === "container" && !stack.container.healthCheck) problems.push({ path: at(name, "container", "healthCheck"), message: "required for kind container: the HTTP path that answers when the service is healthy" });
+    const lastSegment = stack.container.image.split("/").pop() ?? "";
+    if (/:latest$/.test(stack.container.image) || !/[:@]/.test(lastSegment)) {
+      problems.push({ path: at(name, "container", "image"), message: `pin the image by tag or digest, not "${stack.container.image}"` });
+    }
+    for (const [env, ref] of Object.entries(stack.container.secretEnvironment)) {
+      const where = at(name, "container", "secretEnvironment", env);
+      if (ref.startsWith("database.") && !stack.database) problems.push({ path: where, message: `refers to ${ref} but the stack has no database` });
+      if (ref.startsWith("cache.") && !stack.cache) problems.push({ path: where, message: `refers to ${ref} but the stack has no cache` });
+      if (ref === "litellm.masterKey" && stack.kind !== "litellm") problems.push({ path: where, message: "litellm.masterKey exists only for kind: litellm" });
+      if (ref.startsWith("config:") && !configKeys.includes(ref.slice("config:".length))) {
+        problems.push({ path: where, message: `config key homefleet:${ref.slice(7)} is not set (pulumi config set --secret ${ref.slice(7)} ...)` });
+      }
+      if (env in stack.container.environment) problems.push({ path: where, message: `${env} is also set in container.environment` });
+    }
+    if (stack.cache) claim(stack.host, stack.cache.port, at(name, "cache", "port"));
+    const published = stack.container.publish?.hostPort ?? stack.container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
+    if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
+    if (stack.litellm) {
+      for (const p of checkLiteLLMFallbacks(stack.litellm)) problems.push({ path: at(name, "litellm", ...p.path), message: p.message });
+      stack.litellm.models.forEach((m, i) => {
+        if (m.apiKeyConfig && !configKeys.includes(m.apiKeyConfig)) {
+          problems.push({ path: at(name, "litellm", "models", String(i), "apiKeyConfig"), message: `config key homefleet:${m.apiKeyConfig} is not set (pulumi config set --secret ${m.apiKeyConfig} ...)` });
+        }
+      });
+    }
+  }
+  return problems;
+}
+
+/** Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way `pulumi config` stores it. */
+export function loadStackFile(file: string): FleetConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError([{ path: file, message: `cannot read stack file: ${(err as Error).message}` }]);
+  }
+  const config = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const configKeys = Object.keys(config)
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
+  const known = new Set(["hosts", "stacks"]);
+  const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
+  if (unknownStructured.length) {
+    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, or a secret value)" })));
+  }
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], configKeys });
+}

@@ -1,0 +1,241 @@
+/**
+ * Stack configuration (`homefleet:hosts`, `homefleet:stacks`) as zod schemas.
+ *
+ * Every object is strict: an unknown key is an error, because a typo such as `memroyMax` that
+ * passes silently leaves a service without the limit its author asked for. Defaults live here,
+ * next to the reason for each; the README's config reference documents the same keys.
+ */
+import { z } from "zod";
+
+const port = (what = "port") => z.int({ error: `expected integer 1-65535 (${what})` }).min(1, { error: "expected integer 1-65535" }).max(65535, { error: "expected integer 1-65535" });
+
+/** Lowercase names become unit names, directory names and Nix attribute names. */
+const resourceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, { error: "expected a name of lowercase letters, digits and '-', starting with a letter, at most 31 characters" });
+
+/** systemd size strings (`MemoryMax=`), e.g. 512M, 3G. */
+const byteSize = z.string().regex(/^[1-9][0-9]*[KMGT]$/, { error: "expected a size such as 512M or 3G" });
+
+/** PostgreSQL memory settings use their own unit names. */
+const pgSize = z.string().regex(/^[1-9][0-9]*(kB|MB|GB|TB)$/, { error: "expected a PostgreSQL size such as 256MB or 4GB" });
+
+const ipv4 = z.string().regex(/^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/, { error: "expected an IPv4 address" });
+
+const cidr = z.string().regex(/^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/(1[6-9]|2[0-8])$/, {
+  error: "expected an IPv4 subnet with a prefix of /16 to /28, such as 10.89.0.0/24",
+});
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an environment variable name" });
+
+export const PostgresSettingsSchema = z.strictObject({
+  shared_buffers: pgSize.optional(),
+  effective_cache_size: pgSize.optional(),
+  work_mem: pgSize.optional(),
+  maintenance_work_mem: pgSize.optional(),
+  wal_buffers: pgSize.optional(),
+  max_wal_size: pgSize.optional(),
+  min_wal_size: pgSize.optional(),
+  /** seed 000: 1.1 for SSDs. */
+  random_page_cost: z.number().positive().max(100).optional(),
+  /** seed 000: 200 for SSDs. */
+  effective_io_concurrency: z.int().min(0).max(1000).optional(),
+  /** seed 000: 30-50% less WAL I/O on SSDs. */
+  wal_compression: z.enum(["on", "off", "pglz", "lz4", "zstd"]).optional(),
+  max_connections: z.int().min(10).max(10000).optional(),
+  checkpoint_completion_target: z.number().min(0).max(1).optional(),
+  log_min_duration_statement: z.int().min(-1).optional(),
+  // Deliberately absent: archive_command (seed 000: WAL archiving with bare tool names failed
+  // silently; homefleet takes daily dumps instead) and synchronous_commit=off (seed 000 rejected it
+  // for its data-loss risk).
+});
+
+export const HostPostgresSchema = z.strictObject({
+  /** Major version. Default: 15 on Debian bookworm (its packaged version), 16 on NixOS. */
+  version: z.int().min(13, { error: "expected PostgreSQL major version 13-17" }).max(17, { error: "expected PostgreSQL major version 13-17" }).optional(),
+  port: port().default(5432),
+  settings: PostgresSettingsSchema.default({}),
+});
+
+export const HostSchema = z.strictObject({
+  address: z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a hostname or IP address" }),
+  port: port("SSH port").default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "expected a Unix user name" }).default("root"),
+  arch: z.enum(["aarch64", "x86_64"]),
+  os: z.enum(["nixos", "systemd"]),
+  /** The host's SSH public key (`ssh-ed25519 AAAA...`); when given, deployments refuse any other. */
+  hostKey: z
+    .string()
+    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*$/, { error: "expected an OpenSSH public key such as 'ssh-ed25519 AAAA...'" })
+    .optional(),
+  /** The host's PostgreSQL server, shared by every stack on the host that has a database. */
+  postgresql: HostPostgresSchema.default({ port: 5432, settings: {} }),
+  podman: z
+    .strictObject({
+      /** `disabled` adds `--cgroups=disabled` to every container: only for hosts without cgroup v2 delegation (test containers). */
+      cgroups: z.enum(["enabled", "disabled"]).default("enabled"),
+    })
+    .default({ cgroups: "enabled" }),
+});
+
+/** Where a secret environment value comes from. Values never appear in config or rendered files. */
+export const SecretRefSchema = z.union(
+  [
+    z.enum(["database.password", "database.url", "cache.password", "cache.url", "litellm.masterKey"]),
+    z.string().regex(/^config:[A-Za-z][A-Za-z0-9_]*$/),
+  ],
+  { error: "expected database.password, database.url, cache.password, cache.url, litellm.masterKey or config:<secret config key>" },
+);
+
+export const HealthCheckSchema = z.strictObject({
+  /** HTTP path probed on the published port; a 2xx answer means healthy. */
+  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/?-]*$/, { error: "expected an absolute URL path such as /health" }),
+  /** seed 000: "health check with generous timeout"; LiteLLM takes over a minute to boot with a database. */
+  timeoutSec: z.int().min(5).max(1800).default(180),
+  intervalSec: z.int().min(1).max(60).default(5),
+});
+
+export const ContainerSchema = z.strictObject({
+  /** Image reference; pinned by tag, better by digest (`name@sha256:...`). `latest` is refused. */
+  image: z.string().regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, { error: "expected an image reference such as ghcr.io/org/name:1.2.3 or name@sha256:<64 hex>" }),
+  /** Arguments after the image. */
+  command: z.array(z.string().min(1)).optional(),
+  /** The port the process listens on inside the container. */
+  port: port("container port").optional(),
+  publish: z
+    .strictObject({
+      hostPort: port("published port").optional(),
+      /** seed 002/004: published ports stay on loopback unless a reverse proxy needs otherwise. */
+      address: ipv4.default("127.0.0.1"),
+    })
+    .optional(),
+  environment: z.record(envName, z.string()).default({}),
+  secretEnvironment: z.record(envName, SecretRefSchema).default({}),
+  volumes: z
+    .array(
+      z.strictObject({
+        source: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: "expected an absolute host path" }),
+        target: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: "expected an absolute container path" }),
+        readOnly: z.boolean().default(false),
+      }),
+    )
+    .default([]),
+  /** seed 000: MemoryMax leaves room for PostgreSQL and Redis on the same host. */
+  memoryMax: byteSize.default("1G"),
+  /** systemd CPUQuota, e.g. 200% for two cores. */
+  cpuQuota: z.string().regex(/^[1-9][0-9]{0,4}%$/, { error: "expected a percentage such as 150%" }).default("100%"),
+  restart: z
+    .strictObject({
+      policy: z.enum(["on-failure", "always"]).default("on-failure"),
+      delaySec: z.int().min(1).max(3600).default(30),
+    })
+    .default({ policy: "on-failure", delaySec: 30 }),
+  healthCheck: HealthCheckSchema.optional(),
+});
+
+export const NetworkSchema = z.strictObject({
+  /**
+   * `bridge` (default): a dedicated podman network per stack (seed 000: `--network=host` breaks
+   * container isolation). `host` is allowed and produces a warning.
+   */
+  mode: z.enum(["bridge", "host"]).default("bridge"),
+  /** Podman network name. Default: `hf-<stack>`. */
+  name: resourceName.optional(),
+  /** Subnet of the bridge; its first address is the gateway that PostgreSQL and Redis also listen on. */
+  subnet: cidr.optional(),
+  /** Linux bridge name (at most 15 characters). Default: `hf-<stack>` cut to 15 characters. */
+  interface: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/, { error: "expected an interface name of at most 15 lowercase characters" }).optional(),
+});
+
+export const DatabaseSchema = z.strictObject({
+  /** Default: the stack name with '-' as '_'. */
+  name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a PostgreSQL identifier" }).optional(),
+  /** Default: same as the database name. */
+  user: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a PostgreSQL identifier" }).optional(),
+});
+
+export const CacheSchema = z.strictObject({
+  port: port("Redis port").default(6379),
+  maxMemory: z.string().regex(/^[1-9][0-9]*(kb|mb|gb)$/, { error: "expected a Redis size such as 256mb" }).default("256mb"),
+  maxMemoryPolicy: z.enum(["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"]).default("allkeys-lru"),
+  /** seed 004: RDB plus AOF with fsync every second loses at most one second of writes. */
+  appendOnly: z.boolean().default(true),
+  appendFsync: z.enum(["always", "everysec", "no"]).default("everysec"),
+  /** RDB save points as [seconds, changes] (seed 004: 3600 1 300 100 60 10000). */
+  save: z
+    .array(z.tuple([z.int().min(1), z.int().min(1)]))
+    .default([
+      [3600, 1],
+      [300, 100],
+      [60, 10000],
+    ]),
+});
+
+export const LiteLLMModelSchema = z.strictObject({
+  /** The public model name clients ask for. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, { error: "expected a model name of letters, digits and . _ : / -" }),
+  /** The LiteLLM provider model, e.g. `openai/gpt-4o` or `anthropic/claude-sonnet-4-5`. */
+  model: z.string().min(1),
+  apiBase: z.url().optional(),
+  /** Name of a secret Pulumi config key that holds the provider API key (`pulumi config set --secret`). */
+  apiKeyConfig: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "expected a Pulumi config key name" }).optional(),
+  rpm: z.int().positive().optional(),
+  tpm: z.int().positive().optional(),
+  timeout: z.int().positive().optional(),
+  streamTimeout: z.int().positive().optional(),
+  /** seed 004: a disabled provider stays in config but no fallback may point at it. */
+  enabled: z.boolean().default(true),
+});
+
+export const LiteLLMSchema = z.strictObject({
+  models: z.array(LiteLLMModelSchema).min(1, { error: "expected at least one model" }),
+  /** Fallback chains: model → models tried in order when it fails. No cycles, no disabled or unknown models. */
+  fallbacks: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+  contextWindowFallbacks: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+  router: z
+    .strictObject({
+      routingStrategy: z.enum(["simple-shuffle", "least-busy", "usage-based-routing", "latency-based-routing"]).default("simple-shuffle"),
+      /** seed 004: 2 retries at router level. */
+      numRetries: z.int().min(0).max(10).default(2),
+      /** seed 004: router 30 s per request. */
+      timeout: z.int().positive().default(30),
+      /** seed 004 circuit breaker: 5 failures, then 60 s cooldown. */
+      allowedFails: z.int().min(1).default(5),
+      cooldownTime: z.int().min(1).default(60),
+    })
+    .default({ routingStrategy: "simple-shuffle", numRetries: 2, timeout: 30, allowedFails: 5, cooldownTime: 60 }),
+  settings: z
+    .strictObject({
+      /** seed 004: request 60 s. */
+      requestTimeout: z.int().positive().default(60),
+      /** seed 004: 3 retries at LiteLLM level. */
+      numRetries: z.int().min(0).max(10).default(3),
+      dropParams: z.boolean().default(true),
+    })
+    .default({ requestTimeout: 60, numRetries: 3, dropParams: true }),
+});
+
+export const StackSchema = z.strictObject({
+  /** The host (a key of `homefleet:hosts`) this stack runs on. */
+  host: z.string().min(1),
+  /** `litellm` fills in the LiteLLM image defaults, port 4000, readiness health check and config file. */
+  kind: z.enum(["container", "litellm"]).default("container"),
+  network: NetworkSchema.default({ mode: "bridge" }),
+  container: ContainerSchema,
+  /** A database and role on the host's PostgreSQL. Omit for none. */
+  database: DatabaseSchema.optional(),
+  /** A Redis instance of the stack's own. Omit for none. */
+  cache: CacheSchema.optional(),
+  litellm: LiteLLMSchema.optional(),
+});
+
+export const HostsSchema = z.record(resourceName, HostSchema);
+export const StacksSchema = z.record(resourceName, StackSchema);
+
+export type HostConfig = z.infer<typeof HostSchema>;
+export type StackConfig = z.infer<typeof StackSchema>;
+export type ContainerConfig = z.infer<typeof ContainerSchema>;
+export type CacheConfig = z.infer<typeof CacheSchema>;
+export type LiteLLMConfig = z.infer<typeof LiteLLMSchema>;
+export type LiteLLMModelConfig = z.infer<typeof LiteLLMModelSchema>;
+export type SecretRef = z.infer<typeof SecretRefSchema>;

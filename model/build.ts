@@ -1,0 +1,277 @@
+/**
+ * Validated config → fleet model. Defaults that depend on more than one key (addresses derived
+ * from the subnet, PostgreSQL listen addresses gathered from every stack on a host) are resolved
+ * here, once, so both renderers see the same answer.
+ */
+import type { FleetConfig } from "../config/load";
+import { ConfigError } from "../config/load";
+import type { HostConfig, StackConfig } from "../config/schema";
+import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
+import { configPaths, secretPaths, units } from "./paths";
+import type {
+  CacheSpec,
+  ContainerSpec,
+  DatabaseSpec,
+  FleetModel,
+  GeneratedSecretSpec,
+  HealthCheckSpec,
+  HostModel,
+  ListenerSpec,
+  NetworkSpec,
+  SecretFileSpec,
+  SecretPart,
+  StackModel,
+} from "./specs";
+
+/** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
+const DEFAULT_PG_VERSION = { systemd: 15, nixos: 16 } as const;
+
+function gatewayOf(subnet: string): string {
+  const [base] = subnet.split("/");
+  const octets = base.split(".").map(Number);
+  octets[3] += 1;
+  return octets.join(".");
+}
+
+function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
+  const netName = stack.network.name ?? `hf-${name}`;
+  if (stack.network.mode === "host") return { mode: "host", name: netName };
+  const subnet = stack.network.subnet as string;
+  return {
+    mode: "bridge",
+    name: netName,
+    subnet,
+    gateway: gatewayOf(subnet),
+    // No '-' by default: device unit names would need \x2d escaping in every reference.
+    interface: stack.network.interface ?? `hf${name.replace(/-/g, "")}`.slice(0, 15),
+  };
+}
+
+/** The address containers use to reach host services: the bridge gateway, or loopback on host networking. */
+function hostServiceAddress(network: NetworkSpec): string {
+  return network.mode === "bridge" ? (network.gateway as string) : "127.0.0.1";
+}
+
+function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number): StackModel {
+  const network = buildNetwork(name, stack);
+  const serviceAddress = hostServiceAddress(network);
+  const warnings: string[] = [];
+  if (network.mode === "host") {
+    warnings.push(`stack ${name}: network.mode host gives the container the host's network stack (seed 000 anti-pattern); prefer a bridge network`);
+  }
+  const generated: GeneratedSecretSpec[] = [];
+  const secretFiles: SecretFileSpec[] = [];
+  const requires: string[] = [];
+  if (network.mode === "bridge") requires.push(units.network(name));
+
+  let database: DatabaseSpec | undefined;
+  if (stack.database) {
+    const dbName = stack.database.name ?? name.replace(/-/g, "_");
+    const passwordSecret = `${name}/database-password`;
+    generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${stack.database.user ?? dbName} (stack ${name})`, length: 32 });
+    database = {
+      name: dbName,
+      user: stack.database.user ?? dbName,
+      passwordSecret,
+      passwordFile: secretPaths.databasePassword(name),
+      clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],
+    };
+    secretFiles.push({ path: database.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
+    requires.push(units.databaseRole(name));
+  }
+
+  let cache: CacheSpec | undefined;
+  if (stack.cache) {
+    const passwordSecret = `${name}/cache-password`;
+    generated.push({ id: passwordSecret, description: `Redis password (stack ${name})`, length: 32 });
+    cache = {
+      name,
+      port: stack.cache.port,
+      bind: network.mode === "bridge" ? ["127.0.0.1", network.gateway as string] : ["127.0.0.1"],
+      maxMemory: stack.cache.maxMemory,
+      maxMemoryPolicy: stack.cache.maxMemoryPolicy,
+      appendOnly: stack.cache.appendOnly,
+      appendFsync: stack.cache.appendFsync,
+      save: stack.cache.save,
+      passwordSecret,
+      passwordFile: secretPaths.cachePassword(name),
+      authConfFile: secretPaths.cacheAuthConf(name),
+    };
+    // NixOS's redis module reads a raw password file; Debian's redis-server reads a config include.
+    if (os === "nixos") {
+      secretFiles.push({ path: cache.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
+    } else {
+      secretFiles.push({ path: cache.authConfFile, owner: "root", group: "root", mode: "0400", format: "redis-conf", entries: [{ name: "requirepass", parts: [{ secret: passwordSecret }] }] });
+    }
+    requires.push(units.cache(name));
+  }
+
+  const secretValue = (ref: string): SecretPart[] => {
+    switch (ref) {
+      case "database.password":
+        return [{ secret: (database as DatabaseSpec).passwordSecret }];
+      case "database.url": {
+        const db = database as DatabaseSpec;
+        return [`postgresql://${db.user}:`, { secret: db.passwordSecret, encode: "uri" }, `@${serviceAddress}:${host.postgresql.port}/${db.name}`];
+      }
+      case "cache.password":
+        return [{ secret: (cache as CacheSpec).passwordSecret }];
+      case "cache.url":
+        return ["redis://:", { secret: (cache as CacheSpec).passwordSecret, encode: "uri" }, `@${serviceAddress}:${(cache as CacheSpec).port}/0`];
+      case "litellm.masterKey":
+        // LiteLLM requires master keys to start with "sk-".
+        return ["sk-", { secret: `${name}/litellm-master-key` }];
+      default:
+        return [{ secret: `config/${ref.slice("config:".length)}` }];
+    }
+  };
+
+  const secretEnv: Record<string, string> = { ...stack.container.secretEnvironment };
+  let litellmConfig: StackModel["litellmConfig"];
+  const configMounts: ContainerSpec["configMounts"][number][] = [];
+  const configSecrets = new Set<string>();
+  if (stack.kind === "litellm" && stack.litellm) {
+    generated.push({ id: `${name}/litellm-master-key`, description: `LiteLLM master key (stack ${name})`, length: 48 });
+    secretEnv.LITELLM_MASTER_KEY ??= "litellm.masterKey";
+    if (database) secretEnv.DATABASE_URL ??= "database.url";
+    if (cache) secretEnv.REDIS_PASSWORD ??= "cache.password";
+    const { document, apiKeyEnv } = buildLiteLLMDocument(stack.litellm, cache ? { host: serviceAddress, port: cache.port } : undefined, !!database);
+    for (const [envVar, configKey] of Object.entries(apiKeyEnv)) secretEnv[envVar] ??= `config:${configKey}`;
+    litellmConfig = { path: configPaths.litellm(name), document };
+    configMounts.push({ file: litellmConfig.path, target: "/app/config.yaml" });
+  }
+  for (const ref of Object.values(secretEnv)) if (ref.startsWith("config:")) configSecrets.add(ref.slice("config:".length));
+
+  const envEntries = Object.keys(secretEnv)
+    .sort()
+    .map((envName) => ({ name: envName, parts: secretValue(secretEnv[envName]) }));
+  const environmentFile = envEntries.length ? secretPaths.containerEnv(name) : undefined;
+  if (environmentFile) secretFiles.push({ path: environmentFile, owner: "root", group: "root", mode: "0400", format: "env", entries: envEntries });
+
+  const containerPort = stack.container.port ?? LITELLM_PORT;
+  const publishPort = stack.container.publish?.hostPort ?? containerPort;
+  const publishAddress = stack.container.publish?.address ?? "127.0.0.1";
+  const healthPath = stack.container.healthCheck?.path ?? LITELLM_READINESS_PATH;
+  const probeAddress = publishAddress === "0.0.0.0" ? "127.0.0.1" : publishAddress;
+  const health = {
+    url: `http://${probeAddress}:${publishPort}${healthPath}`,
+    timeoutSec: stack.container.healthCheck?.timeoutSec ?? 180,
+    intervalSec: stack.container.healthCheck?.intervalSec ?? 5,
+  };
+  const command = stack.container.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
+  const environment = { ...stack.container.environment };
+  const container: ContainerSpec = {
+    name,
+    image: stack.container.image,
+    command,
+    containerPort,
+    publishAddress,
+    publishPort,
+    environment,
+    environmentFile,
+    volumes: stack.container.volumes,
+    configMounts,
+    memoryMax: stack.container.memoryMax,
+    cpuQuota: stack.container.cpuQuota,
+    restartPolicy: stack.container.restart.policy,
+    restartDelaySec: stack.container.restart.delaySec,
+    health,
+    requires,
+    cgroups: host.podman.cgroups,
+  };
+
+  const healthChecks: HealthCheckSpec[] = [];
+  const listeners: ListenerSpec[] = [{ address: publishAddress, port: publishPort, owner: units.container(name) }];
+  if (cache) {
+    healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: os === "nixos" ? cache.passwordFile : cache.authConfFile });
+    for (const address of cache.bind) listeners.push({ address, port: cache.port, owner: units.cache(name) });
+  }
+  if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
+  healthChecks.push({ kind: "http", unit: units.container(name), url: health.url, timeoutSec: health.timeoutSec, intervalSec: health.intervalSec });
+
+  return {
+    name,
+    host: stack.host,
+    kind: stack.kind,
+    network,
+    container,
+    database,
+    cache,
+    litellmConfig,
+    secretFiles,
+    generatedSecrets: generated,
+    configSecrets: [...configSecrets].sort(),
+    healthChecks,
+    listeners,
+    warnings,
+  };
+}
+
+export function buildFleetModel(config: FleetConfig): FleetModel {
+  const problems: { path: string; message: string }[] = [];
+  const hosts: HostModel[] = [];
+  for (const hostName of Object.keys(config.hosts).sort()) {
+    const host = config.hosts[hostName];
+    const pgVersion = host.postgresql.version ?? DEFAULT_PG_VERSION[host.os];
+    const stackNames = Object.keys(config.stacks)
+      .filter((s) => config.stacks[s].host === hostName)
+      .sort();
+    const stacks = stackNames.map((s) => buildStack(s, config.stacks[s], host, host.os, pgVersion));
+
+    const interfaces = new Map<string, string>();
+    for (const s of stacks) {
+      const iface = s.network.interface;
+      if (!iface) continue;
+      const other = interfaces.get(iface);
+      if (other) problems.push({ path: `homefleet:stacks.${s.name}.network.interface`, message: `bridge ${iface} is also used by stack ${other}; set network.interface` });
+      interfaces.set(iface, s.name);
+    }
+
+    const databases = stacks.flatMap((s) => (s.database ? [s.database] : []));
+    const bridges = stacks.filter((s) => s.database && s.network.mode === "bridge");
+    const postgres = databases.length
+      ? {
+          version: pgVersion,
+          port: host.postgresql.port,
+          listenAddresses: ["127.0.0.1", ...bridges.map((s) => s.network.gateway as string)],
+          bindInterfaces: bridges.map((s) => s.network.interface as string),
+          settings: {
+            ...host.postgresql.settings,
+            // seed 000: scram-sha-256 for every password; `trust` is never written.
+            password_encryption: "scram-sha-256",
+          } as Record<string, string | number>,
+          databases,
+        }
+      : undefined;
+    if (postgres) for (const s of bridges) (s.listeners as ListenerSpec[]).push({ address: s.network.gateway as string, port: postgres.port, owner: units.postgres(host.os, pgVersion) });
+
+    const hasCache = stacks.some((s) => s.cache);
+    const packages =
+      host.os === "systemd"
+        ? [
+            "curl",
+            "podman",
+            "netavark",
+            "aardvark-dns",
+            ...(hasCache ? ["redis-server", "redis-tools"] : []),
+            ...(postgres ? [`postgresql-${pgVersion}`, "postgresql-client"] : []),
+          ].sort()
+        : [];
+    hosts.push({
+      name: hostName,
+      os: host.os,
+      arch: host.arch,
+      address: host.address,
+      sshPort: host.port,
+      sshUser: host.user,
+      hostKey: host.hostKey,
+      postgres,
+      stacks,
+      // Debian's packaged instance would hold port 6379 next to homefleet's own redis units.
+      disabledUnits: host.os === "systemd" && hasCache ? ["redis-server.service"] : [],
+      packages,
+    });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { hosts };
+}

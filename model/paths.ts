@@ -1,0 +1,41 @@
+/**
+ * Where things live on a host, and what units are called, in one place for both flavours.
+ * Unit names are the same on NixOS and Debian wherever the flavour lets us choose, so reviews,
+ * health checks and operators' habits carry over between them.
+ */
+
+/** Root-only, persistent across reboots (not /run), outside the world-readable Nix store. */
+export const SECRETS_ROOT = "/var/lib/homefleet/secrets";
+/** Non-secret config files homefleet writes for services (mounted read-only into containers). */
+export const CONFIG_ROOT = "/etc/homefleet";
+/** Scripts on Debian hosts; on NixOS they become `writeShellApplication` store paths. */
+export const SCRIPT_DIR = "/usr/local/lib/homefleet";
+/** Unit files on Debian hosts: the administrator's directory, which overrides /lib. */
+export const UNIT_DIR = "/etc/systemd/system";
+/** NixOS modules; the host's configuration.nix imports `./homefleet`. */
+export const NIXOS_MODULE_DIR = "/etc/nixos/homefleet";
+
+export const units = {
+  container: (stack: string) => `podman-${stack}.service`,
+  network: (stack: string) => `homefleet-network-${stack}.service`,
+  databaseRole: (stack: string) => `homefleet-postgresql-${stack}.service`,
+  cache: (stack: string) => `redis-${stack}.service`,
+  postgres: (os: "nixos" | "systemd", version: number) => (os === "nixos" ? "postgresql.service" : `postgresql@${version}-main.service`),
+  /** Device unit of a network interface: ordering after it is what fixed seed 001's podman0 race. */
+  device: (iface: string) => `sys-subsystem-net-devices-${iface.replace(/-/g, "\\x2d")}.device`,
+};
+
+export const secretPaths = {
+  dir: (stack: string) => `${SECRETS_ROOT}/${stack}`,
+  containerEnv: (stack: string) => `${SECRETS_ROOT}/${stack}/container.env`,
+  databasePassword: (stack: string) => `${SECRETS_ROOT}/${stack}/database-password`,
+  cachePassword: (stack: string) => `${SECRETS_ROOT}/${stack}/cache-password`,
+  cacheAuthConf: (stack: string) => `${SECRETS_ROOT}/${stack}/cache-auth.conf`,
+};
+
+export const configPaths = {
+  litellm: (stack: string) => `${CONFIG_ROOT}/${stack}/litellm-config.yaml`,
+  redis: (stack: string) => `${CONFIG_ROOT}/${stack}/redis.conf`,
+  postgresConfD: (version: number) => `/etc/postgresql/${version}/main/conf.d/50-homefleet.conf`,
+  postgresHba: (version: number) => `/etc/postgresql/${version}/main/pg_hba.conf`,
+};

@@ -1,0 +1,151 @@
+/**
+ * The flavour-neutral model of a fleet: what each host runs, independent of whether it is
+ * written as a NixOS module or as unit files. Renderers read only these types.
+ */
+
+export type HostOs = "nixos" | "systemd";
+export type HostArch = "aarch64" | "x86_64";
+
+/** A secret value homefleet generates (Pulumi `RandomPassword`), named fleet-wide. */
+export interface GeneratedSecretSpec {
+  /** e.g. `litellm/database-password`. */
+  readonly id: string;
+  readonly description: string;
+  readonly length: number;
+}
+
+/** A piece of a secret file: literal text or the value of a secret (optionally URI-encoded). */
+export type SecretPart = string | { readonly secret: string; readonly encode?: "uri" };
+
+/**
+ * A root-owned file holding secrets, written by the deployer from Pulumi secrets at deploy
+ * time. Only its path and recipe are in the model; its content never is.
+ */
+export interface SecretFileSpec {
+  readonly path: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly mode: "0400" | "0440";
+  /** `env`: NAME=value lines (podman --env-file); `raw`: the value alone, no newline. */
+  readonly format: "env" | "raw" | "redis-conf";
+  readonly entries: readonly { readonly name: string; readonly parts: readonly SecretPart[] }[];
+}
+
+export interface NetworkSpec {
+  readonly mode: "bridge" | "host";
+  readonly name: string;
+  readonly subnet?: string;
+  readonly gateway?: string;
+  readonly interface?: string;
+}
+
+/** A service that must be healthy before a deployment counts as done. */
+export type HealthCheckSpec =
+  | { readonly kind: "http"; readonly unit: string; readonly url: string; readonly timeoutSec: number; readonly intervalSec: number }
+  | { readonly kind: "postgres"; readonly unit: string; readonly host: string; readonly port: number; readonly timeoutSec: number }
+  | { readonly kind: "redis"; readonly unit: string; readonly host: string; readonly port: number; readonly timeoutSec: number; readonly passwordFile: string }
+  | { readonly kind: "unit"; readonly unit: string; readonly timeoutSec: number };
+
+export interface ListenerSpec {
+  readonly address: string;
+  readonly port: number;
+  readonly owner: string;
+}
+
+export interface ContainerSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly command: readonly string[];
+  readonly containerPort: number;
+  readonly publishAddress: string;
+  readonly publishPort: number;
+  readonly environment: Readonly<Record<string, string>>;
+  /** Root-only env file with the container's secret variables, if any. */
+  readonly environmentFile?: string;
+  readonly volumes: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
+  /** Files homefleet renders and mounts read-only into the container. */
+  readonly configMounts: readonly { readonly file: string; readonly target: string }[];
+  readonly memoryMax: string;
+  readonly cpuQuota: string;
+  readonly restartPolicy: "on-failure" | "always";
+  readonly restartDelaySec: number;
+  readonly health: { readonly url: string; readonly timeoutSec: number; readonly intervalSec: number };
+  /** Units the container needs running first (database, cache, network). */
+  readonly requires: readonly string[];
+  readonly cgroups: "enabled" | "disabled";
+}
+
+export interface DatabaseSpec {
+  readonly name: string;
+  readonly user: string;
+  readonly passwordSecret: string;
+  /** Where the deployer writes the password for the role-setup unit's LoadCredential. */
+  readonly passwordFile: string;
+  /** Client addresses allowed to log in with scram-sha-256. */
+  readonly clientCidrs: readonly string[];
+}
+
+export interface CacheSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly bind: readonly string[];
+  readonly maxMemory: string;
+  readonly maxMemoryPolicy: string;
+  readonly appendOnly: boolean;
+  readonly appendFsync: string;
+  readonly save: readonly (readonly [number, number])[];
+  readonly passwordSecret: string;
+  /** Raw password file (NixOS `requirePassFile`). */
+  readonly passwordFile: string;
+  /** `requirepass` line for Debian's redis-server, loaded through LoadCredential. */
+  readonly authConfFile: string;
+}
+
+export interface StackModel {
+  readonly name: string;
+  readonly host: string;
+  readonly kind: "container" | "litellm";
+  readonly network: NetworkSpec;
+  readonly container: ContainerSpec;
+  readonly database?: DatabaseSpec;
+  readonly cache?: CacheSpec;
+  /** LiteLLM's config.yaml as data, and where it lives on the host (secrets as `os.environ/NAME`). */
+  readonly litellmConfig?: { readonly path: string; readonly document: Readonly<Record<string, unknown>> };
+  readonly secretFiles: readonly SecretFileSpec[];
+  readonly generatedSecrets: readonly GeneratedSecretSpec[];
+  /** Pulumi config keys whose secret values feed the stack (provider API keys). */
+  readonly configSecrets: readonly string[];
+  readonly healthChecks: readonly HealthCheckSpec[];
+  readonly listeners: readonly ListenerSpec[];
+  readonly warnings: readonly string[];
+}
+
+export interface PostgresServerSpec {
+  readonly version: number;
+  readonly port: number;
+  readonly listenAddresses: readonly string[];
+  /** Bridge interfaces whose gateway addresses PostgreSQL binds: it must start after them (seed 001). */
+  readonly bindInterfaces: readonly string[];
+  readonly settings: Readonly<Record<string, string | number>>;
+  readonly databases: readonly DatabaseSpec[];
+}
+
+export interface HostModel {
+  readonly name: string;
+  readonly os: HostOs;
+  readonly arch: HostArch;
+  readonly address: string;
+  readonly sshPort: number;
+  readonly sshUser: string;
+  readonly hostKey?: string;
+  readonly postgres?: PostgresServerSpec;
+  readonly stacks: readonly StackModel[];
+  /** Distribution units homefleet replaces and keeps disabled (Debian's default redis-server). */
+  readonly disabledUnits: readonly string[];
+  /** Debian packages the host needs (systemd flavour). */
+  readonly packages: readonly string[];
+}
+
+export interface FleetModel {
+  readonly hosts: readonly HostModel[];
+}

@@ -1,0 +1,204 @@
+/**
+ * The one place where values become Nix source text. Every user value that reaches a generated
+ * NixOS module passes through here, so escaping is decided once.
+ *
+ * Rules follow nixpkgs `lib/strings.nix` (escapeNixString, escapeNixIdentifier): strings are JSON
+ * escaped and then `$` is escaped; Nix only knows the `\n`, `\r` and `\t` escapes, so any other
+ * control character is rejected rather than JSON-escaped (`\u0001` would decode to other text).
+ * Output is deterministic: attribute names are sorted.
+ */
+
+export class NixWriterError extends Error {}
+
+/** A Nix expression written by homefleet itself (never built from user text without validation). */
+export class NixExpr {
+  private constructor(
+    readonly source: (indent: string) => string,
+    /** Whether the expression can stand as a list element or argument without parentheses. */
+    readonly atomic: boolean,
+  ) {}
+
+  /** `pkgs.podman`, `lib.mkDefault`, `config.services.x`: dotted identifiers only. */
+  static ref(dotted: string): NixExpr {
+    if (!/^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/.test(dotted)) {
+      throw new NixWriterError(`not a Nix attribute path: ${JSON.stringify(dotted)}`);
+    }
+    for (const part of dotted.split(".")) {
+      if (NIX_KEYWORDS.has(part)) throw new NixWriterError(`Nix keyword in attribute path: ${dotted}`);
+    }
+    return new NixExpr(() => dotted, true);
+  }
+
+  /** A path literal relative to the module file, such as `./litellm/config.yaml`. */
+  static relativePath(path: string): NixExpr {
+    if (!/^\.\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/.test(path) || path.split("/").includes("..")) {
+      throw new NixWriterError(`not a safe relative Nix path: ${JSON.stringify(path)}`);
+    }
+    return new NixExpr(() => path, true);
+  }
+
+  /** A function application `fn arg1 arg2`, each argument rendered by the writer. */
+  static call(fn: string, ...args: NixValue[]): NixExpr {
+    const callee = NixExpr.ref(fn);
+    return new NixExpr((indent) => {
+      const rendered = args.map((a) => {
+        const text = renderNixValue(a, indent);
+        return needsParens(a) ? `(${text})` : text;
+      });
+      return [callee.source(indent), ...rendered].join(" ");
+    }, args.length === 0);
+  }
+
+  /** A string with `${...}` interpolations of homefleet expressions, e.g. a store path plus arguments. */
+  static interpolate(parts: ReadonlyArray<string | NixExpr>): NixExpr {
+    return new NixExpr((indent) => {
+      const body = parts
+        .map((p) => (typeof p === "string" ? escapeStringBody(p) : "${" + p.source(indent) + "}"))
+        .join("");
+      return `"${body}"`;
+    }, true);
+  }
+}
+
+export type NixValue =
+  | string
+  | number
+  | boolean
+  | null
+  | NixExpr
+  | readonly NixValue[]
+  | { readonly [key: string]: NixValue | undefined };
+
+export const NIX_KEYWORDS = new Set(["assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with"]);
+
+const BARE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
+
+function checkText(text: string): void {
+  // Any C0 control other than \t \n \r, DEL, and lone surrogates have no faithful Nix spelling.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) {
+      throw new NixWriterError(`control character U+${code.toString(16).padStart(4, "0")} cannot be written to Nix`);
+    }
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) throw new NixWriterError("lone surrogate cannot be written to Nix");
+      i++;
+    } else if (code >= 0xdc00 && code <= 0xdfff) {
+      throw new NixWriterError("lone surrogate cannot be written to Nix");
+    }
+  }
+}
+
+function escapeStringBody(text: string): string {
+  checkText(text);
+  const json = JSON.stringify(text);
+  return json.slice(1, -1).replace(/\$/g, "\\$");
+}
+
+/** A Nix double-quoted string literal for arbitrary text. */
+export function nixString(text: string): string {
+  return `"${escapeStringBody(text)}"`;
+}
+
+/** An attribute name: bare when Nix allows it, quoted otherwise. */
+export function nixAttrName(name: string): string {
+  if (BARE_IDENTIFIER.test(name) && !NIX_KEYWORDS.has(name)) return name;
+  return nixString(name);
+}
+
+function nixNumber(n: number): string {
+  if (!Number.isFinite(n)) throw new NixWriterError(`number ${n} cannot be written to Nix`);
+  if (Number.isInteger(n)) {
+    if (!Number.isSafeInteger(n)) throw new NixWriterError(`integer ${n} is outside the exact range`);
+    return String(n);
+  }
+  const text = String(n);
+  if (/e/i.test(text)) throw new NixWriterError(`float ${text} needs exponent notation; write it as a string`);
+  return text;
+}
+
+function needsParens(v: NixValue | undefined): boolean {
+  if (v instanceof NixExpr) return !v.atomic;
+  return typeof v === "number" && v < 0;
+}
+
+function isAttrs(v: NixValue | undefined): v is { readonly [key: string]: NixValue | undefined } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof NixExpr);
+}
+
+function definedEntries(attrs: { readonly [key: string]: NixValue | undefined }): [string, NixValue][] {
+  return Object.keys(attrs)
+    .sort()
+    .filter((k) => attrs[k] !== undefined)
+    .map((k) => [k, attrs[k] as NixValue]);
+}
+
+/**
+ * Single-key attribute sets collapse into dotted paths (`services.redis.servers.cache = {...}`),
+ * which is how people write NixOS modules and keeps previews readable.
+ */
+function collapse(key: string, value: NixValue): [string, NixValue] {
+  let path = nixAttrName(key);
+  let current = value;
+  while (isAttrs(current)) {
+    const entries = definedEntries(current);
+    if (entries.length !== 1) break;
+    path += "." + nixAttrName(entries[0][0]);
+    current = entries[0][1];
+  }
+  return [path, current];
+}
+
+export function renderNixValue(value: NixValue, indent = ""): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return nixString(value);
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") return nixNumber(value);
+  if (value instanceof NixExpr) return value.source(indent);
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[ ]";
+    const items = value.map((v: NixValue) => {
+      const text = renderNixValue(v, inner);
+      return needsParens(v) ? `(${text})` : text;
+    });
+    const oneLine = `[ ${items.join(" ")} ]`;
+    if (oneLine.length <= 100 && !oneLine.includes("\n")) return oneLine;
+    return `[\n${items.map((i) => inner + i).join("\n")}\n${indent}]`;
+  }
+  const attrs = value as { readonly [key: string]: NixValue | undefined };
+  const entries = definedEntries(attrs);
+  if (entries.length === 0) return "{ }";
+  const lines = entries.map(([k, v]) => {
+    const [path, leaf] = collapse(k, v);
+    return `${inner}${path} = ${renderNixValue(leaf, inner)};`;
+  });
+  return `{\n${lines.join("\n")}\n${indent}}`;
+}
+
+export interface NixModule {
+  /** Lines of the header comment (why this file exists, what generated it). */
+  readonly header: readonly string[];
+  /** Module arguments; only these names may be referenced (nix-instantiate --parse checks it). */
+  readonly args: readonly ("config" | "lib" | "pkgs")[];
+  /** `let` bindings available to the body. */
+  readonly bindings?: { readonly [name: string]: NixValue };
+  readonly body: { readonly [key: string]: NixValue | undefined };
+}
+
+/** A complete NixOS module file: `{ lib, pkgs, ... }: let ... in { ... }`. */
+export function renderNixModule(module: NixModule): string {
+  const header = module.header.map((line) => {
+    checkText(line);
+    if (/[\n\r]/.test(line)) throw new NixWriterError("header comment lines must not contain newlines");
+    return `# ${line}`.trimEnd();
+  });
+  const args = [...new Set(module.args)].sort();
+  const head = `{ ${[...args, "..."].join(", ")} }:`;
+  const bindings = module.bindings ? definedEntries(module.bindings) : [];
+  const letBlock = bindings.length
+    ? `let\n${bindings.map(([k, v]) => `  ${nixAttrName(k)} = ${renderNixValue(v, "  ")};`).join("\n")}\nin\n`
+    : "";
+  return `${header.join("\n")}\n${head}\n${letBlock}${renderNixValue(module.body)}\n`;
+}
