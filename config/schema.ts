@@ -143,8 +143,11 @@ export const NetworkSchema = z.strictObject({
   name: resourceName.optional(),
   /** Subnet of the bridge; its first address is the gateway that PostgreSQL and Redis also listen on. */
   subnet: cidr.optional(),
-  /** Linux bridge name (at most 15 characters). Default: `hf-<stack>` cut to 15 characters. */
-  interface: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/, { error: "expected an interface name of at most 15 lowercase characters" }).optional(),
+  /**
+   * Linux bridge name, at most 13 characters (the kernel allows 15 and homefleet adds `-k` for
+   * the bridge's anchor interface). Default: `hf` + the stack name without '-', cut to 13.
+   */
+  interface: z.string().regex(/^[a-z][a-z0-9]{0,12}$/, { error: "expected an interface name of at most 13 lowercase letters and digits" }).optional(),
 });
 
 export const DatabaseSchema = z.strictObject({

@@ -43,7 +43,7 @@ function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
     subnet,
     gateway: gatewayOf(subnet),
     // No '-' by default: device unit names would need \x2d escaping in every reference.
-    interface: stack.network.interface ?? `hf${name.replace(/-/g, "")}`.slice(0, 15),
+    interface: stack.network.interface ?? `hf${name.replace(/-/g, "")}`.slice(0, 13),
   };
 }
 

@@ -39,6 +39,11 @@ export interface NetworkSpec {
   readonly interface?: string;
 }
 
+/** The dummy interface that keeps a bridge alive while no container is attached (see homefleet-network). */
+export function anchorInterface(bridge: string): string {
+  return `${bridge}-k`;
+}
+
 /** A service that must be healthy before a deployment counts as done. */
 export type HealthCheckSpec =
   | { readonly kind: "http"; readonly unit: string; readonly url: string; readonly timeoutSec: number; readonly intervalSec: number }

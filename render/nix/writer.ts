@@ -150,9 +150,27 @@ function collapse(key: string, value: NixValue): [string, NixValue] {
   return [path, current];
 }
 
+/**
+ * Multi-line text as an indented string (`'' ... ''`), which is how people write config blocks
+ * in NixOS modules. Used only when the result is exactly the input: Nix strips the smallest
+ * indentation, so at least one line must start at column 0, and tabs or CRs are left to the
+ * double-quoted form.
+ */
+function indentedString(text: string, indent: string): string | undefined {
+  if (!text.endsWith("\n") || text.length < 2 || /[\r\t]/.test(text)) return undefined;
+  const lines = text.slice(0, -1).split("\n");
+  if (lines.length < 2) return undefined;
+  if (lines.some((l) => l.length > 0 && l.trim() === "")) return undefined;
+  if (!lines.some((l) => l.length > 0 && !/^ /.test(l))) return undefined;
+  checkText(text);
+  const inner = indent + "  ";
+  const body = lines.map((l) => (l.length ? inner + l.replace(/''/g, "'''").replace(/\$\{/g, "''${") : "")).join("\n");
+  return `''\n${body}\n${inner}''`;
+}
+
 export function renderNixValue(value: NixValue, indent = ""): string {
   if (value === null) return "null";
-  if (typeof value === "string") return nixString(value);
+  if (typeof value === "string") return indentedString(value, indent) ?? nixString(value);
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "number") return nixNumber(value);
   if (value instanceof NixExpr) return value.source(indent);

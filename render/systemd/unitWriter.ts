@@ -53,8 +53,14 @@ function checkLine(text: string, what: string): void {
   }
 }
 
+/**
+ * Resource-control settings are parsed without specifier expansion, so their `%` (CPUQuota=150%,
+ * MemoryMax=50%) must stay single; everywhere else a literal `%` is written `%%`.
+ */
+const LITERAL_PERCENT = new Set(["CPUQuota", "MemoryMax", "MemoryHigh", "MemoryLow", "MemoryMin", "MemorySwapMax", "TasksMax", "StartupCPUWeight", "CPUWeight"]);
+
 /** A plain directive value: specifiers doubled, line breaks and continuations refused. */
-export function unitValue(value: string | number | boolean, what = "value"): string {
+export function unitValue(value: string | number | boolean, what = "value", directive = ""): string {
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new UnitWriterError(`${what}: ${value} is not a number systemd accepts`);
@@ -63,7 +69,7 @@ export function unitValue(value: string | number | boolean, what = "value"): str
   checkLine(value, what);
   if (value.endsWith("\\")) throw new UnitWriterError(`${what}: a trailing backslash would continue the line`);
   if (value !== value.trim()) throw new UnitWriterError(`${what}: leading or trailing whitespace would be dropped by systemd`);
-  return value.replace(/%/g, "%%");
+  return LITERAL_PERCENT.has(directive) ? value : value.replace(/%/g, "%%");
 }
 
 const PLAIN_ARG = /^[A-Za-z0-9_@+=:,./-]+$/;
@@ -121,7 +127,7 @@ export function renderUnitFile(unit: UnitFile): string {
       const values = Array.isArray(raw) ? (raw as readonly UnitValue[]) : [raw as UnitValue];
       for (const v of values) {
         const what = `${name}.${directive}`;
-        const text = isExec(v) ? execLine(v, what) : isEnv(v) ? environmentAssignment(v.envName, v.envValue) : unitValue(v, what);
+        const text = isExec(v) ? execLine(v, what) : isEnv(v) ? environmentAssignment(v.envName, v.envValue) : unitValue(v, what, directive);
         lines.push(`${directive}=${text}`);
       }
     }

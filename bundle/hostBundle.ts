@@ -1,0 +1,102 @@
+/**
+ * A host bundle is every file homefleet writes on one host plus a manifest with the sha256 of
+ * each. The manifest is what deployments compare and what drift detection re-hashes on the host.
+ */
+import { createHash } from "node:crypto";
+import type { FleetConfig } from "../config/load";
+import { buildFleetModel } from "../model/build";
+import type { FleetModel, HealthCheckSpec, HostModel } from "../model/specs";
+import { renderNixosHost } from "../render/nixos/host";
+import { renderSystemdHost } from "../render/systemd/host";
+import type { RenderedFile } from "../render/types";
+
+export interface ManifestFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface HostManifest {
+  readonly os: HostModel["os"];
+  readonly arch: HostModel["arch"];
+  readonly files: readonly ManifestFile[];
+  /** Written at deploy time from Pulumi secrets; listed by path only, never with content or hash. */
+  readonly secretFiles: readonly { readonly path: string; readonly mode: string; readonly owner: string; readonly group: string }[];
+  readonly units: readonly string[];
+  readonly disabledUnits: readonly string[];
+  readonly packages: readonly string[];
+  readonly healthChecks: readonly HealthCheckSpec[];
+  /** sha256 over the canonical JSON of everything above: one value that changes when anything does. */
+  readonly sha256: string;
+}
+
+export interface HostBundle {
+  readonly host: HostModel;
+  readonly files: readonly RenderedFile[];
+  readonly manifest: HostManifest;
+}
+
+export interface FleetRender {
+  readonly model: FleetModel;
+  readonly bundles: readonly HostBundle[];
+  readonly warnings: readonly string[];
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+function unitNames(host: HostModel, files: readonly RenderedFile[]): string[] {
+  if (host.os === "systemd") {
+    return files
+      .map((f) => f.path.match(/^\/etc\/systemd\/system\/([^/]+\.(service|timer))$/)?.[1])
+      .filter((u): u is string => !!u)
+      .sort();
+  }
+  const names = new Set<string>();
+  for (const s of host.stacks) {
+    names.add(`podman-${s.name}.service`);
+    if (s.network.mode === "bridge") names.add(`homefleet-network-${s.name}.service`);
+    if (s.database) names.add(`homefleet-postgresql-${s.name}.service`);
+    if (s.cache) names.add(`redis-${s.name}.service`);
+  }
+  return [...names].sort();
+}
+
+export function buildHostBundle(host: HostModel): HostBundle {
+  const files = host.os === "nixos" ? renderNixosHost(host) : renderSystemdHost(host);
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path)) throw new Error(`host ${host.name}: two files render to ${f.path}`);
+    seen.add(f.path);
+  }
+  const body = {
+    os: host.os,
+    arch: host.arch,
+    files: files.map((f) => ({ path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8") })),
+    secretFiles: host.stacks
+      .flatMap((s) => s.secretFiles)
+      .map((s) => ({ path: s.path, mode: s.mode, owner: s.owner, group: s.group }))
+      .sort((a, b) => a.path.localeCompare(b.path)),
+    units: unitNames(host, files),
+    disabledUnits: [...host.disabledUnits],
+    packages: [...host.packages],
+    healthChecks: host.stacks.flatMap((s) => s.healthChecks),
+  };
+  return { host, files, manifest: { ...body, sha256: sha256(JSON.stringify(body)) } };
+}
+
+export function renderFleet(config: FleetConfig): FleetRender {
+  const model = buildFleetModel(config);
+  const bundles = model.hosts.map(buildHostBundle);
+  const warnings = model.hosts.flatMap((h) => h.stacks.flatMap((s) => s.warnings));
+  return { model, bundles, warnings };
+}
+
+/** The manifest file written next to the rendered hosts: stable JSON, keys in a fixed order. */
+export function fleetManifestJson(render: FleetRender): string {
+  const hosts: Record<string, HostManifest> = {};
+  for (const b of render.bundles) hosts[b.host.name] = b.manifest;
+  return JSON.stringify({ generator: "homefleet", version: 1, hosts }, null, 2) + "\n";
+}

@@ -1,0 +1,54 @@
+/**
+ * `homefleet`: the parts of homefleet that need no Pulumi engine.
+ */
+import { Command, CommanderError } from "commander";
+import { resolve } from "node:path";
+import { renderFleet } from "../bundle/hostBundle";
+import { ConfigError, loadStackFile } from "../config/load";
+import { writeRender } from "./render";
+
+function stackFile(opts: { stack?: string; config?: string }, cwd: string): string {
+  if (opts.stack && opts.config) throw new Error("give either --stack or --config, not both");
+  if (opts.config) return resolve(cwd, opts.config);
+  if (opts.stack) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(opts.stack)) throw new Error(`bad stack name ${JSON.stringify(opts.stack)}`);
+    return resolve(cwd, `Pulumi.${opts.stack}.yaml`);
+  }
+  throw new Error("give --stack <name> (reads Pulumi.<name>.yaml) or --config <file>");
+}
+
+export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr, cwd: process.cwd() }): Promise<number> {
+  const program = new Command()
+    .name("homefleet")
+    .description("Render and review self-hosted service stacks for NixOS and plain systemd hosts")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
+
+  let exitCode = 0;
+  program
+    .command("render")
+    .description("write every host's files and manifest.json to a directory")
+    .option("-s, --stack <name>", "stack name; reads Pulumi.<name>.yaml in the current directory")
+    .option("-c, --config <file>", "a Pulumi stack file to read instead")
+    .requiredOption("-o, --out <dir>", "output directory (replaced if it holds an earlier render)")
+    .action((opts: { stack?: string; config?: string; out: string }) => {
+      const file = stackFile(opts, io.cwd);
+      const render = renderFleet(loadStackFile(file));
+      for (const w of render.warnings) io.err.write(`warning: ${w}\n`);
+      const count = writeRender(render, resolve(io.cwd, opts.out));
+      io.out.write(`rendered ${count} files for ${render.bundles.length} hosts (${render.bundles.map((b) => `${b.host.name}: ${b.files.length}`).join(", ")}) into ${opts.out}\n`);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "node" });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      io.err.write(`homefleet: invalid configuration\n${err.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}\n`);
+      return 1;
+    }
+    io.err.write(`homefleet: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return exitCode;
+}

@@ -1,0 +1,30 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fleetManifestJson, type FleetRender } from "../bundle/hostBundle";
+
+/**
+ * Writes every host's files under `<out>/<host>/<absolute path>` and `<out>/manifest.json`.
+ * A previous render in `out` is replaced whole, so two renders of the same config are identical
+ * trees; any other non-empty directory is refused rather than mixed into.
+ */
+export function writeRender(render: FleetRender, out: string): number {
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    if (!existsSync(join(out, "manifest.json"))) {
+      throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json); choose an empty or new directory`);
+    }
+    rmSync(out, { recursive: true, force: true });
+  }
+  mkdirSync(out, { recursive: true });
+  let count = 0;
+  for (const bundle of render.bundles) {
+    for (const file of bundle.files) {
+      const target = join(out, bundle.host.name, file.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, file.content);
+      chmodSync(target, parseInt(file.mode, 8));
+      count++;
+    }
+  }
+  writeFileSync(join(out, "manifest.json"), fleetManifestJson(render));
+  return count;
+}

@@ -1,0 +1,72 @@
+/**
+ * One hardening preset for every unit homefleet writes, as systemd directives. Profiles only
+ * relax what a unit's job needs, and each relaxation says why. (Seed 004 hardened its services
+ * with drop-ins one by one; here no unit is written without it.)
+ */
+
+export type HardeningDirectives = Readonly<Record<string, string | readonly string[]>>;
+
+/** Applies to every non-container unit. */
+const BASE: HardeningDirectives = {
+  NoNewPrivileges: "yes",
+  ProtectSystem: "strict",
+  ProtectHome: "yes",
+  PrivateTmp: "yes",
+  PrivateDevices: "yes",
+  ProtectKernelTunables: "yes",
+  ProtectKernelModules: "yes",
+  ProtectKernelLogs: "yes",
+  ProtectControlGroups: "yes",
+  ProtectClock: "yes",
+  ProtectHostname: "yes",
+  ProtectProc: "invisible",
+  ProcSubset: "pid",
+  RestrictNamespaces: "yes",
+  RestrictRealtime: "yes",
+  RestrictSUIDSGID: "yes",
+  LockPersonality: "yes",
+  MemoryDenyWriteExecute: "yes",
+  SystemCallArchitectures: "native",
+  SystemCallFilter: ["@system-service", "~@privileged @resources"],
+  RestrictAddressFamilies: "AF_UNIX",
+  CapabilityBoundingSet: "",
+  UMask: "0077",
+};
+
+export const hardening = {
+  /** Sets up a bridge: needs CAP_NET_ADMIN and netlink, and the host's network namespace. */
+  bridgeSetup: {
+    ...BASE,
+    // `ip link add ... type bridge|dummy` may autoload the bridge and dummy modules.
+    ProtectKernelModules: "no",
+    RestrictAddressFamilies: "AF_UNIX AF_NETLINK",
+    CapabilityBoundingSet: "CAP_NET_ADMIN",
+    AmbientCapabilities: "",
+  } as HardeningDirectives,
+
+  /** A PostgreSQL client that talks to the server only over its Unix socket. */
+  postgresClient: {
+    ...BASE,
+    // Filesystem Unix sockets still work inside a private network namespace.
+    PrivateNetwork: "yes",
+    IPAddressDeny: "any",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
+  /** A Redis server listening on TCP: needs the host network and nothing else. */
+  redisServer: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
+  /**
+   * Units that run podman get only what cannot break it: podman needs mounts, namespaces,
+   * cgroups and setuid helpers, and the container itself is the isolation boundary.
+   */
+  podman: {
+    ProtectHome: "yes",
+    ProtectClock: "yes",
+    ProtectKernelLogs: "yes",
+  } as HardeningDirectives,
+};

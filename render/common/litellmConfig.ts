@@ -1,0 +1,7 @@
+import { stringify } from "yaml";
+
+/** LiteLLM's config.yaml. Key order follows the model (readable); output is deterministic. */
+export function renderLiteLLMConfig(document: Readonly<Record<string, unknown>>): string {
+  const body = stringify(document, { lineWidth: 0, indent: 2 });
+  return "# Managed by homefleet. Secrets are os.environ/NAME references, filled from a root-only env file.\n" + body;
+}

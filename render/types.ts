@@ -1,0 +1,6 @@
+/** A file homefleet writes on a host: absolute target path, octal mode, exact content. */
+export interface RenderedFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly content: string;
+}

@@ -1,0 +1,126 @@
+/**
+ * The real validators, run as the test suite's judges. A missing validator is a failure with
+ * the package to install, never a skipped check.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { RenderedFile } from "../../render/types";
+
+export interface ToolResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const PACKAGE_OF: Record<string, string> = {
+  "nix-instantiate": "nix-bin",
+  "systemd-analyze": "systemd",
+  shellcheck: "shellcheck",
+};
+
+export function run(tool: string, args: readonly string[], input?: string): ToolResult {
+  const result = spawnSync(tool, args, { encoding: "utf8", input, maxBuffer: 64 * 1024 * 1024 });
+  if (result.error && (result.error as NodeJS.ErrnoException).code === "ENOENT") {
+    throw new Error(`validator ${tool} is not installed (Debian package ${PACKAGE_OF[tool] ?? tool}); .ci/run installs it`);
+  }
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `nix-instantiate --parse`: syntax and undefined variables. */
+export function nixParse(source: string): ToolResult {
+  const dir = mkdtempSync(join(tmpdir(), "hf-nix-"));
+  try {
+    const file = join(dir, "module.nix");
+    writeFileSync(file, source);
+    return run("nix-instantiate", ["--parse", file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Evaluates a pure Nix expression to JSON (for round-trip tests of the writer). */
+export function nixEvalJson(expression: string): unknown {
+  const result = run("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression]);
+  if (result.status !== 0) throw new Error(`nix-instantiate --eval failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+export function shellcheck(source: string): ToolResult {
+  return run("shellcheck", ["--shell=bash", "--severity=style", "-"], source);
+}
+
+const EXEC_DIRECTIVE = /^(ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecStopPost|ExecReload|ExecCondition)=(.*)$/;
+
+/** The executable of each Exec*= line, with systemd's prefixes (-, +, !, @, :) removed. */
+function executablesOf(unitText: string): string[] {
+  const out: string[] = [];
+  for (const line of unitText.split("\n")) {
+    const m = line.match(EXEC_DIRECTIVE);
+    if (!m || m[2] === "") continue;
+    const exe = m[2].replace(/^[-+!@:]+/, "").split(/\s+/)[0];
+    out.push(exe.replace(/^"|"$/g, ""));
+  }
+  return out;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/**
+ * `systemd-analyze verify --root`: the host's rendered files are staged into a root that also
+ * holds this machine's own unit directory (for targets and Debian's postgresql@.service). Every
+ * executable a unit names must be either a file homefleet renders or a real binary installed on
+ * this machine from the same Debian package the host gets; nothing is stubbed.
+ * systemd-analyze prints warnings and still exits 0, so any output at all is a failure.
+ */
+export function verifyUnits(files: readonly RenderedFile[]): ToolResult & { units: string[] } {
+  const root = mkdtempSync(join(tmpdir(), "hf-verify-"));
+  try {
+    mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+    cpSync("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+    for (const dir of ["bin", "sbin", "lib"]) symlinkSync(`usr/${dir}`, join(root, dir));
+    mkdirSync(join(root, "usr/bin"), { recursive: true });
+    mkdirSync(join(root, "usr/sbin"), { recursive: true });
+    for (const f of files) {
+      const target = join(root, f.path);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, f.content);
+      chmodSync(target, parseInt(f.mode, 8));
+    }
+    // Top-level units, and the units that homefleet's drop-ins extend (postgresql@15-main.service).
+    const units = [
+      ...new Set(
+        files
+          .map((f) => f.path.match(/^\/etc\/systemd\/system\/([^/]+\.(service|timer|socket|path))(\.d\/[^/]+\.conf)?$/)?.[1])
+          .filter((u): u is string => !!u),
+      ),
+    ].sort();
+    const unitTexts = walk(join(root, "etc/systemd/system"))
+      .concat(units.length ? walk(join(root, "usr/lib/systemd/system")).filter((p) => /postgresql@\.service$/.test(p)) : [])
+      .filter((p) => statSync(p).isFile())
+      .map((p) => readFileSync(p, "utf8"));
+    const missing: string[] = [];
+    for (const exe of new Set(unitTexts.flatMap(executablesOf))) {
+      const staged = join(root, exe);
+      if (existsSync(staged)) continue;
+      if (!existsSync(exe)) {
+        missing.push(exe);
+        continue;
+      }
+      mkdirSync(dirname(staged), { recursive: true });
+      copyFileSync(exe, staged);
+      chmodSync(staged, 0o755);
+    }
+    if (missing.length) {
+      return { status: 1, stdout: "", stderr: `executables not rendered and not installed on this machine: ${missing.join(", ")}`, units };
+    }
+    const result = run("systemd-analyze", ["verify", "--man=no", "--generators=no", `--root=${root}`, ...units]);
+    return { ...result, units };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
