@@ -2,7 +2,8 @@
  * `homefleet`: the parts of homefleet that need no Pulumi engine.
  */
 import { Command, CommanderError } from "commander";
-import { resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, loadStackFile } from "../config/load";
 import { writeRender } from "./render";
@@ -15,6 +16,18 @@ function stackFile(opts: { stack?: string; config?: string }, cwd: string): stri
     return resolve(cwd, `Pulumi.${opts.stack}.yaml`);
   }
   throw new Error("give --stack <name> (reads Pulumi.<name>.yaml) or --config <file>");
+}
+
+/** A missing stack file is a wrong name, not invalid configuration: say so and list the stacks there are. */
+function requireStackFile(file: string, opts: { stack?: string }): string {
+  if (existsSync(file)) return file;
+  if (!opts.stack) throw new Error(`config file ${file} does not exist`);
+  const dir = dirname(file);
+  const stacks = readdirSync(dir)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => !!s)
+    .sort();
+  throw new Error(`unknown stack "${opts.stack}": ${file} does not exist (stacks in ${dir}: ${stacks.join(", ") || "none"})`);
 }
 
 export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr, cwd: process.cwd() }): Promise<number> {
@@ -32,7 +45,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("-c, --config <file>", "a Pulumi stack file to read instead")
     .requiredOption("-o, --out <dir>", "output directory (replaced if it holds an earlier render)")
     .action((opts: { stack?: string; config?: string; out: string }) => {
-      const file = stackFile(opts, io.cwd);
+      const file = requireStackFile(stackFile(opts, io.cwd), opts);
       const render = renderFleet(loadStackFile(file));
       for (const w of render.warnings) io.err.write(`warning: ${w}\n`);
       const count = writeRender(render, resolve(io.cwd, opts.out));

@@ -1,6 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fleetManifestJson, type FleetRender } from "../bundle/hostBundle";
+
+/** True if `dir/manifest.json` is one that homefleet wrote (any other project may have a manifest.json). */
+function holdsHomefleetRender(dir: string): boolean {
+  const file = join(dir, "manifest.json");
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { generator?: unknown } | null)?.generator === "homefleet";
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Writes every host's files under `<out>/<host>/<absolute path>` and `<out>/manifest.json`.
@@ -9,8 +20,8 @@ import { fleetManifestJson, type FleetRender } from "../bundle/hostBundle";
  */
 export function writeRender(render: FleetRender, out: string): number {
   if (existsSync(out) && readdirSync(out).length > 0) {
-    if (!existsSync(join(out, "manifest.json"))) {
-      throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json); choose an empty or new directory`);
+    if (!holdsHomefleetRender(out)) {
+      throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
     }
     rmSync(out, { recursive: true, force: true });
   }

@@ -64,8 +64,11 @@ function zodProblems(root: string, raw: unknown, error: z.ZodError): ConfigProbl
       return { path: joinPath(root, issue.path), message: `bad name: ${issue.issues.map((i) => i.message).join("; ")}` };
     }
     const got = valueAt(raw, issue.path);
-    const base = issue.message.startsWith("Invalid input: expected ") ? issue.message.replace("Invalid input: ", "").replace(/, received \w+$/, "") : issue.message;
-    const message = got === undefined && issue.code === "invalid_type" ? `${base.replace(/, got .*$/, "")} (required)` : `${base}, got ${describeValue(got)}`;
+    // zod prefixes type and enum errors with "Invalid input: " / "Invalid option: "; the path already says where.
+    const base = /^Invalid (input|option): expected /.test(issue.message) ? issue.message.replace(/^Invalid (input|option): /, "").replace(/, received \w+$/, "") : issue.message;
+    // A missing key fails as invalid_type (objects, strings) or invalid_value (enums): both mean "required".
+    const missing = got === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value");
+    const message = missing ? `${base.replace(/, got .*$/, "")} (required)` : `${base}, got ${describeValue(got)}`;
     return { path: joinPath(root, issue.path), message };
   });
 }

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-const port = (what = "port") => z.int({ error: `expected integer 1-65535 (${what})` }).min(1, { error: "expected integer 1-65535" }).max(65535, { error: "expected integer 1-65535" });
+const port = () => z.int({ error: "expected integer 1-65535" }).min(1, { error: "expected integer 1-65535" }).max(65535, { error: "expected integer 1-65535" });
 
 /** Lowercase names become unit names, directory names and Nix attribute names. */
 const resourceName = z
@@ -59,7 +59,7 @@ export const HostPostgresSchema = z.strictObject({
 
 export const HostSchema = z.strictObject({
   address: z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a hostname or IP address" }),
-  port: port("SSH port").default(22),
+  port: port().default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "expected a Unix user name" }).default("root"),
   arch: z.enum(["aarch64", "x86_64"]),
   os: z.enum(["nixos", "systemd"]),
@@ -101,10 +101,10 @@ export const ContainerSchema = z.strictObject({
   /** Arguments after the image. */
   command: z.array(z.string().min(1)).optional(),
   /** The port the process listens on inside the container. */
-  port: port("container port").optional(),
+  port: port().optional(),
   publish: z
     .strictObject({
-      hostPort: port("published port").optional(),
+      hostPort: port().optional(),
       /** seed 002/004: published ports stay on loopback unless a reverse proxy needs otherwise. */
       address: ipv4.default("127.0.0.1"),
     })
@@ -158,7 +158,7 @@ export const DatabaseSchema = z.strictObject({
 });
 
 export const CacheSchema = z.strictObject({
-  port: port("Redis port").default(6379),
+  port: port().default(6379),
   maxMemory: z.string().regex(/^[1-9][0-9]*(kb|mb|gb)$/, { error: "expected a Redis size such as 256mb" }).default("256mb"),
   maxMemoryPolicy: z.enum(["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"]).default("allkeys-lru"),
   /** seed 004: RDB plus AOF with fsync every second loses at most one second of writes. */

@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE, parseFleetConfig, type FleetConfig } from "./load";
+
+/**
+ * Reads `homefleet:hosts` and `homefleet:stacks` from the Pulumi stack config. Structured config
+ * arrives as JSON text; secret values are never read here, only their key names.
+ */
+export function fleetConfigFromPulumi(): FleetConfig {
+  const all = pulumi.runtime.allConfig();
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const parse = (key: string): unknown => {
+    const text = all[prefix + key];
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  };
+  const configKeys = Object.keys(all)
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
+  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), configKeys });
+}

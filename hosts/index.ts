@@ -1,0 +1,1 @@
+export { FleetHost, type FleetHostArgs } from "./FleetHost";

@@ -1,0 +1,35 @@
+/**
+ * Composes the content of a secret file from secret values. Runs inside Pulumi `apply` (so the
+ * result stays a Pulumi secret) and on the deployer; never at render time.
+ */
+import type { SecretFileSpec, SecretPart } from "./specs";
+
+export class SecretCompositionError extends Error {}
+
+function partValue(part: SecretPart, lookup: (id: string) => string): string {
+  if (typeof part === "string") return part;
+  const value = lookup(part.secret);
+  if (value === undefined) throw new SecretCompositionError(`no value for secret ${part.secret}`);
+  return part.encode === "uri" ? encodeURIComponent(value) : value;
+}
+
+/** Redis config strings: double-quoted with `\\` and `"` escaped (redis.conf "sds" parsing). */
+function redisQuote(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+export function composeSecretFile(spec: SecretFileSpec, lookup: (id: string) => string): string {
+  const values = spec.entries.map((e) => ({ name: e.name, value: e.parts.map((p) => partValue(p, lookup)).join("") }));
+  for (const v of values) {
+    // One line per entry is the only structure these formats have; a newline would inject another.
+    if (/[\n\r\0]/.test(v.value)) throw new SecretCompositionError(`secret for ${v.name} in ${spec.path} contains a line break or NUL`);
+  }
+  switch (spec.format) {
+    case "raw":
+      return values.map((v) => v.value).join("");
+    case "env":
+      return values.map((v) => `${v.name}=${v.value}\n`).join("");
+    case "redis-conf":
+      return values.map((v) => `${v.name} ${redisQuote(v.value)}\n`).join("");
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The homefleet Pulumi program: config → model → rendered host bundles → one FleetHost per host
+ * with its ServiceStacks as children. Bad config throws before any resource is registered.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { renderFleet, type FleetRender } from "./bundle/hostBundle";
+import { ServiceStack } from "./components";
+import { ConfigError } from "./config/load";
+import { fleetConfigFromPulumi } from "./config/pulumiConfig";
+import { FleetHost } from "./hosts";
+
+function loadFleet(): FleetRender {
+  try {
+    return renderFleet(fleetConfigFromPulumi());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // RunError: the CLI shows the message without a stack trace.
+      throw new pulumi.RunError(`invalid homefleet configuration:\n${err.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`);
+    }
+    throw err;
+  }
+}
+
+export interface FleetOutputs {
+  /** Per host: flavour, manifest hash, every file with mode and sha256, secret file paths. */
+  readonly hosts: Record<string, pulumi.Output<unknown>>;
+  /** Per stack: the health checks the deployment gates on. */
+  readonly stacks: Record<string, { healthChecks: pulumi.Output<unknown> }>;
+}
+
+export function defineFleet(): FleetOutputs {
+  const fleet = loadFleet();
+  for (const warning of fleet.warnings) pulumi.log.warn(warning);
+
+  const config = new pulumi.Config("homefleet");
+  const hosts: FleetOutputs["hosts"] = {};
+  const stacks: FleetOutputs["stacks"] = {};
+  for (const bundle of fleet.bundles) {
+    const host = new FleetHost(bundle.host.name, { bundle });
+    for (const stack of bundle.host.stacks) {
+      const configSecrets = Object.fromEntries(stack.configSecrets.map((key) => [key, config.requireSecret(key)]));
+      const component = new ServiceStack(stack.name, { stack, configSecrets }, { parent: host });
+      stacks[stack.name] = { healthChecks: component.healthChecks };
+    }
+    host.finish();
+    hosts[bundle.host.name] = pulumi.output({
+      os: host.os,
+      arch: host.arch,
+      manifestSha256: host.manifestSha256,
+      files: host.files.apply((files) => files.map((f) => `${f.path} ${f.mode} ${f.sha256}`)),
+      secretFiles: host.secretFilePaths,
+    });
+  }
+  return { hosts, stacks };
+}

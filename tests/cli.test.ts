@@ -1,0 +1,241 @@
+/**
+ * `homefleet render`: what it writes, that it writes the same bytes every time, what it refuses,
+ * and that secrets stay out of the output. Most cases call main() with captured output; one runs
+ * the real launcher in a child process.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { main } from "../cli/main";
+
+const ROOT = join(__dirname, "..");
+const FIXTURES = join(__dirname, "fixtures");
+
+interface Manifest {
+  generator: string;
+  hosts: Record<
+    string,
+    {
+      os: string;
+      arch: string;
+      files: { path: string; mode: string; sha256: string; size: number }[];
+      secretFiles: { path: string; mode: string }[];
+    }
+  >;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs main() as `homefleet <args>` from the repository root, capturing what it prints. */
+async function homefleet(...args: string[]): Promise<Run> {
+  const captured = { stdout: "", stderr: "" };
+  const io = {
+    out: { write: (s: string) => ((captured.stdout += s), true) },
+    err: { write: (s: string) => ((captured.stderr += s), true) },
+    cwd: ROOT,
+  } as unknown as NonNullable<Parameters<typeof main>[1]>;
+  const code = await main(["node", "homefleet", ...args], io);
+  return { code, ...captured };
+}
+
+/** Every file under `dir` as relative path → { bytes, mode }, in sorted order. */
+function tree(dir: string): Map<string, { bytes: Buffer; mode: number }> {
+  const files = new Map<string, { bytes: Buffer; mode: number }>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else files.set(relative(dir, full), { bytes: readFileSync(full), mode: statSync(full).mode & 0o7777 });
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+function readManifest(out: string): Manifest {
+  return JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as Manifest;
+}
+
+let scratch: string;
+let staging: string;
+let stagingRun: Run;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), "homefleet-cli-"));
+  staging = join(scratch, "staging");
+  stagingRun = await homefleet("render", "--stack", "staging", "--out", staging);
+});
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("render --stack staging --out <dir>", () => {
+  it("succeeds and says what it wrote", () => {
+    expect(stagingRun).toEqual({ code: 0, stdout: `rendered 20 files for 2 hosts (box-staging: 13, pi-staging: 7) into ${staging}\n`, stderr: "" });
+  });
+
+  it("describes each host's os and arch in manifest.json", () => {
+    const manifest = readManifest(staging);
+    expect(manifest.generator).toBe("homefleet");
+    expect(Object.fromEntries(Object.entries(manifest.hosts).map(([name, h]) => [name, { os: h.os, arch: h.arch }]))).toEqual({
+      "box-staging": { os: "systemd", arch: "x86_64" },
+      "pi-staging": { os: "nixos", arch: "aarch64" },
+    });
+  });
+
+  it("writes exactly the manifest's files, each at <out>/<host>/<absolute path>", () => {
+    const manifest = readManifest(staging);
+    const listed = Object.entries(manifest.hosts).flatMap(([host, h]) => h.files.map((f) => join(host, f.path)));
+    expect(listed.every((p) => !p.startsWith("/"))).toBe(true);
+    expect([...tree(staging).keys()].sort()).toEqual(["manifest.json", ...listed].sort());
+  });
+
+  it("lists for every file the sha256, size and mode of what is on disk", () => {
+    const manifest = readManifest(staging);
+    for (const [host, h] of Object.entries(manifest.hosts)) {
+      for (const f of h.files) {
+        const target = join(staging, host, f.path);
+        const bytes = readFileSync(target);
+        const onDisk = { path: f.path, mode: (statSync(target).mode & 0o7777).toString(8).padStart(4, "0"), sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+        expect(onDisk).toEqual(f);
+      }
+    }
+  });
+
+  it("lists secret files by path but never writes them", () => {
+    const manifest = readManifest(staging);
+    for (const [host, h] of Object.entries(manifest.hosts)) {
+      expect(h.secretFiles.length).toBeGreaterThan(0);
+      for (const secret of h.secretFiles) {
+        expect({ host, secret: secret.path, rendered: existsSync(join(staging, host, secret.path)) }).toEqual({ host, secret: secret.path, rendered: false });
+        expect(h.files.map((f) => f.path)).not.toContain(secret.path);
+      }
+    }
+  });
+});
+
+describe("repeatability", () => {
+  it("writes byte-identical trees, modes included, when rendering the same stack into another directory", async () => {
+    const again = join(scratch, "staging-again");
+    expect((await homefleet("render", "--stack", "staging", "--out", again)).code).toBe(0);
+    expect(tree(again)).toEqual(tree(staging));
+  });
+
+  it("replaces an earlier render in the same directory, leaving nothing of it behind", async () => {
+    const out = join(scratch, "rerender");
+    expect((await homefleet("render", "--stack", "prod", "--out", out)).code).toBe(0);
+    writeFileSync(join(out, "pi-staging-leftover.txt"), "stale\n");
+    writeFileSync(join(out, "vulcan", "etc", "stray.conf"), "stale\n");
+
+    expect((await homefleet("render", "--stack", "staging", "--out", out)).code).toBe(0);
+    expect(tree(out)).toEqual(tree(staging));
+  });
+});
+
+describe("refusals", () => {
+  it("refuses a non-empty directory that holds no render, and leaves it alone", async () => {
+    const foreign = join(scratch, "foreign");
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, "notes.txt"), "mine\n");
+
+    const run = await homefleet("render", "--stack", "staging", "--out", foreign);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`homefleet: ${foreign} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory\n`);
+    expect([...tree(foreign).keys()]).toEqual(["notes.txt"]);
+  });
+
+  it("refuses a directory whose manifest.json some other tool wrote, and leaves it alone", async () => {
+    const webapp = join(scratch, "webapp");
+    mkdirSync(webapp);
+    writeFileSync(join(webapp, "manifest.json"), '{ "name": "my-pwa", "start_url": "/" }\n');
+    writeFileSync(join(webapp, "index.html"), "<!doctype html>\n");
+
+    const run = await homefleet("render", "--stack", "staging", "--out", webapp);
+    expect(run.code).toBe(1);
+    expect([...tree(webapp).keys()]).toEqual(["index.html", "manifest.json"]);
+  });
+
+  it("exits non-zero on invalid config, naming the config path and reason, and writes nothing", async () => {
+    const out = join(scratch, "bad-port");
+    const run = await homefleet("render", "--config", join(FIXTURES, "bad-port.yaml"), "--out", out);
+    expect(run).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: 'homefleet: invalid configuration\n  homefleet:stacks.litellm.container.port: expected integer 1-65535, got "40o0"\n',
+    });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("refuses --stack and --config together", async () => {
+    const out = join(scratch, "both");
+    const run = await homefleet("render", "--stack", "staging", "--config", "Pulumi.prod.yaml", "--out", out);
+    expect(run).toEqual({ code: 1, stdout: "", stderr: "homefleet: give either --stack or --config, not both\n" });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("names an unknown stack and the stacks there are", async () => {
+    const run = await homefleet("render", "--stack", "stagin", "--out", join(scratch, "typo"));
+    expect(run).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `homefleet: unknown stack "stagin": ${join(ROOT, "Pulumi.stagin.yaml")} does not exist (stacks in ${ROOT}: prod, staging)\n`,
+    });
+  });
+});
+
+describe("secrets", () => {
+  it("never copies a secret config value into rendered files or the manifest", async () => {
+    const fixture = join(FIXTURES, "secret-api-key.yaml");
+    const ciphertext = /secure: (\S+)/.exec(readFileSync(fixture, "utf8"))?.[1] as string;
+    expect(ciphertext).toMatch(/^v1:/);
+    const out = join(scratch, "secret");
+    expect((await homefleet("render", "--config", fixture, "--out", out)).code).toBe(0);
+
+    const leaks = [...tree(out)].filter(([, f]) => f.bytes.includes(ciphertext)).map(([p]) => p);
+    expect(leaks).toEqual([]);
+  });
+
+  it("lists the env file that will carry the API key as a secret file, and does not write it", async () => {
+    const out = join(scratch, "secret-files");
+    expect((await homefleet("render", "--config", join(FIXTURES, "secret-api-key.yaml"), "--out", out)).code).toBe(0);
+    const box = readManifest(out).hosts.box;
+    const envFiles = box.secretFiles.filter((s) => s.path.endsWith(".env"));
+    expect(envFiles).toHaveLength(1);
+    expect(envFiles[0].mode).toBe("0400");
+    expect(existsSync(join(out, "box", envFiles[0].path))).toBe(false);
+  });
+});
+
+describe("the real launcher, node bin/homefleet.js", () => {
+  const compiled = join(ROOT, "dist", "cli", "main.js");
+
+  /** dist/ is built by `npm ci` (prepare); rebuild it if it is missing or older than a source file. */
+  function distIsStale(): boolean {
+    if (!existsSync(compiled)) return true;
+    const built = statSync(compiled).mtimeMs;
+    const sources = ["cli", "config", "model", "render", "bundle"].flatMap((d) =>
+      readdirSync(join(ROOT, d), { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".ts"))
+        .map((f) => join(ROOT, d, f)),
+    );
+    return sources.some((f) => statSync(f).mtimeMs > built);
+  }
+
+  beforeAll(() => {
+    if (!distIsStale()) return;
+    const tsc = spawnSync("npx", ["tsc", "-p", "."], { cwd: ROOT, encoding: "utf8" });
+    if (tsc.status !== 0) throw new Error(`npx tsc -p . failed:\n${tsc.stdout}${tsc.stderr}`);
+  });
+
+  it("renders the same tree as main() and exits 0", () => {
+    const out = join(scratch, "launcher");
+    const child = spawnSync(process.execPath, [join(ROOT, "bin", "homefleet.js"), "render", "--stack", "staging", "--out", out], { cwd: ROOT, encoding: "utf8" });
+    expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(tree(out)).toEqual(tree(staging));
+  });
+});

@@ -1,0 +1,322 @@
+/**
+ * Config validation: every problem names its full config path and the reason, and all problems
+ * of a config are reported together. Each case starts from a valid config and breaks one thing,
+ * so it expects exactly one problem.
+ */
+import { join } from "node:path";
+import { ConfigError, loadStackFile, parseFleetConfig, type ConfigProblem } from "../config/load";
+
+const ROOT = join(__dirname, "..");
+const FIXTURES = join(__dirname, "fixtures");
+const IMAGE = "ghcr.io/berriai/litellm-database:main-v1.81.3-stable";
+
+type Raw = Record<string, unknown>;
+
+function host(extra: Raw = {}): Raw {
+  return { address: "192.0.2.10", arch: "x86_64", os: "systemd", ...extra };
+}
+
+/** A valid LiteLLM stack on host `box` with models a, b and c and no fallbacks. */
+function litellmStack(extra: Raw = {}): Raw {
+  return {
+    host: "box",
+    kind: "litellm",
+    network: { subnet: "10.89.0.0/24" },
+    container: { image: IMAGE },
+    litellm: { models: [model("a"), model("b"), model("c")] },
+    ...extra,
+  };
+}
+
+function model(name: string, extra: Raw = {}): Raw {
+  return { name, model: `openai/${name}`, ...extra };
+}
+
+function withContainer(extra: Raw): Raw {
+  return litellmStack({ container: { image: IMAGE, ...extra } });
+}
+
+function withLiteLLM(extra: Raw): Raw {
+  return litellmStack({ litellm: { models: [model("a"), model("b"), model("c")], ...extra } });
+}
+
+/** The problems a ConfigError thrown by `run` lists; fails the test if `run` throws nothing or anything else. */
+function problemsThrownBy(run: () => unknown): ConfigProblem[] {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return [...(thrown as ConfigError).problems];
+}
+
+function problemsOf(input: { hosts?: unknown; stacks?: unknown; configKeys?: string[] }): ConfigProblem[] {
+  return problemsThrownBy(() => parseFleetConfig({ hosts: input.hosts, stacks: input.stacks, configKeys: input.configKeys }));
+}
+
+const oneHost = { box: host() };
+
+describe("the baseline used by every case below", () => {
+  it("is a valid config", () => {
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks: { litellm: litellmStack() } })).not.toThrow();
+  });
+});
+
+describe("wrong values", () => {
+  it("rejects a port that is not an integer, quoting the value", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ port: "40o0" }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.port", message: 'expected integer 1-65535, got "40o0"' },
+    ]);
+  });
+
+  it("rejects a port above 65535", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ port: 70000 }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.port", message: "expected integer 1-65535, got 70000" },
+    ]);
+  });
+
+  it("rejects an SSH port of 0", () => {
+    expect(problemsOf({ hosts: { box: host({ port: 0 }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.port", message: "expected integer 1-65535, got 0" },
+    ]);
+  });
+
+  it("rejects an arch that is not one of the supported ones", () => {
+    expect(problemsOf({ hosts: { box: host({ arch: "arm" }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.arch", message: 'expected one of "aarch64"|"x86_64", got "arm"' },
+    ]);
+  });
+});
+
+describe("unknown keys (typos must not pass silently)", () => {
+  it("rejects memroyMax in a container", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ memroyMax: "2G" }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax"' },
+    ]);
+  });
+
+  it("rejects an unknown host key", () => {
+    expect(problemsOf({ hosts: { box: host({ sshPort: 2222 }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.sshPort", message: 'unknown key "sshPort"' },
+    ]);
+  });
+
+  it("rejects an unknown stack key", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack({ databse: {} }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.databse", message: 'unknown key "databse"' },
+    ]);
+  });
+
+  it("rejects an unknown PostgreSQL setting three levels into a host", () => {
+    const hosts = { box: host({ postgresql: { settings: { shared_buffer: "128MB" } } }) };
+    expect(problemsOf({ hosts, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.postgresql.settings.shared_buffer", message: 'unknown key "shared_buffer"' },
+    ]);
+  });
+
+  it("rejects an unknown key in a LiteLLM model, naming the model's index", () => {
+    const stacks = { litellm: litellmStack({ litellm: { models: [model("a", { apiKey: "sk-123" })] } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.litellm.litellm.models.0.apiKey", message: 'unknown key "apiKey"' }]);
+  });
+
+  it("rejects an unknown structured homefleet: key in a stack file", () => {
+    expect(problemsThrownBy(() => loadStackFile(join(FIXTURES, "unknown-structured-key.yaml")))).toEqual([
+      { path: "homefleet:stack", message: "unknown structured key (expected hosts, stacks, or a secret value)" },
+    ]);
+  });
+});
+
+describe("missing things", () => {
+  it("requires a host's arch", () => {
+    const { arch: _arch, ...noArch } = host();
+    expect(problemsOf({ hosts: { box: noArch }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.arch", message: 'expected one of "aarch64"|"x86_64" (required)' },
+    ]);
+  });
+
+  it("requires the homefleet:hosts section", () => {
+    expect(problemsOf({ stacks: { litellm: litellmStack() } })).toEqual([{ path: "homefleet:hosts", message: "missing: declare at least one host" }]);
+  });
+
+  it("requires a stack's host to be declared, listing the hosts there are", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack({ host: "bx" }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.host", message: 'unknown host "bx" (hosts: box)' },
+    ]);
+  });
+
+  it("requires a subnet for a bridge network", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack({ network: { mode: "bridge" } }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.network.subnet", message: "required for a bridge network, e.g. 10.89.0.0/24" },
+    ]);
+  });
+
+  it("requires a litellm section for kind litellm", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack({ litellm: undefined }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.litellm", message: "required for kind litellm: declare at least the model list" },
+    ]);
+  });
+});
+
+describe("LiteLLM fallbacks", () => {
+  it("rejects a two-model cycle a -> b -> a", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withLiteLLM({ fallbacks: { a: ["b"], b: ["a"] } }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.litellm.fallbacks", message: "fallback cycle: a -> b -> a" },
+    ]);
+  });
+
+  it("rejects a longer cycle a -> b -> c -> a", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withLiteLLM({ fallbacks: { a: ["b"], b: ["c"], c: ["a"] } }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.litellm.fallbacks", message: "fallback cycle: a -> b -> c -> a" },
+    ]);
+  });
+
+  it("accepts chains that share a target without forming a cycle", () => {
+    const stacks = { litellm: withLiteLLM({ fallbacks: { a: ["b", "c"], b: ["c"] }, contextWindowFallbacks: { c: ["a"] } }) };
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks })).not.toThrow();
+  });
+
+  it("rejects a fallback to a disabled model", () => {
+    const stacks = { litellm: litellmStack({ litellm: { models: [model("a"), model("b", { enabled: false })], fallbacks: { a: ["b"] } } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.litellm.litellm.fallbacks.a.0", message: 'fallback to disabled model "b"' }]);
+  });
+
+  it("rejects a fallback to an unknown model", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withLiteLLM({ fallbacks: { a: ["b", "gpt-5"] } }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.litellm.fallbacks.a.1", message: 'fallback to unknown model "gpt-5"' },
+    ]);
+  });
+});
+
+describe("images", () => {
+  it("refuses :latest", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ image: "ghcr.io/berriai/litellm:latest" }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.image", message: 'pin the image by tag or digest, not "ghcr.io/berriai/litellm:latest"' },
+    ]);
+  });
+
+  it("refuses an image without tag or digest, even from a registry with a port", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ image: "registry.lan:5000/litellm" }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.image", message: 'pin the image by tag or digest, not "registry.lan:5000/litellm"' },
+    ]);
+  });
+
+  it("accepts an image pinned by digest", () => {
+    const stacks = { litellm: withContainer({ image: `ghcr.io/berriai/litellm@sha256:${"a".repeat(64)}` }) };
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks })).not.toThrow();
+  });
+});
+
+describe("secret environment", () => {
+  it("refuses database.url when the stack has no database", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ secretEnvironment: { DB_URL: "database.url" } }) } })).toEqual([
+      { path: "homefleet:stacks.litellm.container.secretEnvironment.DB_URL", message: "refers to database.url but the stack has no database" },
+    ]);
+  });
+
+  it("refuses config:<key> when the stack file has no homefleet:<key>", () => {
+    const stacks = { litellm: withContainer({ secretEnvironment: { OPENAI_API_KEY: "config:openaiKey" } }) };
+    expect(problemsOf({ hosts: oneHost, stacks, configKeys: ["otherKey"] })).toEqual([
+      {
+        path: "homefleet:stacks.litellm.container.secretEnvironment.OPENAI_API_KEY",
+        message: "config key homefleet:openaiKey is not set (pulumi config set --secret openaiKey ...)",
+      },
+    ]);
+  });
+
+  it("accepts config:<key> when the stack file sets homefleet:<key> as a secret", () => {
+    const config = loadStackFile(join(FIXTURES, "secret-api-key.yaml"));
+    expect(config.configKeys).toContain("openaiKey");
+    expect(config.stacks.gateway.container.secretEnvironment).toEqual({ OPENAI_API_KEY: "config:openaiKey" });
+  });
+});
+
+describe("clashes between stacks on one host", () => {
+  const second = (extra: Raw) => litellmStack({ network: { subnet: "10.89.1.0/24" }, container: { image: IMAGE, publish: { hostPort: 4001 } }, ...extra });
+
+  it("refuses two caches on the same port", () => {
+    const stacks = { one: litellmStack({ cache: { port: 6380 } }), two: second({ cache: { port: 6380 } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([
+      { path: "homefleet:stacks.two.cache.port", message: "port 6380 on host box is already used by homefleet:stacks.one.cache.port" },
+    ]);
+  });
+
+  it("allows the same cache port on different hosts", () => {
+    const stacks = { one: litellmStack({ cache: { port: 6380 } }), two: second({ host: "pi", cache: { port: 6380 } }) };
+    expect(() => parseFleetConfig({ hosts: { box: host(), pi: host({ address: "192.0.2.11", arch: "aarch64", os: "nixos" }) }, stacks })).not.toThrow();
+  });
+
+  it("refuses two bridges with the same subnet", () => {
+    const stacks = { one: litellmStack(), two: second({ network: { subnet: "10.89.0.0/24" } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.two.network.subnet", message: "subnet already used by stack one on host box" }]);
+  });
+});
+
+describe("several problems at once", () => {
+  it("reports every schema problem of every section in one error, sorted by path", () => {
+    const problems = problemsOf({
+      hosts: { box: host({ arch: "arm" }) },
+      stacks: { litellm: withContainer({ port: "40o0", memroyMax: "2G" }) },
+    });
+    expect(problems).toEqual([
+      { path: "homefleet:hosts.box.arch", message: 'expected one of "aarch64"|"x86_64", got "arm"' },
+      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax"' },
+      { path: "homefleet:stacks.litellm.container.port", message: 'expected integer 1-65535, got "40o0"' },
+    ]);
+  });
+
+  it("reports every cross-key problem in one error", () => {
+    const stacks = {
+      one: litellmStack({ host: "nowhere" }),
+      two: litellmStack({ container: { image: "ghcr.io/berriai/litellm:latest" }, litellm: { models: [model("a"), model("b")], fallbacks: { a: ["b"], b: ["a"] } } }),
+    };
+    expect(problemsOf({ hosts: oneHost, stacks }).map((p) => p.path)).toEqual([
+      "homefleet:stacks.one.host",
+      "homefleet:stacks.two.container.image",
+      "homefleet:stacks.two.litellm.fallbacks",
+    ]);
+  });
+
+  it("puts every problem, one per line with its path, in the error message", () => {
+    const error = new ConfigError([
+      { path: "homefleet:hosts.box.arch", message: "m1" },
+      { path: "homefleet:stacks.litellm.container.port", message: "m2" },
+    ]);
+    expect(error.message).toBe("homefleet:hosts.box.arch: m1\nhomefleet:stacks.litellm.container.port: m2");
+  });
+});
+
+describe("the committed stack files", () => {
+  it.each(["staging", "prod"])("Pulumi.%s.yaml parses", (stack) => {
+    const config = loadStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
+    expect(Object.keys(config.stacks).length).toBeGreaterThan(0);
+  });
+
+  it("gets defaults for what it leaves out", () => {
+    const prod = loadStackFile(join(ROOT, "Pulumi.prod.yaml"));
+    expect({ port: prod.hosts.vulcan.port, user: prod.hosts.vulcan.user }).toEqual({ port: 22, user: "root" });
+    expect(prod.stacks.litellm.cache?.appendFsync).toBe("everysec");
+    // wallabag publishes hostPort 8081 and says nothing about the address: loopback only.
+    expect(prod.stacks.wallabag.container.publish).toEqual({ hostPort: 8081, address: "127.0.0.1" });
+  });
+});
+
+describe("defaults", () => {
+  const config = parseFleetConfig({
+    hosts: oneHost,
+    stacks: { litellm: litellmStack({ container: { image: IMAGE, publish: {} }, cache: {} }) },
+  });
+
+  it("connects over SSH as root on port 22", () => {
+    expect({ port: config.hosts.box.port, user: config.hosts.box.user }).toEqual({ port: 22, user: "root" });
+  });
+
+  it("fsyncs the cache's append-only file every second", () => {
+    expect(config.stacks.litellm.cache).toMatchObject({ appendOnly: true, appendFsync: "everysec" });
+  });
+
+  it("publishes on loopback", () => {
+    expect(config.stacks.litellm.container.publish?.address).toBe("127.0.0.1");
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * Bad config fails the program before any resource is registered: nothing half-declared.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { stackFileConfig } from "./support/pulumiMocks";
+
+it("fails with the config path and registers no resource when a port is not a number", async () => {
+  const registered: string[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push(`${args.type} ${args.name}`);
+        return { id: args.name, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "homefleet",
+    "test",
+    false,
+  );
+  const config = stackFileConfig(`${__dirname}/../Pulumi.staging.yaml`);
+  const stacks = JSON.parse(config["homefleet:stacks"]);
+  stacks["litellm-box"].cache.port = "63o9";
+  config["homefleet:stacks"] = JSON.stringify(stacks);
+  pulumi.runtime.setAllConfig(config);
+  const { defineFleet } = await import("../program");
+
+  expect(() => defineFleet()).toThrow(/homefleet:stacks\.litellm-box\.cache\.port: expected integer 1-65535, got "63o9"/);
+  expect(registered).toEqual([]);
+});

@@ -1,0 +1,114 @@
+/**
+ * The Pulumi program under the mock runtime: the resource tree it registers, parents, secrets.
+ */
+import { canaryFor, plaintextStrings, resolve, runProgram, SECRET_SIG, stackFileConfig, type ProgramRun } from "./support/pulumiMocks";
+
+process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
+
+const root = `${__dirname}/..`;
+
+describe("the prod stack under the mock runtime", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram(stackFileConfig(`${root}/Pulumi.prod.yaml`));
+  });
+
+  it("runs without error", () => {
+    expect(run.error).toBeUndefined();
+  });
+
+  it("registers one FleetHost per host and one ServiceStack per stack, each stack under its host", () => {
+    const hosts = run.resources.filter((r) => r.type === "homefleet:host:FleetHost").map((r) => r.name).sort();
+    expect(hosts).toEqual(["forge", "vulcan"]);
+    const stacks = run.resources.filter((r) => r.type === "homefleet:stack:ServiceStack");
+    expect(stacks.map((s) => s.name).sort()).toEqual(["litellm", "litellm-forge", "wallabag"]);
+    for (const s of stacks) expect(s.parentType).toBe("homefleet:host:FleetHost");
+  });
+
+  it("gives every resource but the root stack a parent, and names children after it", () => {
+    const roots = run.resources.filter((r) => r.parentType === undefined);
+    expect(roots.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
+    const byType = (t: string) => run.resources.filter((r) => r.type === t);
+    for (const db of byType("homefleet:postgres:Database")) expect(db.parentType).toBe("homefleet:stack:ServiceStack");
+    for (const c of byType("homefleet:redis:Cache")) expect(c.parentType).toBe("homefleet:stack:ServiceStack");
+    for (const c of byType("homefleet:container:ContainerService")) expect(c.parentType).toBe("homefleet:stack:ServiceStack");
+    const stackNames = byType("homefleet:stack:ServiceStack").map((s) => s.name);
+    for (const child of [...byType("homefleet:postgres:Database"), ...byType("homefleet:redis:Cache"), ...byType("homefleet:container:ContainerService")]) {
+      expect(stackNames.some((s) => child.name.startsWith(`${s}-`))).toBe(true);
+    }
+    for (const pw of byType("random:index/randomPassword:RandomPassword")) {
+      expect(["homefleet:postgres:Database", "homefleet:redis:Cache", "homefleet:container:ContainerService"]).toContain(pw.parentType);
+    }
+  });
+
+  it("generates a database password, a Redis password and a master key as random passwords", () => {
+    const names = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
+    expect(names).toEqual([
+      "litellm-cache-password",
+      "litellm-container-master-key",
+      "litellm-database-password",
+      "litellm-forge-cache-password",
+      "litellm-forge-container-master-key",
+      "litellm-forge-database-password",
+      "wallabag-database-password",
+    ]);
+    for (const r of run.resources.filter((x) => x.type === "random:index/randomPassword:RandomPassword")) {
+      expect(r.inputs).toMatchObject({ special: false });
+      expect(r.inputs.length as number).toBeGreaterThanOrEqual(32);
+    }
+  });
+
+  it("keeps every generated secret out of every plaintext input and output in state", () => {
+    const canaries = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => canaryFor(r.name));
+    const plaintext = run.resources
+      .filter((r) => r.type !== "random:index/randomPassword:RandomPassword")
+      .flatMap((r) => plaintextStrings(r.state).concat(plaintextStrings(r.inputs)));
+    expect(plaintext.length).toBeGreaterThan(50);
+    for (const canary of canaries) expect(plaintext.filter((s) => s.includes(canary))).toEqual([]);
+  });
+
+  it("holds the composed secret files in state only as secrets", () => {
+    const stack = run.resources.find((r) => r.type === "homefleet:stack:ServiceStack" && r.name === "litellm")!;
+    const secretFiles = (stack.state as Record<string, Record<string, unknown>>).secretFiles;
+    // The whole list is one secret envelope: the engine encrypts its value in the state file.
+    expect(secretFiles[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(JSON.stringify(secretFiles.value)).toContain(canaryFor("litellm-database-password"));
+    expect(plaintextStrings(stack.state).join("\n")).not.toContain("CANARY");
+  });
+
+  it("exports per host the manifest hash and the file list, with no secret in them", async () => {
+    const hosts = run.outputs!.hosts as Record<string, unknown>;
+    const vulcan = await resolve(hosts.vulcan as never);
+    const value = vulcan.value as { os: string; manifestSha256: string; files: string[]; secretFiles: string[] };
+    expect(vulcan.secret).toBe(false);
+    expect(value.os).toBe("nixos");
+    expect(value.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(value.files).toContain(value.files.find((f) => f.startsWith("/etc/nixos/homefleet/litellm.nix 0644 ")));
+    expect(value.secretFiles).toContain("/var/lib/homefleet/secrets/litellm/container.env");
+    expect(JSON.stringify(value)).not.toContain("CANARY");
+  });
+});
+
+describe("secret values in the composed files", () => {
+  it("puts the generated passwords into the env file, URL-encoded in DATABASE_URL, as a Pulumi secret", async () => {
+    const { ServiceStack } = await import("../components/ServiceStack");
+    const { buildFleetModel } = await import("../model/build");
+    const { loadStackFile } = await import("../config/load");
+    const pulumi = await import("@pulumi/pulumi");
+    const model = buildFleetModel(loadStackFile(`${root}/Pulumi.prod.yaml`));
+    const stackModel = model.hosts.find((h) => h.name === "vulcan")!.stacks.find((s) => s.name === "litellm")!;
+    let files: { value: { path: string; content: string }[]; secret: boolean } | undefined;
+    await pulumi.runtime.runInPulumiStack(async () => {
+      const stack = new ServiceStack("litellm", { stack: stackModel, configSecrets: {} });
+      files = await resolve(stack.secretFiles);
+      return {};
+    });
+    expect(files!.secret).toBe(true);
+    const env = files!.value.find((f) => f.path.endsWith("/container.env"))!.content;
+    expect(env).toContain(`LITELLM_MASTER_KEY=sk-${canaryFor("litellm-container-master-key")}\n`);
+    expect(env).toContain(`DATABASE_URL=postgresql://litellm:${canaryFor("litellm-database-password")}@10.89.0.1:5432/litellm\n`);
+    expect(env).toContain(`REDIS_PASSWORD=${canaryFor("litellm-cache-password")}\n`);
+    const dbPassword = files!.value.find((f) => f.path.endsWith("/database-password"))!.content;
+    expect(dbPassword).toBe(canaryFor("litellm-database-password"));
+  });
+});

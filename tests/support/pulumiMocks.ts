@@ -1,0 +1,111 @@
+/**
+ * Runs the Pulumi program under Pulumi's mock runtime and returns what it registered, the way
+ * the engine would record it in state: every resource's inputs and, for components, the
+ * outputs given to registerOutputs (serialized, secrets in their envelope).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface RegisteredResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  /** Type of the parent, from the URN's type chain; undefined only for the root stack. */
+  readonly parentType?: string;
+  readonly custom: boolean;
+  readonly inputs: Record<string, unknown>;
+  /** Serialized state as the engine would store it (component outputs included). */
+  readonly state: unknown;
+}
+
+export interface ProgramRun {
+  readonly resources: RegisteredResource[];
+  readonly outputs: Record<string, unknown> | undefined;
+  readonly error?: Error;
+}
+
+/** Every RandomPassword "result" the mocks hand out: easy to find anywhere it leaks. */
+export function canaryFor(name: string): string {
+  return `CANARY${name.replace(/[^A-Za-z0-9]/g, "")}X9`;
+}
+
+export function stackFileConfig(file: string): Record<string, string> {
+  const doc = parse(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+export async function runProgram(config: Record<string, string>, secretKeys: string[] = []): Promise<ProgramRun> {
+  const inputsByUrn = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = canaryFor(args.name);
+        const key = `${args.type}::${args.name}`;
+        inputsByUrn.set(key, { inputs: args.inputs, custom: !!args.custom });
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    "homefleet",
+    "test",
+    false,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  let outputs: Record<string, unknown> | undefined;
+  let error: Error | undefined;
+  try {
+    outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+      // One program run per test file: jest gives each file its own module registry.
+      return { ...(await import("../../index")) };
+    })) as Record<string, unknown> | undefined;
+    // registerOutputs of components waits on their children's outputs: wait for every
+    // outstanding RPC to reach the monitor, as the engine would before saving state.
+    await pulumi.runtime.disconnect();
+  } catch (err) {
+    error = err as Error;
+  }
+  const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, { urn: string; state: unknown }> };
+  const resources: RegisteredResource[] = [];
+  for (const [urn, entry] of monitor.getRegisteredResources()) {
+    const [, , qualifiedType, name] = urn.split("::");
+    const chain = qualifiedType.split("$");
+    const type = chain[chain.length - 1];
+    const recorded = inputsByUrn.get(`${type}::${name}`);
+    resources.push({
+      urn,
+      type,
+      name,
+      parentType: chain.length > 1 ? chain[chain.length - 2] : undefined,
+      custom: recorded?.custom ?? false,
+      inputs: recorded?.inputs ?? {},
+      state: typeof (entry.state as { toJavaScript?: () => unknown })?.toJavaScript === "function" ? (entry.state as { toJavaScript: () => unknown }).toJavaScript() : entry.state,
+    });
+  }
+  return { resources, outputs, error };
+}
+
+/** Resolves an Output (or plain value) and tells whether it is secret. */
+export async function resolve<T>(value: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
+  if (!pulumi.Output.isInstance(value)) return { value: value as T, secret: false };
+  const out = value as pulumi.Output<T> & { isSecret: Promise<boolean> };
+  const resolved = await new Promise<T>((r) => out.apply((v) => r(v)));
+  return { value: resolved, secret: await out.isSecret };
+}
+
+/** Every string found in `value` outside a secret envelope. */
+export function plaintextStrings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => plaintextStrings(v, out));
+  else if (value && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    if (record[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return out; // a secret: its value is encrypted in real state
+    for (const v of Object.values(record)) plaintextStrings(v, out);
+  }
+  return out;
+}
