@@ -154,11 +154,11 @@ function collapse(key: string, value: NixValue): [string, NixValue] {
  * Multi-line text as an indented string (`'' ... ''`), which is how people write config blocks
  * in NixOS modules. Used only when the result is exactly the input: Nix strips the smallest
  * indentation, so at least one line must start at column 0, and tabs or CRs are left to the
- * double-quoted form, as is text with `'${` (no escape of it survives the `'''` escape).
+ * double-quoted form, as is text with `'${` (its `'` would fuse with the `''${` escape).
  */
 function indentedString(text: string, indent: string): string | undefined {
   if (!text.endsWith("\n") || text.length < 2 || /[\r\t]/.test(text)) return undefined;
-  // `'` before `${` would fuse with the `''${` escape into `'''` + a live interpolation.
+  // `'` + `''${` would lex as `'''` (a quote pair) followed by a live interpolation.
   if (text.includes("'${")) return undefined;
   const lines = text.slice(0, -1).split("\n");
   if (lines.length < 2) return undefined;

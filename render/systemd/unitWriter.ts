@@ -86,6 +86,8 @@ export function execLine(cmd: ExecCommand, what = "command"): string {
   if (cmd.argv.length === 0) throw new UnitWriterError(`${what}: empty command`);
   const [exe, ...args] = cmd.argv;
   if (!exe.startsWith("/")) throw new UnitWriterError(`${what}: executable must be an absolute path, got ${JSON.stringify(exe)}`);
+  // systemd undoes `$$` only in argv, never in the path it executes, so a `$` there has no spelling.
+  if (exe.includes("$")) throw new UnitWriterError(`${what}: executable path must not contain "$", got ${JSON.stringify(exe)}`);
   return (cmd.prefix ?? "") + [exe, ...args].map((a) => execArg(a, what)).join(" ");
 }
 
