@@ -101,6 +101,15 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; confi
   return { hosts: hosts.data, stacks: stacks.data, configKeys };
 }
 
+/** First and last address of an IPv4 CIDR, as integers. */
+function cidrRange(cidr: string): [number, number] {
+  const [base, bits] = cidr.split("/");
+  const address = base.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  const start = address - (address % size);
+  return [start, start + size - 1];
+}
+
 function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>, configKeys: readonly string[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const at = (stack: string, ...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [stack, ...path]);
@@ -115,7 +124,7 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
   };
   for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
 
-  const subnets = new Map<string, string>();
+  const subnets: { host: string; stack: string; range: [number, number]; cidr: string }[] = [];
   for (const [name, stack] of Object.entries(stacks)) {
     const host = hosts[stack.host];
     if (!host) {
@@ -126,10 +135,11 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (stack.network.mode === "bridge") {
       if (!stack.network.subnet) problems.push({ path: at(name, "network", "subnet"), message: "required for a bridge network, e.g. 10.89.0.0/24" });
       else {
-        const key = `${stack.host}/${stack.network.subnet}`;
-        const other = subnets.get(key);
-        if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet already used by stack ${other} on host ${stack.host}` });
-        subnets.set(key, name);
+        // Two bridges with overlapping subnets on one host would fight over routes.
+        const range = cidrRange(stack.network.subnet);
+        const other = subnets.find((s) => s.host === stack.host && s.range[0] <= range[1] && range[0] <= s.range[1]);
+        if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet overlaps ${other.cidr} of stack ${other.stack} on host ${stack.host}` });
+        subnets.push({ host: stack.host, stack: name, range, cidr: stack.network.subnet });
       }
     }
     if (stack.kind === "litellm" && !stack.litellm) problems.push({ path: at(name, "litellm"), message: "required for kind litellm: declare at least the model list" });

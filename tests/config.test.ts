@@ -249,7 +249,17 @@ describe("clashes between stacks on one host", () => {
 
   it("refuses two bridges with the same subnet", () => {
     const stacks = { one: litellmStack(), two: second({ network: { subnet: "10.89.0.0/24" } }) };
-    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.two.network.subnet", message: "subnet already used by stack one on host box" }]);
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.two.network.subnet", message: "subnet overlaps 10.89.0.0/24 of stack one on host box" }]);
+  });
+
+  it("refuses two bridges whose subnets overlap without being equal", () => {
+    const stacks = { one: litellmStack(), two: second({ network: { subnet: "10.89.0.0/16" } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.two.network.subnet", message: "subnet overlaps 10.89.0.0/24 of stack one on host box" }]);
+  });
+
+  it("allows adjacent subnets on one host", () => {
+    const stacks = { one: litellmStack(), two: second({ network: { subnet: "10.89.1.0/24" } }) };
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks })).not.toThrow();
   });
 });
 
