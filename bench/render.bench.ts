@@ -1,0 +1,107 @@
+/**
+ * Render benchmark: how long config → model → rendered files → manifest takes for each committed
+ * stack, and for a synthetic fleet of 100 hosts. Writes docs/benchmarks.md.
+ * Run: npm run bench
+ */
+import { cpus, totalmem } from "node:os";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { renderFleet } from "../bundle/hostBundle";
+import { loadStackFile, parseFleetConfig, type FleetConfig } from "../config/load";
+
+interface Result {
+  readonly name: string;
+  readonly hosts: number;
+  readonly stacks: number;
+  readonly files: number;
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly p95Ms: number;
+  readonly heapMiB: number;
+}
+
+function syntheticFleet(hostCount: number): FleetConfig {
+  const hosts: Record<string, unknown> = {};
+  const stacks: Record<string, unknown> = {};
+  for (let i = 0; i < hostCount; i++) {
+    const nixos = i % 2 === 0;
+    hosts[`host${i}`] = { address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, arch: nixos ? "aarch64" : "x86_64", os: nixos ? "nixos" : "systemd", postgresql: { settings: { shared_buffers: "256MB" } } };
+    stacks[`llm${i}`] = {
+      host: `host${i}`,
+      kind: "litellm",
+      network: { subnet: "10.89.0.0/24" },
+      container: { image: "ghcr.io/berriai/litellm-database:main-v1.81.3-stable" },
+      database: {},
+      cache: { port: 6380 },
+      litellm: { models: [{ name: "a", model: "ollama/a" }, { name: "b", model: "ollama/b" }], fallbacks: { a: ["b"] } },
+    };
+    stacks[`app${i}`] = {
+      host: `host${i}`,
+      network: { subnet: "10.89.1.0/24" },
+      container: { image: "docker.io/wallabag/wallabag:2.6.10", port: 80, publish: { hostPort: 8081 }, healthCheck: { path: "/login" }, secretEnvironment: { DB_PASSWORD: "database.password" } },
+      database: {},
+    };
+  }
+  return parseFleetConfig({ hosts, stacks });
+}
+
+function measure(name: string, load: () => FleetConfig, runs: number): Result {
+  // Warm-up: JIT and module caches, so the numbers describe steady-state rendering.
+  for (let i = 0; i < 3; i++) renderFleet(load());
+  const times: number[] = [];
+  let files = 0;
+  let hosts = 0;
+  let stacks = 0;
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  let heapPeak = heapBefore;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const render = renderFleet(load());
+    times.push(performance.now() - start);
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+    files = render.bundles.reduce((n, b) => n + b.files.length, 0);
+    hosts = render.bundles.length;
+    stacks = render.model.hosts.reduce((n, h) => n + h.stacks.length, 0);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    name,
+    hosts,
+    stacks,
+    files,
+    runs,
+    medianMs: times[Math.floor(times.length / 2)],
+    p95Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.95))],
+    heapMiB: (heapPeak - heapBefore) / 1024 / 1024,
+  };
+}
+
+const root = join(__dirname, "..", "..");
+const results = [
+  measure("staging (Pulumi.staging.yaml, incl. YAML parse)", () => loadStackFile(join(root, "Pulumi.staging.yaml")), 200),
+  measure("prod (Pulumi.prod.yaml, incl. YAML parse)", () => loadStackFile(join(root, "Pulumi.prod.yaml")), 200),
+  measure("synthetic: 100 hosts, 200 stacks (validated config)", () => syntheticFleet(100), 20),
+];
+
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+const lines = [
+  "# Benchmarks",
+  "",
+  "## Render (config → model → files → manifest)",
+  "",
+  "Command: `npm run bench` (compiles, then `node dist/bench/render.bench.js`). Times are the",
+  "wall-clock time of loading the config plus `renderFleet`, per run, after 3 warm-up runs; heap is the growth of",
+  "`heapUsed` over the runs (an upper bound, garbage collection is not forced between runs).",
+  "",
+  `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.`,
+  `Measured: ${new Date().toISOString().slice(0, 10)}.`,
+  "",
+  "| input | hosts | stacks | files | runs | median ms | p95 ms | heap growth MiB |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|",
+  ...results.map((r) => `| ${r.name} | ${r.hosts} | ${r.stacks} | ${r.files} | ${r.runs} | ${r.medianMs.toFixed(2)} | ${r.p95Ms.toFixed(2)} | ${r.heapMiB.toFixed(1)} |`),
+  "",
+];
+writeFileSync(join(root, "docs", "benchmarks.md"), lines.join("\n"));
+process.stdout.write(lines.join("\n"));
