@@ -151,6 +151,6 @@ describe("secrets in the Nix store", () => {
         checked += f.content.includes("/var/lib/homefleet/secrets/") ? 1 : 0;
       }
     }
-    expect(checked).toBeGreaterThanOrEqual(4);
+    expect(checked).toBeGreaterThanOrEqual(3);
   });
 });
