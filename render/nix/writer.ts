@@ -151,22 +151,29 @@ function collapse(key: string, value: NixValue): [string, NixValue] {
 }
 
 /**
+ * `''` is written `'''` and `${` is written `''${`. A single `'` left over before `${` is written
+ * `''\'`: as a plain `'` it would fuse with the following `''${` into `'''` (a quote pair) and
+ * leave the interpolation live.
+ */
+function escapeIndentedLine(line: string): string {
+  return line.replace(/''|'(?=\$\{)|\$\{/g, (m) => (m === "''" ? "'''" : m === "'" ? "''\\'" : "''${"));
+}
+
+/**
  * Multi-line text as an indented string (`'' ... ''`), which is how people write config blocks
  * in NixOS modules. Used only when the result is exactly the input: Nix strips the smallest
  * indentation, so at least one line must start at column 0, and tabs or CRs are left to the
- * double-quoted form, as is text with `'${` (its `'` would fuse with the `''${` escape).
+ * double-quoted form.
  */
 function indentedString(text: string, indent: string): string | undefined {
   if (!text.endsWith("\n") || text.length < 2 || /[\r\t]/.test(text)) return undefined;
-  // `'` + `''${` would lex as `'''` (a quote pair) followed by a live interpolation.
-  if (text.includes("'${")) return undefined;
   const lines = text.slice(0, -1).split("\n");
   if (lines.length < 2) return undefined;
   if (lines.some((l) => l.length > 0 && l.trim() === "")) return undefined;
   if (!lines.some((l) => l.length > 0 && !/^ /.test(l))) return undefined;
   checkText(text);
   const inner = indent + "  ";
-  const body = lines.map((l) => (l.length ? inner + l.replace(/''/g, "'''").replace(/\$\{/g, "''${") : "")).join("\n");
+  const body = lines.map((l) => (l.length ? inner + escapeIndentedLine(l) : "")).join("\n");
   return `''\n${body}\n${inner}''`;
 }
 

@@ -88,6 +88,8 @@ export function execLine(cmd: ExecCommand, what = "command"): string {
   if (!exe.startsWith("/")) throw new UnitWriterError(`${what}: executable must be an absolute path, got ${JSON.stringify(exe)}`);
   // systemd undoes `$$` only in argv, never in the path it executes, so a `$` there has no spelling.
   if (exe.includes("$")) throw new UnitWriterError(`${what}: executable path must not contain "$", got ${JSON.stringify(exe)}`);
+  // systemd ignores an Exec line whose path is not normalized.
+  if (/\/\.{0,2}(\/|$)/.test(exe)) throw new UnitWriterError(`${what}: executable path must be normalized (no //, /./, /../ or trailing /), got ${JSON.stringify(exe)}`);
   return (cmd.prefix ?? "") + [exe, ...args].map((a) => execArg(a, what)).join(" ");
 }
 

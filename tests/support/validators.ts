@@ -52,7 +52,7 @@ export function shellcheck(source: string): ToolResult {
   return run("shellcheck", ["--shell=bash", "--severity=style", "-"], source);
 }
 
-const EXEC_DIRECTIVE = /^(ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecStopPost|ExecReload|ExecCondition)=(.*)$/;
+const EXEC_DIRECTIVE = /^(ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecStopPost|ExecReload|ExecCondition)=(.*)$/s;
 
 /** The executable of each Exec*= line, with systemd's prefixes (-, +, !, @, :) removed. */
 function executablesOf(unitText: string): string[] {
