@@ -5,6 +5,5 @@ module.exports = {
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   testTimeout: 120000,
-  reporters: ["default", "<rootDir>/tests/support/summaryReporter.js"],
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { types: ["node", "jest"], esModuleInterop: true, strict: true } }] },
 };
