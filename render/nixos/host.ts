@@ -25,10 +25,15 @@ function bindingName(script: ScriptSpec): string {
   return script.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function scriptBinding(script: ScriptSpec, runtimeInputs: NixValue[]): NixValue {
+/** A script's runtime inputs as packages: the host's PostgreSQL for `postgresql`, else `pkgs.<name>`. */
+function runtimeInput(name: string): NixExpr {
+  return NixExpr.ref(name === "postgresql" ? "config.services.postgresql.package" : `pkgs.${name}`);
+}
+
+function scriptBinding(script: ScriptSpec): NixValue {
   return NixExpr.call("pkgs.writeShellApplication", {
     name: script.name,
-    runtimeInputs,
+    runtimeInputs: script.nixRuntimeInputs.map(runtimeInput),
     text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
   });
 }
@@ -66,12 +71,12 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   const c = stack.container;
   const etc: Record<string, NixValue> = {};
 
-  bindings[bindingName(waitHttpScript)] = scriptBinding(waitHttpScript, [NixExpr.ref("pkgs.curl"), NixExpr.ref("pkgs.coreutils")]);
+  bindings[bindingName(waitHttpScript)] = scriptBinding(waitHttpScript);
 
   if (stack.network.mode === "bridge") {
     const net = stack.network;
     const prefix = (net.subnet as string).split("/")[1];
-    bindings[bindingName(networkScript)] = scriptBinding(networkScript, [NixExpr.ref("pkgs.iproute2")]);
+    bindings[bindingName(networkScript)] = scriptBinding(networkScript);
     etc[podmanNetworkFilePath(net).replace(/^\/etc\//, "")] = { text: podmanNetworkFile(net) };
     services[attr(units.network(stack.name))] = {
       description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
@@ -92,7 +97,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
 
   if (stack.database && host.postgres) {
     const db = stack.database;
-    bindings[bindingName(postgresRoleScript)] = scriptBinding(postgresRoleScript, [NixExpr.ref("config.services.postgresql.package"), NixExpr.ref("pkgs.coreutils")]);
+    bindings[bindingName(postgresRoleScript)] = scriptBinding(postgresRoleScript);
     services[attr(units.databaseRole(stack.name))] = {
       description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
       after: ["postgresql.service"],
