@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { HostsSchema, StacksSchema, type HostConfig, type StackConfig } from "./schema";
+import { HostsSchema, MonitoringSchema, StacksSchema, type HostConfig, type MonitoringConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -14,6 +14,8 @@ export const CONFIG_NAMESPACE = "homefleet";
 export interface FleetConfig {
   readonly hosts: Readonly<Record<string, HostConfig>>;
   readonly stacks: Readonly<Record<string, StackConfig>>;
+  /** Where Prometheus runs; without it, exporters still run and no scrape config is written. */
+  readonly monitoring?: MonitoringConfig;
   /** Names of `homefleet:*` config keys present in the stack file (secret values are not read here). */
   readonly configKeys: readonly string[];
 }
@@ -81,7 +83,7 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
  * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
  * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
  */
-export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; configKeys?: readonly string[] }): FleetConfig {
+export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; configKeys?: readonly string[] }): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
@@ -91,14 +93,43 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; confi
 
   const hosts = HostsSchema.safeParse(input.hosts);
   const stacks = StacksSchema.safeParse(input.stacks);
+  const monitoring = input.monitoring === undefined ? undefined : MonitoringSchema.safeParse(input.monitoring);
   if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
   if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
-  if (!hosts.success || !stacks.success) throw new ConfigError(sortProblems(problems));
+  if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error));
+  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success)) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
+  problems.push(...operationsChecks(hosts.data, monitoring?.data, configKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
-  return { hosts: hosts.data, stacks: stacks.data, configKeys };
+  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, configKeys };
+}
+
+/** Rules for backups, certificates and monitoring that span keys. */
+function operationsChecks(hosts: Record<string, HostConfig>, monitoring: MonitoringConfig | undefined, configKeys: readonly string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const secretKey = (path: string, key: string | undefined) => {
+    if (key && !configKeys.includes(key)) problems.push({ path, message: `config key homefleet:${key} is not set (pulumi config set --secret ${key} ...)` });
+  };
+  for (const [name, host] of Object.entries(hosts)) {
+    const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, ...path]);
+    const offsite = host.backup.offsite;
+    if (offsite) {
+      secretKey(at("backup", "offsite", "passwordConfig"), offsite.passwordConfig);
+      secretKey(at("backup", "offsite", "environmentConfig"), offsite.environmentConfig);
+    }
+    for (const [cert, spec] of Object.entries(host.certificates)) {
+      if (spec.issuer === "acme" && !spec.acme) problems.push({ path: at("certificates", cert, "acme"), message: "required for issuer acme: at least the account email" });
+      if (spec.issuer === "step-ca" && !spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "required for issuer step-ca: the CA url and root certificate" });
+      if (spec.issuer === "acme" && spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "only allowed with issuer step-ca" });
+      if (spec.issuer === "step-ca" && spec.acme) problems.push({ path: at("certificates", cert, "acme"), message: "only allowed with issuer acme" });
+    }
+  }
+  if (monitoring && !hosts[monitoring.prometheusHost]) {
+    problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.prometheusHost`, message: `unknown host "${monitoring.prometheusHost}" (hosts: ${Object.keys(hosts).sort().join(", ")})` });
+  }
+  return problems;
 }
 
 /** First and last address of an IPv4 CIDR, as integers. */
@@ -188,10 +219,10 @@ export function loadStackFile(file: string): FleetConfig {
   const configKeys = Object.keys(config)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  const known = new Set(["hosts", "stacks"]);
+  const known = new Set(["hosts", "stacks", "monitoring"]);
   const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
   if (unknownStructured.length) {
-    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, or a secret value)" })));
+    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, or a secret value)" })));
   }
-  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], configKeys });
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], configKeys });
 }

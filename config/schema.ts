@@ -57,6 +57,68 @@ export const HostPostgresSchema = z.strictObject({
   settings: PostgresSettingsSchema.default({}),
 });
 
+
+/** Time of day `HH:MM` for daily jobs. */
+const timeOfDay = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: "expected a time of day such as 02:30" });
+const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, { error: "expected an absolute path" });
+const configKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "expected a Pulumi config key name" });
+
+export const OffsiteBackupSchema = z.strictObject({
+  /** restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`. */
+  repository: z.string().min(1).regex(/^[^\s]+$/, { error: "expected a restic repository without spaces" }),
+  /** Secret config key holding the repository password (`pulumi config set --secret`). */
+  passwordConfig: configKey,
+  /** Secret config key holding extra environment for the repository (e.g. AWS_ACCESS_KEY_ID=...), optional. */
+  environmentConfig: configKey.optional(),
+  /** Starts after the last dump of the night (default 03:30; the dumps are ordered before it). */
+  schedule: timeOfDay.default("03:30"),
+  keepDaily: z.int().min(1).default(7),
+  keepWeekly: z.int().min(0).default(5),
+  keepYearly: z.int().min(0).default(3),
+  /** Weekly `restic check`, as a systemd calendar expression. */
+  checkCalendar: z.string().regex(/^[A-Za-z0-9*:, .~/-]+$/, { error: "expected a systemd calendar expression" }).default("Sun *-*-* 05:00:00"),
+});
+
+export const BackupSchema = z.strictObject({
+  dir: absolutePath.default("/var/backup/homefleet"),
+  /** seed 000: 30-day retention. */
+  retentionDays: z.int().min(1).max(3650).default(30),
+  /** seed 000: staggered so the jobs never compete for I/O: dump 02:00, Redis 02:30, config 02:45. */
+  schedule: z
+    .strictObject({ postgresql: timeOfDay.default("02:00"), redis: timeOfDay.default("02:30"), config: timeOfDay.default("02:45") })
+    .default({ postgresql: "02:00", redis: "02:30", config: "02:45" }),
+  /** Below the 15-minute gap between jobs, so the stagger survives the randomization. */
+  randomizedDelaySec: z.int().min(0).max(3600).default(600),
+  offsite: OffsiteBackupSchema.optional(),
+});
+
+const domainName = z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "expected a DNS name" });
+const unitName = z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|socket)$/, { error: "expected a unit name such as nginx.service" });
+
+export const CertificateSchema = z.strictObject({
+  domains: z.array(domainName).min(1, { error: "expected at least one domain" }),
+  issuer: z.enum(["acme", "step-ca"]),
+  acme: z
+    .strictObject({
+      /** ACME directory; default Let's Encrypt. */
+      server: z.url().default("https://acme-v02.api.letsencrypt.org/directory"),
+      email: z.email(),
+      /** Port of lego's HTTP-01 responder (forward :80 to it if it is not 80). */
+      httpPort: port().default(80),
+    })
+    .optional(),
+  stepCa: z.strictObject({ url: z.url(), rootCert: absolutePath }).optional(),
+  /** Renew this many days before expiry. */
+  renewBeforeDays: z.int().min(1).max(90).default(30),
+  /** Unit reloaded (never restarted) after a new certificate, e.g. nginx.service. */
+  reloadUnit: unitName.optional(),
+});
+
+export const HostMonitoringSchema = z.strictObject({
+  /** Address the exporters listen on. 127.0.0.1 unless the Prometheus host scrapes over the network. */
+  listenAddress: ipv4.default("127.0.0.1"),
+});
+
 export const HostSchema = z.strictObject({
   address: z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a hostname or IP address" }),
   port: port().default(22),
@@ -76,6 +138,20 @@ export const HostSchema = z.strictObject({
       cgroups: z.enum(["enabled", "disabled"]).default("enabled"),
     })
     .default({ cgroups: "enabled" }),
+  /** Dumps, Redis snapshots and a config archive every night, with retention and metrics. */
+  backup: BackupSchema.default({ dir: "/var/backup/homefleet", retentionDays: 30, schedule: { postgresql: "02:00", redis: "02:30", config: "02:45" }, randomizedDelaySec: 600 }),
+  /** Certificates by name, renewed by timers staggered 30 minutes apart. */
+  certificates: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, { error: "expected a certificate name of lowercase letters, digits, '-' and '_'" }), CertificateSchema).default({}),
+  monitoring: HostMonitoringSchema.default({ listenAddress: "127.0.0.1" }),
+});
+
+/** `homefleet:monitoring`: where Prometheus runs and what it scrapes. */
+export const MonitoringSchema = z.strictObject({
+  /** The host (a key of homefleet:hosts) that runs Prometheus with the fleet's scrape config and alert rules. */
+  prometheusHost: z.string().min(1),
+  scrapeInterval: z.string().regex(/^[1-9][0-9]*[sm]$/, { error: "expected a duration such as 30s or 1m" }).default("30s"),
+  /** How long Prometheus keeps data. */
+  retention: z.string().regex(/^[1-9][0-9]*[dwy]$/, { error: "expected a duration such as 15d" }).default("30d"),
 });
 
 /** Where a secret environment value comes from. Values never appear in config or rendered files. */
@@ -236,6 +312,8 @@ export const HostsSchema = z.record(resourceName, HostSchema);
 export const StacksSchema = z.record(resourceName, StackSchema);
 
 export type HostConfig = z.infer<typeof HostSchema>;
+export type MonitoringConfig = z.infer<typeof MonitoringSchema>;
+export type CertificateConfig = z.infer<typeof CertificateSchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;

@@ -1,0 +1,76 @@
+/**
+ * ServiceUnitSpec / TimerSpec → NixOS `systemd.services.<name>` / `systemd.timers.<name>`.
+ * Script programs become `writeShellApplication` store paths bound in the module's `let`.
+ */
+import type { HardeningDirectives } from "../../model/hardening";
+import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/units";
+import { NixExpr, type NixValue } from "../nix/writer";
+import { execArg } from "../systemd/unitWriter";
+
+/** `homefleet-backup-redis` → `homefleetBackupRedis`, the let-binding of the script's derivation. */
+export function scriptBindingName(script: string): string {
+  return script.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** An Exec*= value: a store path plus arguments escaped for systemd. */
+export function nixExec(exec: ExecSpec): NixExpr {
+  const args = exec.args.map((a) => " " + execArg(a)).join("");
+  const prefix = exec.ignoreFailure ? "-" : "";
+  if ("script" in exec.program) {
+    return NixExpr.interpolate([prefix, NixExpr.ref(scriptBindingName(exec.program.script)), `/bin/${exec.program.script}${args}`]);
+  }
+  return NixExpr.interpolate([prefix, NixExpr.ref(`pkgs.${exec.program.nix.pkg}`), `/bin/${exec.program.nix.bin}${args}`]);
+}
+
+/** systemd directive values as NixOS serviceConfig: lists stay lists, "yes"/"no" become booleans. */
+export function nixServiceConfig(directives: HardeningDirectives | Readonly<Record<string, string | number>>): Record<string, NixValue> {
+  const out: Record<string, NixValue> = {};
+  for (const [k, v] of Object.entries(directives)) {
+    if (Array.isArray(v)) out[k] = v as readonly string[];
+    else if (v === "yes") out[k] = true;
+    else if (v === "no") out[k] = false;
+    else out[k] = v as string | number;
+  }
+  return out;
+}
+
+export function scriptsOf(spec: ServiceUnitSpec): string[] {
+  return [...spec.execStart, ...(spec.execStartPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
+}
+
+export function nixService(spec: ServiceUnitSpec): NixValue {
+  const list = (xs?: readonly string[]) => (xs?.length ? [...xs] : undefined);
+  return {
+    description: spec.description,
+    after: list(spec.after),
+    requires: list(spec.requires),
+    wants: list(spec.wants),
+    wantedBy: list(spec.wantedBy),
+    environment: spec.environment && Object.keys(spec.environment).length ? { ...spec.environment } : undefined,
+    serviceConfig: {
+      Type: spec.type,
+      User: spec.user,
+      Group: spec.group,
+      EnvironmentFile: list(spec.environmentFiles),
+      LoadCredential: spec.credentials?.length ? spec.credentials.map((c) => `${c.name}:${c.path}`) : undefined,
+      StateDirectory: spec.stateDirectory,
+      ExecStart: spec.execStart.map(nixExec),
+      ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(nixExec) : undefined,
+      ReadWritePaths: list(spec.readWritePaths),
+      ...nixServiceConfig(spec.service ?? {}),
+      ...nixServiceConfig(spec.hardening),
+    },
+  };
+}
+
+export function nixTimer(spec: TimerSpec): NixValue {
+  return {
+    description: spec.description,
+    wantedBy: ["timers.target"],
+    timerConfig: {
+      OnCalendar: spec.onCalendar,
+      Persistent: spec.persistent,
+      RandomizedDelaySec: `${spec.randomizedDelaySec}s`,
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * ServiceUnitSpec / TimerSpec → Debian unit files.
+ */
+import { SCRIPT_DIR, UNIT_DIR } from "../../model/paths";
+import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/units";
+import type { RenderedFile } from "../types";
+import { renderUnitFile, type ExecCommand, type UnitSection } from "./unitWriter";
+
+/** An explicit PATH, so no unit depends on whatever PATH systemd was started with. */
+export const SAFE_PATH = { envName: "PATH", envValue: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+
+export function debianExec(exec: ExecSpec): ExecCommand {
+  const exe = "script" in exec.program ? `${SCRIPT_DIR}/${exec.program.script}` : exec.program.debian;
+  return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : "" };
+}
+
+const managedHeader = ["Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment."];
+
+export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
+  const unit: UnitSection = {
+    Description: spec.description,
+    Wants: spec.wants?.length ? [...spec.wants] : undefined,
+    After: spec.after?.length ? [...spec.after] : undefined,
+    Requires: spec.requires?.length ? [...spec.requires] : undefined,
+  };
+  const env = [SAFE_PATH, ...Object.keys(spec.environment ?? {}).sort().map((k) => ({ envName: k, envValue: (spec.environment as Record<string, string>)[k] }))];
+  const service: UnitSection = {
+    Type: spec.type,
+    User: spec.user,
+    Group: spec.group,
+    Environment: env,
+    EnvironmentFile: spec.environmentFiles?.length ? [...spec.environmentFiles] : undefined,
+    LoadCredential: spec.credentials?.length ? spec.credentials.map((c) => `${c.name}:${c.path}`) : undefined,
+    StateDirectory: spec.stateDirectory,
+    ExecStart: spec.execStart.map(debianExec),
+    ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(debianExec) : undefined,
+    ...(spec.service ?? {}),
+    ReadWritePaths: spec.readWritePaths?.length ? [...spec.readWritePaths] : undefined,
+    ...spec.hardening,
+  };
+  const sections: Record<string, UnitSection> = { Unit: unit, Service: service };
+  if (spec.wantedBy?.length) sections.Install = { WantedBy: [...spec.wantedBy] };
+  return { path: `${UNIT_DIR}/${spec.name}.service`, mode: "0644", content: renderUnitFile({ header: [...spec.why, ...managedHeader], sections }) };
+}
+
+export function renderTimerUnit(spec: TimerSpec): RenderedFile {
+  return {
+    path: `${UNIT_DIR}/${spec.name}.timer`,
+    mode: "0644",
+    content: renderUnitFile({
+      header: managedHeader,
+      sections: {
+        Unit: { Description: spec.description },
+        Timer: {
+          OnCalendar: spec.onCalendar,
+          Persistent: spec.persistent,
+          RandomizedDelaySec: `${spec.randomizedDelaySec}s`,
+          Unit: `${spec.name}.service`,
+        },
+        Install: { WantedBy: "timers.target" },
+      },
+    }),
+  };
+}
