@@ -7,6 +7,8 @@ import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
+import { buildPrometheus } from "./monitoring";
+import { buildHostOperations } from "./operations";
 import { configPaths, secretPaths, units } from "./paths";
 import type {
   CacheSpec,
@@ -97,12 +99,12 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
       passwordFile: secretPaths.cachePassword(name),
       authConfFile: secretPaths.cacheAuthConf(name),
     };
-    // NixOS's redis module reads a raw password file; Debian's redis-server reads a config include.
-    if (os === "nixos") {
-      secretFiles.push({ path: cache.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    } else {
+    // NixOS's redis module and the backup job read a raw password file; Debian's redis-server reads a config include.
+    secretFiles.push({ path: cache.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
+    if (os === "systemd") {
       secretFiles.push({ path: cache.authConfFile, owner: "root", group: "root", mode: "0400", format: "redis-conf", entries: [{ name: "requirepass", parts: [{ secret: passwordSecret }] }] });
     }
+    secretFiles.push({ path: secretPaths.redisExporterEnv(name), owner: "root", group: "root", mode: "0400", format: "env", entries: [{ name: "REDIS_PASSWORD", parts: [{ secret: passwordSecret }] }] });
     requires.push(units.cache(name));
   }
 
@@ -246,6 +248,20 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     if (postgres) for (const s of bridges) (s.listeners as ListenerSpec[]).push({ address: s.network.gateway as string, port: postgres.port, owner: units.postgres(host.os, pgVersion) });
 
     const hasCache = stacks.some((s) => s.cache);
+    const operations = buildHostOperations(hostName, host, host.os, stacks, postgres ? pgVersion : undefined);
+    const offsite = host.backup.offsite;
+    const hostSecretFiles: SecretFileSpec[] = [];
+    const hostConfigSecrets: string[] = [];
+    if (offsite) {
+      hostSecretFiles.push({ path: secretPaths.resticPassword(), owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: `config/${offsite.passwordConfig}` }] }] });
+      hostConfigSecrets.push(offsite.passwordConfig);
+      if (offsite.environmentConfig) {
+        // The value is already NAME=value lines (e.g. AWS_ACCESS_KEY_ID=...); written as given.
+        hostSecretFiles.push({ path: secretPaths.resticEnv(), owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "environment", parts: [{ secret: `config/${offsite.environmentConfig}` }] }] });
+        hostConfigSecrets.push(offsite.environmentConfig);
+      }
+    }
+    const hasAcme = Object.values(host.certificates).some((c) => c.issuer === "acme");
     const packages =
       host.os === "systemd"
         ? [
@@ -253,8 +269,15 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             "podman",
             "netavark",
             "aardvark-dns",
-            ...(hasCache ? ["redis-server", "redis-tools"] : []),
-            ...(postgres ? [`postgresql-${pgVersion}`, "postgresql-client"] : []),
+            "iproute2",
+            "openssl",
+            "prometheus-node-exporter",
+            ...(operations.probes.length ? ["prometheus-blackbox-exporter"] : []),
+            ...(hasCache ? ["redis-server", "redis-tools", "prometheus-redis-exporter"] : []),
+            ...(postgres ? [`postgresql-${pgVersion}`, "postgresql-client", "prometheus-postgres-exporter"] : []),
+            ...(offsite ? ["restic"] : []),
+            ...(hasAcme ? ["lego"] : []),
+            ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
           ].sort()
         : [];
     hosts.push({
@@ -267,10 +290,20 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
       hostKey: host.hostKey,
       postgres,
       stacks,
-      // Debian's packaged instance would hold port 6379 next to homefleet's own redis units.
-      disabledUnits: host.os === "systemd" && hasCache ? ["redis-server.service"] : [],
+      // Debian's packaged instances would hold ports next to homefleet's own units
+      // (redis-server on 6379; the redis exporter's single instance on 9121).
+      disabledUnits: host.os === "systemd" && hasCache ? ["prometheus-redis-exporter.service", "redis-server.service"] : [],
       packages,
+      operations,
+      secretFiles: hostSecretFiles,
+      configSecrets: hostConfigSecrets,
+      warnings: [],
     });
+  }
+  if (config.monitoring) {
+    const prometheus = buildPrometheus(config.monitoring, hosts);
+    const index = hosts.findIndex((h) => h.name === config.monitoring!.prometheusHost);
+    hosts[index] = { ...hosts[index], prometheus, warnings: [...hosts[index].warnings, ...prometheus.unreachable] };
   }
   if (problems.length) throw new ConfigError(problems);
   return { hosts };

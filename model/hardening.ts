@@ -60,6 +60,53 @@ export const hardening = {
     RemoveIPC: "yes",
   } as HardeningDirectives,
 
+  /** Talks to a service on loopback TCP (redis-cli to Redis): no other network. */
+  loopbackClient: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    IPAddressDeny: "any",
+    IPAddressAllow: "localhost",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
+  /** Works on local files only (archives, certificate checks). */
+  localOnly: {
+    ...BASE,
+    PrivateNetwork: "yes",
+    IPAddressDeny: "any",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
+  /**
+   * Off-site backup: reaches the repository over the network and reads dumps owned by postgres
+   * and redis (0700), hence CAP_DAC_READ_SEARCH and nothing else.
+   */
+  networkBackup: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    CapabilityBoundingSet: "CAP_DAC_READ_SEARCH",
+    AmbientCapabilities: "CAP_DAC_READ_SEARCH",
+  } as HardeningDirectives,
+
+  /**
+   * Certificate renewal: talks to the CA, answers HTTP-01 on port 80 (CAP_NET_BIND_SERVICE) and
+   * asks systemd over D-Bus (AF_UNIX) to reload the consuming service.
+   */
+  certificateRenewal: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    CapabilityBoundingSet: "CAP_NET_BIND_SERVICE",
+    AmbientCapabilities: "CAP_NET_BIND_SERVICE",
+  } as HardeningDirectives,
+
+  /** A Prometheus exporter: a dynamic user, its own listening port, loopback or the monitoring network. */
+  exporter: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    PrivateUsers: "yes",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
   /**
    * Units that run podman get only what cannot break it: podman needs mounts, namespaces,
    * cgroups and setuid helpers, and the container itself is the isolation boundary.

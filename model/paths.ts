@@ -31,6 +31,9 @@ export const secretPaths = {
   databasePassword: (stack: string) => `${SECRETS_ROOT}/${stack}/database-password`,
   cachePassword: (stack: string) => `${SECRETS_ROOT}/${stack}/cache-password`,
   cacheAuthConf: (stack: string) => `${SECRETS_ROOT}/${stack}/cache-auth.conf`,
+  redisExporterEnv: (stack: string) => `${SECRETS_ROOT}/${stack}/redis-exporter.env`,
+  resticPassword: () => `${SECRETS_ROOT}/backup/restic-password`,
+  resticEnv: () => `${SECRETS_ROOT}/backup/restic.env`,
 };
 
 export const configPaths = {

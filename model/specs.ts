@@ -1,3 +1,5 @@
+import type { HostOperations } from "./operations";
+import type { PrometheusSpec } from "./monitoring";
 /**
  * The flavour-neutral model of a fleet: what each host runs, independent of whether it is
  * written as a NixOS module or as unit files. Renderers read only these types.
@@ -149,6 +151,15 @@ export interface HostModel {
   readonly disabledUnits: readonly string[];
   /** Debian packages the host needs (systemd flavour). */
   readonly packages: readonly string[];
+  /** Backups, certificates, exporters: what keeps the stacks alive. */
+  readonly operations: HostOperations;
+  /** Host-level secret files (restic password and environment). */
+  readonly secretFiles: readonly SecretFileSpec[];
+  /** Pulumi config keys whose secret values feed host-level secret files. */
+  readonly configSecrets: readonly string[];
+  /** Set on the host that runs Prometheus. */
+  readonly prometheus?: PrometheusSpec;
+  readonly warnings: readonly string[];
 }
 
 export interface FleetModel {

@@ -1,14 +1,11 @@
 /**
- * Every file rendered from both committed stack files passes the real validators.
+ * Every file rendered from both committed stack files (and the operations fixture) passes the
+ * real validators.
  */
-import { renderFleet, type FleetRender } from "../bundle/hostBundle";
-import { loadStackFile } from "../config/load";
+import { renderedFleets } from "./support/fleets";
 import { nixParse, shellcheck, verifyUnits } from "./support/validators";
 
-const renders: Record<string, FleetRender> = {
-  staging: renderFleet(loadStackFile(`${__dirname}/../Pulumi.staging.yaml`)),
-  prod: renderFleet(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)),
-};
+const renders = renderedFleets();
 
 const cases = Object.entries(renders).flatMap(([stack, render]) => render.bundles.map((b) => [stack, b.host.name, b] as const));
 

@@ -17,6 +17,8 @@ import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
 import { execArg } from "../systemd/unitWriter";
 import type { RenderedFile } from "../types";
+import { scriptNamed } from "../scripts/registry";
+import { renderNixosOperations } from "./operations";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
 
@@ -239,7 +241,11 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
     if (stack.network.mode === "bridge") scripts.add(networkScript);
     if (stack.database) scripts.add(postgresRoleScript);
   }
-  for (const script of scripts) files.push({ path: `${NIXOS_MODULE_DIR}/scripts/${script.name}.sh`, mode: "0644", content: script.text });
+  const operations = renderNixosOperations(host);
+  files.push(...operations.files);
+  imports.push(NixExpr.relativePath("./operations.nix"));
+  for (const name of operations.scripts) scripts.add(scriptNamed(name));
+  for (const script of [...scripts].sort((a, b) => a.name.localeCompare(b.name))) files.push({ path: `${NIXOS_MODULE_DIR}/scripts/${script.name}.sh`, mode: "0644", content: script.text });
   files.push({
     path: `${NIXOS_MODULE_DIR}/default.nix`,
     mode: "0644",

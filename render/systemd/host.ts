@@ -11,7 +11,9 @@ import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { renderPostgresConf } from "../common/postgresConf";
-import { ALL_SCRIPTS, networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
+import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
+import { scriptNamed } from "../scripts/registry";
+import { renderSystemdOperations } from "./operations";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
 
@@ -268,6 +270,8 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   if (host.postgres) files.push(...postgresFiles(host));
   const tmp = tmpfiles(host);
   if (tmp) files.push(tmp);
-  for (const script of ALL_SCRIPTS) if (needed.has(script)) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
+  files.push(...renderSystemdOperations(host));
+  for (const svc of host.operations.services) for (const e of svc.execStart) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
+  for (const script of [...needed].sort((a, b) => a.name.localeCompare(b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -18,6 +18,7 @@ const PACKAGE_OF: Record<string, string> = {
   "nix-instantiate": "nix-bin",
   "systemd-analyze": "systemd",
   shellcheck: "shellcheck",
+  promtool: "prometheus",
 };
 
 export function run(tool: string, args: readonly string[], input?: string): ToolResult {
@@ -78,6 +79,27 @@ function walk(dir: string): string[] {
  * systemd-analyze prints warnings and still exits 0, so any output at all is a failure.
  */
 export function verifyUnits(files: readonly RenderedFile[]): ToolResult & { units: string[] } {
+  return withStagedRoot(files, (root, units) => ({ ...run("systemd-analyze", ["verify", "--man=no", "--generators=no", `--root=${root}`, ...units]), units }));
+}
+
+/**
+ * `systemd-analyze security --offline=true` of each service homefleet writes: the exposure
+ * score (0-10) systemd computes from the unit file.
+ */
+export function exposureScores(files: readonly RenderedFile[]): Map<string, number> {
+  return withStagedRoot(files, (root, units) => {
+    const scores = new Map<string, number>();
+    for (const unit of units.filter((u) => u.endsWith(".service") && files.some((f) => f.path === `/etc/systemd/system/${u}`))) {
+      const result = run("systemd-analyze", ["security", "--offline=true", "--no-pager", `--root=${root}`, unit]);
+      const m = result.stdout.match(/Overall exposure level for \S+: ([0-9.]+)/);
+      if (!m) throw new Error(`no exposure level for ${unit}: ${result.stdout.slice(-300)} ${result.stderr}`);
+      scores.set(unit, Number(m[1]));
+    }
+    return scores;
+  });
+}
+
+function withStagedRoot<T>(files: readonly RenderedFile[], use: (root: string, units: string[]) => T | (ToolResult & { units: string[] })): T {
   const root = mkdtempSync(join(tmpdir(), "hf-verify-"));
   try {
     mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
@@ -99,8 +121,11 @@ export function verifyUnits(files: readonly RenderedFile[]): ToolResult & { unit
           .filter((u): u is string => !!u),
       ),
     ].sort();
+    // The units homefleet writes, and the packaged units its drop-ins extend (their executables too).
+    const extended = files.map((f) => f.path.match(/^\/etc\/systemd\/system\/([^/]+)\.d\/[^/]+\.conf$/)?.[1]).filter((u): u is string => !!u);
+    const packaged = extended.map((u) => join(root, "usr/lib/systemd/system", u.replace(/@[^.]+\./, "@."))).filter((p) => existsSync(p));
     const unitTexts = walk(join(root, "etc/systemd/system"))
-      .concat(units.length ? walk(join(root, "usr/lib/systemd/system")).filter((p) => /postgresql@\.service$/.test(p)) : [])
+      .concat(packaged)
       .filter((p) => statSync(p).isFile())
       .map((p) => readFileSync(p, "utf8"));
     const missing: string[] = [];
@@ -116,10 +141,9 @@ export function verifyUnits(files: readonly RenderedFile[]): ToolResult & { unit
       chmodSync(staged, 0o755);
     }
     if (missing.length) {
-      return { status: 1, stdout: "", stderr: `executables not rendered and not installed on this machine: ${missing.join(", ")}`, units };
+      return { status: 1, stdout: "", stderr: `executables not rendered and not installed on this machine: ${missing.join(", ")}`, units } as T;
     }
-    const result = run("systemd-analyze", ["verify", "--man=no", "--generators=no", `--root=${root}`, ...units]);
-    return { ...result, units };
+    return use(root, units) as T;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

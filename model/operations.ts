@@ -1,0 +1,275 @@
+/**
+ * What keeps a host's stacks alive, by default: nightly backups with retention and metrics,
+ * certificate renewal and validation, exporters. Seeds 000, 001 and 004 spend most of their
+ * words on these; here every host gets them without asking.
+ */
+import type { CertificateConfig, HostConfig } from "../config/schema";
+import { hardening } from "./hardening";
+import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
+import type { HostOs, StackModel } from "./specs";
+import type { ServiceUnitSpec, TimerSpec } from "./units";
+
+/** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
+export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+/** Group allowed to write metrics into TEXTFILE_DIR (backup jobs run as postgres or redis). */
+export const METRICS_GROUP = "homefleet-metrics";
+export const CERT_ROOT = "/var/lib/homefleet/certs";
+export const ACME_STATE_ROOT = "/var/lib/homefleet/acme";
+
+export const EXPORTER_PORTS = { node: 9100, blackbox: 9115, postgres: 9187, redisBase: 9121 } as const;
+
+export interface ExporterSpec {
+  readonly kind: "node" | "postgres" | "redis" | "blackbox";
+  readonly address: string;
+  readonly port: number;
+  /** For redis: the stack whose cache it watches. */
+  readonly stack?: string;
+}
+
+/** A directory homefleet creates (systemd-tmpfiles `d`). */
+export interface DirectorySpec {
+  readonly path: string;
+  readonly mode: string;
+  readonly user: string;
+  readonly group: string;
+}
+
+export interface HostOperations {
+  readonly services: readonly ServiceUnitSpec[];
+  readonly timers: readonly TimerSpec[];
+  readonly directories: readonly DirectorySpec[];
+  readonly exporters: readonly ExporterSpec[];
+  /** URLs the blackbox exporter probes (every HTTP health endpoint on the host). */
+  readonly probes: readonly { readonly stack: string; readonly kind: "container" | "litellm"; readonly url: string }[];
+  readonly certificates: readonly { readonly name: string; readonly issuer: "acme" | "step-ca"; readonly certFile: string }[];
+}
+
+const daily = (hhmm: string) => `*-*-* ${hhmm}:00`;
+
+/** `04:00` plus n × 30 minutes, wrapping at midnight. */
+function staggered(start: string, index: number, stepMinutes: number): string {
+  const [h, m] = start.split(":").map(Number);
+  const total = (h * 60 + m + index * stepMinutes) % (24 * 60);
+  return `${String(Math.floor(total / 60)).padStart(2, "0")}:${String(total % 60).padStart(2, "0")}`;
+}
+
+function redisUser(os: HostOs, stack: string): string {
+  // nixpkgs runs each named server as its own user; Debian's package has one `redis` user.
+  return os === "nixos" ? `redis-${stack}` : "redis";
+}
+
+function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[] } {
+  const b = host.backup;
+  const services: ServiceUnitSpec[] = [];
+  const timers: TimerSpec[] = [];
+  const dirs: DirectorySpec[] = [{ path: b.dir, mode: "0711", user: "root", group: "root" }];
+  const retention = String(b.retentionDays);
+  const metricsAccess = { SupplementaryGroups: METRICS_GROUP, Nice: 10, IOSchedulingClass: "idle" };
+  const databases = stacks.flatMap((s) => (s.database ? [s.database] : []));
+  const dumpUnits: string[] = [];
+
+  if (databases.length && pgVersion !== undefined) {
+    const dest = `${b.dir}/postgresql`;
+    dirs.push({ path: dest, mode: "0700", user: "postgres", group: "postgres" });
+    const server = units.postgres(os, pgVersion);
+    services.push({
+      name: "homefleet-backup-postgresql",
+      description: `homefleet: pg_dump of every database on ${hostName}`,
+      why: ["seed 000: a daily pg_dump with retention instead of WAL archiving with bare tool names.", "nixpkgs' services.postgresqlBackup writes no metrics and keeps no retention: homefleet's own unit on both flavours."],
+      type: "oneshot",
+      user: "postgres",
+      group: "postgres",
+      execStart: databases.map((db) => ({ program: { script: "homefleet-backup-postgresql" }, args: [db.name, String(host.postgresql.port), dest, retention, `postgresql-${db.name}`] })),
+      after: [server],
+      requires: [server],
+      readWritePaths: [dest, TEXTFILE_DIR],
+      service: metricsAccess,
+      hardening: hardening.postgresClient,
+    });
+    timers.push({ name: "homefleet-backup-postgresql", description: "homefleet: nightly PostgreSQL dumps", onCalendar: daily(b.schedule.postgresql), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    dumpUnits.push("homefleet-backup-postgresql.service");
+  }
+
+  stacks
+    .filter((s) => s.cache)
+    .forEach((s, i) => {
+      const cache = s.cache!;
+      const user = redisUser(os, s.name);
+      const dest = `${b.dir}/redis-${s.name}`;
+      dirs.push({ path: dest, mode: "0700", user, group: user });
+      const name = `homefleet-backup-redis-${s.name}`;
+      services.push({
+        name,
+        description: `homefleet: Redis snapshot of stack ${s.name}`,
+        why: ["seed 000: `redis-cli SAVE`, then copy dump.rdb with a timestamp; `redis-cli --rdb` is a replication tool, not a backup."],
+        type: "oneshot",
+        user,
+        group: user,
+        execStart: [{ program: { script: "homefleet-backup-redis" }, args: [String(cache.port), `/var/lib/redis-${s.name}`, dest, retention, `redis-${s.name}`] }],
+        credentials: [{ name: "redis-password", path: cache.passwordFile }],
+        after: [units.cache(s.name)],
+        requires: [units.cache(s.name)],
+        readWritePaths: [dest, TEXTFILE_DIR],
+        service: metricsAccess,
+        hardening: hardening.loopbackClient,
+      });
+      // Several caches on one host: five minutes apart, still before the config archive.
+      timers.push({ name, description: `homefleet: nightly Redis snapshot of ${s.name}`, onCalendar: daily(staggered(b.schedule.redis, i, 5)), persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) });
+      dumpUnits.push(`${name}.service`);
+    });
+
+  const configDest = `${b.dir}/config`;
+  dirs.push({ path: configDest, mode: "0700", user: "root", group: "root" });
+  services.push({
+    name: "homefleet-backup-config",
+    description: `homefleet: archive of ${hostName}'s homefleet config and secrets`,
+    why: ["seed 000: config and secrets archived nightly at 02:45, root-only."],
+    type: "oneshot",
+    execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
+    readWritePaths: [configDest, TEXTFILE_DIR],
+    service: { Nice: 10, IOSchedulingClass: "idle" },
+    hardening: hardening.localOnly,
+  });
+  timers.push({ name: "homefleet-backup-config", description: "homefleet: nightly config archive", onCalendar: daily(b.schedule.config), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+  dumpUnits.push("homefleet-backup-config.service");
+
+  const offsite = b.offsite;
+  if (offsite) {
+    const credentials = [{ name: "restic-password", path: secretPaths.resticPassword() }];
+    const environmentFiles = offsite.environmentConfig ? [secretPaths.resticEnv()] : [];
+    const cacheDir = "/var/cache/homefleet-restic";
+    services.push({
+      name: "homefleet-backup-offsite",
+      description: `homefleet: off-site restic backup of ${hostName}`,
+      why: ["Ordered after the night's dumps: a dump still running holds this job back (After= orders queued jobs)."],
+      type: "oneshot",
+      execStart: [
+        {
+          program: { script: "homefleet-backup-restic" },
+          args: ["backup", offsite.repository, String(offsite.keepDaily), String(offsite.keepWeekly), String(offsite.keepYearly), "offsite", b.dir],
+        },
+      ],
+      credentials,
+      environmentFiles,
+      environment: { RESTIC_CACHE_DIR: cacheDir },
+      after: [...dumpUnits, "network-online.target"],
+      wants: ["network-online.target"],
+      readWritePaths: [cacheDir, TEXTFILE_DIR],
+      service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
+      hardening: hardening.networkBackup,
+    });
+    timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    services.push({
+      name: "homefleet-backup-offsite-check",
+      description: `homefleet: restic check of ${hostName}'s off-site repository`,
+      why: ["A repository nobody checks is a repository nobody can restore from."],
+      type: "oneshot",
+      execStart: [{ program: { script: "homefleet-backup-restic" }, args: ["check", offsite.repository, String(offsite.keepDaily), String(offsite.keepWeekly), String(offsite.keepYearly), "offsite-check", b.dir] }],
+      credentials,
+      environmentFiles,
+      environment: { RESTIC_CACHE_DIR: cacheDir },
+      after: ["homefleet-backup-offsite.service", "network-online.target"],
+      wants: ["network-online.target"],
+      readWritePaths: [cacheDir, TEXTFILE_DIR],
+      service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
+      hardening: hardening.networkBackup,
+    });
+    timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+  }
+  return { services, timers, dirs };
+}
+
+function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: HostOperations["certificates"] } {
+  const services: ServiceUnitSpec[] = [];
+  const timers: TimerSpec[] = [];
+  const dirs: DirectorySpec[] = [];
+  const list: { name: string; issuer: "acme" | "step-ca"; certFile: string }[] = [];
+  Object.keys(certs)
+    .sort()
+    .forEach((name, i) => {
+      const c = certs[name];
+      const certDir = `${CERT_ROOT}/${name}`;
+      dirs.push({ path: certDir, mode: "0750", user: "root", group: "root" });
+      const reload = c.reloadUnit ?? "-";
+      const exec =
+        c.issuer === "acme"
+          ? { program: { script: "homefleet-cert-acme" }, args: [name, c.domains.join(","), c.acme!.server, c.acme!.email, certDir, reload, String(c.renewBeforeDays)] }
+          : { program: { script: "homefleet-cert-step" }, args: [name, c.domains[0], c.stepCa!.url, c.stepCa!.rootCert, certDir, reload, String(c.renewBeforeDays)] };
+      services.push({
+        name: `homefleet-cert-${name}`,
+        description: `homefleet: ${c.issuer} certificate ${name} (${c.domains.join(", ")})`,
+        why: ["Renews before expiry and reloads, never restarts, the consuming service."],
+        type: "oneshot",
+        execStart: [exec],
+        environment: c.issuer === "acme" ? { HOMEFLEET_ACME_STATE_DIR: ACME_STATE_ROOT, HOMEFLEET_ACME_HTTP_LISTEN: `:${c.acme!.httpPort}` } : undefined,
+        after: ["network-online.target"],
+        wants: ["network-online.target"],
+        readWritePaths: [certDir, `${ACME_STATE_ROOT}/${name}`, TEXTFILE_DIR],
+        hardening: hardening.certificateRenewal,
+      });
+      dirs.push({ path: `${ACME_STATE_ROOT}/${name}`, mode: "0700", user: "root", group: "root" });
+      // seed 001: renewals 30 minutes apart, so two CAs or two ACME orders never overlap.
+      timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(staggered("04:00", i, 30)), persistent: true, randomizedDelaySec: 600 });
+      list.push({ name, issuer: c.issuer, certFile: `${certDir}/${name}.crt` });
+    });
+  if (list.length) {
+    services.push({
+      name: "homefleet-cert-check",
+      description: `homefleet: daily validation of ${hostName}'s certificates`,
+      why: ["Expiry as a metric, checked daily, independent of whether renewal ran."],
+      type: "oneshot",
+      execStart: list.map((c) => ({ program: { script: "homefleet-cert-check" }, args: [c.name, c.certFile, c.issuer] })),
+      readWritePaths: [TEXTFILE_DIR],
+      hardening: hardening.localOnly,
+    });
+    timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily("06:15"), persistent: true, randomizedDelaySec: 600 });
+  }
+  return { services, timers, dirs, list };
+}
+
+function redisExporterUnit(stack: StackModel, address: string, port: number): ServiceUnitSpec {
+  const cache = stack.cache!;
+  return {
+    name: `homefleet-redis-exporter-${stack.name}`,
+    description: `homefleet: Prometheus exporter for the Redis of stack ${stack.name}`,
+    why: ["One exporter per Redis instance; the password arrives in a root-only environment file."],
+    type: "simple",
+    execStart: [
+      {
+        program: { debian: "/usr/bin/prometheus-redis-exporter", nix: { pkg: "prometheus-redis-exporter", bin: "redis_exporter" } },
+        args: [`--web.listen-address=${address}:${port}`, `--redis.addr=redis://127.0.0.1:${cache.port}`],
+      },
+    ],
+    environmentFiles: [secretPaths.redisExporterEnv(stack.name)],
+    after: [units.cache(stack.name)],
+    wantedBy: ["multi-user.target"],
+    service: { Restart: "on-failure", RestartSec: "10s", DynamicUser: "yes" },
+    hardening: hardening.exporter,
+  };
+}
+
+export function buildHostOperations(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): HostOperations {
+  const backups = backupUnits(hostName, host, os, stacks, pgVersion);
+  const certs = certificateUnits(hostName, host.certificates);
+  const address = host.monitoring.listenAddress;
+  const exporters: ExporterSpec[] = [{ kind: "node", address, port: EXPORTER_PORTS.node }];
+  if (pgVersion !== undefined && stacks.some((s) => s.database)) exporters.push({ kind: "postgres", address, port: EXPORTER_PORTS.postgres });
+  const redisExporters: ServiceUnitSpec[] = [];
+  stacks
+    .filter((s) => s.cache)
+    .forEach((s, i) => {
+      const port = EXPORTER_PORTS.redisBase + i;
+      exporters.push({ kind: "redis", address, port, stack: s.name });
+      redisExporters.push(redisExporterUnit(s, address, port));
+    });
+  const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
+  if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
+  return {
+    services: [...backups.services, ...certs.services, ...redisExporters],
+    timers: [...backups.timers, ...certs.timers],
+    directories: [...backups.dirs, ...certs.dirs, { path: TEXTFILE_DIR, mode: "2775", user: "root", group: METRICS_GROUP }],
+    exporters,
+    probes,
+    certificates: certs.list,
+  };
+}

@@ -1,0 +1,30 @@
+import { stringify } from "yaml";
+import { BLACKBOX_CONFIG, type PrometheusSpec } from "../../model/monitoring";
+import { renderAlertRules } from "../monitoring/alertRules";
+
+export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
+
+const header = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
+
+/** prometheus.yml for Debian; NixOS gets the same scrape jobs through services.prometheus. */
+export function renderPrometheusConfig(spec: PrometheusSpec, rulesPath: string): string {
+  return (
+    header +
+    stringify(
+      {
+        global: { scrape_interval: spec.scrapeInterval, evaluation_interval: spec.scrapeInterval },
+        rule_files: [rulesPath],
+        scrape_configs: spec.scrapeConfigs,
+      },
+      { lineWidth: 0 },
+    )
+  );
+}
+
+export function renderRules(): string {
+  return renderAlertRules({});
+}
+
+export function renderBlackboxConfig(): string {
+  return header + stringify(BLACKBOX_CONFIG, { lineWidth: 0 });
+}

@@ -1,0 +1,98 @@
+/**
+ * NixOS rendering of a host's operations as one module, operations.nix: backup and certificate
+ * units and timers (the same specs as on Debian), nixpkgs' exporter modules, and Prometheus on
+ * the monitoring host.
+ */
+import { NIXOS_MODULE_DIR } from "../../model/paths";
+import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
+import type { HostModel } from "../../model/specs";
+import { PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
+import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
+import { scriptNamed } from "../scripts/registry";
+import type { RenderedFile } from "../types";
+import { nixService, nixTimer, scriptBindingName, scriptsOf } from "./serviceUnit";
+
+export function scriptDerivation(name: string): NixValue {
+  const script = scriptNamed(name);
+  return NixExpr.call("pkgs.writeShellApplication", {
+    name: script.name,
+    runtimeInputs: script.nixRuntimeInputs.map((p) => NixExpr.ref(p === "postgresql" ? "config.services.postgresql.package" : `pkgs.${p}`)),
+    text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
+  });
+}
+
+export interface NixOperations {
+  readonly files: RenderedFile[];
+  /** Scripts the module uses (their .sh files go to ./scripts). */
+  readonly scripts: string[];
+}
+
+export function renderNixosOperations(host: HostModel): NixOperations {
+  const ops = host.operations;
+  const services: Record<string, NixValue> = {};
+  const timers: Record<string, NixValue> = {};
+  const scripts = new Set<string>();
+  for (const svc of ops.services) {
+    services[svc.name] = nixService(svc);
+    for (const s of scriptsOf(svc)) scripts.add(s);
+  }
+  for (const t of ops.timers) timers[t.name] = nixTimer(t);
+  const bindings: Record<string, NixValue> = {};
+  for (const s of [...scripts].sort()) bindings[scriptBindingName(s)] = scriptDerivation(s);
+
+  const exporters: Record<string, NixValue> = {};
+  const files: RenderedFile[] = [];
+  for (const e of ops.exporters) {
+    const common = { enable: true, listenAddress: e.address, port: e.port, openFirewall: false };
+    if (e.kind === "node") {
+      exporters.node = {
+        ...common,
+        enabledCollectors: ["systemd"],
+        extraFlags: [`--collector.textfile.directory=${TEXTFILE_DIR}`, "--collector.systemd.enable-restarts-metrics"],
+      };
+    } else if (e.kind === "postgres") {
+      // Peer authentication over the socket as postgres: no password anywhere.
+      exporters.postgres = { ...common, runAsLocalSuperUser: true };
+    } else if (e.kind === "blackbox") {
+      files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/blackbox.yml`, mode: "0644", content: renderBlackboxConfig() });
+      exporters.blackbox = { ...common, configFile: NixExpr.relativePath("./prometheus/blackbox.yml") };
+    }
+  }
+
+  const body: Record<string, NixValue | undefined> = {
+    users: { groups: { [METRICS_GROUP]: {} } },
+    systemd: {
+      services,
+      timers,
+      tmpfiles: { rules: ops.directories.map((d) => `d ${d.path} ${d.mode} ${d.user} ${d.group} -`) },
+    },
+    services: { prometheus: { exporters } },
+  };
+  if (host.prometheus) {
+    const p = host.prometheus;
+    files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules() });
+    body.services = {
+      prometheus: {
+        exporters,
+        enable: true,
+        listenAddress: p.listenAddress,
+        port: p.port,
+        retentionTime: p.retention,
+        globalConfig: { scrape_interval: p.scrapeInterval, evaluation_interval: p.scrapeInterval },
+        ruleFiles: [NixExpr.relativePath(`./prometheus/${PROMETHEUS_RULES_FILE}`)],
+        scrapeConfigs: p.scrapeConfigs as NixValue,
+      },
+    };
+  }
+  files.push({
+    path: `${NIXOS_MODULE_DIR}/operations.nix`,
+    mode: "0644",
+    content: renderNixModule({
+      header: [`Managed by homefleet: backups, certificates and monitoring of ${host.name}.`, "Hand edits are reported as drift and replaced on the next deployment."],
+      args: ["config", "lib", "pkgs"],
+      bindings,
+      body,
+    }),
+  });
+  return { files, scripts: [...scripts] };
+}

@@ -1,0 +1,74 @@
+/**
+ * Debian rendering of a host's operations: backup and certificate units with their timers,
+ * exporter settings for Debian's packaged exporters, and Prometheus on the monitoring host.
+ */
+import { METRICS_GROUP, TEXTFILE_DIR, type ExporterSpec } from "../../model/operations";
+import type { HostModel } from "../../model/specs";
+import { UNIT_DIR } from "../../model/paths";
+import { PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
+import type { RenderedFile } from "../types";
+import { renderServiceUnit, renderTimerUnit } from "./serviceUnit";
+import { renderUnitFile } from "./unitWriter";
+
+const HEADER = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
+
+/** /etc/default files are read by Debian's units as EnvironmentFile; values here are homefleet's own. */
+function defaultsFile(path: string, vars: Record<string, string>): RenderedFile {
+  const lines = Object.keys(vars).map((k) => {
+    if (/['\n\\]/.test(vars[k])) throw new Error(`${path}: ${k} cannot be written to an environment file`);
+    return `${k}='${vars[k]}'`;
+  });
+  return { path, mode: "0644", content: HEADER + lines.join("\n") + "\n" };
+}
+
+function exporterFiles(e: ExporterSpec): RenderedFile[] {
+  const listen = `--web.listen-address=${e.address}:${e.port}`;
+  switch (e.kind) {
+    case "node":
+      return [
+        defaultsFile("/etc/default/prometheus-node-exporter", {
+          ARGS: [listen, "--collector.systemd", "--collector.systemd.enable-restarts-metrics", `--collector.textfile.directory=${TEXTFILE_DIR}`].join(" "),
+        }),
+      ];
+    case "postgres":
+      return [
+        // Peer authentication over the socket as postgres: no password anywhere (NixOS: runAsLocalSuperUser).
+        defaultsFile("/etc/default/prometheus-postgres-exporter", { DATA_SOURCE_NAME: "host=/run/postgresql user=postgres sslmode=disable", ARGS: listen }),
+        {
+          path: `${UNIT_DIR}/prometheus-postgres-exporter.service.d/50-homefleet.conf`,
+          mode: "0644",
+          content: renderUnitFile({ header: ["Managed by homefleet: the exporter logs in as postgres by peer authentication."], sections: { Service: { User: "postgres", Group: "postgres" } } }),
+        },
+      ];
+    case "blackbox":
+      return [
+        { path: "/etc/prometheus/blackbox.yml", mode: "0644", content: renderBlackboxConfig() },
+        defaultsFile("/etc/default/prometheus-blackbox-exporter", { ARGS: `--config.file=/etc/prometheus/blackbox.yml ${listen}` }),
+      ];
+    case "redis":
+      return []; // one homefleet unit per Redis instance, rendered with the other services
+  }
+}
+
+export function renderSystemdOperations(host: HostModel): RenderedFile[] {
+  const ops = host.operations;
+  const files: RenderedFile[] = [...ops.services.map(renderServiceUnit), ...ops.timers.map(renderTimerUnit)];
+  files.push({
+    path: "/etc/tmpfiles.d/homefleet-operations.conf",
+    mode: "0644",
+    content: HEADER + ops.directories.map((d) => `d ${d.path} ${d.mode} ${d.user} ${d.group} -`).join("\n") + "\n",
+  });
+  files.push({ path: "/etc/sysusers.d/homefleet.conf", mode: "0644", content: HEADER + `g ${METRICS_GROUP} -\n` });
+  for (const e of ops.exporters) files.push(...exporterFiles(e));
+  if (host.prometheus) {
+    const rules = `/etc/prometheus/${PROMETHEUS_RULES_FILE}`;
+    files.push({ path: "/etc/prometheus/prometheus.yml", mode: "0644", content: renderPrometheusConfig(host.prometheus, rules) });
+    files.push({ path: rules, mode: "0644", content: renderRules() });
+    files.push(
+      defaultsFile("/etc/default/prometheus", {
+        ARGS: `--web.listen-address=${host.prometheus.listenAddress}:${host.prometheus.port} --storage.tsdb.retention.time=${host.prometheus.retention}`,
+      }),
+    );
+  }
+  return files;
+}
