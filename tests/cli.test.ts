@@ -76,7 +76,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("render --stack staging --out <dir>", () => {
   it("succeeds and says what it wrote", () => {
-    expect(stagingRun).toEqual({ code: 0, stdout: `rendered 20 files for 2 hosts (box-staging: 13, pi-staging: 7) into ${staging}\n`, stderr: "" });
+    expect(stagingRun).toEqual({ code: 0, stdout: `rendered 45 files for 2 hosts (box-staging: 33, pi-staging: 12) into ${staging}\n`, stderr: "" });
   });
 
   it("describes each host's os and arch in manifest.json", () => {
@@ -204,7 +204,7 @@ describe("secrets", () => {
     const out = join(scratch, "secret-files");
     expect((await homefleet("render", "--config", join(FIXTURES, "secret-api-key.yaml"), "--out", out)).code).toBe(0);
     const box = readManifest(out).hosts.box;
-    const envFiles = box.secretFiles.filter((s) => s.path.endsWith(".env"));
+    const envFiles = box.secretFiles.filter((s) => s.path.endsWith("/container.env"));
     expect(envFiles).toHaveLength(1);
     expect(envFiles[0].mode).toBe("0400");
     expect(existsSync(join(out, "box", envFiles[0].path))).toBe(false);

@@ -112,7 +112,7 @@ describe("Redis", () => {
   });
 
   it("keeps Debian's default instance disabled where homefleet runs its own", () => {
-    expect(host("forge").manifest.disabledUnits).toEqual(["redis-server.service"]);
+    expect(host("forge").manifest.disabledUnits).toEqual(["prometheus-redis-exporter.service", "redis-server.service"]);
     expect(host("vulcan").manifest.disabledUnits).toEqual([]);
   });
 });
