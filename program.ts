@@ -36,7 +36,8 @@ export function defineFleet(): FleetOutputs {
   const hosts: FleetOutputs["hosts"] = {};
   const stacks: FleetOutputs["stacks"] = {};
   for (const bundle of fleet.bundles) {
-    const host = new FleetHost(bundle.host.name, { bundle });
+    const hostSecrets = Object.fromEntries(bundle.host.configSecrets.map((key) => [key, config.requireSecret(key)]));
+    const host = new FleetHost(bundle.host.name, { bundle, configSecrets: hostSecrets });
     for (const stack of bundle.host.stacks) {
       const configSecrets = Object.fromEntries(stack.configSecrets.map((key) => [key, config.requireSecret(key)]));
       const component = new ServiceStack(stack.name, { stack, configSecrets }, { parent: host });

@@ -54,7 +54,7 @@ function unitNames(host: HostModel, files: readonly RenderedFile[]): string[] {
       .filter((u): u is string => !!u)
       .sort();
   }
-  const names = new Set<string>();
+  const names = new Set<string>([...host.operations.services.map((s) => `${s.name}.service`), ...host.operations.timers.map((t) => `${t.name}.timer`)]);
   for (const s of host.stacks) {
     names.add(`podman-${s.name}.service`);
     if (s.network.mode === "bridge") names.add(`homefleet-network-${s.name}.service`);
@@ -75,8 +75,7 @@ export function buildHostBundle(host: HostModel): HostBundle {
     os: host.os,
     arch: host.arch,
     files: files.map((f) => ({ path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8") })),
-    secretFiles: host.stacks
-      .flatMap((s) => s.secretFiles)
+    secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => ({ path: s.path, mode: s.mode, owner: s.owner, group: s.group }))
       .sort((a, b) => a.path.localeCompare(b.path)),
     units: unitNames(host, files),
@@ -90,7 +89,7 @@ export function buildHostBundle(host: HostModel): HostBundle {
 export function renderFleet(config: FleetConfig): FleetRender {
   const model = buildFleetModel(config);
   const bundles = model.hosts.map(buildHostBundle);
-  const warnings = model.hosts.flatMap((h) => h.stacks.flatMap((s) => s.warnings));
+  const warnings = model.hosts.flatMap((h) => [...h.warnings, ...h.stacks.flatMap((s) => s.warnings)]);
   return { model, bundles, warnings };
 }
 

@@ -257,7 +257,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
       hostConfigSecrets.push(offsite.passwordConfig);
       if (offsite.environmentConfig) {
         // The value is already NAME=value lines (e.g. AWS_ACCESS_KEY_ID=...); written as given.
-        hostSecretFiles.push({ path: secretPaths.resticEnv(), owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "environment", parts: [{ secret: `config/${offsite.environmentConfig}` }] }] });
+        hostSecretFiles.push({ path: secretPaths.resticEnv(), owner: "root", group: "root", mode: "0400", format: "env-text", entries: [{ name: "environment", parts: [{ secret: `config/${offsite.environmentConfig}` }] }] });
         hostConfigSecrets.push(offsite.environmentConfig);
       }
     }

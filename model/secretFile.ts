@@ -18,8 +18,18 @@ function redisQuote(value: string): string {
   return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+/** A whole env file given as one secret (`NAME=value` lines), checked line by line. */
+function envText(spec: SecretFileSpec, value: string): string {
+  const lines = value.split(/\r?\n/).filter((l) => l.trim() !== "");
+  for (const line of lines) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(line)) throw new SecretCompositionError(`${spec.path}: every line must be NAME=value (a line starts with ${JSON.stringify(line.slice(0, 1))})`);
+  }
+  return lines.map((l) => l + "\n").join("");
+}
+
 export function composeSecretFile(spec: SecretFileSpec, lookup: (id: string) => string): string {
   const values = spec.entries.map((e) => ({ name: e.name, value: e.parts.map((p) => partValue(p, lookup)).join("") }));
+  if (spec.format === "env-text") return values.map((v) => envText(spec, v.value)).join("");
   for (const v of values) {
     // One line per entry is the only structure these formats have; a newline would inject another.
     if (/[\n\r\0]/.test(v.value)) throw new SecretCompositionError(`secret for ${v.name} in ${spec.path} contains a line break or NUL`);

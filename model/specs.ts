@@ -28,8 +28,11 @@ export interface SecretFileSpec {
   readonly owner: string;
   readonly group: string;
   readonly mode: "0400" | "0440";
-  /** `env`: NAME=value lines (podman --env-file); `raw`: the value alone, no newline. */
-  readonly format: "env" | "raw" | "redis-conf";
+  /**
+   * `env`: NAME=value lines (podman --env-file); `raw`: the value alone, no newline;
+   * `redis-conf`: `name "value"` lines; `env-text`: a secret that is itself NAME=value lines.
+   */
+  readonly format: "env" | "raw" | "redis-conf" | "env-text";
   readonly entries: readonly { readonly name: string; readonly parts: readonly SecretPart[] }[];
 }
 

@@ -25,3 +25,13 @@ describe("composing a secret file", () => {
     expect(() => composeSecretFile(spec("raw", [{ name: "password", parts: [{ secret: "nope" }] }]), () => undefined as unknown as string)).toThrow(/no value for secret nope/);
   });
 });
+
+describe("a secret that is itself an env file", () => {
+  it("keeps NAME=value lines and ends each with a newline", () => {
+    expect(composeSecretFile(spec("env-text", [{ name: "environment", parts: [{ secret: "e" }] }]), () => "A=1\r\nB=x y\n\n")).toBe("A=1\nB=x y\n");
+  });
+
+  it("refuses a line that is not NAME=value", () => {
+    expect(() => composeSecretFile(spec("env-text", [{ name: "environment", parts: [{ secret: "e" }] }]), () => "A=1\nrm -rf /")).toThrow(SecretCompositionError);
+  });
+});

@@ -140,11 +140,13 @@ check_absolute() {
 
 export const certAcmeScript: ScriptSpec = {
   name: "homefleet-cert-acme",
-  nixRuntimeInputs: ["lego", "openssl", "coreutils", "systemd"],
+  nixRuntimeInputs: ["lego", "openssl", "coreutils", "gnused", "systemd"],
   text: `#!/bin/bash
 # Issues (lego run) or renews (lego renew --days RENEW_DAYS) the certificate NAME for DOMAIN from
 # the ACME CA at ACME_SERVER, answering the HTTP-01 challenge with lego's own server on
-# \${HOMEFLEET_ACME_HTTP_LISTEN:-:80}. lego's state (account, certificates) lives in
+# \${HOMEFLEET_ACME_HTTP_LISTEN:-:80}. DOMAIN may be a comma-separated list (all names go into
+# the certificate, the first names lego's files); when the list differs from the names in the
+# current certificate, the certificate is issued anew rather than renewed. lego's state (account, certificates) lives in
 # \${HOMEFLEET_ACME_STATE_DIR:-/var/lib/homefleet/acme}/NAME. When lego's certificate differs
 # from the installed one (new, renewed, or an earlier install that did not finish), it is copied
 # to CERT_DIR/NAME.crt (full chain) and CERT_DIR/NAME.key (0600) and RELOAD_UNIT is reloaded
@@ -153,7 +155,7 @@ export const certAcmeScript: ScriptSpec = {
 # renew runs with --no-random-sleep: jitter is the timer's RandomizedDelaySec.
 # Writes homefleet_certificate_renewal_NAME.prom on every run (status 0 on any failure).
 # HOMEFLEET_RELOAD_COMMAND is a test hook: see render/scripts/certificates.ts.
-# Usage: homefleet-cert-acme NAME DOMAIN ACME_SERVER EMAIL CERT_DIR RELOAD_UNIT RENEW_DAYS [CA_BUNDLE]
+# Usage: homefleet-cert-acme NAME DOMAIN[,DOMAIN...] ACME_SERVER EMAIL CERT_DIR RELOAD_UNIT RENEW_DAYS [CA_BUNDLE]
 set -euo pipefail
 
 if [ "$#" -lt 7 ] || [ "$#" -gt 8 ]; then
@@ -161,7 +163,7 @@ if [ "$#" -lt 7 ] || [ "$#" -gt 8 ]; then
   exit 2
 fi
 name=$1
-domain=$2
+domain_list=$2
 server=$3
 email=$4
 cert_dir=$5
@@ -172,11 +174,13 @@ ${COMMON}${RENEWAL}
 check_name "$name"
 trap 'record_renewal "$?"' EXIT
 
-domain_re='^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$'
-if ! [[ $domain =~ $domain_re ]]; then
-  echo "DOMAIN must be a lowercase DNS name (HTTP-01 allows no wildcard): $domain" >&2
+domain_re='^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(,[a-z0-9]([a-z0-9.-]*[a-z0-9])?)*$'
+if ! [[ $domain_list =~ $domain_re ]]; then
+  echo "DOMAIN must be lowercase DNS names, comma-separated (HTTP-01 allows no wildcard): $domain_list" >&2
   exit 2
 fi
+IFS=, read -r -a domains <<<"$domain_list"
+domain=\${domains[0]}
 if [[ $server != https://* ]]; then
   echo "ACME_SERVER must be an https:// directory URL: $server" >&2
   exit 2
@@ -214,10 +218,21 @@ reload_pending=$cert_dir/.$name.reload-pending
 mkdir -p "$state_dir"
 chmod 0700 "$state_dir"
 
-lego_args=(--accept-tos --server "$server" --email "$email" --domains "$domain"
-  --path "$state_dir" --http --http.port "$listen")
+lego_args=(--accept-tos --server "$server" --email "$email" --path "$state_dir" --http --http.port "$listen")
+for d in "\${domains[@]}"; do lego_args+=(--domains "$d"); done
+
+# cert_domains FILE: the certificate's DNS names, sorted and comma-separated.
+cert_domains() {
+  openssl x509 -noout -ext subjectAltName -in "$1" | tail -n +2 | tr -d ' ' | tr ',' '\\n' |
+    sed -n 's/^DNS://p' | sort -u | paste -sd, -
+}
+wanted=$(printf '%s\\n' "\${domains[@]}" | sort -u | paste -sd, -)
+
 before=$(fingerprint "$lego_cert")
 if [ "$before" = none ]; then
+  lego "\${lego_args[@]}" run
+elif [ "$(cert_domains "$lego_cert")" != "$wanted" ]; then
+  echo "certificate names changed from $(cert_domains "$lego_cert") to $wanted: issuing anew"
   lego "\${lego_args[@]}" run
 else
   lego "\${lego_args[@]}" renew --days "$renew_days" --no-random-sleep
@@ -229,11 +244,11 @@ if [ "$after" = none ]; then
 fi
 
 if [ "$before" = none ]; then
-  echo "issued a new certificate for $domain"
+  echo "issued a new certificate for $domain_list"
 elif [ "$before" != "$after" ]; then
-  echo "renewed the certificate for $domain"
+  echo "renewed the certificate for $domain_list"
 else
-  echo "certificate for $domain is not due for renewal"
+  echo "certificate for $domain_list is not due for renewal"
 fi
 if [ "$after" != "$(fingerprint "$cert_dir/$name.crt")" ] || [ ! -s "$cert_dir/$name.key" ]; then
   install_certificate "$lego_cert" "$lego_key"
@@ -247,9 +262,11 @@ export const certStepScript: ScriptSpec = {
   nixRuntimeInputs: ["step-cli", "openssl", "coreutils", "systemd"],
   text: `#!/bin/bash
 # Renews the certificate NAME from the private step-ca at CA_URL (seed 001's internal CA) and
-# reloads RELOAD_UNIT ("-": none). Run monthly by a timer; certificates last 90 days.
+# reloads RELOAD_UNIT ("-": none). Certificates last 90 days (seed 001).
 # - CERT_DIR/NAME.crt exists and has not expired: "step ca renew --force", authenticated by the
-#   current certificate and key (mTLS); the key is kept.
+#   current certificate and key (mTLS); the key is kept. With RENEW_DAYS, only when the
+#   certificate expires within RENEW_DAYS days (a daily timer then renews about once a month);
+#   without it, on every run (a monthly timer).
 # - otherwise (first issuance, or expired): "step ca certificate SUBJECT" with the provisioner
 #   \${HOMEFLEET_STEP_PROVISIONER} and its password from the systemd credential
 #   "provisioner-password" (LoadCredential=provisioner-password:<file>).
@@ -259,11 +276,11 @@ export const certStepScript: ScriptSpec = {
 # HOMEFLEET_RELOAD_COMMAND is a test hook: see render/scripts/certificates.ts.
 # step-cli is not packaged in Debian bookworm, so the test suite only renders and shellchecks
 # this script; it is not run against a real step-ca.
-# Usage: homefleet-cert-step NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT
+# Usage: homefleet-cert-step NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT [RENEW_DAYS]
 set -euo pipefail
 
-if [ "$#" -ne 6 ]; then
-  echo "usage: $0 NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT" >&2
+if [ "$#" -lt 6 ] || [ "$#" -gt 7 ]; then
+  echo "usage: $0 NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT [RENEW_DAYS]" >&2
   exit 2
 fi
 name=$1
@@ -272,10 +289,15 @@ ca_url=$3
 root_cert=$4
 cert_dir=$5
 reload_unit=$6
+renew_days=\${7:-}
 ${COMMON}${RENEWAL}
 check_name "$name"
 trap 'record_renewal "$?"' EXIT
 
+if [ -n "$renew_days" ] && ! [[ $renew_days =~ ^[1-9][0-9]*$ ]]; then
+  echo "RENEW_DAYS must be a positive integer: $renew_days" >&2
+  exit 2
+fi
 subject_re='^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$'
 if ! [[ $subject =~ $subject_re ]]; then
   echo "SUBJECT must be a DNS name: $subject" >&2
@@ -299,6 +321,12 @@ reload_pending=$cert_dir/.$name.reload-pending
 mkdir -p "$cert_dir"
 work=$(mktemp -d "$cert_dir/.$name.step.XXXXXX")
 
+if [ -n "$renew_days" ] && [ -s "$crt" ] && [ -s "$key" ] &&
+  openssl x509 -noout -checkend "$((renew_days * 86400))" -in "$crt" >/dev/null; then
+  echo "certificate for $subject is not due for renewal"
+  reload_consumer
+  exit 0
+fi
 if [ -s "$crt" ] && [ -s "$key" ] && openssl x509 -noout -checkend 0 -in "$crt" >/dev/null; then
   step ca renew --force --ca-url "$ca_url" --root "$root_cert" --out "$work/new.crt" "$crt" "$key"
   cp "$key" "$work/new.key"
