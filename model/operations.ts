@@ -141,7 +141,10 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     services.push({
       name: "homefleet-backup-offsite",
       description: `homefleet: off-site restic backup of ${hostName}`,
-      why: ["Ordered after the night's dumps: a dump still running holds this job back (After= orders queued jobs)."],
+      why: [
+        "Ordered after the night's dumps: a dump still running holds this job back (After= orders queued jobs).",
+        "nixpkgs' services.restic.backups writes no metrics and cannot be ordered after these dumps by name: homefleet's own unit on both flavours.",
+      ],
       type: "oneshot",
       execStart: [
         {

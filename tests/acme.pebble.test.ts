@@ -223,30 +223,29 @@ describe("certificate scripts", () => {
 });
 
 describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
-  let firstSerial: string;
-  let firstKey: string;
+  const crt = () => join(certDir, `${NAME}.crt`);
+  const key = () => join(certDir, `${NAME}.key`);
+  const ok = (result: ToolResult) => expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
+  const daysLeft = () => Math.ceil((notAfterOf(crt()) - Date.now() / 1000) / 86400);
 
-  it("issues a certificate signed by pebble's CA, installs it and reloads the unit once", () => {
+  it("issues a certificate for two names signed by pebble's CA, installs it and reloads the unit once", () => {
     const started = Math.floor(Date.now() / 1000);
     const result = acme("30");
-    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
+    ok(result);
     expect(result.stdout).toContain(`issued a new certificate for ${DOMAIN},${ALIAS}`);
     // lego's HTTP-01 server answered pebble's validation request, for each name.
     for (const domain of [DOMAIN, ALIAS]) {
       expect(result.stderr).toContain(`[${domain}] Served key authentication`);
       expect(result.stderr).toContain(`[${domain}] The server validated our request`);
     }
-
-    const crt = join(certDir, `${NAME}.crt`);
-    const key = join(certDir, `${NAME}.key`);
-    expect(modeOf(crt)).toBe("644");
-    expect(modeOf(key)).toBe("600");
-    expect(openssl("x509", "-noout", "-subject", "-in", crt)).toBe(`subject=CN = ${DOMAIN}`);
-    expect(sanOf(crt)).toEqual([ALIAS, DOMAIN].sort());
-    expect(openssl("x509", "-noout", "-issuer", "-in", crt)).toMatch(/^issuer=CN = Pebble Intermediate CA [0-9a-f]+$/);
+    expect(modeOf(crt())).toBe("644");
+    expect(modeOf(key())).toBe("600");
+    expect(openssl("x509", "-noout", "-subject", "-in", crt())).toBe(`subject=CN = ${DOMAIN}`);
+    expect(sanOf(crt())).toEqual([ALIAS, DOMAIN].sort());
+    expect(openssl("x509", "-noout", "-issuer", "-in", crt())).toMatch(/^issuer=CN = Pebble Intermediate CA [0-9a-f]+$/);
     // The installed file is the full chain; it verifies up to this pebble instance's root.
-    expect(openssl("verify", "-CAfile", pebbleRoot, "-untrusted", crt, crt)).toBe(`${crt}: OK`);
-    expect(openssl("x509", "-noout", "-pubkey", "-in", crt)).toBe(openssl("pkey", "-pubout", "-in", key));
+    expect(openssl("verify", "-CAfile", pebbleRoot, "-untrusted", crt(), crt())).toBe(`${crt()}: OK`);
+    expect(openssl("x509", "-noout", "-pubkey", "-in", crt())).toBe(openssl("pkey", "-pubout", "-in", key()));
     expect(readdirSync(certDir).sort()).toEqual([`${NAME}.crt`, `${NAME}.key`]);
 
     expect(hookCalls()).toEqual([UNIT]);
@@ -254,65 +253,54 @@ describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
     expect(metrics.status).toBe(1);
     expect(metrics.timestamp).toBeGreaterThanOrEqual(started);
     expect(metrics.timestamp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
-    firstSerial = serialOf(crt);
-    firstKey = readFileSync(key, "utf8");
   });
 
   it("does nothing and does not reload when no renewal is due", () => {
+    const before = serialOf(crt());
     const result = acme("30");
-    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
+    ok(result);
     expect(result.stdout).toContain("not due for renewal");
-    expect(serialOf(join(certDir, `${NAME}.crt`))).toBe(firstSerial);
+    expect(serialOf(crt())).toBe(before);
     expect(hookCalls()).toEqual([UNIT]);
     expect(renewalMetrics(NAME).status).toBe(1);
   });
 
-  it("renews when RENEW_DAYS exceeds the remaining lifetime: new certificate and key, one more reload", () => {
-    const crt = join(certDir, `${NAME}.crt`);
-    const remainingDays = Math.ceil((notAfterOf(crt) - Date.now() / 1000) / 86400);
-    const result = acme(String(remainingDays + 1));
-    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
-    expect(result.stdout).toContain(`renewed the certificate for ${DOMAIN},${ALIAS}`);
-    expect(result.stderr).toContain(`[${DOMAIN}] Served key authentication`);
-    expect(result.stderr).toContain(`[${ALIAS}] Served key authentication`);
-    expect(serialOf(crt)).not.toBe(firstSerial);
-    expect(readFileSync(join(certDir, `${NAME}.key`), "utf8")).not.toBe(firstKey);
-    expect(openssl("verify", "-CAfile", pebbleRoot, "-untrusted", crt, crt)).toBe(`${crt}: OK`);
-    expect(hookCalls()).toEqual([UNIT, UNIT]);
-    expect(renewalMetrics(NAME).status).toBe(1);
-  });
-
-  it("records a failed reload as a failed renewal and retries the reload on the next run", () => {
-    const crt = join(certDir, `${NAME}.crt`);
-    const before = serialOf(crt);
-    const remainingDays = Math.ceil((notAfterOf(crt) - Date.now() / 1000) / 86400);
-    const failed = acme(String(remainingDays + 1), { HF_TEST_HOOK_FAIL: "1" });
+  it("issues anew when the names change; a failed reload is a failed run and is retried by the next run", () => {
+    const before = serialOf(crt());
+    const failed = acme("30", { HF_TEST_HOOK_FAIL: "1" }, NAME, directory, DOMAIN);
     expect(failed.status).not.toBe(0);
+    expect(failed.stdout).toContain(`certificate names changed from ${[ALIAS, DOMAIN].sort().join(",")} to ${DOMAIN}: issuing anew`);
     expect(failed.stderr).toContain("reload failed");
-    expect(serialOf(crt)).not.toBe(before);
-    expect(hookCalls()).toEqual([UNIT, UNIT]);
+    expect(serialOf(crt())).not.toBe(before);
+    expect(sanOf(crt())).toEqual([DOMAIN]);
+    expect(hookCalls()).toEqual([UNIT]);
     expect(renewalMetrics(NAME).status).toBe(0);
 
-    const retried = acme("30");
-    expect({ status: retried.status, stderr: retried.status === 0 ? "" : retried.stderr }).toEqual({ status: 0, stderr: "" });
+    const retried = acme("30", {}, NAME, directory, DOMAIN);
+    ok(retried);
     expect(retried.stdout).toContain("not due for renewal");
-    expect(hookCalls()).toEqual([UNIT, UNIT, UNIT]);
+    expect(hookCalls()).toEqual([UNIT, UNIT]);
     expect(renewalMetrics(NAME).status).toBe(1);
 
-    const quiet = acme("30");
-    expect(quiet.status).toBe(0);
-    expect(hookCalls()).toEqual([UNIT, UNIT, UNIT]);
+    const quiet = acme("30", {}, NAME, directory, DOMAIN);
+    ok(quiet);
+    expect(hookCalls()).toEqual([UNIT, UNIT]);
   });
 
-  it("issues anew, not renews, when the list of names changes", () => {
-    const crt = join(certDir, `${NAME}.crt`);
-    const before = serialOf(crt);
-    const result = acme("30", {}, NAME, directory, DOMAIN);
-    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
-    expect(result.stdout).toContain(`certificate names changed from ${[ALIAS, DOMAIN].sort().join(",")} to ${DOMAIN}: issuing anew`);
-    expect(serialOf(crt)).not.toBe(before);
-    expect(sanOf(crt)).toEqual([DOMAIN]);
-    expect(hookCalls()).toEqual([UNIT, UNIT, UNIT, UNIT]);
+  it("renews when RENEW_DAYS exceeds the remaining lifetime: new certificate and key, exactly one more reload", () => {
+    const before = serialOf(crt());
+    const beforeKey = readFileSync(key(), "utf8");
+    const result = acme(String(daysLeft() + 1), {}, NAME, directory, DOMAIN);
+    ok(result);
+    expect(result.stdout).toContain(`renewed the certificate for ${DOMAIN}`);
+    expect(result.stderr).toContain(`[${DOMAIN}] Served key authentication`);
+    expect(serialOf(crt())).not.toBe(before);
+    expect(readFileSync(key(), "utf8")).not.toBe(beforeKey);
+    expect(openssl("verify", "-CAfile", pebbleRoot, "-untrusted", crt(), crt())).toBe(`${crt()}: OK`);
+    expect(openssl("x509", "-noout", "-pubkey", "-in", crt())).toBe(openssl("pkey", "-pubout", "-in", key()));
+    expect(hookCalls()).toEqual([UNIT, UNIT, UNIT]);
+    expect(renewalMetrics(NAME).status).toBe(1);
+    expect(readdirSync(certDir).sort()).toEqual([`${NAME}.crt`, `${NAME}.key`]);
   });
 
   it("records status 0 and exits non-zero when the ACME server is unreachable", async () => {
@@ -322,7 +310,7 @@ describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
     expect(result.stderr).toContain("renewal of certificate unreachable failed");
     expect(renewalMetrics("unreachable").status).toBe(0);
     expect(existsSync(join(certDir, "unreachable.crt"))).toBe(false);
-    expect(hookCalls()).toHaveLength(4);
+    expect(hookCalls()).toHaveLength(3);
   });
 
   it("records status 0 for a bad argument, and writes nothing for a bad name", () => {
