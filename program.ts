@@ -8,10 +8,24 @@ import { ServiceStack } from "./components";
 import { ConfigError } from "./config/load";
 import { fleetConfigFromPulumi } from "./config/pulumiConfig";
 import { FleetHost } from "./hosts";
+import { describeFinding, reviewFleet } from "./review";
 
 function loadFleet(): FleetRender {
   try {
-    return renderFleet(fleetConfigFromPulumi());
+    const config = fleetConfigFromPulumi();
+    const render = renderFleet(config);
+    // The review runs on every preview: an error stops it before any resource is registered,
+    // unless homefleet:review.accept names it with a reason.
+    const review = reviewFleet({ config, render });
+    if (review.blocking.length) {
+      throw new pulumi.RunError(`homefleet review found ${review.blocking.length} error(s):\n${review.blocking.map((f) => `  ${describeFinding(f)}`).join("\n")}`);
+    }
+    for (const f of review.findings) {
+      if (f.severity === "error" || f.severity === "warning") pulumi.log.warn(describeFinding(f));
+      else pulumi.log.info(describeFinding(f));
+    }
+    for (const a of review.unusedAccepts) pulumi.log.warn(`homefleet:review.accept names ${a.check} ${a.path}, which no longer occurs: remove it`);
+    return render;
   } catch (err) {
     if (err instanceof ConfigError) {
       // RunError: the CLI shows the message without a stack trace.

@@ -2,11 +2,14 @@
  * `homefleet`: the parts of homefleet that need no Pulumi engine.
  */
 import { Command, CommanderError } from "commander";
-import { existsSync, readdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, loadStackFile } from "../config/load";
 import { writeRender } from "./render";
+import { describeFinding, reviewFleet } from "../review";
+import { measureExposure, systemdAnalyzeAvailable } from "../review/exposure";
+import { reviewJson, reviewMarkdown } from "../review/report";
 
 function stackFile(opts: { stack?: string; config?: string }, cwd: string): string {
   if (opts.stack && opts.config) throw new Error("give either --stack or --config, not both");
@@ -50,6 +53,29 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
       for (const w of render.warnings) io.err.write(`warning: ${w}\n`);
       const count = writeRender(render, resolve(io.cwd, opts.out));
       io.out.write(`rendered ${count} files for ${render.bundles.length} hosts (${render.bundles.map((b) => `${b.host.name}: ${b.files.length}`).join(", ")}) into ${opts.out}\n`);
+    });
+
+  program
+    .command("review")
+    .description("review the fleet like seeds 000 and 001: inventory, graphs, schedule, coverage, findings")
+    .option("-s, --stack <name>", "stack name; reads Pulumi.<name>.yaml in the current directory")
+    .option("-c, --config <file>", "a Pulumi stack file to read instead")
+    .option("-f, --format <format>", "md or json", "md")
+    .option("-o, --out <file>", "write the report to a file instead of standard output")
+    .option("--no-exposure", "do not run systemd-analyze security")
+    .action((opts: { stack?: string; config?: string; format: string; out?: string; exposure: boolean }) => {
+      if (opts.format !== "md" && opts.format !== "json") throw new Error(`--format must be md or json, got ${JSON.stringify(opts.format)}`);
+      const file = requireStackFile(stackFile(opts, io.cwd), opts);
+      const config = loadStackFile(file);
+      const render = renderFleet(config);
+      const exposure = opts.exposure && systemdAnalyzeAvailable() ? measureExposure(render) : undefined;
+      const review = reviewFleet({ config, render, exposure });
+      const title = opts.stack ?? basename(file);
+      const text = opts.format === "json" ? reviewJson({ title, render, review, exposure }) : reviewMarkdown({ title, render, review, exposure });
+      if (opts.out) writeFileSync(resolve(io.cwd, opts.out), text);
+      else io.out.write(text);
+      for (const f of review.blocking) io.err.write(`error: ${describeFinding(f)}\n`);
+      exitCode = review.blocking.length ? 1 : 0;
     });
 
   try {

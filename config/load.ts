@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { HostsSchema, MonitoringSchema, StacksSchema, type HostConfig, type MonitoringConfig, type StackConfig } from "./schema";
+import { HostsSchema, MonitoringSchema, ReviewSchema, StacksSchema, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -16,6 +16,8 @@ export interface FleetConfig {
   readonly stacks: Readonly<Record<string, StackConfig>>;
   /** Where Prometheus runs; without it, exporters still run and no scrape config is written. */
   readonly monitoring?: MonitoringConfig;
+  /** Findings accepted on purpose, and the exposure limit. */
+  readonly review?: ReviewConfig;
   /** Names of `homefleet:*` config keys present in the stack file (secret values are not read here). */
   readonly configKeys: readonly string[];
 }
@@ -83,7 +85,7 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
  * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
  * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
  */
-export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; configKeys?: readonly string[] }): FleetConfig {
+export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; configKeys?: readonly string[] }): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
@@ -94,16 +96,18 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monit
   const hosts = HostsSchema.safeParse(input.hosts);
   const stacks = StacksSchema.safeParse(input.stacks);
   const monitoring = input.monitoring === undefined ? undefined : MonitoringSchema.safeParse(input.monitoring);
+  const review = ReviewSchema.safeParse(input.review ?? {});
+  if (!review.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:review`, input.review, review.error));
   if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
   if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
   if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error));
-  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success)) throw new ConfigError(sortProblems(problems));
+  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
   problems.push(...operationsChecks(hosts.data, monitoring?.data, configKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
-  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, configKeys };
+  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, configKeys };
 }
 
 /** Rules for backups, certificates and monitoring that span keys. */
@@ -219,10 +223,10 @@ export function loadStackFile(file: string): FleetConfig {
   const configKeys = Object.keys(config)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  const known = new Set(["hosts", "stacks", "monitoring"]);
+  const known = new Set(["hosts", "stacks", "monitoring", "review"]);
   const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
   if (unknownStructured.length) {
-    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, or a secret value)" })));
+    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, or a secret value)" })));
   }
-  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], configKeys });
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], configKeys });
 }

@@ -311,6 +311,24 @@ export const StackSchema = z.strictObject({
 export const HostsSchema = z.record(resourceName, HostSchema);
 export const StacksSchema = z.record(resourceName, StackSchema);
 
+/** `homefleet:review`: findings accepted on purpose, and the exposure limit. */
+export const ReviewSchema = z.strictObject({
+  accept: z
+    .array(
+      z.strictObject({
+        /** The check's id, e.g. `host-network` (see README, "Review"). */
+        check: z.string().regex(/^[a-z-]+$/, { error: "expected a check id such as host-network" }),
+        /** The finding's config path, exactly as the review prints it. */
+        path: z.string().min(1),
+        /** Why this is acceptable here: shown in every review. */
+        reason: z.string().min(15, { error: "expected a written reason of at least 15 characters" }),
+      }),
+    )
+    .default([]),
+  exposureThreshold: z.number().min(0).max(10).default(2.0),
+});
+
+export type ReviewConfig = z.infer<typeof ReviewSchema>;
 export type HostConfig = z.infer<typeof HostSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringSchema>;
 export type CertificateConfig = z.infer<typeof CertificateSchema>;

@@ -1,0 +1,328 @@
+/**
+ * The reviews of seeds 000 and 001, done by a machine over the whole fleet model on every
+ * preview: timers, dependencies, ports, coverage, security and LiteLLM settings.
+ */
+import type { FleetRender, HostBundle } from "../bundle/hostBundle";
+import type { FleetConfig } from "../config/load";
+import { findCycle } from "../config/litellmFallbacks";
+import { units as unitNames } from "../model/paths";
+import type { HostModel, ListenerSpec } from "../model/specs";
+import type { TimerSpec } from "../model/units";
+import type { CheckId, Finding, Severity } from "./findings";
+import { hostUnits, values, type ParsedUnit } from "./units";
+
+/** How long a nightly job is assumed to run when judging overlaps (seed 001's jobs take minutes). */
+export const NOMINAL_RUN_MINUTES = 10;
+/** seed 001: certificate renewals 30 minutes apart. */
+export const RENEWAL_STAGGER_MINUTES = 30;
+export const DEFAULT_EXPOSURE_THRESHOLD = 2.0;
+
+export interface ReviewInput {
+  readonly config: FleetConfig;
+  readonly render: FleetRender;
+  /** Exposure scores per host, unit → score, where systemd-analyze could measure them. */
+  readonly exposure?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+type Emit = (check: CheckId, severity: Severity, path: string, message: string, why: string, fix: string) => void;
+
+const hostPath = (host: string, ...rest: string[]) => [`homefleet:hosts.${host}`, ...rest].join(".");
+const stackPath = (stack: string, ...rest: string[]) => [`homefleet:stacks.${stack}`, ...rest].join(".");
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+export interface TimerWindow {
+  readonly timer: string;
+  /** Minutes after midnight; undefined when the expression is not one homefleet can place on a day. */
+  readonly start?: number;
+  readonly end?: number;
+  readonly weekday?: string;
+  readonly spec: TimerSpec;
+}
+
+const CALENDAR = /^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?\*-\*-\* ([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$/;
+
+export function timerWindows(host: HostModel): TimerWindow[] {
+  return host.operations.timers.map((t) => {
+    const m = t.onCalendar.match(CALENDAR);
+    if (!m) return { timer: t.name, spec: t };
+    const start = Number(m[2]) * 60 + Number(m[3]);
+    return { timer: t.name, start, end: start + Math.ceil(t.randomizedDelaySec / 60) + NOMINAL_RUN_MINUTES, weekday: m[1], spec: t };
+  });
+}
+
+function timerPath(host: string, timer: string): string {
+  if (timer.startsWith("homefleet-backup-offsite")) return hostPath(host, "backup", "offsite");
+  if (timer.startsWith("homefleet-backup-")) return hostPath(host, "backup", "schedule");
+  if (timer.startsWith("homefleet-cert-")) return hostPath(host, "certificates");
+  return hostPath(host);
+}
+
+function checkTimers(host: HostModel, emit: Emit): void {
+  const windows = timerWindows(host);
+  for (const w of windows) {
+    if (w.start === undefined) {
+      emit("timer-calendar", "warning", timerPath(host.name, w.timer), `${w.timer}.timer: cannot place "${w.spec.onCalendar}" on the schedule`, "A calendar expression homefleet cannot read cannot be checked for collisions, and may not be what you meant.", "Use the form `[Mon..Sun ]*-*-* HH:MM[:SS]`, and check it with `systemd-analyze calendar`.");
+    }
+    if (!w.spec.persistent) {
+      emit("timer-persistent", "warning", timerPath(host.name, w.timer), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day (seed 001).", "Set Persistent=true.");
+    }
+  }
+  const placed = windows.filter((w) => w.start !== undefined);
+  for (let i = 0; i < placed.length; i++) {
+    for (let j = i + 1; j < placed.length; j++) {
+      const a = placed[i];
+      const b = placed[j];
+      if (a.weekday && b.weekday && a.weekday !== b.weekday) continue;
+      if (a.start === b.start) {
+        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${fmt(a.start!)})`, "Jobs that start together compete for disk and CPU (seed 000: staggered timers prevent I/O storms).", "Move one of them by at least the other's run time plus its randomized delay.");
+      } else if (a.start! < b.end! && b.start! < a.end!) {
+        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} (${fmt(a.start!)}-${fmt(a.end!)}) overlaps ${b.timer} (${fmt(b.start!)}-${fmt(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
+      }
+    }
+  }
+  const dumps = placed.filter((w) => /^homefleet-backup-(postgresql|redis-|config)/.test(w.timer));
+  const offsite = placed.find((w) => w.timer === "homefleet-backup-offsite");
+  if (offsite) {
+    for (const d of dumps) {
+      if (offsite.start! < d.end!) {
+        emit("timer-order", "warning", hostPath(host.name, "backup", "offsite", "schedule"), `off-site backup starts at ${fmt(offsite.start!)}, before ${d.timer} may have finished (${fmt(d.end!)})`, "The off-site copy would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start the off-site backup after the last dump window.");
+      }
+    }
+  }
+  const renewals = placed.filter((w) => /^homefleet-cert-(?!check)/.test(w.timer)).sort((a, b) => a.start! - b.start!);
+  for (let i = 1; i < renewals.length; i++) {
+    const gap = renewals[i].start! - renewals[i - 1].start!;
+    if (gap < RENEWAL_STAGGER_MINUTES) {
+      emit("timer-renewal-stagger", "warning", hostPath(host.name, "certificates"), `${renewals[i - 1].timer} and ${renewals[i].timer} are ${gap} minutes apart`, "seed 001: renewals 30 minutes apart, so two orders never hit a CA or port 80 at once.", "Keep certificate renewals at least 30 minutes apart.");
+    }
+  }
+}
+
+const fmt = (minutes: number) => `${String(Math.floor(minutes / 60) % 24).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+
+// ---------------------------------------------------------------------------------------------
+// Dependencies
+
+/** Ordering edges of a unit graph: before → after. */
+export function orderingEdges(units: readonly ParsedUnit[]): Map<string, string[]> {
+  const edges = new Map<string, string[]>();
+  const add = (from: string, to: string) => edges.set(from, [...(edges.get(from) ?? []), to]);
+  for (const u of units) {
+    for (const dep of values(u, "After")) add(dep, u.name);
+    for (const dep of values(u, "Before")) add(u.name, dep);
+  }
+  return edges;
+}
+
+export function checkUnitGraph(hostName: string, units: readonly ParsedUnit[], emit: Emit): void {
+  const edges = orderingEdges(units);
+  const cycle = findCycle(Object.fromEntries(edges));
+  if (cycle) {
+    emit("unit-cycle", "error", hostPath(hostName), `ordering cycle: ${cycle.join(" -> ")}`, "systemd breaks an ordering cycle by dropping a job at boot, so a service silently does not start.", "Remove one After=/Before= of the cycle.");
+  }
+  for (const u of units) {
+    const after = new Set(values(u, "After"));
+    for (const dep of [...values(u, "Requires"), ...values(u, "BindsTo")]) {
+      if (!after.has(dep)) {
+        emit("requires-without-after", "warning", hostPath(hostName), `${u.name} requires ${dep} but is not ordered after it`, "Requires= without After= starts both at once: the dependent may run before what it needs is up.", `Add After=${dep}.`);
+      }
+    }
+    const readsSecrets = values(u, "LoadCredential").length > 0 || values(u, "EnvironmentFile").length > 0;
+    if (readsSecrets && values(u, "DefaultDependencies").includes("no") && !values(u, "After").includes("local-fs.target")) {
+      emit("secret-before-filesystem", "error", hostPath(hostName), `${u.name} reads secret files without waiting for local filesystems`, "seed 000: secret generation ran before /etc was mounted.", "Add After=local-fs.target (or keep DefaultDependencies).");
+    }
+    if (/^podman-/.test(u.name) && (!values(u, "MemoryMax").length || !values(u, "CPUQuota").length)) {
+      emit("resource-limits", "warning", hostPath(hostName), `${u.name} has no MemoryMax or CPUQuota`, "seed 000: an unbounded container can starve PostgreSQL and Redis on the same host.", "Set container.memoryMax and container.cpuQuota.");
+    }
+    for (const env of values(u, "Environment")) {
+      if (/(PASSWORD|SECRET|TOKEN|MASTER_KEY|API_KEY)/i.test(env)) {
+        emit("secret-insecure", "error", hostPath(hostName), `${u.name} sets a secret-looking variable in Environment=: ${env.split("=")[0]}`, "Environment= is visible to every user through systemctl show and the D-Bus API.", "Pass secrets through LoadCredential= or a root-only EnvironmentFile=.");
+      }
+    }
+  }
+}
+
+/** A listener on a bridge gateway must start after the bridge's device (seed 001's podman0 race). */
+function checkBindOrder(host: HostModel, units: readonly ParsedUnit[], emit: Emit): void {
+  const bridges = new Map(host.stacks.filter((s) => s.network.mode === "bridge").map((s) => [s.network.gateway as string, s]));
+  const byName = new Map(units.map((u) => [u.name.replace(/^postgresql@\d+-main\.service$/, "postgresql"), u]));
+  for (const l of allListeners(host)) {
+    const bridge = bridges.get(l.address);
+    if (!bridge) continue;
+    const owner = byName.get(l.owner.replace(/^postgresql(@\d+-main)?\.service$/, "postgresql"));
+    if (!owner) continue;
+    const device = unitNames.device(bridge.network.interface as string);
+    if (!values(owner, "After").includes(device)) {
+      emit("bind-before-device", "error", stackPath(bridge.name, "network"), `${l.owner} listens on ${l.address} but does not start after ${device}`, "seed 001: PostgreSQL started at 19 s, podman0 appeared at 50 s, and PostgreSQL listened on localhost only.", `Order ${l.owner} After= and Requires= ${device}.`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+export function allListeners(host: HostModel): ListenerSpec[] {
+  const listeners: ListenerSpec[] = [];
+  const seen = new Set<string>();
+  for (const s of host.stacks) {
+    for (const l of s.listeners) {
+      const key = `${l.address}:${l.port}:${l.owner}`;
+      if (!seen.has(key)) listeners.push(l);
+      seen.add(key);
+    }
+  }
+  for (const e of host.operations.exporters) listeners.push({ address: e.address, port: e.port, owner: e.kind === "redis" ? `homefleet-redis-exporter-${e.stack}.service` : `${e.kind} exporter` });
+  if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, owner: "prometheus" });
+  if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, owner: unitNames.postgres(host.os, host.postgres.version) });
+  return listeners;
+}
+
+function checkPorts(host: HostModel, emit: Emit): void {
+  const listeners = allListeners(host);
+  const overlaps = (a: string, b: string) => a === b || a === "0.0.0.0" || b === "0.0.0.0";
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = i + 1; j < listeners.length; j++) {
+      const a = listeners[i];
+      const b = listeners[j];
+      if (a.port === b.port && overlaps(a.address, b.address) && a.owner !== b.owner) {
+        emit("port-clash", "error", hostPath(host.name), `${a.owner} and ${b.owner} both listen on ${b.address}:${b.port}`, "The second to start fails to bind and stays down.", "Move one of them to another port.");
+      }
+    }
+  }
+  for (const e of host.operations.exporters) {
+    if (e.address === "0.0.0.0") {
+      emit("internal-public", "warning", hostPath(host.name, "monitoring", "listenAddress"), `${e.kind} exporter listens on all addresses`, "Exporters reveal internals (databases, keys counts, versions) to anyone who can reach the host.", "Listen on 127.0.0.1 or on the monitoring network's address only.");
+    }
+  }
+  for (const s of host.stacks) {
+    if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
+      emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "seed 002/004: published ports on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coverage
+
+function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit: Emit): void {
+  const services = new Map(host.operations.services.map((s) => [s.name, s]));
+  const hasAlert = (name: string) => monitored && rules.includes(`alert: ${name}`);
+  for (const s of host.stacks) {
+    if (s.database) {
+      const backup = services.get("homefleet-backup-postgresql");
+      if (!backup || !backup.execStart.some((e) => e.args[0] === s.database!.name)) {
+        emit("backup-coverage", "error", stackPath(s.name, "database"), `database ${s.database.name} has no backup`, "A stateful service without a backup is a service you can lose.", "Keep the host's backup settings enabled.");
+      } else if (!hasAlert("BackupStale")) {
+        emit("backup-coverage", "warning", stackPath(s.name, "database"), `backups of ${s.database.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost so the BackupStale alert evaluates it.");
+      }
+    }
+    if (s.cache) {
+      if (!services.has(`homefleet-backup-redis-${s.name}`)) {
+        emit("backup-coverage", "error", stackPath(s.name, "cache"), `Redis of ${s.name} has no backup`, "A stateful service without a backup is a service you can lose.", "Keep the host's backup settings enabled.");
+      } else if (!hasAlert("BackupStale")) {
+        emit("backup-coverage", "warning", stackPath(s.name, "cache"), `Redis backups of ${s.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost.");
+      }
+    }
+    const probed = host.operations.probes.some((p) => p.stack === s.name);
+    if (!probed || !hasAlert("HealthEndpointFailing")) {
+      emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "seed 001: every service has an exporter or a probe, and an alert.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");
+    }
+  }
+  for (const c of host.operations.certificates) {
+    if (!services.has(`homefleet-cert-${c.name}`) || !services.has("homefleet-cert-check")) {
+      emit("certificate-coverage", "error", hostPath(host.name, "certificates", c.name), `certificate ${c.name} has no renewal or validation unit`, "A certificate nobody renews expires.", "Keep the certificate declared under the host.");
+    } else if (!hasAlert("CertificateExpiringSoon")) {
+      emit("certificate-coverage", "warning", hostPath(host.name, "certificates", c.name), `certificate ${c.name} has no expiry alert`, "Renewal can fail quietly for weeks; the expiry metric is the alarm.", "Set homefleet:monitoring.prometheusHost.");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security and LiteLLM
+
+function checkSecurity(bundle: HostBundle, units: readonly ParsedUnit[], exposure: ReadonlyMap<string, number> | undefined, threshold: number, emit: Emit): void {
+  const host = bundle.host;
+  for (const f of bundle.files) {
+    const trustLine = f.content.split("\n").find((l) => !l.trim().startsWith("#") && /\btrust\s*$/.test(l.trim()));
+    if (trustLine) emit("trust-authentication", "error", hostPath(host.name, "postgresql"), `${f.path} allows trust authentication: ${trustLine.trim()}`, "seed 000: with trust, any local process logs in as any PostgreSQL user.", "Use scram-sha-256 (homefleet's default).");
+  }
+  for (const s of host.stacks) {
+    if (s.network.mode === "host") emit("host-network", "warning", stackPath(s.name, "network", "mode"), `${s.name} runs on the host's network`, "seed 000: --network=host breaks container isolation; a compromised container reaches every host port.", "Use mode: bridge with a subnet.");
+  }
+  const secretPaths = bundle.manifest.secretFiles.map((s) => s.path);
+  for (const u of units) {
+    for (const [directive, vals] of u.directives) {
+      if (/^(LoadCredential|EnvironmentFile)$/.test(directive)) continue;
+      for (const v of vals) {
+        const leaked = secretPaths.find((p) => v.includes(p));
+        if (leaked && !(directive === "ExecStart" && v.includes(`--env-file=${leaked}`))) {
+          emit("secret-insecure", "error", hostPath(host.name), `${u.name} names the secret file ${leaked} in ${directive}=`, "A secret handed over as an argument or variable shows up in the process list and the journal (seed 000's master key).", "Use LoadCredential= or a root-only EnvironmentFile=.");
+        }
+      }
+    }
+  }
+  if (exposure) {
+    for (const [unit, score] of exposure) {
+      if (!/^podman-/.test(unit) && score > threshold) {
+        emit("exposure", "warning", hostPath(host.name), `${unit} scores ${score.toFixed(1)} on systemd-analyze security (limit ${threshold.toFixed(1)})`, "homefleet's hardening preset keeps every unit that does not run podman at 2.0 or less.", "Restore the preset's settings for this unit.");
+      }
+    }
+  }
+}
+
+function checkLiteLLM(host: HostModel, emit: Emit): void {
+  for (const s of host.stacks) {
+    const doc = s.litellmConfig?.document as
+      | { model_list?: { model_name: string; litellm_params: { timeout?: number } }[]; litellm_settings?: { request_timeout?: number; fallbacks?: Record<string, string[]>[]; context_window_fallbacks?: Record<string, string[]>[] }; router_settings?: { timeout?: number } }
+      | undefined;
+    if (!doc) continue;
+    const served = new Set((doc.model_list ?? []).map((m) => m.model_name));
+    for (const field of ["fallbacks", "context_window_fallbacks"] as const) {
+      const chains: Record<string, string[]> = {};
+      for (const entry of doc.litellm_settings?.[field] ?? []) Object.assign(chains, entry);
+      for (const [from, targets] of Object.entries(chains)) {
+        for (const to of [from, ...targets]) {
+          if (!served.has(to)) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} names ${to}, which the proxy does not serve`, "seed 004: chains pointing at a disabled provider fail exactly when they are needed.", "Point fallbacks only at enabled models.");
+        }
+      }
+      const cycle = findCycle(chains);
+      if (cycle) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} cycle: ${cycle.join(" -> ")}`, "A cycle retries the same failing models in a loop.", "Make every chain end.");
+    }
+    const request = doc.litellm_settings?.request_timeout;
+    const router = doc.router_settings?.timeout;
+    if (request !== undefined && router !== undefined && router > request) {
+      emit("litellm-timeouts", "warning", stackPath(s.name, "litellm", "router", "timeout"), `router timeout ${router}s is above the request timeout ${request}s`, "seed 004: router 30 s under request 60 s, so the router gives up and falls back before the request times out.", "Keep router.timeout below settings.requestTimeout.");
+    }
+    for (const m of doc.model_list ?? []) {
+      if (request !== undefined && (m.litellm_params.timeout ?? 0) > request) {
+        emit("litellm-timeouts", "info", stackPath(s.name, "litellm", "models"), `${m.model_name} has a timeout of ${m.litellm_params.timeout}s, above the request timeout ${request}s`, "The request timeout cuts it off first.", "Lower the model's timeout or raise settings.requestTimeout.");
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function runChecks(input: ReviewInput, rules: string): Finding[] {
+  const findings: Finding[] = [];
+  const monitored = !!input.config.monitoring;
+  const threshold = input.config.review?.exposureThreshold ?? DEFAULT_EXPOSURE_THRESHOLD;
+  for (const bundle of input.render.bundles) {
+    const host = bundle.host;
+    const emit: Emit = (check, severity, path, message, why, fix) => findings.push({ check, severity, host: host.name, path, message, why, fix });
+    const units = hostUnits(host, bundle.files);
+    checkTimers(host, emit);
+    checkUnitGraph(host.name, units, emit);
+    checkBindOrder(host, units, emit);
+    checkPorts(host, emit);
+    checkCoverage(host, monitored && !input.render.model.hosts.find((h) => h.prometheus)?.prometheus?.unreachable.some((u) => u.includes(` of ${host.name} `)), rules, emit);
+    checkSecurity(bundle, units, input.exposure?.get(host.name), threshold, emit);
+    checkLiteLLM(host, emit);
+    if (host.prometheus) {
+      for (const u of host.prometheus.unreachable) emit("monitoring-unreachable", "warning", "homefleet:monitoring.prometheusHost", u, "An exporter Prometheus cannot reach alerts as TargetDown forever, or never gets scraped.", "Set the host's monitoring.listenAddress to an address on the monitoring network.");
+    }
+  }
+  return findings;
+}

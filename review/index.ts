@@ -1,0 +1,36 @@
+/**
+ * `reviewFleet`: run every check, apply the config's accepted findings, and say whether the
+ * change may go ahead (no error left unaccepted).
+ */
+import { renderRules } from "../render/common/prometheusConfig";
+import { runChecks, type ReviewInput } from "./checks";
+import { sortFindings, type Finding } from "./findings";
+
+export interface Review {
+  readonly findings: readonly Finding[];
+  /** Errors not accepted in config: any of these stops a preview. */
+  readonly blocking: readonly Finding[];
+  /** Accept entries that matched no finding: stale, and worth removing. */
+  readonly unusedAccepts: readonly { check: string; path: string }[];
+}
+
+export function reviewFleet(input: ReviewInput): Review {
+  const accepts = input.config.review?.accept ?? [];
+  const used = new Set<number>();
+  const findings = sortFindings(runChecks(input, renderRules())).map((f) => {
+    const i = accepts.findIndex((a) => a.check === f.check && a.path === f.path);
+    if (i < 0) return f;
+    used.add(i);
+    return { ...f, acceptedBecause: accepts[i].reason };
+  });
+  return {
+    findings,
+    blocking: findings.filter((f) => f.severity === "error" && !f.acceptedBecause),
+    unusedAccepts: accepts.filter((_, i) => !used.has(i)).map((a) => ({ check: a.check, path: a.path })),
+  };
+}
+
+export function describeFinding(f: Finding): string {
+  const accepted = f.acceptedBecause ? ` (accepted: ${f.acceptedBecause})` : "";
+  return `[${f.severity}] ${f.check} ${f.path}: ${f.message}${accepted}. Why: ${f.why} Fix: ${f.fix}`;
+}
