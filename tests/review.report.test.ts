@@ -1,0 +1,92 @@
+/**
+ * `homefleet review`: the reports of the committed stacks render, every Mermaid block in them is
+ * valid for the real Mermaid parser, JSON output is stable, and errors give exit status 1.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { parse } from "yaml";
+import { main } from "../cli/main";
+import { validateMermaid } from "./support/mermaid";
+
+const ROOT = join(__dirname, "..");
+
+async function homefleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const io = { out: { write: (s: string) => ((stdout += s), true) }, err: { write: (s: string) => ((stderr += s), true) }, cwd: ROOT };
+  const code = await main(["node", "homefleet", ...args], io as never);
+  return { code, stdout, stderr };
+}
+
+const mermaidBlocks = (md: string) => [...md.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]);
+
+describe.each(["staging", "prod"])("the %s review", (stack) => {
+  let md: string;
+  let json: string;
+  beforeAll(async () => {
+    const a = await homefleet("review", "--stack", stack, "--no-exposure");
+    const b = await homefleet("review", "--stack", stack, "--no-exposure", "--format", "json");
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    md = a.stdout;
+    json = b.stdout;
+  });
+
+  it("has every section of a hand-written review", () => {
+    for (const heading of ["## Findings by priority", "## Inventory", "### Ports", ": dependencies", ": timer schedule", "## Coverage", "## Exposure"]) expect(md).toContain(heading);
+  });
+
+  it("draws one dependency graph and one timer schedule per host, all valid Mermaid", async () => {
+    const blocks = mermaidBlocks(md);
+    const hosts = (JSON.parse(json).hosts as unknown[]).length;
+    expect(blocks).toHaveLength(hosts * 2);
+    const results = await validateMermaid(blocks);
+    expect(results.map((r) => r.error ?? "ok")).toEqual(blocks.map(() => "ok"));
+    expect(results.map((r) => r.diagramType).sort()).toEqual([...Array(hosts).fill("flowchart-v2"), ...Array(hosts).fill("gantt")].sort());
+  });
+
+  it("writes the same JSON every time, with a summary tools can read", async () => {
+    const again = await homefleet("review", "--stack", stack, "--no-exposure", "--format", "json");
+    expect(again.stdout).toBe(json);
+    const doc = JSON.parse(json);
+    expect(Object.keys(doc)).toEqual(["generator", "version", "title", "summary", "hosts", "coverage", "findings", "unusedAccepts"]);
+    expect(doc.summary).toEqual({ error: 0, warning: 0, info: 0, accepted: 0 });
+    expect(doc.coverage.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("a fleet with problems", () => {
+  const dir = mkdtempSync(join(tmpdir(), "homefleet-review-"));
+  const file = join(dir, "Pulumi.bad.yaml");
+  const doc = parse(readFileSync(join(ROOT, "Pulumi.staging.yaml"), "utf8"));
+  doc.config["homefleet:stacks"]["litellm-box"].network = { mode: "host" };
+  doc.config["homefleet:stacks"]["litellm-box"].container.publish = { hostPort: 9100, address: "192.168.50.12" };
+  writeFileSync(file, stringify(doc));
+
+  it("exits 1, prints the blocking error, and lists findings by priority", async () => {
+    const run = await homefleet("review", "--config", file, "--no-exposure");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: \[error\] port-clash homefleet:hosts\.box-staging: /m);
+    const errors = run.stdout.indexOf("### Errors");
+    const warnings = run.stdout.indexOf("### Warnings");
+    expect(errors).toBeGreaterThan(0);
+    expect(warnings).toBeGreaterThan(errors);
+    expect(run.stdout).toContain("**host-network** `homefleet:stacks.litellm-box.network.mode`");
+  });
+
+  it("reports the same findings in JSON", async () => {
+    const run = await homefleet("review", "--config", file, "--no-exposure", "--format", "json");
+    const findings = JSON.parse(run.stdout).findings as { check: string; severity: string }[];
+    expect(findings.filter((f) => f.severity === "error").map((f) => f.check)).toContain("port-clash");
+    expect(findings.map((f) => f.check)).toContain("host-network");
+  });
+});
+
+it("measures exposure with systemd-analyze when it is there", async () => {
+  const run = await homefleet("review", "--stack", "prod", "--format", "json");
+  const forge = (JSON.parse(run.stdout).hosts as { name: string; exposure: Record<string, number> }[]).find((h) => h.name === "forge")!;
+  expect(forge.exposure["redis-litellm-forge.service"]).toBeLessThanOrEqual(2);
+  expect(forge.exposure["podman-litellm-forge.service"]).toBeGreaterThan(5);
+});
