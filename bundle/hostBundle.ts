@@ -9,12 +9,15 @@ import type { FleetModel, HealthCheckSpec, HostModel } from "../model/specs";
 import { renderNixosHost } from "../render/nixos/host";
 import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
+import { unitsReading, unitsToStart } from "./activation";
 
 export interface ManifestFile {
   readonly path: string;
   readonly mode: string;
   readonly sha256: string;
   readonly size: number;
+  /** Units a change of this file restarts (plain systemd hosts). */
+  readonly restart?: readonly string[];
 }
 
 export interface HostManifest {
@@ -24,6 +27,8 @@ export interface HostManifest {
   /** Written at deploy time from Pulumi secrets; listed by path only, never with content or hash. */
   readonly secretFiles: readonly { readonly path: string; readonly mode: string; readonly owner: string; readonly group: string }[];
   readonly units: readonly string[];
+  /** Units a deployment enables and starts (plain systemd hosts). */
+  readonly start: readonly string[];
   readonly disabledUnits: readonly string[];
   readonly packages: readonly string[];
   readonly healthChecks: readonly HealthCheckSpec[];
@@ -71,14 +76,20 @@ export function buildHostBundle(host: HostModel): HostBundle {
     if (seen.has(f.path)) throw new Error(`host ${host.name}: two files render to ${f.path}`);
     seen.add(f.path);
   }
+  const start = host.os === "systemd" ? unitsToStart(host, files) : [];
+  const startable = new Set(start);
   const body = {
     os: host.os,
     arch: host.arch,
-    files: files.map((f) => ({ path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8") })),
+    files: files.map((f) => {
+      const restart = host.os === "systemd" ? unitsReading(host, f, startable) : [];
+      return { path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8"), ...(restart.length ? { restart } : {}) };
+    }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => ({ path: s.path, mode: s.mode, owner: s.owner, group: s.group }))
       .sort((a, b) => a.path.localeCompare(b.path)),
     units: unitNames(host, files),
+    start,
     disabledUnits: [...host.disabledUnits],
     packages: [...host.packages],
     healthChecks: host.stacks.flatMap((s) => s.healthChecks),

@@ -185,7 +185,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const healthChecks: HealthCheckSpec[] = [];
   const listeners: ListenerSpec[] = [{ address: publishAddress, port: publishPort, owner: units.container(name) }];
   if (cache) {
-    healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: os === "nixos" ? cache.passwordFile : cache.authConfFile });
+    healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: cache.passwordFile });
     for (const address of cache.bind) listeners.push({ address, port: cache.port, owner: units.cache(name) });
   }
   if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
@@ -270,6 +270,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             "netavark",
             "aardvark-dns",
             "iproute2",
+            "jq",
             "openssl",
             "prometheus-node-exporter",
             ...(operations.probes.length ? ["prometheus-blackbox-exporter"] : []),

@@ -13,6 +13,7 @@ import { hbaRules } from "../common/postgresHba";
 import { renderPostgresConf } from "../common/postgresConf";
 import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
 import { scriptNamed } from "../scripts/registry";
+import { activateScript } from "../scripts/activate";
 import { renderSystemdOperations } from "./operations";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
@@ -252,7 +253,8 @@ function tmpfiles(host: HostModel): RenderedFile | undefined {
 
 export function renderSystemdHost(host: HostModel): RenderedFile[] {
   const files: RenderedFile[] = [];
-  const needed = new Set<ScriptSpec>([waitHttpScript]);
+  // The deployer runs the new generation's own copy of homefleet-activate.
+  const needed = new Set<ScriptSpec>([waitHttpScript, activateScript]);
   for (const stack of host.stacks) {
     if (stack.network.mode === "bridge") {
       files.push({ path: podmanNetworkFilePath(stack.network), mode: "0644", content: podmanNetworkFile(stack.network) });

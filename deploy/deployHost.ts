@@ -1,0 +1,262 @@
+/**
+ * Deploys one host bundle over one SSH connection: upload only what changed into a new
+ * generation, switch to it under a confirm-or-revert timer, gate on health, and either confirm
+ * or roll back to the generation the host ran before. Also reads what a host runs (drift) and
+ * removes homefleet from a host.
+ */
+import type { HostManifest } from "../bundle/hostBundle";
+import type { HealthCheckSpec } from "../model/specs";
+import type { RenderedFile } from "../render/types";
+import { activateScript } from "../render/scripts/activate";
+import { DeployError, HostSession, sha256, type SshTarget } from "./ssh";
+import { createTar, type TarEntry } from "./tar";
+
+export const STATE_DIR = "/var/lib/homefleet";
+const ACTIVATE = `${STATE_DIR}/homefleet-activate`;
+
+export interface SecretFileContent {
+  readonly path: string;
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly content: string;
+}
+
+export interface DeployOptions {
+  /** Seconds after activation before the host rolls itself back unless confirmed. */
+  readonly confirmAfterSec?: number;
+  /** How long the health gate waits for every check to pass. */
+  readonly healthTimeoutSec?: number;
+  /** Generations kept on the host (at least the one to roll back to). */
+  readonly keepGenerations?: number;
+  /** Test hook: called after activation, before the health gate and confirmation. */
+  readonly afterActivate?: (session: HostSession) => Promise<void>;
+}
+
+export interface HealthResult {
+  readonly verdict: "healthy" | "unhealthy";
+  readonly checkedAt: string;
+  readonly checks: readonly { readonly check: string; readonly ok: boolean }[];
+}
+
+export interface DeployResult {
+  readonly host: string;
+  readonly generation: number;
+  readonly manifestSha256: string;
+  /** False for a no-op: nothing uploaded, nothing restarted. */
+  readonly changed: boolean;
+  readonly uploadedFiles: readonly string[];
+  readonly secretsWritten: readonly string[];
+  readonly restarted: readonly string[];
+  readonly bytesSent: number;
+  readonly sshConnections: number;
+  readonly commands: number;
+  readonly health: HealthResult;
+  readonly unitStates: Readonly<Record<string, string>>;
+}
+
+export interface HostStatus {
+  readonly generation: number | null;
+  readonly previous: number | null;
+  readonly manifestSha256: string | null;
+  /** path → sha256 on the host, or "missing". */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+/** Single-quotes a value for the host's shell. */
+export function sh(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+async function ensureActivateScript(session: HostSession): Promise<void> {
+  const want = sha256(activateScript.text);
+  const have = (await session.exec(`sha256sum ${ACTIVATE} 2>/dev/null | cut -d' ' -f1`)).stdout.trim();
+  if (have !== want) {
+    await session.run("installing homefleet-activate", `umask 077 && mkdir -p ${STATE_DIR} && cat > ${ACTIVATE}.new && chmod 0700 ${ACTIVATE}.new && mv -f ${ACTIVATE}.new ${ACTIVATE}`, activateScript.text);
+  }
+}
+
+export async function hostStatus(session: HostSession): Promise<HostStatus> {
+  const out = await session.run("reading the host's generation", `if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo '{"current":null,"previous":null,"files":{}}'; fi`);
+  const status = JSON.parse(out) as { current: number | null; previous: number | null; files: Record<string, string> };
+  let manifestSha256: string | null = null;
+  if (status.current !== null) {
+    const manifest = JSON.parse(await session.run("reading the current manifest", `cat ${STATE_DIR}/current/manifest.json`)) as HostManifest;
+    manifestSha256 = manifest.sha256;
+  }
+  return { generation: status.current, previous: status.previous, manifestSha256, files: status.files };
+}
+
+async function currentManifest(session: HostSession): Promise<HostManifest | undefined> {
+  const r = await session.exec(`cat ${STATE_DIR}/current/manifest.json 2>/dev/null`);
+  return r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as HostManifest) : undefined;
+}
+
+/** sha256 of each secret file on the host ("missing" when absent), read as root, never the content. */
+async function secretHashes(session: HostSession, paths: readonly string[]): Promise<Map<string, string>> {
+  if (!paths.length) return new Map();
+  const out = await session.run("hashing secret files", `for f in ${paths.map(sh).join(" ")}; do if [ -f "$f" ]; then sha256sum "$f"; else echo "missing  $f"; fi; done`);
+  return new Map(out.trim().split("\n").map((l) => [l.slice(l.indexOf("  ") + 2), l.slice(0, l.indexOf("  "))]));
+}
+
+function healthCommand(check: HealthCheckSpec): { name: string; command: string } {
+  switch (check.kind) {
+    case "unit":
+      return { name: `unit ${check.unit} active`, command: `systemctl is-active --quiet ${sh(check.unit)}` };
+    case "http":
+      return { name: `${check.unit}: GET ${check.url}`, command: `curl --silent --fail --max-time 10 --output /dev/null ${sh(check.url)}` };
+    case "postgres":
+      return { name: `${check.unit}: pg_isready ${check.host}:${check.port}`, command: `pg_isready --quiet --host=${sh(check.host)} --port=${check.port}` };
+    case "redis":
+      // The password goes to redis-cli on stdin (--askpass), not on its command line.
+      return { name: `${check.unit}: Redis PING ${check.host}:${check.port}`, command: `redis-cli --no-auth-warning -h ${sh(check.host)} -p ${check.port} --askpass PING < ${sh(check.passwordFile)} | grep -qx PONG` };
+  }
+}
+
+/** Polls every check until all pass or the time is up. */
+export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number): Promise<HealthResult> {
+  const commands = checks.map(healthCommand);
+  const deadline = Date.now() + timeoutSec * 1000;
+  let results = commands.map((c) => ({ check: c.name, ok: false }));
+  for (;;) {
+    results = await Promise.all(commands.map(async (c) => ({ check: c.name, ok: (await session.exec(c.command)).code === 0 })));
+    if (results.every((r) => r.ok) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return { verdict: results.every((r) => r.ok) ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: results };
+}
+
+async function unitStates(session: HostSession, units: readonly string[]): Promise<Record<string, string>> {
+  if (!units.length) return {};
+  const out = (await session.exec(`systemctl is-active ${units.map(sh).join(" ")}`)).stdout.trim().split("\n");
+  return Object.fromEntries(units.map((u, i) => [u, out[i] ?? "unknown"]));
+}
+
+async function journalOf(session: HostSession, unit: string): Promise<string> {
+  return (await session.exec(`journalctl --no-pager --output=cat -n 25 -u ${sh(unit)}`)).stdout.trim();
+}
+
+function stackOfSecret(path: string): string | undefined {
+  return path.match(/^\/var\/lib\/homefleet\/secrets\/([^/]+)\//)?.[1];
+}
+
+export async function deployHost(target: SshTarget, files: readonly RenderedFile[], manifest: HostManifest, secrets: readonly SecretFileContent[], options: DeployOptions = {}): Promise<DeployResult> {
+  if (manifest.os !== "systemd") throw new DeployError(target.host, `deploying ${manifest.os} hosts is not supported by this deployer yet`);
+  const session = await HostSession.connect(target);
+  try {
+    await ensureActivateScript(session);
+    const previous = await currentManifest(session);
+    const status = await hostStatus(session);
+    const hostSecretHashes = await secretHashes(session, secrets.map((s) => s.path));
+    const changedSecrets = secrets.filter((s) => hostSecretHashes.get(s.path) !== sha256(s.content));
+    const drifted = previous ? Object.entries(status.files).filter(([p, h]) => previous.files.find((f) => f.path === p)?.sha256 !== h) : [];
+
+    const noop = previous?.sha256 === manifest.sha256 && drifted.length === 0 && changedSecrets.length === 0;
+    if (noop) {
+      const states = await unitStates(session, manifest.start);
+      return {
+        host: target.host,
+        generation: status.generation!,
+        manifestSha256: manifest.sha256,
+        changed: false,
+        uploadedFiles: [],
+        secretsWritten: [],
+        restarted: [],
+        bytesSent: session.bytesSent,
+        sshConnections: 1,
+        commands: session.commands,
+        health: { verdict: Object.values(states).every((s) => s === "active") ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: [] },
+        unitStates: states,
+      };
+    }
+
+    // Upload only files whose content the current generation does not already hold.
+    const held = new Map((previous?.files ?? []).map((f) => [f.path, f.sha256]));
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    const upload = manifest.files.filter((f) => held.get(f.path) !== f.sha256);
+    const entries: TarEntry[] = [
+      { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
+      ...upload.map((f) => ({ path: `files${f.path}`, mode: parseInt(f.mode, 8), content: byPath.get(f.path)!.content })),
+    ];
+    const generation = (status.generation ?? 0) + 1;
+    await session.run("uploading the new generation", `${ACTIVATE} prepare ${generation}`, createTar(entries));
+
+    for (const s of changedSecrets) {
+      const dir = s.path.slice(0, s.path.lastIndexOf("/"));
+      await session.run(
+        `writing secret ${s.path}`,
+        `umask 077 && mkdir -p ${sh(dir)} && chmod 0700 ${sh(dir)} && cat > ${sh(s.path + ".homefleet-new")} && chown ${sh(`${s.owner}:${s.group}`)} ${sh(s.path + ".homefleet-new")} && chmod ${s.mode} ${sh(s.path + ".homefleet-new")} && mv -f ${sh(s.path + ".homefleet-new")} ${sh(s.path)}`,
+        s.content,
+      );
+    }
+
+    const rollbackTo = status.generation;
+    if (rollbackTo !== null) await session.run("arming confirm-or-revert", `${ACTIVATE} arm ${options.confirmAfterSec ?? 120}`);
+    const switched = await session.exec(`${ACTIVATE} switch ${generation}`);
+    const restarted = (switched.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
+    // Units whose secrets changed read them at start: restart them too.
+    const secretStacks = new Set(changedSecrets.map((s) => stackOfSecret(s.path)).filter((s): s is string => !!s));
+    const secretUnits = manifest.start.filter((u) => [...secretStacks].some((stack) => u.endsWith(`-${stack}.service`)) && !restarted.includes(u));
+    if (previous && secretUnits.length && switched.code === 0) {
+      await session.exec(`systemctl restart ${secretUnits.map(sh).join(" ")}`);
+      restarted.push(...secretUnits);
+    }
+    await options.afterActivate?.(session);
+
+    const health = switched.code === 0 ? await healthGate(session, manifest.healthChecks, options.healthTimeoutSec ?? 300) : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", ok: false }] };
+    if (health.verdict !== "healthy") {
+      const failed = health.checks.find((c) => !c.ok)?.check ?? "activation";
+      const unit = manifest.healthChecks.find((c) => failed.startsWith(c.unit))?.unit ?? manifest.start.find((u) => u.startsWith("podman-")) ?? "";
+      const journal = unit ? await journalOf(session, unit) : "";
+      let rolledBack = "no previous generation to roll back to";
+      if (rollbackTo !== null) {
+        const r = await session.exec(`${ACTIVATE} rollback && ${ACTIVATE} confirm`);
+        rolledBack = r.code === 0 ? `rolled back to generation ${rollbackTo}` : `ROLLBACK FAILED: ${r.stderr.trim()}`;
+      }
+      const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
+      throw new DeployError(target.host, `generation ${generation} failed its health check "${failed}"; ${rolledBack}.${activation}\nlast journal lines of ${unit}:\n${journal}`);
+    }
+    if (rollbackTo !== null) await session.run("confirming the generation", `${ACTIVATE} confirm`);
+    await session.run("removing old generations", `${ACTIVATE} gc ${Math.max(2, options.keepGenerations ?? 3)}`);
+    return {
+      host: target.host,
+      generation,
+      manifestSha256: manifest.sha256,
+      changed: true,
+      uploadedFiles: upload.map((f) => f.path),
+      secretsWritten: changedSecrets.map((s) => s.path),
+      restarted,
+      bytesSent: session.bytesSent,
+      sshConnections: 1,
+      commands: session.commands,
+      health,
+      unitStates: await unitStates(session, manifest.start),
+    };
+  } finally {
+    session.close();
+  }
+}
+
+/** What the host runs, for drift: every managed file's hash against the manifest. */
+export async function readHost(target: SshTarget): Promise<HostStatus> {
+  const session = await HostSession.connect(target);
+  try {
+    return await hostStatus(session);
+  } finally {
+    session.close();
+  }
+}
+
+/** Stops and disables homefleet's units and removes its files and secrets; keeps data and backups. */
+export async function removeHost(target: SshTarget): Promise<void> {
+  const session = await HostSession.connect(target);
+  try {
+    const manifest = await currentManifest(session);
+    if (!manifest) return;
+    const own = manifest.units.filter((u) => manifest.files.some((f) => f.path === `/etc/systemd/system/${u}`));
+    if (own.length) await session.exec(`systemctl disable --now ${own.map(sh).join(" ")}`);
+    await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
+  } finally {
+    session.close();
+  }
+}

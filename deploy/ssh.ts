@@ -1,0 +1,111 @@
+/**
+ * One SSH connection to a host (ssh2), with commands run as channels on it. Secrets travel on
+ * a command's stdin, never in its command line or environment. The host key is checked when the
+ * config gives one.
+ */
+import { createHash } from "node:crypto";
+import { Client, type ConnectConfig } from "ssh2";
+
+export interface SshTarget {
+  readonly host: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKey: string;
+  /** `ssh-ed25519 AAAA...`; when set, any other host key is refused. */
+  readonly hostKey?: string;
+  readonly connectTimeoutSec?: number;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class DeployError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(`host ${host}: ${message}`);
+    this.name = "DeployError";
+  }
+}
+
+export class HostSession {
+  private constructor(
+    private readonly client: Client,
+    readonly target: SshTarget,
+  ) {}
+
+  /** Bytes written to command stdin over this connection (the upload cost of a deployment). */
+  bytesSent = 0;
+  commands = 0;
+
+  static connect(target: SshTarget): Promise<HostSession> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      const expected = target.hostKey?.split(" ")[1];
+      const config: ConnectConfig = {
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: (target.connectTimeoutSec ?? 20) * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        hostVerifier: expected ? (key: Buffer) => key.toString("base64") === expected : undefined,
+      };
+      client
+        .once("ready", () => resolve(new HostSession(client, target)))
+        .once("error", (err) => {
+          const why = /hostVerifier|Host denied/i.test(err.message) ? `host key does not match the configured hostKey (${target.hostKey?.slice(0, 30)}...)` : err.message;
+          reject(new DeployError(target.host, `cannot connect to ${target.user}@${target.address}:${target.port}: ${why}`));
+        })
+        .connect(config);
+    });
+  }
+
+  /** Runs a command; `stdin` (if given) is written and closed. Never throws on a non-zero exit. */
+  exec(command: string, stdin?: Buffer | string): Promise<ExecResult> {
+    this.commands++;
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) return reject(new DeployError(this.target.host, `cannot run a command: ${err.message}`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code = -1;
+        channel.on("data", (d: Buffer) => out.push(d));
+        channel.stderr.on("data", (d: Buffer) => errOut.push(d));
+        channel.on("exit", (c: number | null) => (code = c ?? -1));
+        channel.on("close", () => resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") }));
+        if (stdin !== undefined) {
+          const data = typeof stdin === "string" ? Buffer.from(stdin) : stdin;
+          this.bytesSent += data.length;
+          channel.end(data);
+        } else channel.end();
+      });
+    });
+  }
+
+  /** Like exec, but a non-zero exit is a DeployError naming what was being done. */
+  async run(what: string, command: string, stdin?: Buffer | string): Promise<string> {
+    const r = await this.exec(command, stdin);
+    if (r.code !== 0) throw new DeployError(this.target.host, `${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
+    return r.stdout;
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  /** Drops the connection without a goodbye, as a network cut would (for tests of confirm-or-revert). */
+  cut(): void {
+    this.client.destroy();
+  }
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}

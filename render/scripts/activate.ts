@@ -1,0 +1,208 @@
+import type { ScriptSpec } from "./index";
+
+/**
+ * The host side of a deployment on plain systemd hosts. The deployer streams a generation in,
+ * then asks for it to be switched to, checked, confirmed or rolled back. Every generation is a
+ * complete, verified copy of homefleet's files, so rolling back is switching to another one.
+ */
+export const activateScript: ScriptSpec = {
+  name: "homefleet-activate",
+  nixRuntimeInputs: ["jq", "coreutils", "gnutar", "systemd"],
+  text: `#!/bin/bash
+# Host generations for homefleet on a plain systemd host.
+#   prepare GEN       read a tar (manifest.json + files/ of the files that changed) from stdin;
+#                     link every unchanged file from the current generation; verify every sha256
+#   switch GEN        install GEN's files, remove files the previous generation had and GEN has
+#                     not, daemon-reload, restart only the units whose files changed, start the rest
+#   rollback          switch back to the previous generation
+#   arm SECONDS       roll back by itself in SECONDS unless confirmed (the deployer may be cut off)
+#   confirm           disarm
+#   status            JSON: current and previous generation, sha256 of every installed file
+#   gc KEEP           delete all but the KEEP newest generations, never current or previous
+# Layout: /var/lib/homefleet/generations/N/{manifest.json,files/...}, current and previous symlinks.
+set -euo pipefail
+umask 022
+
+root=\${HOMEFLEET_STATE_DIR:-/var/lib/homefleet}
+gens=$root/generations
+self=$(readlink -f "$0")
+
+usage() {
+  echo "usage: $0 prepare GEN | switch GEN | rollback | arm SECONDS | confirm | status | gc KEEP" >&2
+  exit 2
+}
+[ "$#" -ge 1 ] || usage
+
+number() {
+  if ! [[ "$1" =~ ^[0-9]+$ ]]; then
+    echo "not a generation number: $1" >&2
+    exit 2
+  fi
+}
+
+generation_of() {
+  local link=$root/$1
+  if [ -L "$link" ]; then basename "$(readlink "$link")"; fi
+}
+
+# manifest FILE: one line per file: PATH<TAB>MODE<TAB>SHA256
+files_of() {
+  jq -r '.files[] | [.path, .mode, .sha256] | @tsv' "$1"
+}
+
+prepare() {
+  local gen=$1 dir=$gens/$1 partial=$gens/.$1.partial current
+  current=$(generation_of current)
+  rm -rf "$partial"
+  mkdir -p "$partial/files"
+  tar -x -C "$partial" -f -
+  [ -f "$partial/manifest.json" ] || { echo "no manifest.json in the upload" >&2; exit 1; }
+  local path mode sha have
+  while IFS=$'\\t' read -r path mode sha; do
+    if [ ! -e "$partial/files$path" ]; then
+      if [ -n "$current" ] && [ -e "$gens/$current/files$path" ]; then
+        mkdir -p "$(dirname "$partial/files$path")"
+        ln "$gens/$current/files$path" "$partial/files$path"
+      else
+        echo "missing from upload and from generation \${current:-none}: $path" >&2
+        exit 1
+      fi
+    fi
+    have=$(sha256sum "$partial/files$path" | cut -d' ' -f1)
+    if [ "$have" != "$sha" ]; then
+      echo "sha256 mismatch for $path: have $have, manifest says $sha" >&2
+      exit 1
+    fi
+  done < <(files_of "$partial/manifest.json")
+  rm -rf "$dir"
+  mv "$partial" "$dir"
+  echo "prepared generation $gen"
+}
+
+switch_to() {
+  local gen=$1 dir=$gens/$1 old old_manifest path mode sha tmp
+  [ -f "$dir/manifest.json" ] || { echo "generation $gen does not exist" >&2; exit 1; }
+  old=$(generation_of current)
+  old_manifest=
+  if [ -n "$old" ] && [ "$old" != "$gen" ]; then old_manifest=$gens/$old/manifest.json; fi
+
+  while IFS=$'\\t' read -r path mode sha; do
+    mkdir -p "$(dirname "$path")"
+    tmp="$path.homefleet-new"
+    cp "$dir/files$path" "$tmp"
+    chmod "$mode" "$tmp"
+    mv -f "$tmp" "$path"
+  done < <(files_of "$dir/manifest.json")
+
+  local changed=() restart
+  if [ -n "$old_manifest" ]; then
+    while IFS= read -r path; do
+      rm -f "$path"
+    done < <(jq -r --slurpfile new "$dir/manifest.json" '[.files[].path] - [$new[0].files[].path] | .[]' "$old_manifest")
+    mapfile -t changed < <(jq -r --slurpfile old "$old_manifest" '
+      ($old[0].files | map({(.path): .sha256}) | add // {}) as $before
+      | [.files[] | select($before[.path] != .sha256) | .restart[]?] | unique | .[]' "$dir/manifest.json")
+  else
+    mapfile -t changed < <(jq -r '[.files[].restart[]?] | unique | .[]' "$dir/manifest.json")
+  fi
+
+  if [ -f /etc/sysusers.d/homefleet.conf ]; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
+  for conf in /etc/tmpfiles.d/homefleet*.conf; do
+    if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
+  done
+  systemctl daemon-reload
+
+  ln -sfn "generations/$gen" "$root/current.new"
+  mv -T "$root/current.new" "$root/current"
+  if [ -n "$old" ] && [ "$old" != "$gen" ]; then
+    ln -sfn "generations/$old" "$root/previous.new"
+    mv -T "$root/previous.new" "$root/previous"
+  fi
+
+  local disabled=() start=()
+  mapfile -t disabled < <(jq -r '.disabledUnits[]?' "$dir/manifest.json")
+  mapfile -t start < <(jq -r '.start[]?' "$dir/manifest.json")
+  if [ "\${#disabled[@]}" -gt 0 ]; then systemctl disable --now "\${disabled[@]}" 2>/dev/null || true; fi
+  if [ "\${#start[@]}" -gt 0 ]; then systemctl enable "\${start[@]}" --quiet; fi
+
+  local status=0
+  # Restart what changed (one transaction, so systemd orders it), then start what is not running.
+  restart=()
+  for unit in "\${changed[@]}"; do
+    if systemctl cat "$unit" >/dev/null 2>&1; then restart+=("$unit"); fi
+  done
+  if [ "\${#restart[@]}" -gt 0 ]; then
+    echo "restarting: \${restart[*]}"
+    systemctl restart "\${restart[@]}" || status=$?
+  fi
+  if [ "\${#start[@]}" -gt 0 ]; then systemctl start "\${start[@]}" || status=$?; fi
+  echo "switched to generation $gen"
+  return "$status"
+}
+
+case "$1" in
+  prepare)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    prepare "$2"
+    ;;
+  switch)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    switch_to "$2"
+    ;;
+  rollback)
+    previous=$(generation_of previous)
+    [ -n "$previous" ] || { echo "no previous generation to roll back to" >&2; exit 1; }
+    current=$(generation_of current)
+    switch_to "$previous"
+    # The failed generation stays on disk for inspection; previous now points at it.
+    echo "rolled back from generation $current to $previous"
+    ;;
+  arm)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    systemctl stop homefleet-confirm.timer homefleet-confirm.service 2>/dev/null || true
+    systemctl reset-failed homefleet-confirm.service 2>/dev/null || true
+    systemd-run --quiet --unit=homefleet-confirm --on-active="$2" --timer-property=AccuracySec=1s "$self" rollback
+    echo "armed: rollback in $2 s unless confirmed"
+    ;;
+  confirm)
+    systemctl stop homefleet-confirm.timer 2>/dev/null || true
+    echo "confirmed generation $(generation_of current)"
+    ;;
+  status)
+    current=$(generation_of current)
+    previous=$(generation_of previous)
+    files='{}'
+    if [ -n "$current" ]; then
+      files=$(while IFS=$'\\t' read -r path mode sha; do
+        if [ -f "$path" ]; then
+          printf '%s\\t%s\\n' "$path" "$(sha256sum "$path" | cut -d' ' -f1)"
+        else
+          printf '%s\\tmissing\\n' "$path"
+        fi
+      done < <(files_of "$gens/$current/manifest.json") | jq -R -s 'split("\\n") | map(select(length > 0) | split("\\t") | {(.[0]): .[1]}) | add // {}')
+    fi
+    jq -n --arg current "$current" --arg previous "$previous" --argjson files "$files" \\
+      '{current: ($current | if . == "" then null else tonumber end), previous: ($previous | if . == "" then null else tonumber end), files: $files}'
+    ;;
+  gc)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    current=$(generation_of current)
+    previous=$(generation_of previous)
+    mapfile -t all < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\\n' | sort -n)
+    remove=$((\${#all[@]} - $2))
+    for gen in "\${all[@]}"; do
+      [ "$remove" -gt 0 ] || break
+      if [ "$gen" != "$current" ] && [ "$gen" != "$previous" ]; then
+        rm -rf "\${gens:?}/$gen"
+        remove=$((remove - 1))
+      fi
+    done
+    ;;
+  *) usage ;;
+esac
+`,
+};
