@@ -1,0 +1,89 @@
+/**
+ * homefleet-activate's generation store, run for real (the parts that need no running systemd):
+ * a generation is built from an upload of only the changed files plus links to the current
+ * generation, and every file is verified against the manifest.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderFleet } from "../bundle/hostBundle";
+import { loadStackFile } from "../config/load";
+import { createTar } from "../deploy/tar";
+import { activateScript } from "../render/scripts/activate";
+
+const forge = renderFleet(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).bundles.find((b) => b.host.name === "forge")!;
+const work = mkdtempSync(join(tmpdir(), "hf-gen-"));
+const script = join(work, "homefleet-activate");
+writeFileSync(script, activateScript.text, { mode: 0o755 });
+
+function activate(stateDir: string, args: string[], input?: Buffer) {
+  const r = spawnSync("bash", [script, ...args], { input, env: { ...process.env, HOMEFLEET_STATE_DIR: stateDir } });
+  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+function upload(manifest: object, files: { path: string; mode: string; content: string }[]): Buffer {
+  return createTar([{ path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest) }, ...files.map((f) => ({ path: `files${f.path}`, mode: parseInt(f.mode, 8), content: f.content }))]);
+}
+
+describe("generations", () => {
+  const state = join(work, "state");
+
+  it("prepares a first generation from a full upload and verifies every file", () => {
+    const r = activate(state, ["prepare", "1"], upload(forge.manifest, [...forge.files]));
+    expect(r).toMatchObject({ status: 0, stdout: "prepared generation 1\n" });
+    const unit = forge.files.find((f) => f.path.endsWith("/redis-litellm-forge.service"))!;
+    expect(readFileSync(join(state, "generations/1/files", unit.path), "utf8")).toBe(unit.content);
+  });
+
+  it("prepares the next generation from only the changed file, linking the rest", () => {
+    symlinkSync("generations/1", join(state, "current"));
+    const changed = forge.files.find((f) => f.path.endsWith("/redis.conf"))!;
+    const edited = { ...changed, content: changed.content.replace("maxmemory 256mb", "maxmemory 512mb") };
+    const manifest = { ...forge.manifest, files: forge.manifest.files.map((f) => (f.path === changed.path ? { ...f, sha256: require("node:crypto").createHash("sha256").update(edited.content).digest("hex") } : f)) };
+    const r = activate(state, ["prepare", "2"], upload(manifest, [edited]));
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(state, "generations/2/files", changed.path), "utf8")).toContain("maxmemory 512mb");
+    const unchanged = forge.files.find((f) => f.path.endsWith("/redis-litellm-forge.service"))!.path;
+    // Hard links: the unchanged file is the very same inode as in generation 1.
+    expect(statSync(join(state, "generations/2/files", unchanged)).ino).toBe(statSync(join(state, "generations/1/files", unchanged)).ino);
+  });
+
+  it("refuses an upload whose file does not match the manifest, and keeps no partial generation", () => {
+    const file = forge.files[0];
+    const r = activate(state, ["prepare", "3"], upload(forge.manifest, [{ ...file, content: file.content + "tampered\n" }]));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`sha256 mismatch for ${file.path}`);
+    expect(() => statSync(join(state, "generations/3"))).toThrow();
+  });
+
+  it("refuses a generation number that is not a number", () => {
+    expect(activate(state, ["prepare", "1; rm -rf /"]).status).toBe(2);
+  });
+
+  it("reports the current generation", () => {
+    const r = activate(state, ["status"]);
+    expect(r.status).toBe(0);
+    const status = JSON.parse(r.stdout);
+    expect(status.current).toBe(1);
+    expect(status.previous).toBeNull();
+  });
+});
+
+describe("what a change restarts", () => {
+  const restartOf = (suffix: string) => forge.manifest.files.find((f) => f.path.endsWith(suffix))!.restart ?? [];
+
+  it("maps each config file to the units that read it", () => {
+    expect(restartOf("/etc/homefleet/litellm-forge/redis.conf")).toEqual(["redis-litellm-forge.service"]);
+    expect(restartOf("/etc/homefleet/litellm-forge/litellm-config.yaml")).toEqual(["podman-litellm-forge.service"]);
+    expect(restartOf("/etc/postgresql/15/main/pg_hba.conf")).toEqual(["postgresql@15-main.service"]);
+    expect(restartOf("/etc/default/prometheus-node-exporter")).toEqual(["prometheus-node-exporter.service"]);
+  });
+
+  it("never restarts a oneshot job, which would run a backup", () => {
+    expect(restartOf("/etc/systemd/system/homefleet-backup-postgresql.service")).toEqual([]);
+    expect(restartOf("/etc/systemd/system/homefleet-backup-postgresql.timer")).toEqual(["homefleet-backup-postgresql.timer"]);
+    expect(forge.manifest.start).not.toContain("homefleet-backup-postgresql.service");
+    expect(forge.manifest.start).toContain("homefleet-backup-postgresql.timer");
+  });
+});
