@@ -18,6 +18,9 @@ export interface ManifestFile {
   readonly size: number;
   /** Units a change of this file restarts (plain systemd hosts). */
   readonly restart?: readonly string[];
+  /** Set when the file is not root's. */
+  readonly owner?: string;
+  readonly group?: string;
 }
 
 export interface HostManifest {
@@ -83,7 +86,7 @@ export function buildHostBundle(host: HostModel): HostBundle {
     arch: host.arch,
     files: files.map((f) => {
       const restart = host.os === "systemd" ? unitsReading(host, f, startable) : [];
-      return { path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8"), ...(restart.length ? { restart } : {}) };
+      return { path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8"), ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => ({ path: s.path, mode: s.mode, owner: s.owner, group: s.group }))

@@ -139,7 +139,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
       },
     };
     const deps = bridgeDependencies(stack);
-    if (deps.length) services[attr(units.cache(stack.name))] = { after: deps, requires: deps };
+    if (deps.length) services[attr(units.cache(stack.name))] = { after: deps, requires: deps.filter((d) => !d.endsWith(".device")), wants: deps.filter((d) => d.endsWith(".device")) };
   }
 
   if (stack.litellmConfig) {
@@ -216,7 +216,7 @@ function hostModule(host: HostModel): RenderedFile {
     };
     if (deps.length) {
       // seed 001: without this PostgreSQL starts before the bridge exists and listens on localhost only.
-      (body.systemd as Record<string, NixValue>).services = { postgresql: { after: deps, requires: deps } };
+      (body.systemd as Record<string, NixValue>).services = { postgresql: { after: deps, requires: deps.filter((d) => !d.endsWith(".device")), wants: deps.filter((d) => d.endsWith(".device")) } };
     }
   }
   return {

@@ -45,9 +45,9 @@ generation_of() {
   if [ -L "$link" ]; then basename "$(readlink "$link")"; fi
 }
 
-# manifest FILE: one line per file: PATH<TAB>MODE<TAB>SHA256
+# manifest FILE: one line per file: PATH<TAB>MODE<TAB>SHA256<TAB>OWNER:GROUP
 files_of() {
-  jq -r '.files[] | [.path, .mode, .sha256] | @tsv' "$1"
+  jq -r '.files[] | [.path, .mode, .sha256, ((.owner // "root") + ":" + (.group // "root"))] | @tsv' "$1"
 }
 
 prepare() {
@@ -57,8 +57,8 @@ prepare() {
   mkdir -p "$partial/files"
   tar -x -C "$partial" -f -
   [ -f "$partial/manifest.json" ] || { echo "no manifest.json in the upload" >&2; exit 1; }
-  local path mode sha have
-  while IFS=$'\\t' read -r path mode sha; do
+  local path mode sha owner have
+  while IFS=$'\\t' read -r path mode sha owner; do
     if [ ! -e "$partial/files$path" ]; then
       if [ -n "$current" ] && [ -e "$gens/$current/files$path" ]; then
         mkdir -p "$(dirname "$partial/files$path")"
@@ -80,17 +80,18 @@ prepare() {
 }
 
 switch_to() {
-  local gen=$1 dir=$gens/$1 old old_manifest path mode sha tmp
+  local gen=$1 dir=$gens/$1 old old_manifest path mode sha owner tmp
   [ -f "$dir/manifest.json" ] || { echo "generation $gen does not exist" >&2; exit 1; }
   old=$(generation_of current)
   old_manifest=
   if [ -n "$old" ] && [ "$old" != "$gen" ]; then old_manifest=$gens/$old/manifest.json; fi
 
-  while IFS=$'\\t' read -r path mode sha; do
+  while IFS=$'\\t' read -r path mode sha owner; do
     mkdir -p "$(dirname "$path")"
     tmp="$path.homefleet-new"
     cp "$dir/files$path" "$tmp"
     chmod "$mode" "$tmp"
+    chown "$owner" "$tmp"
     mv -f "$tmp" "$path"
   done < <(files_of "$dir/manifest.json")
 
@@ -176,7 +177,7 @@ case "$1" in
     previous=$(generation_of previous)
     files='{}'
     if [ -n "$current" ]; then
-      files=$(while IFS=$'\\t' read -r path mode sha; do
+      files=$(while IFS=$'\\t' read -r path mode sha owner; do
         if [ -f "$path" ]; then
           printf '%s\\t%s\\n' "$path" "$(sha256sum "$path" | cut -d' ' -f1)"
         else

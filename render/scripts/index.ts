@@ -21,8 +21,9 @@ export const networkScript: ScriptSpec = {
 # Why: netavark (1.4, Debian bookworm) creates the bridge only when the first container joins,
 # never adds the gateway address to a bridge it did not create, and deletes the bridge when the
 # last container leaves. Seed 001's PostgreSQL came up listening on localhost only because of
-# the first; the last would take the address away on every container restart. A dummy
-# "anchor" interface enslaved to the bridge keeps netavark from deleting it.
+# the first; the last would take the address away on every container restart. An "anchor"
+# interface enslaved to the bridge keeps netavark from deleting it: one end of a veth pair,
+# because some kernels have no dummy driver (CONFIG_DUMMY unset on the e2e test machine).
 # The network definition itself is a file homefleet writes (/etc/containers/networks/NAME.json).
 # Usage: homefleet-network INTERFACE GATEWAY/PREFIX ANCHOR
 set -euo pipefail
@@ -39,8 +40,9 @@ if ! ip link show dev "$iface" >/dev/null 2>&1; then
   ip link add name "$iface" type bridge
 fi
 if ! ip link show dev "$anchor" >/dev/null 2>&1; then
-  ip link add name "$anchor" type dummy
+  ip link add name "$anchor" type veth peer name "\${anchor%k}p"
 fi
+ip link set dev "\${anchor%k}p" up
 ip link set dev "$anchor" master "$iface"
 ip link set dev "$anchor" up
 ip addr replace "$address" dev "$iface"

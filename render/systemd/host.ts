@@ -122,7 +122,10 @@ function redisFiles(stack: StackModel): RenderedFile[] {
         Unit: {
           Description: `homefleet Redis for stack ${stack.name}`,
           After: ["network.target", ...deps],
-          Requires: deps.length ? deps : undefined,
+          // The setup unit guarantees the bridge; the device is only waited for (Wants=): device
+          // units do not exist inside containers, and Requires= on one fails at once there.
+          Requires: deps.length ? deps.filter((d) => !d.endsWith(".device")) : undefined,
+          Wants: deps.length ? deps.filter((d) => d.endsWith(".device")) : undefined,
         },
         Service: {
           Type: "notify",
@@ -219,17 +222,21 @@ function postgresFiles(host: HostModel): RenderedFile[] {
     {
       path: configPaths.postgresConfD(pg.version),
       mode: "0644",
+      owner: "postgres",
+      group: "postgres",
       content: `# Managed by homefleet: PostgreSQL ${pg.version} settings for host ${host.name}.\n` + renderPostgresConf(settings),
     },
     {
       path: configPaths.postgresHba(pg.version),
       mode: "0640",
+      owner: "postgres",
+      group: "postgres",
       content: `# Managed by homefleet: client authentication for host ${host.name}. Never 'trust' (seed 000).\n` + hbaRules(pg).join("\n") + "\n",
     },
   ];
   if (pg.bindInterfaces.length) {
     const deps = host.stacks.filter((s) => s.database && s.network.mode === "bridge").flatMap(bridgeDependencies);
-    const dropIn: UnitSection = { After: deps, Requires: deps };
+    const dropIn: UnitSection = { After: deps, Requires: deps.filter((d) => !d.endsWith(".device")), Wants: deps.filter((d) => d.endsWith(".device")) };
     files.push({
       path: `${UNIT_DIR}/${units.postgres("systemd", pg.version)}.d/50-homefleet.conf`,
       mode: "0644",

@@ -1,0 +1,180 @@
+/**
+ * Deployments to real hosts: Debian containers with systemd as PID 1, sshd, PostgreSQL, Redis and
+ * podman. The proxy is a clearly named stand-in image (e2e/standin) whose readiness answers only
+ * when it reaches PostgreSQL and Redis through the bridge gateway, so a healthy deploy proves the
+ * bind addresses and the bridge ordering for real.
+ */
+import { randomBytes } from "node:crypto";
+import { renderFleet, type FleetRender, type HostBundle } from "../bundle/hostBundle";
+import { parseFleetConfig } from "../config/load";
+import { deployHost, readHost, removeHost, type SecretFileContent } from "../deploy/deployHost";
+import { DeployError } from "../deploy/ssh";
+import { composeSecretFile } from "../model/secretFile";
+import { bootHost, onHost, stopHost, target, type TestHost } from "./support/hosts";
+
+const CANARY = `CANARY${randomBytes(8).toString("hex")}`;
+
+let h1: TestHost;
+
+function fleet(host: TestHost, change: (stack: Record<string, any>) => void = () => undefined): FleetRender {
+  const stack: Record<string, any> = {
+    host: host.name,
+    kind: "litellm",
+    network: { subnet: "10.89.0.0/24" },
+    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
+    database: {},
+    cache: { port: 6380 },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434" }] },
+  };
+  change(stack);
+  const config = parseFleetConfig({
+    hosts: { [host.name]: { address: host.address, arch: "x86_64", os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
+    stacks: { proxy: stack },
+  });
+  return renderFleet(config);
+}
+
+/** Secret values as Pulumi would give them: random, with a canary in the database password. */
+const values: Record<string, string> = {
+  "proxy/database-password": `${CANARY}db`,
+  "proxy/cache-password": randomBytes(16).toString("hex"),
+  "proxy/litellm-master-key": randomBytes(24).toString("hex"),
+};
+
+function secretsOf(bundle: HostBundle): SecretFileContent[] {
+  return [...bundle.host.secretFiles, ...bundle.host.stacks.flatMap((s) => s.secretFiles)].map((spec) => ({
+    path: spec.path,
+    mode: spec.mode,
+    owner: spec.owner,
+    group: spec.group,
+    content: composeSecretFile(spec, (id) => values[id]),
+  }));
+}
+
+async function deploy(render: FleetRender, options = {}) {
+  const bundle = render.bundles[0];
+  return deployHost(target(h1), bundle.files, bundle.manifest, secretsOf(bundle), { healthTimeoutSec: 120, confirmAfterSec: 60, ...options });
+}
+
+beforeAll(() => {
+  h1 = bootHost("e2e1", 11);
+});
+
+afterAll(() => {
+  stopHost("e2e1");
+});
+
+describe("one host, in order", () => {
+  it("first deploy: all units active and the stand-in healthy through the bridge gateway", async () => {
+    const result = await deploy(fleet(h1));
+    expect(result.health.verdict).toBe("healthy");
+    expect(result.generation).toBe(1);
+    expect(result.health.checks.map((c) => c.ok)).not.toContain(false);
+    expect(result.unitStates["podman-proxy.service"]).toBe("active");
+    // From inside the host: readiness answers, and PostgreSQL/Redis listen on the gateway.
+    expect(onHost(h1, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
+    expect(onHost(h1, "ss -ltn").stdout).toMatch(/10\.89\.0\.1:5432/);
+    expect(onHost(h1, "ss -ltn").stdout).toMatch(/10\.89\.0\.1:6380/);
+  });
+
+  it("no-op re-deploy: nothing uploaded, nothing restarted", async () => {
+    const result = await deploy(fleet(h1));
+    expect(result).toMatchObject({ changed: false, uploadedFiles: [], restarted: [], generation: 1 });
+  });
+
+  it("a config change restarts only the units that read the changed file", async () => {
+    const result = await deploy(fleet(h1, (s) => (s.cache.maxMemory = "128mb")));
+    expect(result.generation).toBe(2);
+    expect(result.uploadedFiles).toEqual(["/etc/homefleet/proxy/redis.conf"]);
+    expect(result.restarted).toEqual(["redis-proxy.service"]);
+    expect(result.health.verdict).toBe("healthy");
+  });
+
+  it("a hand edit and a deleted file are seen by read, and the next deploy repairs them", async () => {
+    onHost(h1, "echo '# hand edit' >> /etc/homefleet/proxy/redis.conf && rm /etc/systemd/system/homefleet-backup-config.timer");
+    const status = await readHost(target(h1));
+    const render = fleet(h1, (s) => (s.cache.maxMemory = "128mb"));
+    const expected = new Map(render.bundles[0].manifest.files.map((f) => [f.path, f.sha256]));
+    const drift = Object.entries(status.files).filter(([p, h]) => expected.get(p) !== h);
+    expect(drift.map(([p, h]) => [p, h === "missing" ? "missing" : "edited"]).sort()).toEqual([
+      ["/etc/homefleet/proxy/redis.conf", "edited"],
+      ["/etc/systemd/system/homefleet-backup-config.timer", "missing"],
+    ]);
+    const repaired = await deploy(render);
+    expect(repaired.changed).toBe(true);
+    const after = await readHost(target(h1));
+    expect(Object.entries(after.files).filter(([p, h]) => expected.get(p) !== h)).toEqual([]);
+  });
+
+  it("a change that fails its health check rolls back, and the old generation serves again", async () => {
+    const before = await readHost(target(h1));
+    const broken = fleet(h1, (s) => {
+      s.cache.maxMemory = "128mb";
+      s.container.healthCheck = { path: "/no-such-endpoint", timeoutSec: 10, intervalSec: 1 };
+    });
+    await expect(deploy(broken, { healthTimeoutSec: 20 })).rejects.toThrow(DeployError);
+    await deploy(broken, { healthTimeoutSec: 20 }).catch((err: Error) => {
+      expect(err.message).toMatch(/^host e2e1: generation \d+ failed its health check/);
+      expect(err.message).toContain(`rolled back to generation ${before.generation}`);
+      expect(err.message).toContain("last journal lines of podman-proxy.service");
+    });
+    const after = await readHost(target(h1));
+    expect(after.generation).toBe(before.generation);
+    expect(onHost(h1, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
+  });
+
+  it("a connection cut right after activation: the host rolls itself back", async () => {
+    const before = await readHost(target(h1));
+    await expect(
+      deploy(
+        fleet(h1, (s) => (s.cache.maxMemory = "64mb")),
+        {
+          confirmAfterSec: 15,
+          afterActivate: async (session: { cut(): void }) => {
+            session.cut();
+            throw new Error("connection cut by the test");
+          },
+        },
+      ),
+    ).rejects.toThrow(/connection cut by the test/);
+    // The armed timer fires after 15 s and switches back.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const after = await readHost(target(h1));
+    expect(after.generation).toBe(before.generation);
+    expect(onHost(h1, "grep maxmemory /etc/homefleet/proxy/redis.conf").stdout.trim()).toBe("maxmemory 128mb");
+  });
+
+  it("keeps the canary secret out of the journal, the process list, command lines and generation directories", () => {
+    const places = [
+      "journalctl --no-pager -o cat",
+      "ps -eo args",
+      "cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '",
+      "grep -rl . /var/lib/homefleet/generations 2>/dev/null | xargs cat 2>/dev/null",
+    ];
+    for (const cmd of places) {
+      const out = onHost(h1, cmd);
+      expect({ cmd, leaked: out.stdout.includes(CANARY) }).toEqual({ cmd, leaked: false });
+    }
+    // The secret files themselves hold it, root-only.
+    expect(onHost(h1, "stat -c '%a %U' /var/lib/homefleet/secrets/proxy/database-password").stdout.trim()).toBe("400 root");
+  });
+
+  it("an unreachable host gives a clear error while another host deploys", async () => {
+    const render = fleet(h1);
+    const bundle = render.bundles[0];
+    const results = await Promise.allSettled([
+      deployHost(target(h1, { host: "ghost", address: "10.231.250.2", connectTimeoutSec: 3 }), bundle.files, bundle.manifest, secretsOf(bundle)),
+      deploy(render),
+    ]);
+    expect(results[0].status).toBe("rejected");
+    expect(String((results[0] as PromiseRejectedResult).reason.message)).toMatch(/^host ghost: cannot connect to root@10\.231\.250\.2:22/);
+    expect(results[1].status).toBe("fulfilled");
+  });
+
+  it("destroy: stops and removes homefleet's units and files, keeps data", async () => {
+    await removeHost(target(h1));
+    expect(onHost(h1, "test -e /etc/systemd/system/podman-proxy.service; echo $?").stdout.trim()).toBe("1");
+    expect(onHost(h1, "systemctl is-active podman-proxy.service redis-proxy.service").stdout).not.toContain("active\n");
+    expect(onHost(h1, "test -d /var/lib/redis-proxy && echo kept").stdout.trim()).toBe("kept");
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * Real test hosts for end-to-end tests: Debian bookworm containers with systemd as PID 1 and
+ * sshd, booted by e2e/testhosts.sh (systemd-nspawn, one network namespace each).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SshTarget } from "../../deploy/ssh";
+
+const SCRIPT = join(__dirname, "..", "..", "e2e", "testhosts.sh");
+
+export interface TestHost {
+  readonly name: string;
+  readonly address: string;
+  readonly hostKey: string;
+  readonly keyFile: string;
+  readonly pid1: number;
+}
+
+function testhosts(...args: string[]): string {
+  const r = spawnSync("bash", [SCRIPT, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`testhosts.sh ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+  return r.stdout;
+}
+
+export function bootHost(name: string, index: number): TestHost {
+  const info = Object.fromEntries(
+    testhosts("up", name, String(index))
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  return { name, address: info.address, hostKey: info.host_key, keyFile: info.ssh_key, pid1: Number(info.pid1) };
+}
+
+export function stopHost(name: string): void {
+  testhosts("down", name);
+}
+
+export function target(host: TestHost, overrides: Partial<SshTarget> = {}): SshTarget {
+  return { host: host.name, address: host.address, port: 22, user: "root", privateKey: readFileSync(host.keyFile, "utf8"), hostKey: host.hostKey, ...overrides };
+}
+
+/** Runs a command on the host through the test script's own ssh (independent of the deployer). */
+export function onHost(host: TestHost, command: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync("bash", [SCRIPT, "ssh", host.name, command], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
