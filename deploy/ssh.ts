@@ -70,6 +70,7 @@ export class HostSession {
   /** Runs a command; `stdin` (if given) is written and closed. Never throws on a non-zero exit. */
   exec(command: string, stdin?: Buffer | string): Promise<ExecResult> {
     this.commands++;
+    if (process.env.HOMEFLEET_DEBUG_SSH) process.stderr.write(`[${this.target.host}] $ ${command.slice(0, 120)}\n`);
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
         if (err) return reject(new DeployError(this.target.host, `cannot run a command: ${err.message}`));
