@@ -102,7 +102,7 @@ describe("render --stack staging --out <dir>", () => {
         const target = join(staging, host, f.path);
         const bytes = readFileSync(target);
         const onDisk = { path: f.path, mode: (statSync(target).mode & 0o7777).toString(8).padStart(4, "0"), sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
-        const { restart: _restart, ...recorded } = f as typeof f & { restart?: string[] };
+        const { restart: _restart, owner: _owner, group: _group, ...recorded } = f as typeof f & { restart?: string[]; owner?: string; group?: string };
         expect(onDisk).toEqual(recorded);
       }
     }

@@ -82,7 +82,9 @@ describe("PostgreSQL", () => {
     expect(vulcanHost).toContain('"sys-subsystem-net-devices-hflitellm.device"');
     expect(vulcanHost).toContain('"sys-subsystem-net-devices-hfwallabag.device"');
     const dropIn = file(host("forge"), "/etc/systemd/system/postgresql@15-main.service.d/50-homefleet.conf");
-    expect(dropIn).toMatch(/^Requires=sys-subsystem-net-devices-hflitellmforg\.device$/m);
+    expect(dropIn).toMatch(/^Wants=sys-subsystem-net-devices-hflitellmforg\.device$/m);
+    expect(dropIn).toMatch(/^After=sys-subsystem-net-devices-hflitellmforg\.device$/m);
+    expect(dropIn).toMatch(/^Requires=homefleet-network-litellm-forge\.service$/m);
     expect(dropIn).toMatch(/^After=homefleet-network-litellm-forge\.service$/m);
   });
 
