@@ -42,3 +42,15 @@ export const configPaths = {
   postgresConfD: (version: number) => `/etc/postgresql/${version}/main/conf.d/50-homefleet.conf`,
   postgresHba: (version: number) => `/etc/postgresql/${version}/main/pg_hba.conf`,
 };
+
+/**
+ * How a unit that listens on a stack's bridge gateway is ordered (seed 001's podman0 race):
+ * after the bridge setup unit and the bridge's device, requiring only the setup unit. The device
+ * is only wanted: device units do not exist inside containers, and Requires= on one fails there.
+ */
+export function bridgeOrdering(stacks: readonly { name: string; network: { mode: string; interface?: string } }[]): { after: string[]; requires: string[]; wants: string[] } {
+  const bridged = stacks.filter((s) => s.network.mode === "bridge");
+  const requires = bridged.map((s) => units.network(s.name));
+  const wants = bridged.map((s) => units.device(s.network.interface as string));
+  return { after: bridged.flatMap((s, i) => [requires[i], wants[i]]), requires, wants };
+}

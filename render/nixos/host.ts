@@ -6,60 +6,25 @@
  * Secret files are referenced by *string* paths: a Nix path literal would copy the secret into
  * the world-readable Nix store.
  */
-import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
+import { bridgeOrdering, configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { anchorInterface } from "../../model/specs";
-import { hardening, type HardeningDirectives } from "../../model/hardening";
+import { hardening } from "../../model/hardening";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
-import { execArg } from "../systemd/unitWriter";
 import type { RenderedFile } from "../types";
 import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
+import { nixExec, nixServiceConfig, scriptBindingName, scriptDerivation } from "./serviceUnit";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
 
-/** `homefleet-network` → `homefleetNetwork`, the let-binding of the script's derivation. */
-function bindingName(script: ScriptSpec): string {
-  return script.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** A script's runtime inputs as packages: the host's PostgreSQL for `postgresql`, else `pkgs.<name>`. */
-function runtimeInput(name: string): NixExpr {
-  return NixExpr.ref(name === "postgresql" ? "config.services.postgresql.package" : `pkgs.${name}`);
-}
-
-function scriptBinding(script: ScriptSpec): NixValue {
-  return NixExpr.call("pkgs.writeShellApplication", {
-    name: script.name,
-    runtimeInputs: script.nixRuntimeInputs.map(runtimeInput),
-    text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
-  });
-}
-
 /** An Exec*= value: store path of a script plus arguments escaped for systemd. */
 function execScript(script: ScriptSpec, args: readonly string[]): NixExpr {
-  return NixExpr.interpolate([NixExpr.ref(bindingName(script)), `/bin/${script.name}${args.map((a) => " " + execArg(a)).join("")}`]);
-}
-
-/** systemd directive values as NixOS serviceConfig: lists stay lists, "yes"/"no" become booleans. */
-function serviceConfig(directives: HardeningDirectives): Record<string, NixValue> {
-  const out: Record<string, NixValue> = {};
-  for (const [k, v] of Object.entries(directives)) {
-    if (Array.isArray(v)) out[k] = v as readonly string[];
-    else if (v === "yes") out[k] = true;
-    else if (v === "no") out[k] = false;
-    else out[k] = v as string;
-  }
-  return out;
-}
-
-function bridgeDependencies(stack: StackModel): string[] {
-  if (stack.network.mode !== "bridge") return [];
-  return [units.network(stack.name), units.device(stack.network.interface as string)];
+  return nixExec({ program: { script: script.name }, args });
 }
 
 /** Strip the `.service` suffix: NixOS names services by attribute. */
@@ -73,12 +38,12 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   const c = stack.container;
   const etc: Record<string, NixValue> = {};
 
-  bindings[bindingName(waitHttpScript)] = scriptBinding(waitHttpScript);
+  bindings[scriptBindingName(waitHttpScript.name)] = scriptDerivation(waitHttpScript.name);
 
   if (stack.network.mode === "bridge") {
     const net = stack.network;
     const prefix = (net.subnet as string).split("/")[1];
-    bindings[bindingName(networkScript)] = scriptBinding(networkScript);
+    bindings[scriptBindingName(networkScript.name)] = scriptDerivation(networkScript.name);
     etc[podmanNetworkFilePath(net).replace(/^\/etc\//, "")] = { text: podmanNetworkFile(net) };
     services[attr(units.network(stack.name))] = {
       description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
@@ -89,7 +54,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
         Type: "oneshot",
         RemainAfterExit: true,
         ExecStart: execScript(networkScript, [net.interface as string, `${net.gateway}/${prefix}`, anchorInterface(net.interface as string)]),
-        ...serviceConfig(hardening.bridgeSetup),
+        ...nixServiceConfig(hardening.bridgeSetup),
       },
     };
     // Containers reach PostgreSQL and Redis on the gateway: open only those ports, only on this bridge.
@@ -99,7 +64,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
 
   if (stack.database && host.postgres) {
     const db = stack.database;
-    bindings[bindingName(postgresRoleScript)] = scriptBinding(postgresRoleScript);
+    bindings[scriptBindingName(postgresRoleScript.name)] = scriptDerivation(postgresRoleScript.name);
     services[attr(units.databaseRole(stack.name))] = {
       description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
       after: ["postgresql.service"],
@@ -114,7 +79,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
         // ensureUsers cannot set passwords; one script for both flavours keeps them identical.
         LoadCredential: [`password:${db.passwordFile}`],
         ExecStart: execScript(postgresRoleScript, [db.name, db.user, String(host.postgres.port)]),
-        ...serviceConfig(hardening.postgresClient),
+        ...nixServiceConfig(hardening.postgresClient),
       },
     };
   }
@@ -138,8 +103,8 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
         },
       },
     };
-    const deps = bridgeDependencies(stack);
-    if (deps.length) services[attr(units.cache(stack.name))] = { after: deps, requires: deps.filter((d) => !d.endsWith(".device")), wants: deps.filter((d) => d.endsWith(".device")) };
+    const bridge = bridgeOrdering([stack]);
+    if (bridge.after.length) services[attr(units.cache(stack.name))] = { after: bridge.after, requires: bridge.requires, wants: bridge.wants };
   }
 
   if (stack.litellmConfig) {
@@ -203,7 +168,7 @@ function hostModule(host: HostModel): RenderedFile {
   };
   if (host.postgres) {
     const pg = host.postgres;
-    const deps = host.stacks.filter((s) => s.database && s.network.mode === "bridge").flatMap(bridgeDependencies);
+    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
     const settings: Record<string, NixValue> = { ...pg.settings, port: pg.port, listen_addresses: lib("mkForce", pg.listenAddresses.join(",")) };
     body.services = {
       postgresql: {
@@ -214,9 +179,9 @@ function hostModule(host: HostModel): RenderedFile {
         authentication: hbaRules(pg).join("\n") + "\n",
       },
     };
-    if (deps.length) {
+    if (bridge.after.length) {
       // seed 001: without this PostgreSQL starts before the bridge exists and listens on localhost only.
-      (body.systemd as Record<string, NixValue>).services = { postgresql: { after: deps, requires: deps.filter((d) => !d.endsWith(".device")), wants: deps.filter((d) => d.endsWith(".device")) } };
+      (body.systemd as Record<string, NixValue>).services = { postgresql: { after: bridge.after, requires: bridge.requires, wants: bridge.wants } };
     }
   }
   return {

@@ -8,18 +8,9 @@ import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
 import type { HostModel } from "../../model/specs";
 import { PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
-import { scriptNamed } from "../scripts/registry";
 import type { RenderedFile } from "../types";
-import { nixService, nixTimer, scriptBindingName, scriptsOf } from "./serviceUnit";
+import { nixService, nixTimer, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
 
-export function scriptDerivation(name: string): NixValue {
-  const script = scriptNamed(name);
-  return NixExpr.call("pkgs.writeShellApplication", {
-    name: script.name,
-    runtimeInputs: script.nixRuntimeInputs.map((p) => NixExpr.ref(p === "postgresql" ? "config.services.postgresql.package" : `pkgs.${p}`)),
-    text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
-  });
-}
 
 export interface NixOperations {
   readonly files: RenderedFile[];

@@ -5,11 +5,22 @@
 import type { HardeningDirectives } from "../../model/hardening";
 import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/units";
 import { NixExpr, type NixValue } from "../nix/writer";
+import { scriptNamed } from "../scripts/registry";
 import { execArg } from "../systemd/unitWriter";
 
 /** `homefleet-backup-redis` → `homefleetBackupRedis`, the let-binding of the script's derivation. */
 export function scriptBindingName(script: string): string {
   return script.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A homefleet script as a `writeShellApplication` derivation; `postgresql` is the host's package. */
+export function scriptDerivation(name: string): NixValue {
+  const script = scriptNamed(name);
+  return NixExpr.call("pkgs.writeShellApplication", {
+    name: script.name,
+    runtimeInputs: script.nixRuntimeInputs.map((p) => NixExpr.ref(p === "postgresql" ? "config.services.postgresql.package" : `pkgs.${p}`)),
+    text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
+  });
 }
 
 /** An Exec*= value: a store path plus arguments escaped for systemd. */

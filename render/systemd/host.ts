@@ -4,7 +4,7 @@
  * configuration around them.
  */
 import { hardening } from "../../model/hardening";
-import { configPaths, SCRIPT_DIR, UNIT_DIR, units } from "../../model/paths";
+import { bridgeOrdering, configPaths, SCRIPT_DIR, UNIT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { anchorInterface } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
@@ -15,13 +15,12 @@ import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } fr
 import { scriptNamed } from "../scripts/registry";
 import { activateScript } from "../scripts/activate";
 import { renderSystemdOperations } from "./operations";
+import { SAFE_PATH } from "./serviceUnit";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
 
 const PODMAN = "/usr/bin/podman";
 const REDIS_SERVER = "/usr/bin/redis-server";
-/** An explicit PATH, so no unit depends on whatever PATH systemd was started with. */
-const SAFE_PATH = { envName: "PATH", envValue: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 export const scriptPath = (script: ScriptSpec) => `${SCRIPT_DIR}/${script.name}`;
 
@@ -33,11 +32,6 @@ function unitFile(name: string, unit: UnitFile): RenderedFile {
   return { path: `${UNIT_DIR}/${name}`, mode: "0644", content: renderUnitFile(unit) };
 }
 
-/** After= and Requires= for a bridge: the setup unit and the device it brings up (seed 001). */
-function bridgeDependencies(stack: StackModel): string[] {
-  if (stack.network.mode !== "bridge") return [];
-  return [units.network(stack.name), units.device(stack.network.interface as string)];
-}
 
 function networkUnit(stack: StackModel): RenderedFile {
   const net = stack.network;
@@ -113,7 +107,7 @@ function redisFiles(stack: StackModel): RenderedFile[] {
     `include /run/credentials/${unitName}/auth.conf`,
     "",
   ].join("\n");
-  const deps = bridgeDependencies(stack);
+  const bridge = bridgeOrdering([stack]);
   return [
     { path: configPaths.redis(stack.name), mode: "0644", content: conf },
     unitFile(unitName, {
@@ -121,11 +115,9 @@ function redisFiles(stack: StackModel): RenderedFile[] {
       sections: {
         Unit: {
           Description: `homefleet Redis for stack ${stack.name}`,
-          After: ["network.target", ...deps],
-          // The setup unit guarantees the bridge; the device is only waited for (Wants=): device
-          // units do not exist inside containers, and Requires= on one fails at once there.
-          Requires: deps.length ? deps.filter((d) => !d.endsWith(".device")) : undefined,
-          Wants: deps.length ? deps.filter((d) => d.endsWith(".device")) : undefined,
+          After: ["network.target", ...bridge.after],
+          Requires: bridge.requires.length ? bridge.requires : undefined,
+          Wants: bridge.wants.length ? bridge.wants : undefined,
         },
         Service: {
           Type: "notify",
@@ -235,8 +227,8 @@ function postgresFiles(host: HostModel): RenderedFile[] {
     },
   ];
   if (pg.bindInterfaces.length) {
-    const deps = host.stacks.filter((s) => s.database && s.network.mode === "bridge").flatMap(bridgeDependencies);
-    const dropIn: UnitSection = { After: deps, Requires: deps.filter((d) => !d.endsWith(".device")), Wants: deps.filter((d) => d.endsWith(".device")) };
+    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
+    const dropIn: UnitSection = { After: bridge.after, Requires: bridge.requires, Wants: bridge.wants };
     files.push({
       path: `${UNIT_DIR}/${units.postgres("systemd", pg.version)}.d/50-homefleet.conf`,
       mode: "0644",
