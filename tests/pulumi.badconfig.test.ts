@@ -2,22 +2,10 @@
  * Bad config fails the program before any resource is registered: nothing half-declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { stackFileConfig } from "./support/pulumiMocks";
+import { recordRegistrations, stackFileConfig } from "./support/pulumiMocks";
 
 it("fails with the config path and registers no resource when a port is not a number", async () => {
-  const registered: string[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push(`${args.type} ${args.name}`);
-        return { id: args.name, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    "homefleet",
-    "test",
-    false,
-  );
+  const registered = await recordRegistrations();
   const config = stackFileConfig(`${__dirname}/../Pulumi.staging.yaml`);
   const stacks = JSON.parse(config["homefleet:stacks"]);
   stacks["litellm-box"].cache.port = "63o9";

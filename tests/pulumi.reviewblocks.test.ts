@@ -3,7 +3,7 @@
  * written reason lets the preview go on.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { stackFileConfig } from "./support/pulumiMocks";
+import { recordRegistrations, stackFileConfig } from "./support/pulumiMocks";
 
 function configWithPortClash(): Record<string, string> {
   const config = stackFileConfig(`${__dirname}/../Pulumi.staging.yaml`);
@@ -14,24 +14,9 @@ function configWithPortClash(): Record<string, string> {
   return config;
 }
 
-async function mocks(registered: string[]): Promise<void> {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push(`${args.type} ${args.name}`);
-        return { id: args.name, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    "homefleet",
-    "test",
-    true,
-  );
-}
 
 it("stops with the finding and registers nothing when the review finds an error", async () => {
-  const registered: string[] = [];
-  await mocks(registered);
+  const registered = await recordRegistrations(true);
   pulumi.runtime.setAllConfig(configWithPortClash());
   const { defineFleet } = await import("../program");
   expect(() => defineFleet()).toThrow(/port-clash homefleet:hosts\.box-staging: .*both listen on 192\.168\.50\.12:9100/);
@@ -39,8 +24,7 @@ it("stops with the finding and registers nothing when the review finds an error"
 });
 
 it("goes on when the config accepts the finding with a reason", async () => {
-  const registered: string[] = [];
-  await mocks(registered);
+  await recordRegistrations(true);
   const config = configWithPortClash();
   config["homefleet:review"] = JSON.stringify({ accept: [{ check: "port-clash", path: "homefleet:hosts.box-staging", reason: "the node exporter is disabled on this box by hand" }] });
   pulumi.runtime.setAllConfig(config);

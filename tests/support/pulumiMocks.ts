@@ -109,3 +109,21 @@ export function plaintextStrings(value: unknown, out: string[] = []): string[] {
   }
   return out;
 }
+
+/** Mocks that only record which resources the program registers (for "registers nothing" tests). */
+export async function recordRegistrations(preview = false): Promise<string[]> {
+  const registered: string[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push(`${args.type} ${args.name}`);
+        return { id: args.name, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "homefleet",
+    "test",
+    preview,
+  );
+  return registered;
+}
