@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../render/types";
+import { scoreUnitFiles } from "../../review/exposure";
 
 export interface ToolResult {
   readonly status: number | null;
@@ -84,19 +85,15 @@ export function verifyUnits(files: readonly RenderedFile[]): ToolResult & { unit
 
 /**
  * `systemd-analyze security --offline=true` of each service homefleet writes: the exposure
- * score (0-10) systemd computes from the unit file.
+ * score (0-10) systemd computes from the unit file. The review measures it the same way.
  */
 export function exposureScores(files: readonly RenderedFile[]): Map<string, number> {
-  return withStagedRoot(files, (root, units) => {
-    const scores = new Map<string, number>();
-    for (const unit of units.filter((u) => u.endsWith(".service") && files.some((f) => f.path === `/etc/systemd/system/${u}`))) {
-      const result = run("systemd-analyze", ["security", "--offline=true", "--no-pager", `--root=${root}`, unit]);
-      const m = result.stdout.match(/Overall exposure level for \S+: ([0-9.]+)/);
-      if (!m) throw new Error(`no exposure level for ${unit}: ${result.stdout.slice(-300)} ${result.stderr}`);
-      scores.set(unit, Number(m[1]));
-    }
-    return scores;
-  });
+  const scores = scoreUnitFiles(files);
+  for (const f of files) {
+    const unit = f.path.match(/^\/etc\/systemd\/system\/([^/]+\.service)$/)?.[1];
+    if (unit && !scores.has(unit)) throw new Error(`no exposure level for ${unit}`);
+  }
+  return scores;
 }
 
 function withStagedRoot<T>(files: readonly RenderedFile[], use: (root: string, units: string[]) => T | (ToolResult & { units: string[] })): T {
