@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { HostsSchema, MonitoringSchema, ReviewSchema, StacksSchema, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
+import { DeploySchema, HostsSchema, MonitoringSchema, ReviewSchema, StacksSchema, type DeployConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -18,6 +18,8 @@ export interface FleetConfig {
   readonly monitoring?: MonitoringConfig;
   /** Findings accepted on purpose, and the exposure limit. */
   readonly review?: ReviewConfig;
+  /** How `pulumi up` deploys (defaults when absent). */
+  readonly deploy: DeployConfig;
   /** Names of `homefleet:*` config keys present in the stack file (secret values are not read here). */
   readonly configKeys: readonly string[];
 }
@@ -85,7 +87,7 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
  * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
  * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
  */
-export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; configKeys?: readonly string[] }): FleetConfig {
+export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; deploy?: unknown; configKeys?: readonly string[] }): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
@@ -98,16 +100,18 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monit
   const monitoring = input.monitoring === undefined ? undefined : MonitoringSchema.safeParse(input.monitoring);
   const review = ReviewSchema.safeParse(input.review ?? {});
   if (!review.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:review`, input.review, review.error));
+  const deploy = DeploySchema.safeParse(input.deploy ?? {});
+  if (!deploy.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:deploy`, input.deploy, deploy.error));
   if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
   if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
   if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error));
-  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success) throw new ConfigError(sortProblems(problems));
+  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success || !deploy.success) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
   problems.push(...operationsChecks(hosts.data, monitoring?.data, configKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
-  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, configKeys };
+  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, configKeys };
 }
 
 /** Rules for backups, certificates and monitoring that span keys. */
@@ -223,10 +227,10 @@ export function loadStackFile(file: string): FleetConfig {
   const configKeys = Object.keys(config)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  const known = new Set(["hosts", "stacks", "monitoring", "review"]);
+  const known = new Set(["hosts", "stacks", "monitoring", "review", "deploy"]);
   const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
   if (unknownStructured.length) {
-    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, or a secret value)" })));
+    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, or a secret value)" })));
   }
-  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], configKeys });
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], deploy: config[`${prefix}deploy`], configKeys });
 }

@@ -328,6 +328,21 @@ export const ReviewSchema = z.strictObject({
   exposureThreshold: z.number().min(0).max(10).default(2.0),
 });
 
+/** `homefleet:deploy`: how `pulumi up` pushes generations to hosts. */
+export const DeploySchema = z.strictObject({
+  /** false: render and review only; no host-deployment resources (and no SSH key needed). */
+  enabled: z.boolean().default(true),
+  /** The host rolls itself back unless the deployer confirms the new generation within this time. */
+  confirmAfterSec: z.number().int().min(30).max(3600).default(300),
+  /** How long the health gate waits for every unit and check (image pulls and migrations count). */
+  healthTimeoutSec: z.number().int().min(10).max(3600).default(300),
+  /** Generations kept on each host; the current and the one to roll back to are never removed. */
+  keepGenerations: z.number().int().min(2).max(100).default(5),
+  /** Install the Debian packages a plain systemd host needs (apt-get, through @pulumi/command). */
+  installPackages: z.boolean().default(true),
+});
+
+export type DeployConfig = z.infer<typeof DeploySchema>;
 export type ReviewConfig = z.infer<typeof ReviewSchema>;
 export type HostConfig = z.infer<typeof HostSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringSchema>;

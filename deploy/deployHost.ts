@@ -36,7 +36,7 @@ export interface DeployOptions {
 export interface HealthResult {
   readonly verdict: "healthy" | "unhealthy";
   readonly checkedAt: string;
-  readonly checks: readonly { readonly check: string; readonly ok: boolean }[];
+  readonly checks: readonly { readonly check: string; readonly unit: string; readonly ok: boolean }[];
 }
 
 export interface DeployResult {
@@ -93,13 +93,17 @@ async function currentManifest(session: HostSession): Promise<HostManifest | und
 }
 
 /** sha256 of each secret file on the host ("missing" when absent), read as root, never the content. */
-async function secretHashes(session: HostSession, paths: readonly string[]): Promise<Map<string, string>> {
+export async function secretHashes(session: HostSession, paths: readonly string[]): Promise<Map<string, string>> {
   if (!paths.length) return new Map();
   const out = await session.run("hashing secret files", `for f in ${paths.map(sh).join(" ")}; do if [ -f "$f" ]; then sha256sum "$f"; else echo "missing  $f"; fi; done`);
   return new Map(out.trim().split("\n").map((l) => [l.slice(l.indexOf("  ") + 2), l.slice(0, l.indexOf("  "))]));
 }
 
-function healthCommand(check: HealthCheckSpec): { name: string; command: string } {
+function healthCommand(check: HealthCheckSpec): { name: string; unit: string; command: string } {
+  return { unit: check.unit, ...healthProbe(check) };
+}
+
+function healthProbe(check: HealthCheckSpec): { name: string; command: string } {
   switch (check.kind) {
     case "unit":
       return { name: `unit ${check.unit} active`, command: `systemctl is-active --quiet ${sh(check.unit)}` };
@@ -113,20 +117,30 @@ function healthCommand(check: HealthCheckSpec): { name: string; command: string 
   }
 }
 
-/** Polls every check until all pass or the time is up. */
-export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number): Promise<HealthResult> {
-  const commands = checks.map(healthCommand);
+/**
+ * Polls every check until all pass or the time is up. Units that must run are checked too, and a
+ * unit that has failed for good (not waiting to restart) ends the wait early.
+ */
+export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number, units: readonly string[] = []): Promise<HealthResult> {
+  // The service's own checks first: a failing HTTP check says more than "unit not active".
+  const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
   const deadline = Date.now() + timeoutSec * 1000;
-  let results = commands.map((c) => ({ check: c.name, ok: false }));
+  // One command per round (sshd allows few channels at once): a line per check, then whether any unit failed for good.
+  const round = [
+    ...commands.map((c, i) => `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; fi`),
+    units.length ? `if systemctl is-failed --quiet ${units.map(sh).join(" ")}; then echo failed-unit; fi` : "",
+  ].join("\n");
+  let results = commands.map((c) => ({ check: c.name, unit: c.unit, ok: false }));
   for (;;) {
-    results = await Promise.all(commands.map(async (c) => ({ check: c.name, ok: (await session.exec(c.command)).code === 0 })));
-    if (results.every((r) => r.ok) || Date.now() > deadline) break;
+    const out = (await session.exec(round, undefined, 120)).stdout;
+    results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: new RegExp(`^${i}=ok$`, "m").test(out) }));
+    if (results.every((r) => r.ok) || Date.now() > deadline || /^failed-unit$/m.test(out)) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
   return { verdict: results.every((r) => r.ok) ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: results };
 }
 
-async function unitStates(session: HostSession, units: readonly string[]): Promise<Record<string, string>> {
+export async function unitStates(session: HostSession, units: readonly string[]): Promise<Record<string, string>> {
   if (!units.length) return {};
   const out = (await session.exec(`systemctl is-active ${units.map(sh).join(" ")}`)).stdout.trim().split("\n");
   return Object.fromEntries(units.map((u, i) => [u, out[i] ?? "unknown"]));
@@ -198,20 +212,31 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
     const secretStacks = new Set(changedSecrets.map((s) => stackOfSecret(s.path)).filter((s): s is string => !!s));
     const secretUnits = manifest.start.filter((u) => [...secretStacks].some((stack) => u.endsWith(`-${stack}.service`)) && !restarted.includes(u));
     if (previous && secretUnits.length && switched.code === 0) {
-      await session.exec(`systemctl restart ${secretUnits.map(sh).join(" ")}`);
+      await session.exec(`systemctl restart --no-block ${secretUnits.map(sh).join(" ")}`);
       restarted.push(...secretUnits);
     }
     await options.afterActivate?.(session);
 
-    const health = switched.code === 0 ? await healthGate(session, manifest.healthChecks, options.healthTimeoutSec ?? 300) : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", ok: false }] };
+    const health = switched.code === 0 ? await healthGate(session, manifest.healthChecks, options.healthTimeoutSec ?? 300, manifest.start) : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", unit: "", ok: false }] };
     if (health.verdict !== "healthy") {
-      const failed = health.checks.find((c) => !c.ok)?.check ?? "activation";
-      const unit = manifest.healthChecks.find((c) => failed.startsWith(c.unit))?.unit ?? manifest.start.find((u) => u.startsWith("podman-")) ?? "";
+      const failing = health.checks.find((c) => !c.ok);
+      const failed = failing?.check ?? "activation";
+      const unit = failing?.unit || manifest.start.find((u) => u.startsWith("podman-")) || "";
       const journal = unit ? await journalOf(session, unit) : "";
-      let rolledBack = "no previous generation to roll back to";
+      // A first deployment has no generation to go back to: back to no homefleet at all.
+      let rolledBack = "removed it again (no earlier generation): the host runs nothing of homefleet's, as before";
+      if (rollbackTo === null) {
+        await uninstall(session, manifest).catch((err: Error) => (rolledBack = `REMOVAL FAILED: ${err.message}`));
+      }
       if (rollbackTo !== null) {
-        const r = await session.exec(`${ACTIVATE} rollback && ${ACTIVATE} confirm`);
-        rolledBack = r.code === 0 ? `rolled back to generation ${rollbackTo}` : `ROLLBACK FAILED: ${r.stderr.trim()}`;
+        const r = await session.exec(`${ACTIVATE} rollback && ${ACTIVATE} confirm`, undefined, 120);
+        if (r.code !== 0) rolledBack = `ROLLBACK FAILED: ${(r.stderr || r.stdout).trim()}`;
+        else {
+          // Say whether the old generation serves again, not just that its files are back.
+          const old = previous as HostManifest;
+          const again = await healthGate(session, old.healthChecks, options.healthTimeoutSec ?? 300, old.start);
+          rolledBack = `rolled back to generation ${rollbackTo}, which is ${again.verdict}` + (again.verdict === "healthy" ? "" : ` (failing: ${again.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`);
+        }
       }
       const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
       throw new DeployError(target.host, `generation ${generation} failed its health check "${failed}"; ${rolledBack}.${activation}\nlast journal lines of ${unit}:\n${journal}`);
@@ -252,11 +277,16 @@ export async function removeHost(target: SshTarget): Promise<void> {
   const session = await HostSession.connect(target);
   try {
     const manifest = await currentManifest(session);
-    if (!manifest) return;
-    const own = manifest.units.filter((u) => manifest.files.some((f) => f.path === `/etc/systemd/system/${u}`));
-    if (own.length) await session.exec(`systemctl disable --now ${own.map(sh).join(" ")}`);
-    await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
+    if (manifest) await uninstall(session, manifest);
   } finally {
     session.close();
   }
+}
+
+/** Stops and disables the manifest's own units, removes its files, secrets and generations; data stays. */
+async function uninstall(session: HostSession, manifest: HostManifest): Promise<void> {
+  const own = manifest.units.filter((u) => manifest.files.some((f) => f.path === `/etc/systemd/system/${u}`));
+  if (own.length) await session.exec(`systemctl disable --now ${own.map(sh).join(" ")}`, undefined, 300);
+  if (manifest.start.length) await session.exec(`systemctl stop ${manifest.start.map(sh).join(" ")}`, undefined, 300);
+  await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
 }

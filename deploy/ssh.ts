@@ -29,6 +29,9 @@ export class DeployError extends Error {
     message: string,
   ) {
     super(`host ${host}: ${message}`);
+    // Set again by hand: in the provider as Pulumi serializes it, the class becomes a function
+    // whose super call does not set the message, and the engine would show an empty error.
+    this.message = `host ${host}: ${message}`;
     this.name = "DeployError";
   }
 }
@@ -58,7 +61,12 @@ export class HostSession {
         hostVerifier: expected ? (key: Buffer) => key.toString("base64") === expected : undefined,
       };
       client
-        .once("ready", () => resolve(new HostSession(client, target)))
+        .once("ready", () => {
+          // Later errors (a reset connection) fail the command in flight through its channel;
+          // without a listener they would crash the process.
+          client.on("error", () => undefined);
+          resolve(new HostSession(client, target));
+        })
         .once("error", (err) => {
           const why = /hostVerifier|Host denied/i.test(err.message) ? `host key does not match the configured hostKey (${target.hostKey?.slice(0, 30)}...)` : err.message;
           reject(new DeployError(target.host, `cannot connect to ${target.user}@${target.address}:${target.port}: ${why}`));
@@ -67,8 +75,11 @@ export class HostSession {
     });
   }
 
-  /** Runs a command; `stdin` (if given) is written and closed. Never throws on a non-zero exit. */
-  exec(command: string, stdin?: Buffer | string): Promise<ExecResult> {
+  /**
+   * Runs a command; `stdin` (if given) is written and closed. Never throws on a non-zero exit,
+   * but does when the command outlives `timeoutSec` (a hung host must not hang the deployment).
+   */
+  exec(command: string, stdin?: Buffer | string, timeoutSec = 600): Promise<ExecResult> {
     this.commands++;
     if (process.env.HOMEFLEET_DEBUG_SSH) process.stderr.write(`[${this.target.host}] $ ${command.slice(0, 120)}\n`);
     return new Promise((resolve, reject) => {
@@ -77,10 +88,17 @@ export class HostSession {
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let code = -1;
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new DeployError(this.target.host, `a command did not finish within ${timeoutSec} s: ${command.split(" ").slice(0, 3).join(" ")}`));
+        }, timeoutSec * 1000);
         channel.on("data", (d: Buffer) => out.push(d));
         channel.stderr.on("data", (d: Buffer) => errOut.push(d));
         channel.on("exit", (c: number | null) => (code = c ?? -1));
-        channel.on("close", () => resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") }));
+        channel.on("close", () => {
+          clearTimeout(timer);
+          resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
+        });
         if (stdin !== undefined) {
           const data = typeof stdin === "string" ? Buffer.from(stdin) : stdin;
           this.bytesSent += data.length;

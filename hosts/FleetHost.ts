@@ -1,5 +1,8 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostBundle, ManifestFile } from "../bundle/hostBundle";
+import type { DeployConfig } from "../config/schema";
+import { HostDeployment } from "./HostDeployment";
 import type { SecretFileOutput } from "../components/ServiceStack";
 import { composeSecretFile } from "../model/secretFile";
 
@@ -8,6 +11,14 @@ export interface FleetHostArgs {
   readonly bundle: HostBundle;
   /** Secret Pulumi config values the host's own secret files need (restic password), by key. */
   readonly configSecrets: Readonly<Record<string, pulumi.Output<string>>>;
+}
+
+export interface FleetHostDeployArgs {
+  readonly settings: DeployConfig;
+  /** The SSH key homefleet logs in with (a Pulumi secret). */
+  readonly privateKey: pulumi.Output<string>;
+  /** The secret files of the host's stacks (Pulumi secrets). */
+  readonly stackSecretFiles: readonly pulumi.Output<SecretFileOutput[]>[];
 }
 
 /**
@@ -27,9 +38,13 @@ export class FleetHost extends pulumi.ComponentResource {
   public readonly units: pulumi.Output<string[]>;
   /** Host-level secret files (off-site backup credentials). A Pulumi secret. */
   public readonly secretFiles: pulumi.Output<SecretFileOutput[]>;
+  /** Set by `finish` when deployments are enabled. */
+  public deployment?: HostDeployment;
+  private readonly bundle: HostBundle;
 
   constructor(name: string, args: FleetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homefleet:host:FleetHost", name, {}, opts);
+    this.bundle = args.bundle;
     const { host, manifest } = args.bundle;
     this.os = pulumi.output(host.os);
     this.arch = pulumi.output(host.arch);
@@ -51,8 +66,12 @@ export class FleetHost extends pulumi.ComponentResource {
     );
   }
 
-  /** Called once the host's stacks are registered as its children. */
-  public finish(): void {
+  /**
+   * Called once the host's stacks are registered as its children: attaches the deployment (and,
+   * on plain systemd hosts, the package install it needs) and registers the outputs.
+   */
+  public finish(deploy?: FleetHostDeployArgs): void {
+    if (deploy) this.deployment = this.attachDeployment(deploy);
     this.registerOutputs({
       os: this.os,
       arch: this.arch,
@@ -62,6 +81,43 @@ export class FleetHost extends pulumi.ComponentResource {
       secretFilePaths: this.secretFilePaths,
       units: this.units,
       secretFiles: this.secretFiles,
+      generation: this.deployment?.generation,
+      health: this.deployment?.health,
+      unitStates: this.deployment?.unitStates,
     });
+  }
+
+  private attachDeployment(deploy: FleetHostDeployArgs): HostDeployment {
+    const { host, manifest, files } = this.bundle;
+    const name = host.name;
+    const connection = { address: host.address, port: host.sshPort, user: host.sshUser, ...(host.hostKey ? { hostKey: host.hostKey } : {}) };
+    let packages: command.remote.Command | undefined;
+    if (host.os === "systemd" && deploy.settings.installPackages && manifest.packages.length) {
+      // A one-shot remote action fits @pulumi/command: it reruns only when the package list changes.
+      const list = [...manifest.packages].sort();
+      packages = new command.remote.Command(
+        `${name}-packages`,
+        {
+          connection: { host: host.address, port: host.sshPort, user: host.sshUser, privateKey: deploy.privateKey, ...(host.hostKey ? { hostKey: host.hostKey } : {}) },
+          create: `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${list.join(" ")}`,
+          triggers: list,
+        },
+        { parent: this },
+      );
+    }
+    const secrets = pulumi.secret(pulumi.all([this.secretFiles, ...deploy.stackSecretFiles]).apply((groups) => groups.flat()));
+    return new HostDeployment(
+      `${name}-deployment`,
+      {
+        host: name,
+        connection,
+        privateKey: deploy.privateKey,
+        files: Object.fromEntries(files.map((f) => [f.path, f.content])),
+        manifest,
+        secrets,
+        options: { confirmAfterSec: deploy.settings.confirmAfterSec, healthTimeoutSec: deploy.settings.healthTimeoutSec, keepGenerations: deploy.settings.keepGenerations },
+      },
+      { parent: this, dependsOn: packages ? [packages] : [] },
+    );
   }
 }

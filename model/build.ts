@@ -65,6 +65,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const secretFiles: SecretFileSpec[] = [];
   const requires: string[] = [];
   if (network.mode === "bridge") requires.push(units.network(name));
+  const wants: string[] = [];
 
   let database: DatabaseSpec | undefined;
   if (stack.database) {
@@ -79,7 +80,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
       clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],
     };
     secretFiles.push({ path: database.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    requires.push(units.databaseRole(name));
+    wants.push(units.databaseRole(name));
   }
 
   let cache: CacheSpec | undefined;
@@ -105,7 +106,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
       secretFiles.push({ path: cache.authConfFile, owner: "root", group: "root", mode: "0400", format: "redis-conf", entries: [{ name: "requirepass", parts: [{ secret: passwordSecret }] }] });
     }
     secretFiles.push({ path: secretPaths.redisExporterEnv(name), owner: "root", group: "root", mode: "0400", format: "env", entries: [{ name: "REDIS_PASSWORD", parts: [{ secret: passwordSecret }] }] });
-    requires.push(units.cache(name));
+    wants.push(units.cache(name));
   }
 
   const secretValue = (ref: string): SecretPart[] => {
@@ -179,6 +180,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     restartDelaySec: stack.container.restart.delaySec,
     health,
     requires,
+    wants,
     cgroups: host.podman.cgroups,
   };
 

@@ -80,8 +80,14 @@ export interface ContainerSpec {
   readonly restartPolicy: "on-failure" | "always";
   readonly restartDelaySec: number;
   readonly health: { readonly url: string; readonly timeoutSec: number; readonly intervalSec: number };
-  /** Units the container needs running first (database, cache, network). */
+  /** Units the container cannot run without (its bridge network): stopping them stops it. */
   readonly requires: readonly string[];
+  /**
+   * Units the container starts after and reconnects to (database, cache). Wanted, not required:
+   * Requires= would restart the container whenever a Redis or PostgreSQL config change restarts
+   * them, and the container's readiness check already fails while they are down.
+   */
+  readonly wants: readonly string[];
   readonly cgroups: "enabled" | "disabled";
 }
 

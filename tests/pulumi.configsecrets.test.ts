@@ -13,7 +13,7 @@ it("carries a secret config value into the env file as a secret, and into no pla
   config["homefleet:stacks"] = JSON.stringify(stacks);
   config["homefleet:openaiApiKey"] = API_KEY;
 
-  const run = await runProgram(config, ["homefleet:openaiApiKey"]);
+  const run = await runProgram(config, ["homefleet:openaiApiKey", "homefleet:sshPrivateKey"]);
 
   expect(run.error).toBeUndefined();
   const stack = run.resources.find((r) => r.type === "homefleet:stack:ServiceStack" && r.name === "litellm-box")!;

@@ -11,7 +11,7 @@ it("composes the restic password file as a secret and leaks the password nowhere
   config["homefleet:resticPassword"] = RESTIC_PASSWORD;
   config["homefleet:resticEnvironment"] = "AWS_ACCESS_KEY_ID=CANARYAWSKEY\nAWS_SECRET_ACCESS_KEY=CANARYAWSSECRET";
 
-  const run = await runProgram(config, ["homefleet:resticPassword", "homefleet:resticEnvironment"]);
+  const run = await runProgram(config, ["homefleet:resticPassword", "homefleet:resticEnvironment", "homefleet:sshPrivateKey"]);
 
   expect(run.error).toBeUndefined();
   const host = run.resources.find((r) => r.type === "homefleet:host:FleetHost" && r.name === "debian")!;

@@ -54,11 +54,22 @@ describe("containers", () => {
     expect(vulcan).toContain("TimeoutStartSec = lib.mkForce 480;");
   });
 
-  it("start after their database and cache", () => {
+  it("start after their database and cache, want them, and require only their network", () => {
     const forgeUnit = file(host("forge"), "/etc/systemd/system/podman-litellm-forge.service");
-    for (const dep of ["homefleet-postgresql-litellm-forge.service", "redis-litellm-forge.service", "homefleet-network-litellm-forge.service"]) {
+    for (const dep of ["homefleet-postgresql-litellm-forge.service", "redis-litellm-forge.service"]) {
       expect(forgeUnit).toContain(`After=${dep}`);
-      expect(forgeUnit).toContain(`Requires=${dep}`);
+      expect(forgeUnit).toContain(`Wants=${dep}`);
+      // Requires= would restart the container whenever a Redis or PostgreSQL config change does.
+      expect(forgeUnit).not.toContain(`Requires=${dep}`);
+    }
+    expect(forgeUnit).toContain("After=homefleet-network-litellm-forge.service");
+    expect(forgeUnit).toContain("Requires=homefleet-network-litellm-forge.service");
+  });
+
+  it("run podman without a private mount namespace (its netns mounts must outlive one start)", () => {
+    const forgeUnit = file(host("forge"), "/etc/systemd/system/podman-litellm-forge.service");
+    for (const directive of ["ProtectHome=", "ProtectKernelLogs=", "PrivateTmp=", "ProtectSystem=", "ReadOnlyPaths=", "InaccessiblePaths=", "PrivateDevices="]) {
+      expect(forgeUnit).not.toContain(directive);
     }
   });
 });

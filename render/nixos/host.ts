@@ -124,8 +124,9 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   };
   const containerUnit = attr(units.container(stack.name));
   services[containerUnit] = {
-    after: [...c.requires],
+    after: [...c.requires, ...c.wants],
     requires: c.requires.length ? [...c.requires] : undefined,
+    wants: c.wants.length ? [...c.wants] : undefined,
     startLimitBurst: 5,
     startLimitIntervalSec: 600,
     serviceConfig: {

@@ -128,15 +128,21 @@ switch_to() {
 
   local status=0
   # Restart what changed (one transaction, so systemd orders it), then start what is not running.
+  # Jobs are queued, not waited for: a unit whose start hangs must not hang the switch or the
+  # rollback; the deployer's health gate (or the confirm timer) judges the outcome.
   restart=()
   for unit in "\${changed[@]}"; do
     if systemctl cat "$unit" >/dev/null 2>&1; then restart+=("$unit"); fi
   done
   if [ "\${#restart[@]}" -gt 0 ]; then
     echo "restarting: \${restart[*]}"
-    systemctl restart "\${restart[@]}" || status=$?
+    systemctl reset-failed "\${restart[@]}" 2>/dev/null || true
+    systemctl restart --no-block "\${restart[@]}" || status=$?
   fi
-  if [ "\${#start[@]}" -gt 0 ]; then systemctl start "\${start[@]}" || status=$?; fi
+  if [ "\${#start[@]}" -gt 0 ]; then
+    systemctl reset-failed "\${start[@]}" 2>/dev/null || true
+    systemctl start --no-block "\${start[@]}" || status=$?
+  fi
   echo "switched to generation $gen"
   return "$status"
 }

@@ -167,13 +167,13 @@ function containerUnit(stack: StackModel): RenderedFile {
     c.image,
     ...c.command,
   ];
-  const after = ["network-online.target", ...c.requires];
+  const after = ["network-online.target", ...c.requires, ...c.wants];
   return unitFile(unitName, {
     header: header(`container ${c.name} of stack ${stack.name}`),
     sections: {
       Unit: {
         Description: `homefleet container ${c.name} (${c.image})`,
-        Wants: "network-online.target",
+        Wants: ["network-online.target", ...c.wants],
         After: after,
         Requires: c.requires.length ? [...c.requires] : undefined,
         StartLimitIntervalSec: "600",

@@ -24,6 +24,7 @@ function testhosts(...args: string[]): string {
 }
 
 export function bootHost(name: string, index: number): TestHost {
+  testhosts("down", name); // a host kept from an earlier run (HOMEFLEET_E2E_KEEP) starts afresh
   const info = Object.fromEntries(
     testhosts("up", name, String(index))
       .trim()
@@ -33,7 +34,9 @@ export function bootHost(name: string, index: number): TestHost {
   return { name, address: info.address, hostKey: info.host_key, keyFile: info.ssh_key, pid1: Number(info.pid1) };
 }
 
+/** HOMEFLEET_E2E_KEEP=1 leaves hosts running after the tests, for a look at what they run. */
 export function stopHost(name: string): void {
+  if (process.env.HOMEFLEET_E2E_KEEP === "1") return;
   testhosts("down", name);
 }
 

@@ -32,12 +32,17 @@ export function canaryFor(name: string): string {
   return `CANARY${name.replace(/[^A-Za-z0-9]/g, "")}X9`;
 }
 
+/** The deploy key a real stack holds as an encrypted secret (`pulumi config set --secret sshPrivateKey`). */
+export const TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARYsshPrivateKeyX9\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** A stack file's config as Pulumi hands it to the program, plus the secret deploy key. */
 export function stackFileConfig(file: string): Record<string, string> {
   const doc = parse(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  const config = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  return { "homefleet:sshPrivateKey": TEST_SSH_KEY, ...config };
 }
 
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = []): Promise<ProgramRun> {
+export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["homefleet:sshPrivateKey"]): Promise<ProgramRun> {
   const inputsByUrn = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
   await pulumi.runtime.setMocks(
     {

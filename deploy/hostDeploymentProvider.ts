@@ -1,0 +1,140 @@
+/**
+ * The host-deployment resource's provider: create and update deploy a generation (deployHost),
+ * read hashes what the host runs so a refresh sees hand edits, delete removes homefleet from the
+ * host. Plain Node code over ssh2, importable and callable without the Pulumi engine; the Pulumi
+ * side (components/HostDeployment.ts) serializes it as a dynamic provider.
+ */
+import type { HostManifest } from "../bundle/hostBundle";
+import type { RenderedFile } from "../render/types";
+import { deployHost, hostStatus, removeHost, secretHashes, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
+import { HostSession, sha256, type SshTarget } from "./ssh";
+
+export interface HostDeploymentInputs {
+  /** The host's name in homefleet:hosts; also the resource ID. */
+  readonly host: string;
+  readonly connection: { readonly address: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+  /** A Pulumi secret. */
+  readonly privateKey: string;
+  /** Path → content of every file homefleet renders for the host (no secrets in them). */
+  readonly files: Readonly<Record<string, string>>;
+  readonly manifest: HostManifest;
+  /** Path → sha256 the host should have: a refresh replaces it by what the host has, so a preview shows drift per file. */
+  readonly fileHashes: Readonly<Record<string, string>>;
+  /** A Pulumi secret: the secret files' contents. */
+  readonly secrets: readonly SecretFileContent[];
+  /** True in inputs; a refresh sets false when a secret file on the host differs or is missing. */
+  readonly secretsInSync: boolean;
+  readonly options: { readonly confirmAfterSec: number; readonly healthTimeoutSec: number; readonly keepGenerations: number };
+}
+
+export interface HostDeploymentOutputs extends HostDeploymentInputs {
+  readonly generation: number | null;
+  readonly manifestSha256: string | null;
+  readonly unitStates: Readonly<Record<string, string>>;
+  readonly health: { readonly verdict: string; readonly checkedAt: string; readonly checks: readonly { check: string; ok: boolean }[] };
+  /** What the last deployment did (empty on a refresh). */
+  readonly lastDeploy: { readonly uploadedFiles: readonly string[]; readonly restarted: readonly string[]; readonly secretsWritten: readonly string[]; readonly bytesSent: number; readonly changed: boolean } | null;
+}
+
+/** Rethrows any failure as a plain Error with its message: what the engine shows the user. */
+export async function plainErrors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const message = err instanceof Error || (err && typeof (err as Error).message === "string") ? (err as Error).message : String(err);
+    throw new Error(message || "the host deployment failed without a message");
+  }
+}
+
+function targetOf(inputs: HostDeploymentInputs): SshTarget {
+  return { host: inputs.host, address: inputs.connection.address, port: inputs.connection.port, user: inputs.connection.user, hostKey: inputs.connection.hostKey, privateKey: inputs.privateKey };
+}
+
+function filesOf(inputs: HostDeploymentInputs): RenderedFile[] {
+  return inputs.manifest.files.map((f) => {
+    const content = inputs.files[f.path];
+    if (content === undefined) throw new Error(`host ${inputs.host}: the manifest lists ${f.path} but no content was given for it`);
+    return { path: f.path, mode: f.mode, content } as RenderedFile;
+  });
+}
+
+function outputsOf(inputs: HostDeploymentInputs, result: DeployResult): HostDeploymentOutputs {
+  return {
+    ...inputs,
+    generation: result.generation,
+    manifestSha256: result.manifestSha256,
+    unitStates: result.unitStates,
+    health: result.health,
+    lastDeploy: { uploadedFiles: result.uploadedFiles, restarted: result.restarted, secretsWritten: result.secretsWritten, bytesSent: result.bytesSent, changed: result.changed },
+  };
+}
+
+/** Adds what inputs imply: the expected hash of every file, and secrets in sync. */
+export function checkInputs(news: Omit<HostDeploymentInputs, "fileHashes" | "secretsInSync"> & Partial<HostDeploymentInputs>): HostDeploymentInputs {
+  const fileHashes = Object.fromEntries(news.manifest.files.map((f) => [f.path, f.sha256]));
+  for (const f of news.manifest.files) {
+    const content = news.files[f.path];
+    if (content !== undefined && sha256(content) !== f.sha256) throw new Error(`host ${news.host}: ${f.path} does not match its manifest hash`);
+  }
+  return { ...news, fileHashes, secretsInSync: true };
+}
+
+/** Names of the properties whose change means the host must be deployed again (none forces a replacement). */
+export function diffInputs(olds: HostDeploymentOutputs, news: HostDeploymentInputs): string[] {
+  const changed: string[] = [];
+  if (olds.manifest?.sha256 !== news.manifest.sha256) changed.push("manifest");
+  if (JSON.stringify(olds.fileHashes ?? {}) !== JSON.stringify(news.fileHashes)) changed.push("fileHashes");
+  const secretsOf = (s: readonly SecretFileContent[] | undefined) => JSON.stringify((s ?? []).map((x) => [x.path, x.mode, x.owner, x.group, sha256(x.content)]));
+  if (secretsOf(olds.secrets) !== secretsOf(news.secrets)) changed.push("secrets");
+  if (olds.secretsInSync === false) changed.push("secretsInSync");
+  // A host that rolled itself back (confirm timer) or was never confirmed runs another generation.
+  if (olds.manifestSha256 !== undefined && olds.manifestSha256 !== news.manifest.sha256) changed.push("manifestSha256");
+  if (JSON.stringify(olds.options) !== JSON.stringify(news.options)) changed.push("options");
+  return [...new Set(changed)];
+}
+
+export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ id: string; outs: HostDeploymentOutputs }> {
+  const result = await deployHost(targetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, inputs.options);
+  return { id: inputs.host, outs: outputsOf(inputs, result) };
+}
+
+export async function updateDeployment(news: HostDeploymentInputs): Promise<{ outs: HostDeploymentOutputs }> {
+  const result = await deployHost(targetOf(news), filesOf(news), news.manifest, news.secrets, news.options);
+  return { outs: outputsOf(news, result) };
+}
+
+/**
+ * What the host runs now: the generation, each managed file's hash ("missing" when deleted),
+ * whether the secret files match, and unit states. Inputs are not touched, so the next preview
+ * compares the host against what the program wants.
+ */
+export async function readDeployment(id: string, props: HostDeploymentOutputs): Promise<{ id: string; props: HostDeploymentOutputs }> {
+  const session = await HostSession.connect(targetOf(props));
+  try {
+    const status = await hostStatus(session);
+    const onHost = await secretHashes(session, (props.secrets ?? []).map((s) => s.path));
+    const secretsInSync = (props.secrets ?? []).every((s) => onHost.get(s.path) === sha256(s.content));
+    const manifest = props.manifest;
+    // Files the state expects but the host's generation does not list count as missing.
+    const fileHashes: Record<string, string> = {};
+    for (const path of Object.keys(props.fileHashes ?? {})) fileHashes[path] = status.files[path] ?? "missing";
+    return {
+      id,
+      props: {
+        ...props,
+        fileHashes,
+        secretsInSync,
+        generation: status.generation,
+        manifestSha256: status.manifestSha256,
+        unitStates: await unitStates(session, manifest.start),
+        lastDeploy: null,
+      },
+    };
+  } finally {
+    session.close();
+  }
+}
+
+export async function deleteDeployment(props: HostDeploymentInputs): Promise<void> {
+  await removeHost(targetOf(props));
+}

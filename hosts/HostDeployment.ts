@@ -1,0 +1,74 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { HostManifest } from "../bundle/hostBundle";
+import type { SecretFileContent } from "../deploy/deployHost";
+import * as impl from "../deploy/hostDeploymentProvider";
+
+/**
+ * A dynamic provider rather than @pulumi/command: Command resources have no Read, so a refresh
+ * could never see a hand edit on the host. This one hashes the host's files on read.
+ */
+export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    return { inputs: impl.checkInputs(news) };
+  },
+  async diff(_id, olds, news) {
+    const changed = impl.diffInputs(olds, news);
+    return { changes: changed.length > 0 };
+  },
+  async create(inputs) {
+    return impl.plainErrors(() => impl.createDeployment(inputs));
+  },
+  async read(id, props) {
+    return impl.plainErrors(() => impl.readDeployment(id, props));
+  },
+  async update(_id, _olds, news) {
+    return impl.plainErrors(() => impl.updateDeployment(news));
+  },
+  async delete(_id, props) {
+    await impl.plainErrors(() => impl.deleteDeployment(props));
+  },
+};
+
+export interface HostDeploymentArgs {
+  readonly host: string;
+  readonly connection: pulumi.Input<{ address: string; port: number; user: string; hostKey?: string }>;
+  readonly privateKey: pulumi.Input<string>;
+  readonly files: pulumi.Input<Record<string, string>>;
+  readonly manifest: pulumi.Input<HostManifest>;
+  readonly secrets: pulumi.Input<SecretFileContent[]>;
+  readonly options: pulumi.Input<{ confirmAfterSec: number; healthTimeoutSec: number; keepGenerations: number }>;
+}
+
+/**
+ * One host's deployment: after create or update the host runs the new generation and passed its
+ * health gate, or is back on the old one and the operation failed naming the check.
+ */
+export class HostDeployment extends pulumi.dynamic.Resource {
+  public readonly generation!: pulumi.Output<number | null>;
+  public readonly manifestSha256!: pulumi.Output<string | null>;
+  public readonly unitStates!: pulumi.Output<Record<string, string>>;
+  public readonly health!: pulumi.Output<{ verdict: string; checkedAt: string; checks: { check: string; ok: boolean }[] }>;
+  public readonly fileHashes!: pulumi.Output<Record<string, string>>;
+  public readonly lastDeploy!: pulumi.Output<unknown>;
+
+  constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      hostDeploymentProvider,
+      name,
+      {
+        ...args,
+        privateKey: pulumi.secret(args.privateKey),
+        secrets: pulumi.secret(args.secrets),
+        generation: undefined,
+        manifestSha256: undefined,
+        unitStates: undefined,
+        health: undefined,
+        fileHashes: undefined,
+        secretsInSync: undefined,
+        lastDeploy: undefined,
+      },
+      // Secret inputs stay secret in the outputs as well, whatever the engine infers.
+      { ...opts, additionalSecretOutputs: ["privateKey", "secrets"] },
+    );
+  }
+}

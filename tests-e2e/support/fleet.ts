@@ -1,0 +1,49 @@
+/**
+ * The fleet the end-to-end tests deploy: one LiteLLM stack (the stand-in image) with PostgreSQL
+ * and Redis on a test host, and secret values as Pulumi would give them, one of them a canary.
+ */
+import { randomBytes } from "node:crypto";
+import { renderFleet, type FleetRender, type HostBundle } from "../../bundle/hostBundle";
+import { parseFleetConfig } from "../../config/load";
+import type { SecretFileContent } from "../../deploy/deployHost";
+import { composeSecretFile } from "../../model/secretFile";
+import type { TestHost } from "./hosts";
+
+export const CANARY = `CANARY${randomBytes(8).toString("hex")}`;
+
+export type StackChange = (stack: Record<string, any>) => void;
+
+export function fleet(host: TestHost, change: StackChange = () => undefined): FleetRender {
+  const stack: Record<string, any> = {
+    host: host.name,
+    kind: "litellm",
+    network: { subnet: "10.89.0.0/24" },
+    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
+    database: {},
+    cache: { port: 6380 },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434" }] },
+  };
+  change(stack);
+  const config = parseFleetConfig({
+    hosts: { [host.name]: { address: host.address, arch: "x86_64", os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
+    stacks: { proxy: stack },
+  });
+  return renderFleet(config);
+}
+
+/** Random values, with the canary inside the database password. */
+const values: Record<string, string> = {
+  "proxy/database-password": `${CANARY}db`,
+  "proxy/cache-password": randomBytes(16).toString("hex"),
+  "proxy/litellm-master-key": randomBytes(24).toString("hex"),
+};
+
+export function secretsOf(bundle: HostBundle): SecretFileContent[] {
+  return [...bundle.host.secretFiles, ...bundle.host.stacks.flatMap((s) => s.secretFiles)].map((spec) => ({
+    path: spec.path,
+    mode: spec.mode,
+    owner: spec.owner,
+    group: spec.group,
+    content: composeSecretFile(spec, (id) => values[id]),
+  }));
+}
