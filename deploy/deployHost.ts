@@ -155,7 +155,6 @@ function stackOfSecret(path: string): string | undefined {
 }
 
 export async function deployHost(target: SshTarget, files: readonly RenderedFile[], manifest: HostManifest, secrets: readonly SecretFileContent[], options: DeployOptions = {}): Promise<DeployResult> {
-  if (manifest.os !== "systemd") throw new DeployError(target.host, `deploying ${manifest.os} hosts is not supported by this deployer yet`);
   const session = await HostSession.connect(target);
   try {
     await ensureActivateScript(session);
@@ -283,10 +282,20 @@ export async function removeHost(target: SshTarget): Promise<void> {
   }
 }
 
+/** Directories only homefleet writes into: emptied ones go on removal (others may belong to packages). */
+const HOMEFLEET_DIRS = ["/etc/homefleet", "/usr/local/lib/homefleet"];
+
 /** Stops and disables the manifest's own units, removes its files, secrets and generations; data stays. */
 async function uninstall(session: HostSession, manifest: HostManifest): Promise<void> {
+  if (manifest.os === "nixos") {
+    // configuration.nix imports ./homefleet: leave an empty module there, and switch without homefleet's services.
+    const empty = "# homefleet was removed from this host; this empty module keeps the import in configuration.nix working.\n{ ... }:\n{\n}\n";
+    await session.run("removing homefleet's modules", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && find /etc/nixos/homefleet -mindepth 1 -depth -type d -empty -delete && cat > /etc/nixos/homefleet/default.nix && nixos-rebuild switch`, empty);
+    await session.run("removing homefleet's state", `rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE}`);
+    return;
+  }
   const own = manifest.units.filter((u) => manifest.files.some((f) => f.path === `/etc/systemd/system/${u}`));
   if (own.length) await session.exec(`systemctl disable --now ${own.map(sh).join(" ")}`, undefined, 300);
   if (manifest.start.length) await session.exec(`systemctl stop ${manifest.start.map(sh).join(" ")}`, undefined, 300);
-  await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
+  await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && ${HOMEFLEET_DIRS.map((d) => `{ ! [ -d ${d} ] || find ${d} -depth -type d -empty -delete; }`).join(" && ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real Debian test hosts for homefleet's end-to-end deployment tests (plain-systemd flavour).
-# Not part of `npm test` or .ci/run. Needs root, debootstrap, systemd-container (systemd-nspawn),
+# Used by `npm run test:e2e` (and so by .ci/run). Needs root, debootstrap, systemd-container (systemd-nspawn),
 # iproute2, openssh-client, util-linux. See e2e/README.md.
 #
 #   testhosts.sh rootfs             build the shared Debian bookworm rootfs once (cached)
@@ -46,6 +46,8 @@ PACKAGES=(
   restic lego
   # homefleet-activate (the deployer's host side)
   jq
+  # nix-instantiate, for the NixOS flavour's stand-in nixos-rebuild (e2e/standin/nixos-rebuild)
+  nix-bin
 )
 
 # Units Debian enables on install that the deployer manages itself (or that only slow a boot):
@@ -149,6 +151,7 @@ cmd_rootfs() {
   need_root
   if [ -f "$ROOTFS/etc/homefleet-e2e/complete" ]; then
     log "rootfs cached: $ROOTFS ($(cat "$ROOTFS/etc/homefleet-e2e/complete"))"
+    add_missing_packages
     return 0
   fi
   need_tools debootstrap systemd-nspawn ssh-keygen flock
@@ -163,6 +166,27 @@ cmd_rootfs() {
       build_rootfs
     fi
   } 9>"$CACHE/.rootfs.lock"
+}
+
+# A cached rootfs from before a package was added to PACKAGES gets it installed, not rebuilt.
+add_missing_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    grep -q "^$p " "$ROOTFS/etc/homefleet-e2e/packages" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  # Every host of every state directory boots from this rootfs as its lower layer.
+  if pgrep -f "systemd-nspawn .*-D $ROOTFS " >/dev/null; then
+    die "the cached rootfs lacks ${missing[*]}: stop every test host, then run again"
+  fi
+  log "installing into the cached rootfs: ${missing[*]}"
+  printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
+  chmod 0755 "$ROOTFS/usr/sbin/policy-rc.d"
+  in_root "$ROOTFS" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${missing[*]} && apt-get clean" >>"$CACHE/debootstrap.log" 2>&1 ||
+    die "installing ${missing[*]} failed, see $CACHE/debootstrap.log"
+  rm -f "$ROOTFS/usr/sbin/policy-rc.d"
+  # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
+  in_root "$ROOTFS" dpkg-query -W -f '${Package} ${Version}\n' >"$ROOTFS/etc/homefleet-e2e/packages"
 }
 
 build_rootfs() {

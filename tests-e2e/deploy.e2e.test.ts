@@ -139,5 +139,6 @@ describe("one host, in order", () => {
     expect(onHost(h1, "test -e /etc/systemd/system/podman-proxy.service; echo $?").stdout.trim()).toBe("1");
     expect(onHost(h1, "systemctl is-active podman-proxy.service redis-proxy.service").stdout).not.toMatch(/^active$/m);
     expect(onHost(h1, "test -d /var/lib/redis-proxy && echo kept").stdout.trim()).toBe("kept");
+    expect(onHost(h1, "ls -d /etc/homefleet /usr/local/lib/homefleet /var/lib/homefleet/generations 2>&1 | grep -c 'No such file'").stdout.trim()).toBe("3");
   });
 });

@@ -13,7 +13,8 @@ export const activateScript: ScriptSpec = {
 #   prepare GEN       read a tar (manifest.json + files/ of the files that changed) from stdin;
 #                     link every unchanged file from the current generation; verify every sha256
 #   switch GEN        install GEN's files, remove files the previous generation had and GEN has
-#                     not, daemon-reload, restart only the units whose files changed, start the rest
+#                     not, then on a plain systemd host daemon-reload, restart only the units whose
+#                     files changed and start the rest; on NixOS nixos-rebuild switch
 #   rollback          switch back to the previous generation
 #   arm SECONDS       roll back by itself in SECONDS unless confirmed (the deployer may be cut off)
 #   confirm           disarm
@@ -22,6 +23,10 @@ export const activateScript: ScriptSpec = {
 # Layout: /var/lib/homefleet/generations/N/{manifest.json,files/...}, current and previous symlinks.
 set -euo pipefail
 umask 022
+# NixOS has no jq until homefleet's module adds it: borrow it from nixpkgs for the first switch.
+if ! command -v jq >/dev/null 2>&1 && command -v nix-build >/dev/null 2>&1; then
+  PATH="$(nix-build '<nixpkgs>' -A jq --no-out-link)/bin:$PATH"
+fi
 
 root=\${HOMEFLEET_STATE_DIR:-/var/lib/homefleet}
 gens=$root/generations
@@ -79,6 +84,15 @@ prepare() {
   echo "prepared generation $gen"
 }
 
+point_current() { # GEN OLD: current -> GEN, previous -> OLD (when it is another one), each atomically
+  ln -sfn "generations/$1" "$root/current.new"
+  mv -T "$root/current.new" "$root/current"
+  if [ -n "$2" ] && [ "$2" != "$1" ]; then
+    ln -sfn "generations/$2" "$root/previous.new"
+    mv -T "$root/previous.new" "$root/previous"
+  fi
+}
+
 switch_to() {
   local gen=$1 dir=$gens/$1 old old_manifest path mode sha owner tmp
   [ -f "$dir/manifest.json" ] || { echo "generation $gen does not exist" >&2; exit 1; }
@@ -107,18 +121,21 @@ switch_to() {
     mapfile -t changed < <(jq -r '[.files[].restart[]?] | unique | .[]' "$dir/manifest.json")
   fi
 
+  if [ "$(jq -r '.os' "$dir/manifest.json")" = nixos ]; then
+    point_current "$gen" "$old"
+    # nixos-rebuild does what daemon-reload and the restarts do on a plain host, and more.
+    local status=0
+    nixos-rebuild switch || status=$?
+    echo "switched to generation $gen"
+    return "$status"
+  fi
+
   if [ -f /etc/sysusers.d/homefleet.conf ]; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
   for conf in /etc/tmpfiles.d/homefleet*.conf; do
     if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
   done
   systemctl daemon-reload
-
-  ln -sfn "generations/$gen" "$root/current.new"
-  mv -T "$root/current.new" "$root/current"
-  if [ -n "$old" ] && [ "$old" != "$gen" ]; then
-    ln -sfn "generations/$old" "$root/previous.new"
-    mv -T "$root/previous.new" "$root/previous"
-  fi
+  point_current "$gen" "$old"
 
   local disabled=() start=()
   mapfile -t disabled < <(jq -r '.disabledUnits[]?' "$dir/manifest.json")
