@@ -5,13 +5,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderFleet, type FleetRender } from "./bundle/hostBundle";
 import { ServiceStack } from "./components";
-import { ConfigError } from "./config/load";
-import type { DeployConfig } from "./config/schema";
+import { ConfigError, type FleetConfig } from "./config/load";
+import type { HostDeployment } from "./hosts/HostDeployment";
+import { describeDifferences, promotionDifferences, releaseOf, type Release } from "./promotion/release";
 import { fleetConfigFromPulumi } from "./config/pulumiConfig";
 import { FleetHost } from "./hosts";
 import { describeFinding, reviewFleet } from "./review";
 
-function loadFleet(): { fleet: FleetRender; deploy: DeployConfig } {
+function loadFleet(): { fleet: FleetRender; config: FleetConfig } {
   try {
     const config = fleetConfigFromPulumi();
     const render = renderFleet(config);
@@ -26,7 +27,7 @@ function loadFleet(): { fleet: FleetRender; deploy: DeployConfig } {
       else pulumi.log.info(describeFinding(f));
     }
     for (const a of review.unusedAccepts) pulumi.log.warn(`homefleet:review.accept names ${a.check} ${a.path}, which no longer occurs: remove it`);
-    return { fleet: render, deploy: config.deploy };
+    return { fleet: render, config };
   } catch (err) {
     if (err instanceof ConfigError) {
       // RunError: the CLI shows the message without a stack trace.
@@ -41,10 +42,59 @@ export interface FleetOutputs {
   readonly hosts: Record<string, pulumi.Output<unknown>>;
   /** Per stack: the health checks the deployment gates on. */
   readonly stacks: Record<string, { healthChecks: pulumi.Output<unknown> }>;
+  /** What this stack deploys (images, LiteLLM configs, packages) and each host's last health verdict. */
+  readonly release: pulumi.Output<Release>;
+  /** With homefleet:promoteFrom: the source stack, the differences found, and any override. */
+  readonly promotion?: pulumi.Output<PromotionOutput>;
+}
+
+export interface PromotionOutput {
+  readonly from: string;
+  readonly differences: readonly { path: string; message: string }[];
+  readonly override?: string;
+  /** True when differences exist and no override lets them through: no host deploys. */
+  readonly refused: boolean;
+  readonly message: string;
+}
+
+/**
+ * The promotion gate: the source stack's `release` (through a StackReference) must show every
+ * image and LiteLLM config this stack would deploy as run healthily there. Otherwise the preview
+ * fails, listing each difference, unless homefleet:promoteOverride gives a reason. Every host
+ * deployment takes the verdict as an input and its check refuses a refused promotion, so no host
+ * is touched.
+ */
+function promotionGate(config: FleetConfig, wanted: Omit<Release, "hosts">): pulumi.Output<PromotionOutput> | undefined {
+  const promotion = config.promotion;
+  if (!promotion) return undefined;
+  const source = new pulumi.StackReference(promotion.from);
+  return source.getOutput("release").apply((release: Release | undefined) => {
+    const verdict = promotionVerdict(wanted, release, promotion);
+    // The hosts that would change fail their check with this message; the rest keep running.
+    if (verdict.differences.length) pulumi.log.warn(verdict.message);
+    return verdict;
+  });
+}
+
+export function promotionVerdict(wanted: Omit<Release, "hosts">, release: Release | undefined, promotion: NonNullable<FleetConfig["promotion"]>): PromotionOutput {
+  const differences = promotionDifferences(wanted, release, promotion.from);
+  const override = promotion.override?.reason;
+  const refused = differences.length > 0 && !override;
+  const message = !differences.length
+    ? `promoted from ${promotion.from}: everything this stack deploys ran healthily there`
+    : refused
+      ? `homefleet: this stack would deploy ${differences.length} thing(s) that ${promotion.from} has not run healthily:\n${describeDifferences(differences)}\n` +
+        `Deploy them to ${promotion.from} first (pulumi up there), or set homefleet:promoteOverride with a reason for an emergency.`
+      : `homefleet:promoteOverride lets through what ${promotion.from} has not run healthily (reason: ${override}):\n${describeDifferences(differences)}`;
+  return { from: promotion.from, differences, ...(override ? { override } : {}), refused, message };
 }
 
 export function defineFleet(): FleetOutputs {
-  const { fleet, deploy } = loadFleet();
+  const { fleet, config: fleetConfig } = loadFleet();
+  const deploy = fleetConfig.deploy;
+  const packages = Object.fromEntries(fleet.bundles.filter((b) => b.host.os === "systemd").map((b) => [b.host.name, [...b.manifest.packages]]));
+  const wanted = releaseOf(fleetConfig, packages);
+  const promotion = deploy.enabled ? promotionGate(fleetConfig, wanted) : undefined;
   for (const warning of fleet.warnings) pulumi.log.warn(warning);
 
   const config = new pulumi.Config("homefleet");
@@ -52,7 +102,12 @@ export function defineFleet(): FleetOutputs {
   const privateKey = deploy.enabled ? config.requireSecret("sshPrivateKey") : undefined;
   const hosts: FleetOutputs["hosts"] = {};
   const stacks: FleetOutputs["stacks"] = {};
-  for (const bundle of fleet.bundles) {
+  const deployments: { host: string; wave: number; deployment: HostDeployment }[] = [];
+  // Waves in order: a host of wave N+1 takes the verdicts of every earlier wave as an input, so
+  // the engine starts it only once those deployed healthy, and never when one of them failed.
+  const bundles = [...fleet.bundles].sort((a, b) => fleetConfig.hosts[a.host.name].wave - fleetConfig.hosts[b.host.name].wave);
+  for (const bundle of bundles) {
+    const wave = fleetConfig.hosts[bundle.host.name].wave;
     const hostSecrets = Object.fromEntries(bundle.host.configSecrets.map((key) => [key, config.requireSecret(key)]));
     const host = new FleetHost(bundle.host.name, { bundle, configSecrets: hostSecrets });
     const stackSecretFiles = bundle.host.stacks.map((stack) => {
@@ -61,7 +116,10 @@ export function defineFleet(): FleetOutputs {
       stacks[stack.name] = { healthChecks: component.healthChecks };
       return component.secretFiles;
     });
-    host.finish(privateKey ? { settings: deploy, privateKey, stackSecretFiles } : undefined);
+    const earlier = deployments.filter((d) => d.wave < wave);
+    const after = pulumi.all(earlier.map((d) => d.deployment.health.apply((h) => ({ host: d.host, wave: d.wave, verdict: h.verdict }))));
+    host.finish(privateKey ? { settings: deploy, privateKey, stackSecretFiles, after, promotion } : undefined);
+    if (host.deployment) deployments.push({ host: bundle.host.name, wave, deployment: host.deployment });
     hosts[bundle.host.name] = pulumi.output({
       os: host.os,
       arch: host.arch,
@@ -71,5 +129,9 @@ export function defineFleet(): FleetOutputs {
       ...(host.deployment ? { generation: host.deployment.generation, health: host.deployment.health, unitStates: host.deployment.unitStates } : {}),
     });
   }
-  return { hosts, stacks };
+  const health = pulumi.all(
+    Object.fromEntries(deployments.map((d) => [d.host, pulumi.all([d.deployment.health, d.deployment.generation]).apply(([h, generation]) => ({ verdict: h.verdict, checkedAt: h.checkedAt, generation }))])),
+  );
+  const release = health.apply((hostHealth) => ({ ...wanted, hosts: hostHealth }));
+  return { hosts, stacks, release, ...(promotion ? { promotion } : {}) };
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { DeploySchema, HostsSchema, MonitoringSchema, ReviewSchema, StacksSchema, type DeployConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
+import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -20,6 +20,8 @@ export interface FleetConfig {
   readonly review?: ReviewConfig;
   /** How `pulumi up` deploys (defaults when absent). */
   readonly deploy: DeployConfig;
+  /** The stack whose healthy release this one promotes, and an emergency override. */
+  readonly promotion?: { readonly from: string; readonly override?: PromoteOverrideConfig };
   /** Names of `homefleet:*` config keys present in the stack file (secret values are not read here). */
   readonly configKeys: readonly string[];
 }
@@ -87,7 +89,7 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
  * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
  * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
  */
-export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; deploy?: unknown; configKeys?: readonly string[] }): FleetConfig {
+export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; deploy?: unknown; promoteFrom?: unknown; promoteOverride?: unknown; configKeys?: readonly string[] }): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
@@ -102,16 +104,22 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monit
   if (!review.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:review`, input.review, review.error));
   const deploy = DeploySchema.safeParse(input.deploy ?? {});
   if (!deploy.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:deploy`, input.deploy, deploy.error));
+  const promoteFrom = input.promoteFrom === undefined ? undefined : PromoteFromSchema.safeParse(input.promoteFrom);
+  if (promoteFrom && !promoteFrom.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteFrom`, input.promoteFrom, promoteFrom.error));
+  const promoteOverride = input.promoteOverride === undefined ? undefined : PromoteOverrideSchema.safeParse(input.promoteOverride);
+  if (promoteOverride && !promoteOverride.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteOverride`, input.promoteOverride, promoteOverride.error));
+  if (promoteOverride && !promoteFrom) problems.push({ path: `${CONFIG_NAMESPACE}:promoteOverride`, message: "only means something with homefleet:promoteFrom" });
   if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
   if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
   if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error));
-  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success || !deploy.success) throw new ConfigError(sortProblems(problems));
+  if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success || !deploy.success || problems.length) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
   problems.push(...operationsChecks(hosts.data, monitoring?.data, configKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
-  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, configKeys };
+  const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
+  return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, ...(promotion ? { promotion } : {}), configKeys };
 }
 
 /** Rules for backups, certificates and monitoring that span keys. */
@@ -227,10 +235,10 @@ export function loadStackFile(file: string): FleetConfig {
   const configKeys = Object.keys(config)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  const known = new Set(["hosts", "stacks", "monitoring", "review", "deploy"]);
+  const known = new Set(["hosts", "stacks", "monitoring", "review", "deploy", "promoteOverride"]);
   const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
   if (unknownStructured.length) {
-    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, or a secret value)" })));
+    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, promoteOverride, or a secret value)" })));
   }
-  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], deploy: config[`${prefix}deploy`], configKeys });
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], deploy: config[`${prefix}deploy`], promoteFrom: config[`${prefix}promoteFrom`], promoteOverride: config[`${prefix}promoteOverride`], configKeys });
 }

@@ -20,5 +20,5 @@ export function fleetConfigFromPulumi(): FleetConfig {
   const configKeys = Object.keys(all)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), configKeys });
+  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), promoteFrom: parse("promoteFrom"), promoteOverride: parse("promoteOverride"), configKeys });
 }

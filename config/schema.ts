@@ -143,6 +143,8 @@ export const HostSchema = z.strictObject({
   /** Certificates by name, renewed by timers staggered 30 minutes apart. */
   certificates: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, { error: "expected a certificate name of lowercase letters, digits, '-' and '_'" }), CertificateSchema).default({}),
   monitoring: HostMonitoringSchema.default({ listenAddress: "127.0.0.1" }),
+  /** Rollout wave: hosts of wave N+1 deploy only after every host of wave N deployed healthy. */
+  wave: z.int().min(0).max(99).default(0),
 });
 
 /** `homefleet:monitoring`: where Prometheus runs and what it scrapes. */
@@ -343,6 +345,16 @@ export const DeploySchema = z.strictObject({
 });
 
 export type DeployConfig = z.infer<typeof DeploySchema>;
+
+/** `homefleet:promoteFrom`: the stack (name, or org/project/stack) whose healthy release this one may deploy. */
+export const PromoteFromSchema = z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, { error: "expected a stack name such as staging, or org/project/stack" });
+
+/** `homefleet:promoteOverride`: lets an unproven release through, for an emergency, and says why in every preview. */
+export const PromoteOverrideSchema = z.strictObject({
+  reason: z.string().min(15, { error: "expected a written reason of at least 15 characters" }),
+});
+
+export type PromoteOverrideConfig = z.infer<typeof PromoteOverrideSchema>;
 export type ReviewConfig = z.infer<typeof ReviewSchema>;
 export type HostConfig = z.infer<typeof HostSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringSchema>;

@@ -46,6 +46,8 @@ export interface DeployResult {
   /** False for a no-op: nothing uploaded, nothing restarted. */
   readonly changed: boolean;
   readonly uploadedFiles: readonly string[];
+  /** True when an earlier generation kept on the host held this manifest and was switched to again. */
+  readonly reusedGeneration: boolean;
   readonly secretsWritten: readonly string[];
   readonly restarted: readonly string[];
   readonly bytesSent: number;
@@ -61,6 +63,8 @@ export interface HostStatus {
   readonly manifestSha256: string | null;
   /** path → sha256 on the host, or "missing". */
   readonly files: Readonly<Record<string, string>>;
+  /** Every generation kept on the host → its manifest sha256. */
+  readonly generations: Readonly<Record<string, string>>;
 }
 
 /** Single-quotes a value for the host's shell. */
@@ -78,13 +82,13 @@ async function ensureActivateScript(session: HostSession): Promise<void> {
 
 export async function hostStatus(session: HostSession): Promise<HostStatus> {
   const out = await session.run("reading the host's generation", `if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo '{"current":null,"previous":null,"files":{}}'; fi`);
-  const status = JSON.parse(out) as { current: number | null; previous: number | null; files: Record<string, string> };
+  const status = JSON.parse(out) as { current: number | null; previous: number | null; files: Record<string, string>; generations?: Record<string, string> };
   let manifestSha256: string | null = null;
   if (status.current !== null) {
     const manifest = JSON.parse(await session.run("reading the current manifest", `cat ${STATE_DIR}/current/manifest.json`)) as HostManifest;
     manifestSha256 = manifest.sha256;
   }
-  return { generation: status.current, previous: status.previous, manifestSha256, files: status.files };
+  return { generation: status.current, previous: status.previous, manifestSha256, files: status.files, generations: status.generations ?? {} };
 }
 
 async function currentManifest(session: HostSession): Promise<HostManifest | undefined> {
@@ -173,6 +177,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
         manifestSha256: manifest.sha256,
         changed: false,
         uploadedFiles: [],
+        reusedGeneration: false,
         secretsWritten: [],
         restarted: [],
         bytesSent: session.bytesSent,
@@ -183,16 +188,25 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       };
     }
 
-    // Upload only files whose content the current generation does not already hold.
-    const held = new Map((previous?.files ?? []).map((f) => [f.path, f.sha256]));
-    const byPath = new Map(files.map((f) => [f.path, f]));
-    const upload = manifest.files.filter((f) => held.get(f.path) !== f.sha256);
-    const entries: TarEntry[] = [
-      { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
-      ...upload.map((f) => ({ path: `files${f.path}`, mode: parseInt(f.mode, 8), content: byPath.get(f.path)!.content })),
-    ];
-    const generation = (status.generation ?? 0) + 1;
-    await session.run("uploading the new generation", `${ACTIVATE} prepare ${generation}`, createTar(entries));
+    // Going back to an earlier config: a generation kept on the host already holds it, verified
+    // when it was prepared. Switch to it again instead of uploading anything.
+    const kept = Object.entries(status.generations).find(([g, sha]) => sha === manifest.sha256 && Number(g) !== status.generation);
+    let upload: HostManifest["files"][number][] = [];
+    let generation: number;
+    if (kept) generation = Number(kept[0]);
+    else {
+      // Upload only files whose content the current generation does not already hold.
+      const held = new Map((previous?.files ?? []).map((f) => [f.path, f.sha256]));
+      const byPath = new Map(files.map((f) => [f.path, f]));
+      upload = manifest.files.filter((f) => held.get(f.path) !== f.sha256);
+      const entries: TarEntry[] = [
+        { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
+        ...upload.map((f) => ({ path: `files${f.path}`, mode: parseInt(f.mode, 8), content: byPath.get(f.path)!.content })),
+      ];
+      // After the host went back to an older generation, newer ones still exist: never reuse a number.
+      generation = Math.max(status.generation ?? 0, ...Object.keys(status.generations).map(Number)) + 1;
+      await session.run("uploading the new generation", `${ACTIVATE} prepare ${generation}`, createTar(entries));
+    }
 
     for (const s of changedSecrets) {
       const dir = s.path.slice(0, s.path.lastIndexOf("/"));
@@ -248,6 +262,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       manifestSha256: manifest.sha256,
       changed: true,
       uploadedFiles: upload.map((f) => f.path),
+      reusedGeneration: !!kept,
       secretsWritten: changedSecrets.map((s) => s.path),
       restarted,
       bytesSent: session.bytesSent,

@@ -25,6 +25,10 @@ export interface HostDeploymentInputs {
   /** True in inputs; a refresh sets false when a secret file on the host differs or is missing. */
   readonly secretsInSync: boolean;
   readonly options: { readonly confirmAfterSec: number; readonly healthTimeoutSec: number; readonly keepGenerations: number };
+  /** Hosts of earlier rollout waves with their verdicts (data dependencies: the engine waits for them). */
+  readonly after?: readonly { readonly host: string; readonly wave: number; readonly verdict: string }[];
+  /** The promotion gate's verdict, when the stack promotes from another. */
+  readonly promotion?: { readonly from: string; readonly refused: boolean; readonly message: string };
 }
 
 export interface HostDeploymentOutputs extends HostDeploymentInputs {
@@ -93,12 +97,34 @@ export function diffInputs(olds: HostDeploymentOutputs, news: HostDeploymentInpu
   return [...new Set(changed)];
 }
 
+/**
+ * The gate's message when it refused the promotion and this host would change: such a host must
+ * not be touched. A host that keeps running what it runs deploys nothing unproven.
+ */
+export function promotionRefusal(news: Pick<HostDeploymentInputs, "promotion" | "manifest">, olds?: Partial<Pick<HostDeploymentInputs, "manifest">>): string | undefined {
+  if (!news.promotion?.refused) return undefined;
+  if (olds?.manifest?.sha256 !== undefined && olds.manifest.sha256 === news.manifest.sha256) return undefined;
+  return news.promotion.message;
+}
+
+/** A wave starts only when every host of the earlier waves is healthy. */
+function requireEarlierWavesHealthy(inputs: HostDeploymentInputs): void {
+  const unhealthy = (inputs.after ?? []).filter((h) => h.verdict !== "healthy");
+  if (unhealthy.length) throw new Error(`host ${inputs.host}: not deployed, because earlier rollout waves are not healthy: ${unhealthy.map((h) => `${h.host} (wave ${h.wave}: ${h.verdict})`).join(", ")}`);
+}
+
 export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ id: string; outs: HostDeploymentOutputs }> {
+  const refused = promotionRefusal(inputs);
+  if (refused) throw new Error(refused);
+  requireEarlierWavesHealthy(inputs);
   const result = await deployHost(targetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, inputs.options);
   return { id: inputs.host, outs: outputsOf(inputs, result) };
 }
 
-export async function updateDeployment(news: HostDeploymentInputs): Promise<{ outs: HostDeploymentOutputs }> {
+export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDeploymentOutputs): Promise<{ outs: HostDeploymentOutputs }> {
+  const refused = promotionRefusal(news, olds);
+  if (refused) throw new Error(refused);
+  requireEarlierWavesHealthy(news);
   const result = await deployHost(targetOf(news), filesOf(news), news.manifest, news.secrets, news.options);
   return { outs: outputsOf(news, result) };
 }

@@ -19,6 +19,10 @@ export interface FleetHostDeployArgs {
   readonly privateKey: pulumi.Output<string>;
   /** The secret files of the host's stacks (Pulumi secrets). */
   readonly stackSecretFiles: readonly pulumi.Output<SecretFileOutput[]>[];
+  /** Verdicts of the hosts in earlier rollout waves: this host deploys only after them. */
+  readonly after: pulumi.Output<{ host: string; wave: number; verdict: string }[]>;
+  /** The promotion gate's verdict (undefined without homefleet:promoteFrom). */
+  readonly promotion?: pulumi.Output<{ from: string; refused: boolean; message: string }>;
 }
 
 /**
@@ -116,6 +120,8 @@ export class FleetHost extends pulumi.ComponentResource {
         manifest,
         secrets,
         options: { confirmAfterSec: deploy.settings.confirmAfterSec, healthTimeoutSec: deploy.settings.healthTimeoutSec, keepGenerations: deploy.settings.keepGenerations },
+        after: deploy.after,
+        promotion: deploy.promotion ? deploy.promotion.apply((p) => ({ from: p.from, refused: p.refused, message: p.message })) : { from: "", refused: false, message: "not gated" },
       },
       { parent: this, dependsOn: packages ? [packages] : [] },
     );

@@ -8,7 +8,9 @@ import * as impl from "../deploy/hostDeploymentProvider";
  * could never see a hand edit on the host. This one hashes the host's files on read.
  */
 export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds, news) {
+  async check(olds, news) {
+    const refused = impl.promotionRefusal(news, olds);
+    if (refused) return { inputs: news, failures: [{ property: "promotion", reason: refused }] };
     return { inputs: impl.checkInputs(news) };
   },
   async diff(_id, olds, news) {
@@ -21,8 +23,8 @@ export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props) {
     return impl.plainErrors(() => impl.readDeployment(id, props));
   },
-  async update(_id, _olds, news) {
-    return impl.plainErrors(() => impl.updateDeployment(news));
+  async update(_id, olds, news) {
+    return impl.plainErrors(() => impl.updateDeployment(news, olds));
   },
   async delete(_id, props) {
     await impl.plainErrors(() => impl.deleteDeployment(props));
@@ -37,6 +39,10 @@ export interface HostDeploymentArgs {
   readonly manifest: pulumi.Input<HostManifest>;
   readonly secrets: pulumi.Input<SecretFileContent[]>;
   readonly options: pulumi.Input<{ confirmAfterSec: number; healthTimeoutSec: number; keepGenerations: number }>;
+  /** Hosts of earlier rollout waves and their verdicts: all must be healthy before this one deploys. */
+  readonly after: pulumi.Input<{ host: string; wave: number; verdict: string }[]>;
+  /** The promotion gate's verdict: a refused promotion fails this resource's check. */
+  readonly promotion: pulumi.Input<{ from: string; refused: boolean; message: string }>;
 }
 
 /**
@@ -44,13 +50,14 @@ export interface HostDeploymentArgs {
  * health gate, or is back on the old one and the operation failed naming the check.
  */
 export class HostDeployment extends pulumi.dynamic.Resource {
-  public readonly generation!: pulumi.Output<number | null>;
-  public readonly manifestSha256!: pulumi.Output<string | null>;
-  public readonly unitStates!: pulumi.Output<Record<string, string>>;
-  public readonly health!: pulumi.Output<{ verdict: string; checkedAt: string; checks: { check: string; ok: boolean }[] }>;
-  public readonly fileHashes!: pulumi.Output<Record<string, string>>;
-  public readonly lastDeploy!: pulumi.Output<unknown>;
+  declare public readonly generation: pulumi.Output<number | null>;
+  declare public readonly manifestSha256: pulumi.Output<string | null>;
+  declare public readonly unitStates: pulumi.Output<Record<string, string>>;
+  declare public readonly health: pulumi.Output<{ verdict: string; checkedAt: string; checks: { check: string; ok: boolean }[] }>;
+  declare public readonly fileHashes: pulumi.Output<Record<string, string>>;
+  declare public readonly lastDeploy: pulumi.Output<unknown>;
 
+  // `declare`, not `!`: an ES2022 class field would reset to undefined the outputs super() set.
   constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       hostDeploymentProvider,

@@ -14,7 +14,7 @@ let h1: TestHost;
 
 async function deploy(render: FleetRender, options = {}) {
   const bundle = render.bundles[0];
-  return deployHost(target(h1), bundle.files, bundle.manifest, secretsOf(bundle), { healthTimeoutSec: 120, confirmAfterSec: 60, ...options });
+  return deployHost(target(h1), bundle.files, bundle.manifest, secretsOf(bundle), { healthTimeoutSec: 120, confirmAfterSec: 60, keepGenerations: 10, ...options });
 }
 
 beforeAll(() => {
@@ -105,6 +105,17 @@ describe("one host, in order", () => {
     const after = await readHost(target(h1));
     expect(after.generation).toBe(before.generation);
     expect(onHost(h1, "grep '^maxmemory ' /etc/homefleet/proxy/redis.conf").stdout.trim()).toBe("maxmemory 128mb");
+  });
+
+  it("going back to the first config reactivates its generation, kept on the host, without uploading", async () => {
+    const before = await readHost(target(h1));
+    const result = await deploy(fleet(h1));
+    expect(result).toMatchObject({ generation: 1, reusedGeneration: true, uploadedFiles: [], health: { verdict: "healthy" } });
+    expect(result.restarted).toContain("redis-proxy.service");
+    expect(result.bytesSent).toBeLessThan(2000); // secrets unchanged: nothing but commands went up
+    expect(onHost(h1, "grep -c '^maxmemory 128mb' /etc/homefleet/proxy/redis.conf").stdout.trim()).toBe("0");
+    const after = await readHost(target(h1));
+    expect(after).toMatchObject({ generation: 1, previous: before.generation });
   });
 
   it("keeps the canary secret out of the journal, the process list, command lines and generation directories", () => {

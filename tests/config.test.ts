@@ -123,7 +123,7 @@ describe("unknown keys (typos must not pass silently)", () => {
 
   it("rejects an unknown structured homefleet: key in a stack file", () => {
     expect(problemsThrownBy(() => loadStackFile(join(FIXTURES, "unknown-structured-key.yaml")))).toEqual([
-      { path: "homefleet:stack", message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, or a secret value)" },
+      { path: "homefleet:stack", message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, promoteOverride, or a secret value)" },
     ]);
   });
 });

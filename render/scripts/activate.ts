@@ -18,7 +18,8 @@ export const activateScript: ScriptSpec = {
 #   rollback          switch back to the previous generation
 #   arm SECONDS       roll back by itself in SECONDS unless confirmed (the deployer may be cut off)
 #   confirm           disarm
-#   status            JSON: current and previous generation, sha256 of every installed file
+#   status            JSON: current and previous generation, sha256 of every installed file,
+#                     and the manifest sha256 of every kept generation
 #   gc KEEP           delete all but the KEEP newest generations, never current or previous
 # Layout: /var/lib/homefleet/generations/N/{manifest.json,files/...}, current and previous symlinks.
 set -euo pipefail
@@ -208,8 +209,15 @@ case "$1" in
         fi
       done < <(files_of "$gens/$current/manifest.json") | jq -R -s 'split("\\n") | map(select(length > 0) | split("\\t") | {(.[0]): .[1]}) | add // {}')
     fi
-    jq -n --arg current "$current" --arg previous "$previous" --argjson files "$files" \\
-      '{current: ($current | if . == "" then null else tonumber end), previous: ($previous | if . == "" then null else tonumber end), files: $files}'
+    # Every kept generation's manifest hash: going back to an earlier config reuses its generation.
+    kept='{}'
+    if [ -d "$gens" ]; then
+      kept=$(find "$gens" -mindepth 2 -maxdepth 2 -name manifest.json -path "$gens/[0-9]*" -print0 |
+        xargs -0 -r jq -n '[inputs | {key: (input_filename | split("/") | .[-2]), value: .sha256}] | from_entries')
+    fi
+    [ -n "$kept" ] || kept='{}'
+    jq -n --arg current "$current" --arg previous "$previous" --argjson files "$files" --argjson kept "$kept" \\
+      '{current: ($current | if . == "" then null else tonumber end), previous: ($previous | if . == "" then null else tonumber end), files: $files, generations: $kept}'
     ;;
   gc)
     [ "$#" -eq 2 ] || usage

@@ -42,13 +42,33 @@ export function stackFileConfig(file: string): Record<string, string> {
   return { "homefleet:sshPrivateKey": TEST_SSH_KEY, ...config };
 }
 
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["homefleet:sshPrivateKey"]): Promise<ProgramRun> {
+export interface MockOptions {
+  /** Outputs of other stacks, by stack name, as a StackReference reads them. */
+  readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
+  /** Health verdict each host deployment reports (default healthy). */
+  readonly verdicts?: Readonly<Record<string, string>>;
+}
+
+export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["homefleet:sshPrivateKey"], options: MockOptions = {}): Promise<ProgramRun> {
   const inputsByUrn = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = canaryFor(args.name);
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const outputs = options.stackOutputs?.[args.inputs.name as string];
+          if (!outputs) throw new Error(`no outputs mocked for stack ${args.inputs.name}`);
+          state.outputs = outputs;
+        }
+        if (args.type === "pulumi-nodejs:dynamic:Resource") {
+          // What a host deployment reports after create: its generation and health verdict.
+          const verdict = options.verdicts?.[args.inputs.host as string] ?? "healthy";
+          if (verdict !== "healthy") throw new Error(`host ${args.inputs.host}: generation 1 failed its health check (mocked)`);
+          state.generation = 1;
+          state.health = { verdict, checkedAt: "2026-11-24T00:00:00.000Z", checks: [] };
+          state.unitStates = {};
+        }
         const key = `${args.type}::${args.name}`;
         inputsByUrn.set(key, { inputs: args.inputs, custom: !!args.custom });
         return { id: `${args.name}-id`, state };
@@ -74,6 +94,10 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     await pulumi.runtime.disconnect();
   } catch (err) {
     error = err as Error;
+    // Host deployments that never registered (a failed wave) still serialize their provider in
+    // the background; let that finish before jest tears the module system down under it.
+    const { hostDeploymentProvider } = await import("../../hosts/HostDeployment");
+    await pulumi.runtime.serializeFunction(() => hostDeploymentProvider, { allowSecrets: true });
   }
   const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, { urn: string; state: unknown }> };
   const resources: RegisteredResource[] = [];

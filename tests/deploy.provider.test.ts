@@ -1,0 +1,65 @@
+/**
+ * The host-deployment provider's pure parts: what check adds, what diff calls a change, and the
+ * rollout-wave guard that refuses to deploy after an unhealthy earlier wave (before any SSH).
+ */
+import { buildHostBundle } from "../bundle/hostBundle";
+import { loadStackFile } from "../config/load";
+import { checkInputs, createDeployment, diffInputs, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
+import { buildFleetModel } from "../model/build";
+
+const bundle = buildHostBundle(buildFleetModel(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).hosts.find((h) => h.name === "forge")!);
+
+function inputs(overrides: Partial<HostDeploymentInputs> = {}): HostDeploymentInputs {
+  return checkInputs({
+    host: "forge",
+    connection: { address: "10.231.250.9", port: 22, user: "root" },
+    privateKey: "unused: the guard refuses before connecting",
+    files: Object.fromEntries(bundle.files.map((f) => [f.path, f.content])),
+    manifest: bundle.manifest,
+    secrets: [{ path: "/var/lib/homefleet/secrets/x/password", mode: "0400", owner: "root", group: "root", content: "s3cret" }],
+    options: { confirmAfterSec: 300, healthTimeoutSec: 300, keepGenerations: 5 },
+    after: [],
+    promotion: { from: "", refused: false, message: "not gated" },
+    ...overrides,
+  });
+}
+
+it("check adds the expected hash of every file and secrets in sync", () => {
+  const checked = inputs();
+  expect(Object.keys(checked.fileHashes).sort()).toEqual(bundle.manifest.files.map((f) => f.path).sort());
+  expect(checked.secretsInSync).toBe(true);
+});
+
+it("check refuses a file whose content does not match its manifest hash", () => {
+  const files = { ...inputs().files, [bundle.manifest.files[0].path]: "tampered" };
+  expect(() => inputs({ files })).toThrow(`host forge: ${bundle.manifest.files[0].path} does not match its manifest hash`);
+});
+
+describe("diff", () => {
+  const state = { ...inputs(), generation: 3, manifestSha256: bundle.manifest.sha256, unitStates: {}, health: { verdict: "healthy", checkedAt: "", checks: [] }, lastDeploy: null } as HostDeploymentOutputs;
+
+  it("sees no change for the same program and host", () => {
+    expect(diffInputs(state, inputs())).toEqual([]);
+  });
+
+  it("sees a file drifted on the host (after a refresh)", () => {
+    const path = bundle.manifest.files[0].path;
+    expect(diffInputs({ ...state, fileHashes: { ...state.fileHashes, [path]: "missing" } }, inputs())).toEqual(["fileHashes"]);
+  });
+
+  it("sees a secret changed by hand on the host, a rotated secret, and a host that rolled itself back", () => {
+    expect(diffInputs({ ...state, secretsInSync: false }, inputs())).toEqual(["secretsInSync"]);
+    expect(diffInputs(state, inputs({ secrets: [{ ...inputs().secrets[0], content: "rotated" }] }))).toEqual(["secrets"]);
+    expect(diffInputs({ ...state, manifestSha256: "0".repeat(64) }, inputs())).toEqual(["manifestSha256"]);
+  });
+
+  it("ignores the wave inputs (verdicts of earlier hosts change nothing on this one)", () => {
+    expect(diffInputs(state, inputs({ after: [{ host: "vulcan", wave: 0, verdict: "healthy" }] }))).toEqual([]);
+  });
+});
+
+it("refuses to deploy after an unhealthy earlier wave, naming the hosts", async () => {
+  await expect(createDeployment(inputs({ after: [{ host: "vulcan", wave: 0, verdict: "unhealthy" }] }))).rejects.toThrow(
+    "host forge: not deployed, because earlier rollout waves are not healthy: vulcan (wave 0: unhealthy)",
+  );
+});
