@@ -46,6 +46,11 @@ PACKAGES=(
   restic lego
   # homefleet-activate (the deployer's host side)
   jq
+)
+
+# Installed by apt inside the new root after debootstrap, which cannot resolve their virtual
+# dependencies (nix-bin needs perl-dbdabi-94 through libdbd-sqlite3-perl: a fresh build failed so).
+LATE_PACKAGES=(
   # nix-instantiate, for the NixOS flavour's stand-in nixos-rebuild (e2e/standin/nixos-rebuild)
   nix-bin
 )
@@ -171,7 +176,7 @@ cmd_rootfs() {
 # A cached rootfs from before a package was added to PACKAGES gets it installed, not rebuilt.
 add_missing_packages() {
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "${LATE_PACKAGES[@]}"; do
     grep -q "^$p " "$ROOTFS/etc/homefleet-e2e/packages" || missing+=("$p")
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
@@ -206,6 +211,8 @@ build_rootfs() {
   in_root "$tmp" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive;
     dpkg --configure -a && apt-get -f install -y -q && dpkg --audit' >>"$CACHE/debootstrap.log" 2>&1 ||
     die "configuring packages failed, see $CACHE/debootstrap.log"
+  in_root "$tmp" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${LATE_PACKAGES[*]}" >>"$CACHE/debootstrap.log" 2>&1 ||
+    die "installing ${LATE_PACKAGES[*]} failed, see $CACHE/debootstrap.log"
   local broken
   # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
   broken=$(in_root "$tmp" dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
