@@ -4,6 +4,7 @@
  * install (@pulumi/command) on plain systemd hosts only, rerun when the package list changes.
  */
 import { canaryFor, plaintextStrings, runProgram, SECRET_SIG, stackFileConfig, type ProgramRun, type RegisteredResource } from "./support/pulumiMocks";
+import { stagingRelease } from "./support/promotion";
 
 process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
 
@@ -20,7 +21,7 @@ describe("prod under the mock runtime", () => {
   beforeAll(async () => {
     const config = stackFileConfig(`${__dirname}/../Pulumi.prod.yaml`);
     config["homefleet:deploy"] = JSON.stringify({ confirmAfterSec: 90, healthTimeoutSec: 240 });
-    run = await runProgram(config);
+    run = await runProgram(config, undefined, { stackOutputs: { staging: { release: stagingRelease() } } });
     deployments = run.resources.filter((r) => r.type === DEPLOYMENT);
   });
 

@@ -2,6 +2,7 @@
  * The Pulumi program under the mock runtime: the resource tree it registers, parents, secrets.
  */
 import { canaryFor, plaintextStrings, resolve, runProgram, SECRET_SIG, stackFileConfig, type ProgramRun } from "./support/pulumiMocks";
+import { stagingRelease } from "./support/promotion";
 
 process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
 
@@ -10,7 +11,7 @@ const root = `${__dirname}/..`;
 describe("the prod stack under the mock runtime", () => {
   let run: ProgramRun;
   beforeAll(async () => {
-    run = await runProgram(stackFileConfig(`${root}/Pulumi.prod.yaml`));
+    run = await runProgram(stackFileConfig(`${root}/Pulumi.prod.yaml`), undefined, { stackOutputs: { staging: { release: stagingRelease() } } });
   });
 
   it("runs without error", () => {

@@ -7,7 +7,7 @@ const PROD = `${__dirname}/../../Pulumi.prod.yaml`;
 
 export function prodConfig(extra: Record<string, unknown> = {}): Record<string, string> {
   const config = stackFileConfig(PROD);
-  config["homefleet:promoteFrom"] = "staging";
+  config["homefleet:promoteFrom"] = "staging"; // as Pulumi.prod.yaml says
   config["homefleet:deploy"] = JSON.stringify({ installPackages: false });
   for (const [k, v] of Object.entries(extra)) config[`homefleet:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   return config;
