@@ -72,6 +72,53 @@ export function sh(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+const SEPARATOR = "--homefleet-probe--";
+/** Exit status of the arm-and-switch command when arming failed (and nothing was switched). */
+const ARM_FAILED = 97;
+
+interface Probe {
+  readonly activateSha256: string;
+  readonly manifest?: HostManifest;
+  readonly status: HostStatus;
+  readonly secretHashes: Map<string, string>;
+}
+
+/**
+ * Everything a deployment needs to know about the host, in one command (each SSH channel costs a
+ * round trip): the host side's script hash, the running manifest, the generation store's status
+ * with every managed file's hash, and the secret files' hashes (never their content).
+ */
+async function probeHost(session: HostSession, secretPaths: readonly string[]): Promise<Probe> {
+  const out = await session.run(
+    "reading the host's generation",
+    [
+      `sha256sum ${ACTIVATE} 2>/dev/null | cut -d' ' -f1`,
+      `echo ${SEPARATOR}`,
+      `cat ${STATE_DIR}/current/manifest.json 2>/dev/null || true`,
+      `echo ${SEPARATOR}`,
+      `if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo '{"current":null,"previous":null,"files":{}}'; fi`,
+      `echo ${SEPARATOR}`,
+      ...(secretPaths.length ? [`for f in ${secretPaths.map(sh).join(" ")}; do if [ -f "$f" ]; then sha256sum "$f"; else echo "missing  $f"; fi; done`] : []),
+    ].join("\n"),
+  );
+  const [activate, manifestText, statusText, secretsText] = out.split(`${SEPARATOR}\n`);
+  const manifest = manifestText.trim() ? (JSON.parse(manifestText) as HostManifest) : undefined;
+  const status = JSON.parse(statusText) as { current: number | null; previous: number | null; files: Record<string, string>; generations?: Record<string, string> };
+  const secretHashes = new Map(
+    (secretsText ?? "")
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(l.indexOf("  ") + 2), l.slice(0, l.indexOf("  "))] as [string, string]),
+  );
+  return {
+    activateSha256: activate.trim(),
+    manifest,
+    status: { generation: status.current, previous: status.previous, manifestSha256: manifest?.sha256 ?? null, files: status.files, generations: status.generations ?? {} },
+    secretHashes,
+  };
+}
+
 async function ensureActivateScript(session: HostSession): Promise<void> {
   const want = sha256(activateScript.text);
   const have = (await session.exec(`sha256sum ${ACTIVATE} 2>/dev/null | cut -d' ' -f1`)).stdout.trim();
@@ -161,10 +208,15 @@ function stackOfSecret(path: string): string | undefined {
 export async function deployHost(target: SshTarget, files: readonly RenderedFile[], manifest: HostManifest, secrets: readonly SecretFileContent[], options: DeployOptions = {}): Promise<DeployResult> {
   const session = await HostSession.connect(target);
   try {
-    await ensureActivateScript(session);
-    const previous = await currentManifest(session);
-    const status = await hostStatus(session);
-    const hostSecretHashes = await secretHashes(session, secrets.map((s) => s.path));
+    let probe = await probeHost(session, secrets.map((s) => s.path));
+    if (probe.activateSha256 !== sha256(activateScript.text)) {
+      await ensureActivateScript(session);
+      // The new host side may report more (kept generations): ask it again.
+      if (probe.status.generation !== null) probe = await probeHost(session, secrets.map((s) => s.path));
+    }
+    const previous = probe.manifest;
+    const status = probe.status;
+    const hostSecretHashes = probe.secretHashes;
     const changedSecrets = secrets.filter((s) => hostSecretHashes.get(s.path) !== sha256(s.content));
     const drifted = previous ? Object.entries(status.files).filter(([p, h]) => previous.files.find((f) => f.path === p)?.sha256 !== h) : [];
 
@@ -190,10 +242,14 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
 
     // Going back to an earlier config: a generation kept on the host already holds it, verified
     // when it was prepared. Switch to it again instead of uploading anything.
-    const kept = Object.entries(status.generations).find(([g, sha]) => sha === manifest.sha256 && Number(g) !== status.generation);
+    // The host already runs this manifest (a repair of hand edits, or new secrets): switch to the
+    // same generation again, which reinstalls what differs and restarts what reads it.
+    const sameGeneration = previous?.sha256 === manifest.sha256 && status.generation !== null;
+    const kept = sameGeneration ? undefined : Object.entries(status.generations).find(([g, sha]) => sha === manifest.sha256 && Number(g) !== status.generation);
     let upload: HostManifest["files"][number][] = [];
     let generation: number;
-    if (kept) generation = Number(kept[0]);
+    if (sameGeneration) generation = status.generation as number;
+    else if (kept) generation = Number(kept[0]);
     else {
       // Upload only files whose content the current generation does not already hold.
       const held = new Map((previous?.files ?? []).map((f) => [f.path, f.sha256]));
@@ -217,9 +273,12 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       );
     }
 
-    const rollbackTo = status.generation;
-    if (rollbackTo !== null) await session.run("arming confirm-or-revert", `${ACTIVATE} arm ${options.confirmAfterSec ?? 120}`);
-    const switched = await session.exec(`${ACTIVATE} switch ${generation}`);
+    // Nothing to go back to when re-switching the running generation: the hand edits are not kept.
+    const rollbackTo = sameGeneration ? null : status.generation;
+    // Armed and switched in one command: the timer runs before anything changes.
+    const arm = rollbackTo !== null ? `${ACTIVATE} arm ${options.confirmAfterSec ?? 120} >/dev/null || exit ${ARM_FAILED}; ` : "";
+    const switched = await session.exec(`${arm}${ACTIVATE} switch ${generation}`);
+    if (switched.code === ARM_FAILED) throw new DeployError(target.host, `arming confirm-or-revert failed, nothing was switched: ${switched.stderr.trim()}`);
     const restarted = (switched.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
     // Units whose secrets changed read them at start: restart them too.
     const secretStacks = new Set(changedSecrets.map((s) => stackOfSecret(s.path)).filter((s): s is string => !!s));
@@ -238,7 +297,8 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       const journal = unit ? await journalOf(session, unit) : "";
       // A first deployment has no generation to go back to: back to no homefleet at all.
       let rolledBack = "removed it again (no earlier generation): the host runs nothing of homefleet's, as before";
-      if (rollbackTo === null) {
+      if (sameGeneration) rolledBack = `the host stays on generation ${generation}, which it ran before this repair`;
+      else if (rollbackTo === null) {
         await uninstall(session, manifest).catch((err: Error) => (rolledBack = `REMOVAL FAILED: ${err.message}`));
       }
       if (rollbackTo !== null) {
@@ -254,8 +314,8 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
       throw new DeployError(target.host, `generation ${generation} failed its health check "${failed}"; ${rolledBack}.${activation}\nlast journal lines of ${unit}:\n${journal}`);
     }
-    if (rollbackTo !== null) await session.run("confirming the generation", `${ACTIVATE} confirm`);
-    await session.run("removing old generations", `${ACTIVATE} gc ${Math.max(2, options.keepGenerations ?? 3)}`);
+    const confirm = rollbackTo !== null ? `${ACTIVATE} confirm >/dev/null && ` : "";
+    await session.run("confirming the generation", `${confirm}${ACTIVATE} gc ${Math.max(2, options.keepGenerations ?? 3)}`);
     return {
       host: target.host,
       generation,

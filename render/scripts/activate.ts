@@ -95,31 +95,40 @@ point_current() { # GEN OLD: current -> GEN, previous -> OLD (when it is another
 }
 
 switch_to() {
-  local gen=$1 dir=$gens/$1 old old_manifest path mode sha owner tmp
+  local gen=$1 dir=$gens/$1 old old_manifest path mode sha owner tmp sum rest
   [ -f "$dir/manifest.json" ] || { echo "generation $gen does not exist" >&2; exit 1; }
   old=$(generation_of current)
   old_manifest=
   if [ -n "$old" ] && [ "$old" != "$gen" ]; then old_manifest=$gens/$old/manifest.json; fi
 
-  while IFS=$'\\t' read -r path mode sha owner; do
+  # Install only what differs on disk (content, mode or owner): a changed file, a hand edit, a
+  # rollback. One sha256sum and one stat for all files keep a switch fast.
+  local paths=() installed=() removed=()
+  mapfile -t paths < <(jq -r '.files[].path' "$dir/manifest.json")
+  declare -A have_sha=() have_meta=()
+  if [ "\${#paths[@]}" -gt 0 ]; then
+    while read -r sum path; do have_sha[$path]=$sum; done < <(sha256sum -- "\${paths[@]}" 2>/dev/null || true)
+    while read -r path mode rest; do have_meta[$path]="$((8#$mode)) $rest"; done < <(stat -c '%n %a %U:%G' -- "\${paths[@]}" 2>/dev/null || true)
+  fi
+  while IFS=$'\t' read -r path mode sha owner; do
+    if [ "\${have_sha[$path]:-}" = "$sha" ] && [ "\${have_meta[$path]:-}" = "$((8#$mode)) $owner" ]; then continue; fi
     mkdir -p "$(dirname "$path")"
     tmp="$path.homefleet-new"
     cp "$dir/files$path" "$tmp"
     chmod "$mode" "$tmp"
     chown "$owner" "$tmp"
     mv -f "$tmp" "$path"
+    installed+=("$path")
   done < <(files_of "$dir/manifest.json")
-
-  local changed=() restart
   if [ -n "$old_manifest" ]; then
-    while IFS= read -r path; do
-      rm -f "$path"
-    done < <(jq -r --slurpfile new "$dir/manifest.json" '[.files[].path] - [$new[0].files[].path] | .[]' "$old_manifest")
-    mapfile -t changed < <(jq -r --slurpfile old "$old_manifest" '
-      ($old[0].files | map({(.path): .sha256}) | add // {}) as $before
-      | [.files[] | select($before[.path] != .sha256) | .restart[]?] | unique | .[]' "$dir/manifest.json")
-  else
-    mapfile -t changed < <(jq -r '[.files[].restart[]?] | unique | .[]' "$dir/manifest.json")
+    mapfile -t removed < <(jq -r --slurpfile new "$dir/manifest.json" '[.files[].path] - [$new[0].files[].path] | .[]' "$old_manifest")
+    if [ "\${#removed[@]}" -gt 0 ]; then rm -f -- "\${removed[@]}"; fi
+  fi
+
+  # The units that read an installed file restart (never a oneshot job: the manifest says which).
+  local changed=() restart
+  if [ "\${#installed[@]}" -gt 0 ]; then
+    mapfile -t changed < <(jq -r '[.files[] | select(.path as $p | $ARGS.positional | index($p)) | .restart[]?] | unique | .[]' "$dir/manifest.json" --args "\${installed[@]}")
   fi
 
   if [ "$(jq -r '.os' "$dir/manifest.json")" = nixos ]; then
@@ -131,18 +140,28 @@ switch_to() {
     return "$status"
   fi
 
-  if [ -f /etc/sysusers.d/homefleet.conf ]; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
-  for conf in /etc/tmpfiles.d/homefleet*.conf; do
+  local touched
+  touched=$(printf '%s\\n' "\${installed[@]}" "\${removed[@]}")
+  if grep -qx '/etc/sysusers.d/homefleet.conf' <<<"$touched"; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
+  for conf in $(grep -x '/etc/tmpfiles.d/homefleet.*\.conf' <<<"$touched" || true); do
     if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
   done
-  systemctl daemon-reload
+  if [ -z "$old" ] || grep -q '^/etc/systemd/' <<<"$touched"; then systemctl daemon-reload; fi
   point_current "$gen" "$old"
 
   local disabled=() start=()
   mapfile -t disabled < <(jq -r '.disabledUnits[]?' "$dir/manifest.json")
   mapfile -t start < <(jq -r '.start[]?' "$dir/manifest.json")
   if [ "\${#disabled[@]}" -gt 0 ]; then systemctl disable --now "\${disabled[@]}" 2>/dev/null || true; fi
-  if [ "\${#start[@]}" -gt 0 ]; then systemctl enable "\${start[@]}" --quiet; fi
+  # Enable what is not enabled yet (also repairs a unit disabled by hand); one query for all.
+  local states=() enable=() i
+  if [ "\${#start[@]}" -gt 0 ]; then
+    mapfile -t states < <(systemctl is-enabled "\${start[@]}" 2>/dev/null || true)
+    for i in "\${!start[@]}"; do
+      if [ "\${states[$i]:-}" != enabled ]; then enable+=("\${start[$i]}"); fi
+    done
+  fi
+  if [ "\${#enable[@]}" -gt 0 ]; then systemctl enable "\${enable[@]}" --quiet; fi
 
   local status=0
   # Restart what changed (one transaction, so systemd orders it), then start what is not running.
@@ -201,13 +220,13 @@ case "$1" in
     previous=$(generation_of previous)
     files='{}'
     if [ -n "$current" ]; then
-      files=$(while IFS=$'\\t' read -r path mode sha owner; do
-        if [ -f "$path" ]; then
-          printf '%s\\t%s\\n' "$path" "$(sha256sum "$path" | cut -d' ' -f1)"
-        else
-          printf '%s\\tmissing\\n' "$path"
-        fi
-      done < <(files_of "$gens/$current/manifest.json") | jq -R -s 'split("\\n") | map(select(length > 0) | split("\\t") | {(.[0]): .[1]}) | add // {}')
+      mapfile -t paths < <(jq -r '.files[].path' "$gens/$current/manifest.json")
+      declare -A have=()
+      if [ "\${#paths[@]}" -gt 0 ]; then
+        while read -r sum path; do have[$path]=$sum; done < <(sha256sum -- "\${paths[@]}" 2>/dev/null || true)
+      fi
+      files=$(for path in "\${paths[@]}"; do printf '%s\\t%s\\n' "$path" "\${have[$path]:-missing}"; done |
+        jq -R -s 'split("\\n") | map(select(length > 0) | split("\\t") | {(.[0]): .[1]}) | add // {}')
     fi
     # Every kept generation's manifest hash: going back to an earlier config reuses its generation.
     kept='{}'
