@@ -1,14 +1,14 @@
 /**
  * Render benchmark: how long config → model → rendered files → manifest takes for each committed
- * stack, and for a synthetic fleet of 100 hosts. Writes docs/benchmarks.md.
+ * stack, and for a synthetic fleet of 100 hosts. Writes its section of docs/benchmarks.md.
  * Run: npm run bench
  */
 import { cpus, totalmem } from "node:os";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile, parseFleetConfig, type FleetConfig } from "../config/load";
+import { writeSection } from "./benchDoc";
 
 interface Result {
   readonly name: string;
@@ -87,8 +87,6 @@ const results = [
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 const lines = [
-  "# Benchmarks",
-  "",
   "## Render (config → model → files → manifest)",
   "",
   "Command: `npm run bench` (compiles, then `node dist/bench/render.bench.js`). Times are the",
@@ -103,5 +101,6 @@ const lines = [
   ...results.map((r) => `| ${r.name} | ${r.hosts} | ${r.stacks} | ${r.files} | ${r.runs} | ${r.medianMs.toFixed(2)} | ${r.p95Ms.toFixed(2)} | ${r.heapMiB.toFixed(1)} |`),
   "",
 ];
-writeFileSync(join(root, "docs", "benchmarks.md"), lines.join("\n"));
+// Only this section of docs/benchmarks.md: the deploy benchmark writes its own.
+writeSection(join(root, "docs", "benchmarks.md"), "render", lines.join("\n"));
 process.stdout.write(lines.join("\n"));
