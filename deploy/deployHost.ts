@@ -88,7 +88,7 @@ interface Probe {
  * round trip): the host side's script hash, the running manifest, the generation store's status
  * with every managed file's hash, and the secret files' hashes (never their content).
  */
-async function probeHost(session: HostSession, secretPaths: readonly string[]): Promise<Probe> {
+export async function probeHost(session: HostSession, secretPaths: readonly string[]): Promise<Probe> {
   const out = await session.run(
     "reading the host's generation",
     [
@@ -127,27 +127,9 @@ async function ensureActivateScript(session: HostSession): Promise<void> {
   }
 }
 
+/** The generation the host runs and every managed file's hash: the probe without secrets. */
 export async function hostStatus(session: HostSession): Promise<HostStatus> {
-  const out = await session.run("reading the host's generation", `if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo '{"current":null,"previous":null,"files":{}}'; fi`);
-  const status = JSON.parse(out) as { current: number | null; previous: number | null; files: Record<string, string>; generations?: Record<string, string> };
-  let manifestSha256: string | null = null;
-  if (status.current !== null) {
-    const manifest = JSON.parse(await session.run("reading the current manifest", `cat ${STATE_DIR}/current/manifest.json`)) as HostManifest;
-    manifestSha256 = manifest.sha256;
-  }
-  return { generation: status.current, previous: status.previous, manifestSha256, files: status.files, generations: status.generations ?? {} };
-}
-
-async function currentManifest(session: HostSession): Promise<HostManifest | undefined> {
-  const r = await session.exec(`cat ${STATE_DIR}/current/manifest.json 2>/dev/null`);
-  return r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as HostManifest) : undefined;
-}
-
-/** sha256 of each secret file on the host ("missing" when absent), read as root, never the content. */
-export async function secretHashes(session: HostSession, paths: readonly string[]): Promise<Map<string, string>> {
-  if (!paths.length) return new Map();
-  const out = await session.run("hashing secret files", `for f in ${paths.map(sh).join(" ")}; do if [ -f "$f" ]; then sha256sum "$f"; else echo "missing  $f"; fi; done`);
-  return new Map(out.trim().split("\n").map((l) => [l.slice(l.indexOf("  ") + 2), l.slice(0, l.indexOf("  "))]));
+  return (await probeHost(session, [])).status;
 }
 
 function healthCommand(check: HealthCheckSpec): { name: string; unit: string; command: string } {
@@ -240,11 +222,11 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       };
     }
 
-    // Going back to an earlier config: a generation kept on the host already holds it, verified
-    // when it was prepared. Switch to it again instead of uploading anything.
     // The host already runs this manifest (a repair of hand edits, or new secrets): switch to the
     // same generation again, which reinstalls what differs and restarts what reads it.
     const sameGeneration = previous?.sha256 === manifest.sha256 && status.generation !== null;
+    // Going back to an earlier config: a generation kept on the host already holds it, verified
+    // when it was prepared. Switch to it again instead of uploading anything.
     const kept = sameGeneration ? undefined : Object.entries(status.generations).find(([g, sha]) => sha === manifest.sha256 && Number(g) !== status.generation);
     let upload: HostManifest["files"][number][] = [];
     let generation: number;
@@ -350,12 +332,15 @@ export async function readHost(target: SshTarget): Promise<HostStatus> {
 export async function removeHost(target: SshTarget): Promise<void> {
   const session = await HostSession.connect(target);
   try {
-    const manifest = await currentManifest(session);
+    const { manifest } = await probeHost(session, []);
     if (manifest) await uninstall(session, manifest);
   } finally {
     session.close();
   }
 }
+
+/** Removes homefleet's own state on the host: secrets, generations, and the host-side script. */
+const REMOVE_STATE = `rm -rf ${["secrets", "generations", "current", "previous"].map((d) => sh(`${STATE_DIR}/${d}`)).join(" ")} ${ACTIVATE}`;
 
 /** Directories only homefleet writes into: emptied ones go on removal (others may belong to packages). */
 const HOMEFLEET_DIRS = ["/etc/homefleet", "/usr/local/lib/homefleet"];
@@ -366,11 +351,11 @@ async function uninstall(session: HostSession, manifest: HostManifest): Promise<
     // configuration.nix imports ./homefleet: leave an empty module there, and switch without homefleet's services.
     const empty = "# homefleet was removed from this host; this empty module keeps the import in configuration.nix working.\n{ ... }:\n{\n}\n";
     await session.run("removing homefleet's modules", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && find /etc/nixos/homefleet -mindepth 1 -depth -type d -empty -delete && cat > /etc/nixos/homefleet/default.nix && nixos-rebuild switch`, empty);
-    await session.run("removing homefleet's state", `rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE}`);
+    await session.run("removing homefleet's state", REMOVE_STATE);
     return;
   }
   const own = manifest.units.filter((u) => manifest.files.some((f) => f.path === `/etc/systemd/system/${u}`));
   if (own.length) await session.exec(`systemctl disable --now ${own.map(sh).join(" ")}`, undefined, 300);
   if (manifest.start.length) await session.exec(`systemctl stop ${manifest.start.map(sh).join(" ")}`, undefined, 300);
-  await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && ${HOMEFLEET_DIRS.map((d) => `{ ! [ -d ${d} ] || find ${d} -depth -type d -empty -delete; }`).join(" && ")} && rm -rf ${sh(`${STATE_DIR}/secrets`)} ${sh(`${STATE_DIR}/generations`)} ${sh(`${STATE_DIR}/current`)} ${sh(`${STATE_DIR}/previous`)} ${ACTIVATE} && systemctl daemon-reload`);
+  await session.run("removing homefleet's files", `rm -f ${manifest.files.map((f) => sh(f.path)).join(" ")} && ${HOMEFLEET_DIRS.map((d) => `{ ! [ -d ${d} ] || find ${d} -depth -type d -empty -delete; }`).join(" && ")} && ${REMOVE_STATE} && systemctl daemon-reload`);
 }

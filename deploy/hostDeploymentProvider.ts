@@ -6,7 +6,7 @@
  */
 import type { HostManifest } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
-import { deployHost, hostStatus, removeHost, secretHashes, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
+import { deployHost, probeHost, removeHost, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
 import { HostSession, sha256, type SshTarget } from "./ssh";
 
 export interface HostDeploymentInputs {
@@ -137,8 +137,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
 export async function readDeployment(id: string, props: HostDeploymentOutputs): Promise<{ id: string; props: HostDeploymentOutputs }> {
   const session = await HostSession.connect(targetOf(props));
   try {
-    const status = await hostStatus(session);
-    const onHost = await secretHashes(session, (props.secrets ?? []).map((s) => s.path));
+    const { status, secretHashes: onHost } = await probeHost(session, (props.secrets ?? []).map((s) => s.path));
     const secretsInSync = (props.secrets ?? []).every((s) => onHost.get(s.path) === sha256(s.content));
     const manifest = props.manifest;
     // Files the state expects but the host's generation does not list count as missing.
