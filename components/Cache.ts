@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CacheSpec, GeneratedSecretSpec } from "../model/specs";
-import { generatedPassword } from "./secrets";
+import { GeneratedSecret } from "./GeneratedSecret";
 
 export interface CacheArgs {
   readonly spec: CacheSpec;
@@ -16,7 +16,7 @@ export class Cache extends pulumi.ComponentResource {
 
   constructor(name: string, args: CacheArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homefleet:redis:Cache", name, {}, opts);
-    const password = generatedPassword(`${name}-password`, args.password, this);
+    const password = new GeneratedSecret(`${name}-password`, args.password, { parent: this });
     this.port = pulumi.output(args.spec.port);
     this.bind = pulumi.output([...args.spec.bind]);
     this.password = pulumi.secret(password.result);

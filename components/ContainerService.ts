@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerSpec, GeneratedSecretSpec, NetworkSpec } from "../model/specs";
-import { generatedPassword } from "./secrets";
+import { GeneratedSecret } from "./GeneratedSecret";
 
 export interface ContainerServiceArgs {
   readonly spec: ContainerSpec;
@@ -25,7 +25,7 @@ export class ContainerService extends pulumi.ComponentResource {
     super("homefleet:container:ContainerService", name, {}, opts);
     if (args.kind === "litellm") {
       if (!args.masterKey) throw new pulumi.ResourceError("the LiteLLM preset needs a master key secret", this);
-      const key = generatedPassword(`${name}-master-key`, args.masterKey, this);
+      const key = new GeneratedSecret(`${name}-master-key`, args.masterKey, { parent: this });
       this.masterKey = pulumi.secret(key.result);
     }
     this.image = pulumi.output(args.spec.image);

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DatabaseSpec, GeneratedSecretSpec } from "../model/specs";
-import { generatedPassword } from "./secrets";
+import { GeneratedSecret } from "./GeneratedSecret";
 
 export interface DatabaseArgs {
   /** The database, its owner role and where the password file goes on the host. */
@@ -21,7 +21,7 @@ export class Database extends pulumi.ComponentResource {
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homefleet:postgres:Database", name, {}, opts);
-    const password = generatedPassword(`${name}-password`, args.password, this);
+    const password = new GeneratedSecret(`${name}-password`, args.password, { parent: this });
     this.name = pulumi.output(args.spec.name);
     this.user = pulumi.output(args.spec.user);
     this.password = pulumi.secret(password.result);

@@ -2,3 +2,4 @@ export { Cache, type CacheArgs } from "./Cache";
 export { ContainerService, type ContainerServiceArgs } from "./ContainerService";
 export { Database, type DatabaseArgs } from "./Database";
 export { ServiceStack, type ServiceStackArgs, type SecretFileOutput } from "./ServiceStack";
+export { GeneratedSecret, generateSecretValue } from "./GeneratedSecret";

@@ -340,7 +340,7 @@ export const DeploySchema = z.strictObject({
   healthTimeoutSec: z.number().int().min(10).max(3600).default(300),
   /** Generations kept on each host; the current and the one to roll back to are never removed. */
   keepGenerations: z.number().int().min(2).max(100).default(5),
-  /** Install the Debian packages a plain systemd host needs (apt-get, through @pulumi/command). */
+  /** Install the Debian packages a plain systemd host needs (apt-get, with apt-get, only what dpkg lacks). */
   installPackages: z.boolean().default(true),
 });
 

@@ -1,8 +1,8 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostBundle, ManifestFile } from "../bundle/hostBundle";
 import type { DeployConfig } from "../config/schema";
 import { HostDeployment } from "./HostDeployment";
+import { HostPackages } from "./HostPackages";
 import type { SecretFileOutput } from "../components/ServiceStack";
 import { composeSecretFile } from "../model/secretFile";
 
@@ -95,17 +95,11 @@ export class FleetHost extends pulumi.ComponentResource {
     const { host, manifest, files } = this.bundle;
     const name = host.name;
     const connection = { address: host.address, port: host.sshPort, user: host.sshUser, ...(host.hostKey ? { hostKey: host.hostKey } : {}) };
-    let packages: command.remote.Command | undefined;
+    let packages: HostPackages | undefined;
     if (host.os === "systemd" && deploy.settings.installPackages && manifest.packages.length) {
-      // A one-shot remote action fits @pulumi/command: it reruns only when the package list changes.
-      const list = [...manifest.packages].sort();
-      packages = new command.remote.Command(
+      packages = new HostPackages(
         `${name}-packages`,
-        {
-          connection: { host: host.address, port: host.sshPort, user: host.sshUser, privateKey: deploy.privateKey, ...(host.hostKey ? { hostKey: host.hostKey } : {}) },
-          create: `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${list.join(" ")}`,
-          triggers: list,
-        },
+        { host: name, connection, privateKey: deploy.privateKey, packages: [...manifest.packages].sort() },
         { parent: this },
       );
     }

@@ -76,6 +76,8 @@ export class HostDeployment extends pulumi.dynamic.Resource {
       },
       // Secret inputs stay secret in the outputs as well, whatever the engine infers.
       { ...opts, additionalSecretOutputs: ["privateKey", "secrets"] },
+      "homefleet",
+      "HostDeployment",
     );
   }
 }

@@ -12,6 +12,6 @@ it("registers no deployment, and needs no SSH key, with homefleet:deploy.enabled
   config["homefleet:deploy"] = JSON.stringify({ enabled: false });
   const run = await runProgram(config, []);
   expect(run.error).toBeUndefined();
-  expect(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" || r.type === "command:remote:Command")).toEqual([]);
+  expect(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:HostDeployment" || r.type === "pulumi-nodejs:dynamic/homefleet:HostPackages")).toEqual([]);
   expect(run.resources.filter((r) => r.type === "homefleet:host:FleetHost")).toHaveLength(2);
 });

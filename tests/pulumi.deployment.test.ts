@@ -1,15 +1,15 @@
 /**
  * The host deployments the program registers under the mock runtime: one per host, under its
  * FleetHost, with the SSH key and every secret file only as Pulumi secrets, and the package
- * install (@pulumi/command) on plain systemd hosts only, rerun when the package list changes.
+ * install on plain systemd hosts only.
  */
 import { canaryFor, plaintextStrings, runProgram, SECRET_SIG, stackFileConfig, type ProgramRun, type RegisteredResource } from "./support/pulumiMocks";
 import { stagingRelease } from "./support/promotion";
 
 process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
 
-const DEPLOYMENT = "pulumi-nodejs:dynamic:Resource";
-const COMMAND = "command:remote:Command";
+const DEPLOYMENT = "pulumi-nodejs:dynamic/homefleet:HostDeployment";
+const PACKAGES = "pulumi-nodejs:dynamic/homefleet:HostPackages";
 
 function isSecret(value: unknown): boolean {
   return !!value && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
@@ -51,19 +51,19 @@ describe("prod under the mock runtime", () => {
     }
     const forgeSecrets = JSON.stringify((deployments.find((d) => d.name === "forge-deployment")!.inputs.secrets as { value: unknown }).value);
     expect(forgeSecrets).toContain(canaryFor("litellm-forge-database-password"));
-    // RandomPassword's own result is secret by the random provider's schema, which mocks do not apply.
-    const plaintext = run.resources.filter((r) => r.type !== "random:index/randomPassword:RandomPassword").flatMap((r) => plaintextStrings(r.inputs).concat(plaintextStrings(r.state)));
+    // GeneratedSecret's result is secret through additionalSecretOutputs, which mocks do not apply.
+    const plaintext = run.resources.filter((r) => r.type !== "pulumi-nodejs:dynamic/homefleet:GeneratedSecret").flatMap((r) => plaintextStrings(r.inputs).concat(plaintextStrings(r.state)));
     expect(plaintext.filter((s) => s.includes("CANARY"))).toEqual([]);
   });
 
-  it("installs Debian packages on the systemd host only, rerun when the list changes", () => {
-    const commands = run.resources.filter((r) => r.type === COMMAND);
-    expect(commands.map((c) => c.name)).toEqual(["forge-packages"]);
-    const install = commands[0].inputs as Record<string, any>;
-    expect(commands[0].parentType).toBe("homefleet:host:FleetHost");
-    expect(install.create).toMatch(/^DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends .*\bredis-server\b/);
-    expect(install.triggers).toEqual([...install.triggers].sort());
-    expect(install.create.endsWith(install.triggers.join(" "))).toBe(true);
-    expect(isSecret(install.connection.privateKey) || isSecret(install.connection)).toBe(true);
+  it("installs Debian packages on the systemd host only, the sorted list as input", () => {
+    const packages = run.resources.filter((r) => r.type === PACKAGES);
+    expect(packages.map((c) => c.name)).toEqual(["forge-packages"]);
+    const install = packages[0].inputs as Record<string, any>;
+    expect(packages[0].parentType).toBe("homefleet:host:FleetHost");
+    expect(install.packages).toContain("redis-server");
+    expect(install.packages).toEqual([...install.packages].sort());
+    expect(install.connection).toMatchObject({ address: expect.any(String), port: 22, user: "root" });
+    expect(isSecret(install.privateKey)).toBe(true);
   });
 });

@@ -37,13 +37,13 @@ describe("the prod stack under the mock runtime", () => {
     for (const child of [...byType("homefleet:postgres:Database"), ...byType("homefleet:redis:Cache"), ...byType("homefleet:container:ContainerService")]) {
       expect(stackNames.some((s) => child.name.startsWith(`${s}-`))).toBe(true);
     }
-    for (const pw of byType("random:index/randomPassword:RandomPassword")) {
+    for (const pw of byType("pulumi-nodejs:dynamic/homefleet:GeneratedSecret")) {
       expect(["homefleet:postgres:Database", "homefleet:redis:Cache", "homefleet:container:ContainerService"]).toContain(pw.parentType);
     }
   });
 
-  it("generates a database password, a Redis password and a master key as random passwords", () => {
-    const names = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name).sort();
+  it("generates a database password, a Redis password and a master key as generated secrets", () => {
+    const names = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret").map((r) => r.name).sort();
     expect(names).toEqual([
       "litellm-cache-password",
       "litellm-container-master-key",
@@ -53,16 +53,16 @@ describe("the prod stack under the mock runtime", () => {
       "litellm-forge-database-password",
       "wallabag-database-password",
     ]);
-    for (const r of run.resources.filter((x) => x.type === "random:index/randomPassword:RandomPassword")) {
-      expect(r.inputs).toMatchObject({ special: false });
+    for (const r of run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret")) {
+      expect(Object.keys(r.inputs).filter((k) => k !== "__provider").sort()).toEqual(["length"]);
       expect(r.inputs.length as number).toBeGreaterThanOrEqual(32);
     }
   });
 
   it("keeps every generated secret out of every plaintext input and output in state", () => {
-    const canaries = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => canaryFor(r.name));
+    const canaries = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret").map((r) => canaryFor(r.name));
     const plaintext = run.resources
-      .filter((r) => r.type !== "random:index/randomPassword:RandomPassword")
+      .filter((r) => r.type !== "pulumi-nodejs:dynamic/homefleet:GeneratedSecret")
       .flatMap((r) => plaintextStrings(r.state).concat(plaintextStrings(r.inputs)));
     expect(plaintext.length).toBeGreaterThan(50);
     for (const canary of canaries) expect(plaintext.filter((s) => s.includes(canary))).toEqual([]);

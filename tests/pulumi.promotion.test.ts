@@ -34,7 +34,7 @@ it("refuses, listing each difference with its config path", async () => {
 });
 
 it("hands the refusal to every host deployment, whose check fails with the message", async () => {
-  const deployments = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
+  const deployments = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:HostDeployment");
   expect(deployments).toHaveLength(2);
   for (const d of deployments) {
     const inputs = d.inputs as Record<string, any>;

@@ -16,7 +16,7 @@ it("passes with no differences, and every deployment may go ahead", async () => 
   expect(run.error).toBeUndefined();
   const promotion = (await resolve(run.outputs!.promotion as never)).value as Record<string, any>;
   expect(promotion).toMatchObject({ from: "staging", differences: [], refused: false });
-  for (const d of run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource")) {
+  for (const d of run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:HostDeployment")) {
     expect((d.inputs as Record<string, any>).promotion).toEqual({ from: "staging", refused: false, message: "promoted from staging: everything this stack deploys ran healthily there" });
   }
 });

@@ -24,5 +24,5 @@ it("lets the deployment through and shows what it let through and why", async ()
   expect(promotion.differences.map((d: { path: string }) => d.path)).toEqual(["homefleet:stacks.litellm-forge.litellm"]);
   expect(promotion.differences[0].message).toContain("not counted, not healthy there: litellm-forge-box (unhealthy)");
   expect(promotion.message).toContain(`reason: ${REASON}`);
-  for (const d of run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource")) expect((d.inputs as Record<string, any>).promotion.refused).toBe(false);
+  for (const d of run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:HostDeployment")) expect((d.inputs as Record<string, any>).promotion.refused).toBe(false);
 });

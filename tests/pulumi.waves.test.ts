@@ -6,7 +6,7 @@ import { resolve, runProgram, stackFileConfig, type ProgramRun } from "./support
 
 process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
 
-const DEPLOYMENT = "pulumi-nodejs:dynamic:Resource";
+const DEPLOYMENT = "pulumi-nodejs:dynamic/homefleet:HostDeployment";
 
 function stagingWithWaves(): Record<string, string> {
   const config = stackFileConfig(`${__dirname}/../Pulumi.staging.yaml`);

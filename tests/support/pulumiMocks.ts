@@ -55,13 +55,13 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = canaryFor(args.name);
+        if (args.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret") state.result = canaryFor(args.name);
         if (args.type === "pulumi:pulumi:StackReference") {
           const outputs = options.stackOutputs?.[args.inputs.name as string];
           if (!outputs) throw new Error(`no outputs mocked for stack ${args.inputs.name}`);
           state.outputs = outputs;
         }
-        if (args.type === "pulumi-nodejs:dynamic:Resource") {
+        if (args.type === "pulumi-nodejs:dynamic/homefleet:HostDeployment") {
           // What a host deployment reports after create: its generation and health verdict.
           const verdict = options.verdicts?.[args.inputs.host as string] ?? "healthy";
           if (verdict !== "healthy") throw new Error(`host ${args.inputs.host}: generation 1 failed its health check (mocked)`);

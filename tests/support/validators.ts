@@ -31,13 +31,23 @@ export function run(tool: string, args: readonly string[], input?: string): Tool
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * nix-instantiate, told that there are no build users. Debian's nix-bin defaults
+ * `build-users-group` to `nixbld`, a group that only nix-setup-systemd creates, and on a machine
+ * without it every call warns on stderr. Parsing and evaluating build nothing, so no build users
+ * are needed; the empty-stderr checks stay as strict as they are.
+ */
+function nixInstantiate(args: readonly string[]): ToolResult {
+  return run("nix-instantiate", ["--option", "build-users-group", "", ...args]);
+}
+
 /** `nix-instantiate --parse`: syntax and undefined variables. */
 export function nixParse(source: string): ToolResult {
   const dir = mkdtempSync(join(tmpdir(), "hf-nix-"));
   try {
     const file = join(dir, "module.nix");
     writeFileSync(file, source);
-    return run("nix-instantiate", ["--parse", file]);
+    return nixInstantiate(["--parse", file]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -45,7 +55,7 @@ export function nixParse(source: string): ToolResult {
 
 /** Evaluates a pure Nix expression to JSON (for round-trip tests of the writer). */
 export function nixEvalJson(expression: string): unknown {
-  const result = run("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expression]);
+  const result = nixInstantiate(["--eval", "--strict", "--json", "--readonly-mode", "-E", expression]);
   if (result.status !== 0) throw new Error(`nix-instantiate --eval failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

@@ -1,0 +1,84 @@
+/**
+ * The host-packages resource's provider: installs the Debian packages a plain systemd host's
+ * rendered units need, and on read reports what dpkg has, so a refresh sees a removed package.
+ * Plain Node code over ssh2; hosts/HostPackages.ts serializes it as a dynamic provider.
+ */
+import { sh } from "./deployHost";
+import { HostSession, type SshTarget } from "./ssh";
+
+export interface HostPackagesInputs {
+  readonly host: string;
+  readonly connection: { readonly address: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+  /** A Pulumi secret. */
+  readonly privateKey: string;
+  /** Sorted, unique Debian package names. */
+  readonly packages: readonly string[];
+}
+
+export interface HostPackagesOutputs extends HostPackagesInputs {
+  /** Package → installed version, or "missing". */
+  readonly installed: Readonly<Record<string, string>>;
+}
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+
+export function checkPackages(news: HostPackagesInputs): HostPackagesInputs {
+  for (const p of news.packages) if (!PACKAGE_NAME.test(p)) throw new Error(`host ${news.host}: ${JSON.stringify(p)} is not a Debian package name`);
+  return { ...news, packages: [...new Set(news.packages)].sort() };
+}
+
+/** A new package list, or a package that a refresh found missing, means an install. */
+export function packagesChanged(olds: Partial<HostPackagesOutputs>, news: HostPackagesInputs): boolean {
+  if (JSON.stringify(olds.packages ?? []) !== JSON.stringify(news.packages)) return true;
+  return Object.values(olds.installed ?? {}).some((v) => v === "missing");
+}
+
+function targetOf(inputs: HostPackagesInputs): SshTarget {
+  return { host: inputs.host, address: inputs.connection.address, port: inputs.connection.port, user: inputs.connection.user, hostKey: inputs.connection.hostKey, privateKey: inputs.privateKey };
+}
+
+/** dpkg's view: installed ("ii") packages with their versions; anything else is missing. */
+async function installedVersions(session: HostSession, packages: readonly string[]): Promise<Record<string, string>> {
+  // dpkg-query exits 1 when it knows none of a name: the output still lists the rest.
+  const r = await session.exec(`dpkg-query -W -f='\${Package} \${db:Status-Abbrev} \${Version}\\n' -- ${packages.map(sh).join(" ")}`);
+  const found = new Map<string, string>();
+  for (const line of r.stdout.split("\n")) {
+    const [name, status, version] = line.trim().split(/\s+/);
+    if (name && status === "ii" && version) found.set(name.replace(/:.*$/, ""), version);
+  }
+  return Object.fromEntries(packages.map((p) => [p, found.get(p) ?? "missing"]));
+}
+
+/**
+ * Installs only what dpkg lacks: a host with everything in place is not asked to reach a mirror.
+ * The package lists are refreshed first only when something is missing.
+ */
+export async function installPackages(inputs: HostPackagesInputs): Promise<HostPackagesOutputs> {
+  const session = await HostSession.connect(targetOf(inputs));
+  try {
+    const before = await installedVersions(session, inputs.packages);
+    const missing = inputs.packages.filter((p) => before[p] === "missing");
+    if (missing.length) {
+      const prefix = inputs.connection.user === "root" ? "" : "sudo -n ";
+      await session.run(
+        `installing ${missing.join(", ")}`,
+        `export DEBIAN_FRONTEND=noninteractive; ${prefix}apt-get update -q && ${prefix}apt-get install -y -q --no-install-recommends -- ${missing.map(sh).join(" ")}`,
+      );
+    }
+    const installed = await installedVersions(session, inputs.packages);
+    const still = inputs.packages.filter((p) => installed[p] === "missing");
+    if (still.length) throw new Error(`host ${inputs.host}: apt-get finished but dpkg still lacks ${still.join(", ")}`);
+    return { ...inputs, installed };
+  } finally {
+    session.close();
+  }
+}
+
+export async function readPackages(props: HostPackagesOutputs): Promise<HostPackagesOutputs> {
+  const session = await HostSession.connect(targetOf(props));
+  try {
+    return { ...props, installed: await installedVersions(session, props.packages) };
+  } finally {
+    session.close();
+  }
+}
