@@ -65,6 +65,8 @@ export interface HostStatus {
   readonly files: Readonly<Record<string, string>>;
   /** Every generation kept on the host → its manifest sha256. */
   readonly generations: Readonly<Record<string, string>>;
+  /** The revert timer is armed: the current generation was switched to but not confirmed. */
+  readonly armed: boolean;
 }
 
 /** Single-quotes a value for the host's shell. */
@@ -103,7 +105,7 @@ export async function probeHost(session: HostSession, secretPaths: readonly stri
   );
   const [activate, manifestText, statusText, secretsText] = out.split(`${SEPARATOR}\n`);
   const manifest = manifestText.trim() ? (JSON.parse(manifestText) as HostManifest) : undefined;
-  const status = JSON.parse(statusText) as { current: number | null; previous: number | null; files: Record<string, string>; generations?: Record<string, string> };
+  const status = JSON.parse(statusText) as { current: number | null; previous: number | null; files: Record<string, string>; generations?: Record<string, string>; armed?: boolean };
   const secretHashes = new Map(
     (secretsText ?? "")
       .trim()
@@ -114,7 +116,7 @@ export async function probeHost(session: HostSession, secretPaths: readonly stri
   return {
     activateSha256: activate.trim(),
     manifest,
-    status: { generation: status.current, previous: status.previous, manifestSha256: manifest?.sha256 ?? null, files: status.files, generations: status.generations ?? {} },
+    status: { generation: status.current, previous: status.previous, manifestSha256: manifest?.sha256 ?? null, files: status.files, generations: status.generations ?? {}, armed: status.armed ?? false },
     secretHashes,
   };
 }
@@ -203,6 +205,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
     const drifted = previous ? Object.entries(status.files).filter(([p, h]) => previous.files.find((f) => f.path === p)?.sha256 !== h) : [];
 
     const noop = previous?.sha256 === manifest.sha256 && drifted.length === 0 && changedSecrets.length === 0;
+    if (noop && status.armed) return await finishUnconfirmed(session, manifest, status, options);
     if (noop) {
       const states = await unitStates(session, manifest.start);
       return {
@@ -316,6 +319,40 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
   } finally {
     session.close();
   }
+}
+
+/**
+ * The host already runs this manifest, but its revert timer is still armed: an earlier deployment
+ * was cut off (a killed or interrupted deployer) after the switch and before the confirmation. Gate
+ * on health now and confirm, or roll back at once, rather than report success and let the timer
+ * revert a generation the report called good.
+ */
+async function finishUnconfirmed(session: HostSession, manifest: HostManifest, status: HostStatus, options: DeployOptions): Promise<DeployResult> {
+  const host = session.target.host;
+  const generation = status.generation as number;
+  const health = await healthGate(session, manifest.healthChecks, options.healthTimeoutSec ?? 300, manifest.start);
+  if (health.verdict !== "healthy") {
+    const failed = health.checks.find((c) => !c.ok)?.check ?? "activation";
+    const r = await session.exec(`${ACTIVATE} rollback && ${ACTIVATE} confirm`, undefined, 120);
+    const outcome = r.code === 0 ? `rolled back to generation ${status.previous}` : `ROLLBACK FAILED: ${(r.stderr || r.stdout).trim()}`;
+    throw new DeployError(host, `generation ${generation} was never confirmed by the deployment that switched to it, and fails its health check "${failed}"; ${outcome}.`);
+  }
+  await session.run("confirming the generation", `${ACTIVATE} confirm >/dev/null && ${ACTIVATE} gc ${Math.max(2, options.keepGenerations ?? 3)}`);
+  return {
+    host,
+    generation,
+    manifestSha256: manifest.sha256,
+    changed: true,
+    uploadedFiles: [],
+    reusedGeneration: false,
+    secretsWritten: [],
+    restarted: [],
+    bytesSent: session.bytesSent,
+    sshConnections: 1,
+    commands: session.commands,
+    health,
+    unitStates: await unitStates(session, manifest.start),
+  };
 }
 
 /** What the host runs, for drift: every managed file's hash against the manifest. */

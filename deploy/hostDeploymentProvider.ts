@@ -36,7 +36,7 @@ export interface HostDeploymentOutputs extends HostDeploymentInputs {
   readonly manifestSha256: string | null;
   readonly unitStates: Readonly<Record<string, string>>;
   readonly health: { readonly verdict: string; readonly checkedAt: string; readonly checks: readonly { check: string; ok: boolean }[] };
-  /** What the last deployment did (empty on a refresh). */
+  /** What the last deployment did; a refresh keeps it, so a preview with --refresh shows only what the host changed. */
   readonly lastDeploy: { readonly uploadedFiles: readonly string[]; readonly restarted: readonly string[]; readonly secretsWritten: readonly string[]; readonly bytesSent: number; readonly changed: boolean } | null;
 }
 
@@ -94,6 +94,7 @@ export function diffInputs(olds: HostDeploymentOutputs, news: HostDeploymentInpu
   // A host that rolled itself back (confirm timer) or was never confirmed runs another generation.
   if (olds.manifestSha256 !== undefined && olds.manifestSha256 !== news.manifest.sha256) changed.push("manifestSha256");
   if (JSON.stringify(olds.options) !== JSON.stringify(news.options)) changed.push("options");
+  if (olds.health?.verdict === "unconfirmed") changed.push("health");
   return [...new Set(changed)];
 }
 
@@ -151,8 +152,9 @@ export async function readDeployment(id: string, props: HostDeploymentOutputs): 
         secretsInSync,
         generation: status.generation,
         manifestSha256: status.manifestSha256,
+        // Switched to but never confirmed (a deployment cut off): the next up gates and confirms it.
+        ...(status.armed ? { health: { ...props.health, verdict: "unconfirmed" } } : {}),
         unitStates: await unitStates(session, manifest.start),
-        lastDeploy: null,
       },
     };
   } finally {

@@ -37,14 +37,20 @@ export class DeployError extends Error {
 }
 
 export class HostSession {
+  /** Bytes written to command stdin over this connection (the upload cost of a deployment). */
+  bytesSent: number;
+  commands: number;
+
   private constructor(
     private readonly client: Client,
     readonly target: SshTarget,
-  ) {}
-
-  /** Bytes written to command stdin over this connection (the upload cost of a deployment). */
-  bytesSent = 0;
-  commands = 0;
+  ) {
+    // Set here, not as field initializers: Pulumi serializes this class into the dynamic
+    // provider from its constructor and methods, and initializers would be lost (bytesSent was
+    // NaN under the real engine, and an output the engine cannot encode failed the update).
+    this.bytesSent = 0;
+    this.commands = 0;
+  }
 
   static connect(target: SshTarget): Promise<HostSession> {
     return new Promise((resolve, reject) => {

@@ -4,9 +4,10 @@
  * thing a user does, in order: preview, up, a one-value change, a hand edit and refresh, a failing
  * health check, --target, an interrupted up, destroy.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { bootHost, onHost, stopHost, type TestHost } from "./support/hosts";
-import { PulumiProject } from "./support/pulumiCli";
+import { diagnostics, PulumiProject } from "./support/pulumiCli";
 
 const STACK = "e2e";
 let alpha: TestHost;
@@ -72,6 +73,27 @@ describe("the real Pulumi engine", () => {
     }
   });
 
+  it("invalid config stops the preview with homefleet's message naming the config path, and no stack trace", async () => {
+    project.setConfig(STACK, config({ alpha: (s) => (s.cache.port = "40o0") }));
+    const r = await project.run(["preview", "--stack", STACK, "--color", "never"]);
+    project.setConfig(STACK, config());
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain("invalid homefleet configuration:");
+    expect(r.stdout).toMatch(/homefleet:stacks\.first\.cache\.port: .*"40o0"/);
+    expect(r.stdout).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/);
+    expect(r.stdout).not.toMatch(/\+\s+pulumi-nodejs/);
+  });
+
+  it("a blocking review finding stops the preview with the finding, and no stack trace", async () => {
+    // The node exporter listens on 127.0.0.1:9100 already.
+    project.setConfig(STACK, config({ alpha: (s) => (s.container.publish = { hostPort: 9100 }) }));
+    const r = await project.run(["preview", "--stack", STACK, "--color", "never"]);
+    project.setConfig(STACK, config());
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/homefleet review found 1 error\(s\):\n\s+\[error\] port-clash homefleet:hosts\.eng-a: .*9100/);
+    expect(r.stdout).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/);
+  });
+
   it("up deploys both hosts; stack outputs show each host's verdict and generation", async () => {
     const r = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
     console.log(r.stdout);
@@ -93,5 +115,139 @@ describe("the real Pulumi engine", () => {
     }
     // The secret envelopes are there, with ciphertext in place of the values.
     expect(state.includes('"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","ciphertext":"v1:')).toBe(true);
+  });
+
+  it("a one-value change: preview --diff names the host and the file; up deploys that host and leaves the other alone", async () => {
+    project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "96mb") }));
+    const preview = await project.ok(["preview", "--stack", STACK, "--diff", "--color", "never"]);
+    console.log(preview.stdout);
+    expect(preview.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment: \(update\)\s*\n\s*\[id=eng-a\]/);
+    expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
+    expect(preview.stdout).not.toContain("eng-b-deployment");
+    const logins = () => Number(onHost(beta, "journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey'").stdout.trim());
+    const betaLogins = logins();
+    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    console.log(up.stdout);
+    expect(up.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+updated/);
+    expect(up.stdout).toMatch(/1 updated/);
+    // Only the test's own login (the count itself) reached eng-b, none from the deployer.
+    expect(logins()).toBe(betaLogins + 1);
+    expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 96mb");
+    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ generation: 2, health: { verdict: "healthy" } });
+  });
+
+  it("a hand edit on a host: preview --refresh and refresh show the drifted file; the next up repairs it", async () => {
+    onHost(alpha, "echo 'maxmemory 1gb' >> /etc/homefleet/first/redis.conf");
+    const preview = await project.ok(["preview", "--stack", STACK, "--refresh", "--diff", "--color", "never"]);
+    console.log(preview.stdout);
+    expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
+    const refresh = await project.ok(["refresh", "--stack", STACK, "--yes", "--diff", "--color", "never"]);
+    console.log(refresh.stdout);
+    expect(refresh.stdout).toContain("/etc/homefleet/first/redis.conf");
+    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    console.log(up.stdout);
+    expect(up.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+updated/);
+    expect(onHost(alpha, "grep -c '^maxmemory 1gb' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("0");
+    const clean = await project.ok(["preview", "--stack", STACK, "--refresh", "--expect-no-changes", "--color", "never"]);
+    expect(clean.stdout).not.toContain("redis.conf");
+  });
+
+  it("a failing health check: up exits non-zero naming host, check and journal; the host serves the previous generation; a fix deploys", async () => {
+    project.setConfig(STACK, config({ alpha: (s) => ((s.cache.maxMemory = "96mb"), (s.container.healthCheck = { path: "/no-such-endpoint", timeoutSec: 10, intervalSec: 1 })) }));
+    const failed = await project.run(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    console.log(failed.stdout, failed.stderr);
+    expect(failed.code).not.toBe(0);
+    const text = failed.stdout + failed.stderr;
+    expect(text).toMatch(/host eng-a: generation 3 failed its health check "podman-first.service: GET http:\/\/127.0.0.1:4000\/no-such-endpoint"/);
+    expect(text).toContain("rolled back to generation 2");
+    expect(text).toContain("last journal lines of podman-first.service");
+    expect(text).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/); // no stack trace
+    expect(onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim()).toMatch(/generations\/2$/);
+    expect(onHost(alpha, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
+    project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "64mb") }));
+    await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ health: { verdict: "healthy" } });
+    expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 64mb");
+  });
+
+  it("up --target of one host deploys that host only", async () => {
+    project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "48mb"), beta: (s) => (s.cache.maxMemory = "48mb") }));
+    const urn = "urn:pulumi:e2e::homefleet::homefleet:host:FleetHost$pulumi-nodejs:dynamic/homefleet:HostDeployment::eng-b-deployment";
+    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never", "--target", urn]);
+    expect(up.stdout).toMatch(/eng-b-deployment\s+updated/);
+    expect(up.stdout).not.toContain("eng-a-deployment");
+    expect(onHost(beta, "grep '^maxmemory ' /etc/homefleet/second/redis.conf").stdout.trim()).toBe("maxmemory 48mb");
+    expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 64mb");
+    // eng-a's change is still to come.
+    const preview = await project.ok(["preview", "--stack", STACK, "--color", "never"]);
+    expect(preview.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+update/);
+    expect(preview.stdout).not.toMatch(/eng-b-deployment\s+update/);
+  });
+
+  it("an up interrupted mid-deploy (SIGINT twice: stop now): refresh shows what the host runs; the next up completes and confirms", async () => {
+    let interrupted = false;
+    const run = await project.run(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"], {
+      onStdout: (chunk, child) => {
+        if (interrupted || !/eng-a-deployment updating/.test(chunk)) return;
+        interrupted = true;
+        // Inside the deployment: the upload and switch take a second or two, the health gate longer.
+        setTimeout(() => {
+          child.kill("SIGINT");
+          setTimeout(() => child.kill("SIGINT"), 300);
+        }, 1500);
+      },
+    });
+    console.log(run.stdout, run.stderr);
+    expect(interrupted).toBe(true);
+    expect(run.code).not.toBe(0);
+    console.log(`after the interrupt eng-a runs ${onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim()}, revert timer ${onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()}`);
+    const refresh = await project.run(["refresh", "--stack", STACK, "--yes", "--color", "never"]);
+    console.log(refresh.stdout, refresh.stderr);
+    expect({ code: refresh.code, why: refresh.code === 0 ? "" : diagnostics(refresh) }).toEqual({ code: 0, why: "" });
+    // The state now says what the host runs.
+    const state = JSON.parse(readFileSync(project.stateFile(STACK), "utf8"));
+    const deployment = state.checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::eng-a-deployment"));
+    const running = Number(onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim().split("/").pop());
+    expect(deployment.outputs.generation).toBe(running);
+    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    console.log(up.stdout);
+    expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 48mb");
+    expect(onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()).not.toBe("active");
+    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ health: { verdict: "healthy" } });
+  });
+
+  it("packages: a package removed by hand shows on refresh, and up installs it again with apt-get", async () => {
+    // A local apt repository on the host with the package, instead of a mirror it cannot reach.
+    const debs = join(process.env.HOMEFLEET_E2E_CACHE ?? "/var/cache/homefleet-e2e", "debs");
+    const deb = readdirSync(debs).find((f) => /^postgresql-client_.*\.deb$/.test(f))!;
+    expect(deb).toBeDefined();
+    const repo = "/srv/homefleet-e2e-repo";
+    expect(onHost(alpha, `mkdir -p ${repo} && cat > ${repo}/${deb}`, readFileSync(join(debs, deb))).status).toBe(0);
+    const index = onHost(
+      alpha,
+      `cd ${repo} && { dpkg-deb -f ${deb}; echo "Filename: ./${deb}"; echo "Size: $(stat -c %s ${deb})"; echo "SHA256: $(sha256sum ${deb} | cut -d' ' -f1)"; echo; } > Packages && ` +
+        `echo 'deb [trusted=yes] file:${repo} ./' > /etc/apt/sources.list && dpkg -r postgresql-client`,
+    );
+    expect(index.status).toBe(0);
+    const refresh = await project.ok(["preview", "--stack", STACK, "--refresh", "--diff", "--color", "never"]);
+    expect(refresh.stdout).toMatch(/~ postgresql-client\s*: "[^"]+" => "missing"/);
+    expect(refresh.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostPackages: \(update\)/);
+    await project.ok(["up", "--stack", STACK, "--yes", "--refresh", "--skip-preview", "--color", "never"]);
+    expect(onHost(alpha, "dpkg-query -W -f '${db:Status-Abbrev}' postgresql-client").stdout.trim()).toBe("ii");
+    const installed = JSON.parse(readFileSync(project.stateFile(STACK), "utf8")).checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::eng-a-packages")).outputs.installed;
+    expect(installed["postgresql-client"]).toMatch(/^\d/);
+  });
+
+  it("destroy removes homefleet's units and files from both hosts and keeps the data", async () => {
+    const destroy = await project.ok(["destroy", "--stack", STACK, "--yes", "--color", "never"]);
+    console.log(destroy.stdout);
+    for (const [h, stackName] of [[alpha, "first"], [beta, "second"]] as const) {
+      expect(onHost(h, `test -e /etc/systemd/system/podman-${stackName}.service; echo $?`).stdout.trim()).toBe("1");
+      expect(onHost(h, `systemctl is-active podman-${stackName}.service redis-${stackName}.service`).stdout).not.toMatch(/^active$/m);
+      expect(onHost(h, `test -d /var/lib/redis-${stackName} && test -d /var/lib/postgresql/15/main && echo kept`).stdout.trim()).toBe("kept");
+      expect(onHost(h, "ls -d /etc/homefleet /usr/local/lib/homefleet /var/lib/homefleet/generations 2>&1 | grep -c 'No such file'").stdout.trim()).toBe("3");
+    }
+    const state = JSON.parse(readFileSync(project.stateFile(STACK), "utf8"));
+    expect(state.checkpoint.latest.resources ?? []).toEqual([]);
   });
 });

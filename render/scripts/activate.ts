@@ -235,8 +235,11 @@ case "$1" in
         xargs -0 -r jq -n '[inputs | {key: (input_filename | split("/") | .[-2]), value: .sha256}] | from_entries')
     fi
     [ -n "$kept" ] || kept='{}'
-    jq -n --arg current "$current" --arg previous "$previous" --argjson files "$files" --argjson kept "$kept" \\
-      '{current: ($current | if . == "" then null else tonumber end), previous: ($previous | if . == "" then null else tonumber end), files: $files, generations: $kept}'
+    # An armed revert timer: the current generation was switched to but never confirmed.
+    armed=false
+    if systemctl is-active --quiet homefleet-confirm.timer 2>/dev/null; then armed=true; fi
+    jq -n --arg current "$current" --arg previous "$previous" --argjson files "$files" --argjson kept "$kept" --argjson armed "$armed" \\
+      '{current: ($current | if . == "" then null else tonumber end), previous: ($previous | if . == "" then null else tonumber end), files: $files, generations: $kept, armed: $armed}'
     ;;
   gc)
     [ "$#" -eq 2 ] || usage

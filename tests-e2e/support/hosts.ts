@@ -45,7 +45,7 @@ export function target(host: TestHost, overrides: Partial<SshTarget> = {}): SshT
 }
 
 /** Runs a command on the host through the test script's own ssh (independent of the deployer). */
-export function onHost(host: TestHost, command: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync("bash", [SCRIPT, "ssh", host.name, command], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+export function onHost(host: TestHost, command: string, input?: Buffer): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync("bash", [SCRIPT, "ssh", host.name, command], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, input });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

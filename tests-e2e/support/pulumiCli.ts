@@ -41,6 +41,16 @@ export interface RunOptions {
   readonly onStdout?: (chunk: string, child: ChildProcess) => void;
 }
 
+/** What the CLI said went wrong: its error lines and its Diagnostics section, not the whole output. */
+export function diagnostics(r: Pick<CliRun, "stdout" | "stderr">): string {
+  const out = r.stdout;
+  const start = out.indexOf("Diagnostics:");
+  const end = start < 0 ? -1 : out.search(/\n\s*(Outputs|Resources):\n/);
+  const section = start < 0 ? "" : out.slice(start, end > start ? end : start + 8000);
+  const errors = [...new Set(out.split("\n").filter((l) => /error|failed/i.test(l)))].join("\n");
+  return `${errors}\n${section}\n${r.stderr.slice(-3000)}`;
+}
+
 export class PulumiProject {
   readonly dir: string;
   readonly backend: string;
@@ -100,7 +110,7 @@ export class PulumiProject {
   /** Like run, but a non-zero exit throws with the CLI's output. */
   async ok(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
     const r = await this.run(args, options);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code ?? r.signal}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-3000)}`);
+    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code ?? r.signal}:\n${diagnostics(r)}`);
     return r;
   }
 
