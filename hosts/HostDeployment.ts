@@ -10,7 +10,8 @@ import * as impl from "../deploy/hostDeploymentProvider";
 export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds, news) {
     const refused = impl.promotionRefusal(news, olds);
-    if (refused) return { inputs: news, failures: [{ property: "promotion", reason: refused }] };
+    // No property named: the engine would print the whole promotion input as a Go map before the reason.
+    if (refused) return { inputs: news, failures: [{ property: "", reason: refused }] };
     return { inputs: impl.checkInputs(news) };
   },
   async diff(_id, olds, news) {

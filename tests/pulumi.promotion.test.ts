@@ -40,6 +40,6 @@ it("hands the refusal to every host deployment, whose check fails with the messa
     const inputs = d.inputs as Record<string, any>;
     expect(inputs.promotion.refused).toBe(true);
     const checked = await hostDeploymentProvider.check!({}, inputs);
-    expect(checked.failures).toEqual([{ property: "promotion", reason: inputs.promotion.message }]);
+    expect(checked.failures).toEqual([{ property: "", reason: inputs.promotion.message }]);
   }
 });
