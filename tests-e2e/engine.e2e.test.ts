@@ -4,7 +4,7 @@
  * thing a user does, in order: preview, up, a one-value change, a hand edit and refresh, a failing
  * health check, --target, an interrupted up, destroy.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootHost, onHost, stopHost, type TestHost } from "./support/hosts";
 import { diagnostics, PulumiProject } from "./support/pulumiCli";
@@ -32,6 +32,13 @@ function stack(host: TestHost, subnet: string, change: (s: Record<string, any>) 
 }
 
 type Change = (s: Record<string, any>) => void;
+
+/** What a user reads, kept from this run for the README (`.tmp/engine-previews/`). */
+function keep(name: string, text: string): void {
+  const dir = join(__dirname, "..", ".tmp", "engine-previews");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.txt`), text);
+}
 
 function config(changes: { alpha?: Change; beta?: Change } = {}): Record<string, unknown> {
   const host = (h: TestHost) => ({ address: h.address, arch: "x86_64", os: "systemd", hostKey: h.hostKey, podman: { cgroups: "disabled" } });
@@ -119,7 +126,11 @@ describe("the real Pulumi engine", () => {
 
   it("a one-value change: preview --diff names the host and the file; up deploys that host and leaves the other alone", async () => {
     project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "96mb") }));
+    const plain = await project.ok(["preview", "--stack", STACK, "--color", "never"]);
+    keep("one-value-change", plain.stdout);
+    expect(plain.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+update\s+\[diff: ~fileHashes,files,manifest\]/);
     const preview = await project.ok(["preview", "--stack", STACK, "--diff", "--color", "never"]);
+    keep("one-value-change-diff", preview.stdout);
     console.log(preview.stdout);
     expect(preview.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment: \(update\)\s*\n\s*\[id=eng-a\]/);
     expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
@@ -138,7 +149,10 @@ describe("the real Pulumi engine", () => {
 
   it("a hand edit on a host: preview --refresh and refresh show the drifted file; the next up repairs it", async () => {
     onHost(alpha, "echo 'maxmemory 1gb' >> /etc/homefleet/first/redis.conf");
+    const plain = await project.ok(["preview", "--stack", STACK, "--refresh", "--color", "never"]);
+    keep("drift", plain.stdout);
     const preview = await project.ok(["preview", "--stack", STACK, "--refresh", "--diff", "--color", "never"]);
+    keep("drift-diff", preview.stdout);
     console.log(preview.stdout);
     expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
     const refresh = await project.ok(["refresh", "--stack", STACK, "--yes", "--diff", "--color", "never"]);
