@@ -38,7 +38,7 @@ function loadFleet(): { fleet: FleetRender; config: FleetConfig } {
 }
 
 export interface FleetOutputs {
-  /** Per host: flavour, manifest hash, every file with mode and sha256, secret file paths, generation and verdict. */
+  /** Per host: flavour, manifest hash, every file with mode and sha256, secret file paths. */
   readonly hosts: Record<string, pulumi.Output<unknown>>;
   /** Per stack: the health checks the deployment gates on. */
   readonly stacks: Record<string, { healthChecks: pulumi.Output<unknown> }>;
@@ -126,9 +126,9 @@ export function defineFleet(): FleetOutputs {
       manifestSha256: host.manifestSha256,
       files: host.files.apply((files) => files.map((f) => `${f.path} ${f.mode} ${f.sha256}`)),
       secretFiles: host.secretFilePaths,
-      // The verdict only: each check and unit state stay on the host's deployment resource, so a
-      // preview's output diff stays short enough to read.
-      ...(host.deployment ? { generation: host.deployment.generation, health: host.deployment.health.apply((h) => ({ verdict: h.verdict, checkedAt: h.checkedAt })) } : {}),
+      // Known at preview time: a change shows as the changed file's entry. What the deployment
+      // did (generation, verdict) is in `release.hosts`, each check and unit state on the
+      // host's deployment resource.
     });
   }
   const health = pulumi.all(

@@ -101,12 +101,12 @@ describe("the real Pulumi engine", () => {
     expect(r.stdout).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/);
   });
 
-  it("up deploys both hosts; stack outputs show each host's verdict and generation", async () => {
+  it("up deploys both hosts; stack output release shows each host's verdict and generation", async () => {
     const r = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
     console.log(r.stdout);
     const out = await project.outputs(STACK);
-    expect(out.hosts[alpha.name]).toMatchObject({ generation: 1, health: { verdict: "healthy" } });
-    expect(out.hosts[beta.name]).toMatchObject({ generation: 1, health: { verdict: "healthy" } });
+    expect(out.release.hosts[alpha.name]).toMatchObject({ generation: 1, verdict: "healthy" });
+    expect(out.release.hosts[beta.name]).toMatchObject({ generation: 1, verdict: "healthy" });
     for (const h of [alpha, beta]) expect(onHost(h, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
   });
 
@@ -144,7 +144,7 @@ describe("the real Pulumi engine", () => {
     // Only the test's own login (the count itself) reached eng-b, none from the deployer.
     expect(logins()).toBe(betaLogins + 1);
     expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 96mb");
-    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ generation: 2, health: { verdict: "healthy" } });
+    expect((await project.outputs(STACK)).release.hosts[alpha.name]).toMatchObject({ generation: 2, verdict: "healthy" });
   });
 
   it("a hand edit on a host: preview --refresh and refresh show the drifted file; the next up repairs it", async () => {
@@ -180,7 +180,7 @@ describe("the real Pulumi engine", () => {
     expect(onHost(alpha, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
     project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "64mb") }));
     await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ health: { verdict: "healthy" } });
+    expect((await project.outputs(STACK)).release.hosts[alpha.name]).toMatchObject({ verdict: "healthy" });
     expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 64mb");
   });
 
@@ -227,7 +227,7 @@ describe("the real Pulumi engine", () => {
     console.log(up.stdout);
     expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 48mb");
     expect(onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()).not.toBe("active");
-    expect((await project.outputs(STACK)).hosts[alpha.name]).toMatchObject({ health: { verdict: "healthy" } });
+    expect((await project.outputs(STACK)).release.hosts[alpha.name]).toMatchObject({ verdict: "healthy" });
   });
 
   it("packages: a package removed by hand shows on refresh, and up installs it again with apt-get", async () => {

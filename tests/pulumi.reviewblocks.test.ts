@@ -3,7 +3,7 @@
  * written reason lets the preview go on.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { recordRegistrations, stackFileConfig } from "./support/pulumiMocks";
+import { recordRegistrations, settleRegistrations, stackFileConfig } from "./support/pulumiMocks";
 
 function configWithPortClash(): Record<string, string> {
   const config = stackFileConfig(`${__dirname}/../Pulumi.staging.yaml`);
@@ -27,9 +27,10 @@ it("goes on when the config accepts the finding with a reason", async () => {
   await recordRegistrations(true);
   const config = configWithPortClash();
   config["homefleet:review"] = JSON.stringify({ accept: [{ check: "port-clash", path: "homefleet:hosts.box-staging", reason: "the node exporter is disabled on this box by hand" }] });
-  // Deployment off: this test stops at the program's first pass and does not wait for resources.
+  // Deployment off: this test stops at the program's first pass.
   config["homefleet:deploy"] = JSON.stringify({ enabled: false });
   pulumi.runtime.setAllConfig(config);
   const { defineFleet } = await import("../program");
   expect(() => defineFleet()).not.toThrow();
+  await settleRegistrations();
 });

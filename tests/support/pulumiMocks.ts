@@ -156,3 +156,14 @@ export async function recordRegistrations(preview = false): Promise<string[]> {
   );
   return registered;
 }
+
+/**
+ * Waits until every resource the program started to register has reached the mocks. A test that
+ * stops after the program's first pass must call it: homefleet's dynamic resources serialize their
+ * provider asynchronously, and a test that ended before would tear the runtime down under them.
+ */
+export async function settleRegistrations(): Promise<void> {
+  // Not in the SDK's typings: the same wait the runtime does before it disconnects.
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  await settings.waitForRPCs();
+}
