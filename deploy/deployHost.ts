@@ -208,21 +208,8 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
     if (noop && status.armed) return await finishUnconfirmed(session, manifest, status, options);
     if (noop) {
       const states = await unitStates(session, manifest.start);
-      return {
-        host: target.host,
-        generation: status.generation!,
-        manifestSha256: manifest.sha256,
-        changed: false,
-        uploadedFiles: [],
-        reusedGeneration: false,
-        secretsWritten: [],
-        restarted: [],
-        bytesSent: session.bytesSent,
-        sshConnections: 1,
-        commands: session.commands,
-        health: { verdict: Object.values(states).every((s) => s === "active") ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: [] },
-        unitStates: states,
-      };
+      const verdict = Object.values(states).every((s) => s === "active") ? "healthy" : "unhealthy";
+      return nothingUploaded(session, manifest, status.generation!, false, { verdict, checkedAt: new Date().toISOString(), checks: [] }, states);
     }
 
     // The host already runs this manifest (a repair of hand edits, or new secrets): switch to the
@@ -338,11 +325,16 @@ async function finishUnconfirmed(session: HostSession, manifest: HostManifest, s
     throw new DeployError(host, `generation ${generation} was never confirmed by the deployment that switched to it, and fails its health check "${failed}"; ${outcome}.`);
   }
   await session.run("confirming the generation", `${ACTIVATE} confirm >/dev/null && ${ACTIVATE} gc ${Math.max(2, options.keepGenerations ?? 3)}`);
+  return nothingUploaded(session, manifest, generation, true, health, await unitStates(session, manifest.start));
+}
+
+/** The report of a deployment that found the host on the wanted manifest: nothing went up. */
+function nothingUploaded(session: HostSession, manifest: HostManifest, generation: number, changed: boolean, health: HealthResult, states: Record<string, string>): DeployResult {
   return {
-    host,
+    host: session.target.host,
     generation,
     manifestSha256: manifest.sha256,
-    changed: true,
+    changed,
     uploadedFiles: [],
     reusedGeneration: false,
     secretsWritten: [],
@@ -351,7 +343,7 @@ async function finishUnconfirmed(session: HostSession, manifest: HostManifest, s
     sshConnections: 1,
     commands: session.commands,
     health,
-    unitStates: await unitStates(session, manifest.start),
+    unitStates: states,
   };
 }
 

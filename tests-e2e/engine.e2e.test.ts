@@ -25,7 +25,7 @@ function stack(host: TestHost, subnet: string, change: (s: Record<string, any>) 
     container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 60, intervalSec: 1 } },
     database: {},
     cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434" }] },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434", apiKeyConfig: "providerKey" }] },
   };
   change(s);
   return s;
@@ -54,9 +54,13 @@ beforeAll(async () => {
   beta = bootHost("eng-b", 22);
   project = new PulumiProject("engine");
   await project.initStack(STACK, config(), alpha.keyFile);
+  await project.ok(["config", "set", "--stack", STACK, "--secret", "homefleet:providerKey"], { stdin: CANARY });
 });
 
 afterAll(() => {
+  // No output of any pulumi command in this file printed the canary.
+  const leaks = (project?.runs ?? []).filter((r) => (r.stdout + r.stderr).includes(CANARY)).map((r) => r.args.join(" "));
+  expect(leaks).toEqual([]);
   stopHost("eng-a");
   stopHost("eng-b");
   for (const r of project?.runs ?? []) console.log(`pulumi ${r.args.join(" ")}: exit ${r.code ?? r.signal} in ${r.seconds.toFixed(1)} s`);
@@ -120,6 +124,10 @@ describe("the real Pulumi engine", () => {
       expect(text.includes(password)).toBe(false);
       expect(text.includes(key)).toBe(false);
     }
+    // The config secret reached the host, root-only, and nothing else holds it in plaintext.
+    expect(onHost(alpha, "cat /var/lib/homefleet/secrets/first/container.env").stdout).toContain(CANARY);
+    expect(readFileSync(project.stackFile(STACK), "utf8")).not.toContain(CANARY);
+    for (const text of [state, exported]) expect(text.includes(CANARY)).toBe(false);
     // The secret envelopes are there, with ciphertext in place of the values.
     expect(state.includes('"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","ciphertext":"v1:')).toBe(true);
   });
