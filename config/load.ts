@@ -4,10 +4,12 @@
  * got "40o0"`). Nothing downstream runs on config that failed here.
  */
 import { readFileSync } from "node:fs";
+import { closest, distance } from "fastest-levenshtein";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
+import { databaseNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -89,13 +91,31 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
  * Validates `homefleet:hosts` and `homefleet:stacks` together: schema first, then the rules that
  * span keys (a stack's host exists, fallbacks form no cycle, ports do not clash).
  */
-export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monitoring?: unknown; review?: unknown; deploy?: unknown; promoteFrom?: unknown; promoteOverride?: unknown; configKeys?: readonly string[] }): FleetConfig {
+export function parseFleetConfig(input: {
+  hosts: unknown;
+  stacks: unknown;
+  monitoring?: unknown;
+  review?: unknown;
+  deploy?: unknown;
+  promoteFrom?: unknown;
+  promoteOverride?: unknown;
+  /** Every `homefleet:*` key the stack sets (without the namespace); each must mean something. */
+  configKeys?: readonly string[];
+  /** Those of them that are Pulumi secrets; when given, a key that holds a secret must be one. */
+  secretKeys?: readonly string[];
+}): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
   if (input.hosts === undefined) problems.push({ path: hostsRoot, message: "missing: declare at least one host" });
   if (input.stacks === undefined) problems.push({ path: stacksRoot, message: "missing: declare at least one stack" });
-  if (problems.length) throw new ConfigError(problems);
+  // A misspelt structured key (`homefleet:stack`) is often why one is missing: say so at once.
+  for (const key of input.configKeys ?? []) {
+    if (isSpecialKey(key) || input.secretKeys?.includes(key)) continue;
+    const problem = unknownKeyProblem(key, [...STRUCTURED_KEYS, SSH_KEY]);
+    if (problem.message.includes("did you mean")) problems.push(problem);
+  }
+  if (problems.length) throw new ConfigError(sortProblems(problems));
 
   const hosts = HostsSchema.safeParse(input.hosts);
   const stacks = StacksSchema.safeParse(input.stacks);
@@ -115,26 +135,21 @@ export function parseFleetConfig(input: { hosts: unknown; stacks: unknown; monit
   if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success || !deploy.success || problems.length) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];
-  problems.push(...crossChecks(hosts.data, stacks.data, configKeys));
-  problems.push(...operationsChecks(hosts.data, monitoring?.data, configKeys));
+  problems.push(...crossChecks(hosts.data, stacks.data));
+  problems.push(...operationsChecks(hosts.data, monitoring?.data));
+  problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data), configKeys, input.secretKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
   return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, ...(promotion ? { promotion } : {}), configKeys };
 }
 
 /** Rules for backups, certificates and monitoring that span keys. */
-function operationsChecks(hosts: Record<string, HostConfig>, monitoring: MonitoringConfig | undefined, configKeys: readonly string[]): ConfigProblem[] {
+function operationsChecks(hosts: Record<string, HostConfig>, monitoring: MonitoringConfig | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const secretKey = (path: string, key: string | undefined) => {
-    if (key && !configKeys.includes(key)) problems.push({ path, message: `config key homefleet:${key} is not set (pulumi config set --secret ${key} ...)` });
-  };
   for (const [name, host] of Object.entries(hosts)) {
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, ...path]);
-    const offsite = host.backup.offsite;
-    if (offsite) {
-      secretKey(at("backup", "offsite", "passwordConfig"), offsite.passwordConfig);
-      secretKey(at("backup", "offsite", "environmentConfig"), offsite.environmentConfig);
-    }
+    const backupDir = unsafeDataDirectory(host.backup.dir);
+    if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
     for (const [cert, spec] of Object.entries(host.certificates)) {
       if (spec.issuer === "acme" && !spec.acme) problems.push({ path: at("certificates", cert, "acme"), message: "required for issuer acme: at least the account email" });
       if (spec.issuer === "step-ca" && !spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "required for issuer step-ca: the CA url and root certificate" });
@@ -148,6 +163,26 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
   return problems;
 }
 
+/**
+ * A stack's database and role must not be PostgreSQL's own: `postgres` would make the stack a
+ * superuser, `all` or `replication` would mean every database or the replication protocol. A name
+ * derived from the stack name is reported at the stack, with the key that overrides it.
+ */
+function databaseNameChecks(stack: string, database: NonNullable<StackConfig["database"]>, at: (stack: string, ...path: string[]) => string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { name, user } = databaseNames(stack, database);
+  const derived = (key: "name" | "user") => `; the stack's name is its database ${key === "name" ? "name" : "role"} unless database.${key} names another`;
+  const badName = reservedDatabaseName(name);
+  if (badName) problems.push(database.name ? { path: at(stack, "database", "name"), message: badName } : { path: at(stack), message: `database ${badName}${derived("name")}` });
+  const badUser = reservedRoleName(user);
+  if (badUser) {
+    if (database.user) problems.push({ path: at(stack, "database", "user"), message: badUser });
+    else if (database.name) problems.push({ path: at(stack, "database", "name"), message: `role ${badUser}; the role takes the database name unless database.user names another` });
+    else problems.push({ path: at(stack), message: `role ${badUser}${derived("user")}` });
+  }
+  return problems;
+}
+
 /** First and last address of an IPv4 CIDR, as integers. */
 function cidrRange(cidr: string): [number, number] {
   const [base, bits] = cidr.split("/");
@@ -157,7 +192,7 @@ function cidrRange(cidr: string): [number, number] {
   return [start, start + size - 1];
 }
 
-function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>, configKeys: readonly string[]): ConfigProblem[] {
+function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const at = (stack: string, ...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [stack, ...path]);
   if (Object.keys(hosts).length === 0) problems.push({ path: `${CONFIG_NAMESPACE}:hosts`, message: "declare at least one host" });
@@ -202,21 +237,86 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       if (ref.startsWith("database.") && !stack.database) problems.push({ path: where, message: `refers to ${ref} but the stack has no database` });
       if (ref.startsWith("cache.") && !stack.cache) problems.push({ path: where, message: `refers to ${ref} but the stack has no cache` });
       if (ref === "litellm.masterKey" && stack.kind !== "litellm") problems.push({ path: where, message: "litellm.masterKey exists only for kind: litellm" });
-      if (ref.startsWith("config:") && !configKeys.includes(ref.slice("config:".length))) {
-        problems.push({ path: where, message: `config key homefleet:${ref.slice(7)} is not set (pulumi config set --secret ${ref.slice(7)} ...)` });
-      }
       if (env in stack.container.environment) problems.push({ path: where, message: `${env} is also set in container.environment` });
     }
+    if (stack.database) problems.push(...databaseNameChecks(name, stack.database, at));
+    stack.container.volumes.forEach((v, i) => {
+      const unsafe = unsafeDataDirectory(v.source);
+      if (unsafe) problems.push({ path: at(name, "container", "volumes", String(i), "source"), message: unsafe });
+    });
     if (stack.cache) claim(stack.host, stack.cache.port, at(name, "cache", "port"));
     const published = stack.container.publish?.hostPort ?? stack.container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
     if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
     if (stack.litellm) {
       for (const p of checkLiteLLMFallbacks(stack.litellm)) problems.push({ path: at(name, "litellm", ...p.path), message: p.message });
-      stack.litellm.models.forEach((m, i) => {
-        if (m.apiKeyConfig && !configKeys.includes(m.apiKeyConfig)) {
-          problems.push({ path: at(name, "litellm", "models", String(i), "apiKeyConfig"), message: `config key homefleet:${m.apiKeyConfig} is not set (pulumi config set --secret ${m.apiKeyConfig} ...)` });
-        }
-      });
+    }
+  }
+  return problems;
+}
+
+/** Top-level `homefleet:*` keys with a meaning of their own; any other key must be a secret some value refers to. */
+const STRUCTURED_KEYS = ["hosts", "stacks", "monitoring", "review", "deploy", "promoteFrom", "promoteOverride"] as const;
+/** The deploy key: always a secret. */
+const SSH_KEY = "sshPrivateKey";
+
+interface SecretReference {
+  /** The config key, without the namespace. */
+  readonly key: string;
+  /** Where the config names it. */
+  readonly path: string;
+}
+
+/** Every config key that the hosts and stacks read a secret value from, and where they name it. */
+function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): SecretReference[] {
+  const refs: SecretReference[] = [];
+  for (const [name, host] of Object.entries(hosts)) {
+    const offsite = host.backup.offsite;
+    const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "backup", "offsite", ...path]);
+    if (offsite?.passwordConfig) refs.push({ key: offsite.passwordConfig, path: at("passwordConfig") });
+    if (offsite?.environmentConfig) refs.push({ key: offsite.environmentConfig, path: at("environmentConfig") });
+  }
+  for (const [name, stack] of Object.entries(stacks)) {
+    const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [name, ...path]);
+    for (const [env, ref] of Object.entries(stack.container.secretEnvironment)) {
+      if (ref.startsWith("config:")) refs.push({ key: ref.slice("config:".length), path: at("container", "secretEnvironment", env) });
+    }
+    stack.litellm?.models.forEach((m, i) => {
+      if (m.apiKeyConfig) refs.push({ key: m.apiKeyConfig, path: at("litellm", "models", String(i), "apiKeyConfig") });
+    });
+  }
+  return refs;
+}
+
+function isSpecialKey(key: string): boolean {
+  return (STRUCTURED_KEYS as readonly string[]).includes(key) || key === SSH_KEY;
+}
+
+/** An unknown `homefleet:*` key, with the nearest known one when it looks like a typo of it. */
+function unknownKeyProblem(key: string, known: readonly string[]): ConfigProblem {
+  const ns = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
+  const guess = closest(key, [...known]);
+  const hint = distance(key, guess) <= Math.max(2, Math.floor(key.length / 4)) ? `; did you mean ${ns(guess)}?` : "";
+  return { path: ns(key), message: `unknown key${hint} (homefleet reads ${STRUCTURED_KEYS.map(ns).join(", ")}, ${ns(SSH_KEY)} and the secrets the config refers to)` };
+}
+
+/**
+ * The stack's `homefleet:*` keys against what the config means: every secret it refers to is set,
+ * and set as a Pulumi secret; no key is unknown (a typo such as `promotFrom` would silently turn
+ * the promotion gate off).
+ */
+function configKeyChecks(refs: readonly SecretReference[], configKeys: readonly string[], secretKeys: readonly string[] | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const ns = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
+  const setSecret = (key: string) => `pulumi config set --secret ${ns(key)} < FILE`;
+  for (const ref of refs) {
+    if (!configKeys.includes(ref.key)) problems.push({ path: ref.path, message: `config key ${ns(ref.key)} is not set (${setSecret(ref.key)})` });
+  }
+  const secretValued = new Set([SSH_KEY, ...refs.map((r) => r.key)]);
+  const known = [...STRUCTURED_KEYS, ...secretValued];
+  for (const key of configKeys) {
+    if (!known.includes(key)) problems.push(unknownKeyProblem(key, known));
+    else if (secretKeys && secretValued.has(key) && !secretKeys.includes(key)) {
+      problems.push({ path: ns(key), message: `holds a secret but is stored in plain text: set it again with ${setSecret(key)}` });
     }
   }
   return problems;
@@ -235,10 +335,7 @@ export function loadStackFile(file: string): FleetConfig {
   const configKeys = Object.keys(config)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  const known = new Set(["hosts", "stacks", "monitoring", "review", "deploy", "promoteOverride"]);
-  const unknownStructured = configKeys.filter((k) => !known.has(k) && typeof config[prefix + k] === "object" && config[prefix + k] !== null && !("secure" in (config[prefix + k] as object)));
-  if (unknownStructured.length) {
-    throw new ConfigError(unknownStructured.map((k) => ({ path: prefix + k, message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, promoteOverride, or a secret value)" })));
-  }
-  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], deploy: config[`${prefix}deploy`], promoteFrom: config[`${prefix}promoteFrom`], promoteOverride: config[`${prefix}promoteOverride`], configKeys });
+  // `pulumi config set --secret` stores `{secure: <ciphertext>}`.
+  const secretKeys = configKeys.filter((k) => { const v = config[prefix + k]; return typeof v === "object" && v !== null && "secure" in v; });
+  return parseFleetConfig({ hosts: config[`${prefix}hosts`], stacks: config[`${prefix}stacks`], monitoring: config[`${prefix}monitoring`], review: config[`${prefix}review`], deploy: config[`${prefix}deploy`], promoteFrom: config[`${prefix}promoteFrom`], promoteOverride: config[`${prefix}promoteOverride`], configKeys, secretKeys });
 }

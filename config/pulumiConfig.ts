@@ -20,5 +20,9 @@ export function fleetConfigFromPulumi(): FleetConfig {
   const configKeys = Object.keys(all)
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
-  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), promoteFrom: parse("promoteFrom"), promoteOverride: parse("promoteOverride"), configKeys });
+  // Which keys Pulumi holds as secrets: internal to the SDK's runtime (not in its typings), the same
+  // list `pulumi.Config.get` consults to wrap a secret value.
+  const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+  const secretKeys = configKeys.filter((k) => isConfigSecret(prefix + k));
+  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), promoteFrom: parse("promoteFrom"), promoteOverride: parse("promoteOverride"), configKeys, secretKeys });
 }

@@ -5,6 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
+import { databaseNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildPrometheus } from "./monitoring";
@@ -69,12 +70,12 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
 
   let database: DatabaseSpec | undefined;
   if (stack.database) {
-    const dbName = stack.database.name ?? name.replace(/-/g, "_");
+    const names = databaseNames(name, stack.database);
     const passwordSecret = `${name}/database-password`;
-    generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${stack.database.user ?? dbName} (stack ${name})`, length: 32 });
+    generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${names.user} (stack ${name})`, length: 32 });
     database = {
-      name: dbName,
-      user: stack.database.user ?? dbName,
+      name: names.name,
+      user: names.user,
       passwordSecret,
       passwordFile: secretPaths.databasePassword(name),
       clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],

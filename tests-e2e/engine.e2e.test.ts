@@ -105,6 +105,18 @@ describe("the real Pulumi engine", () => {
     expect(r.stdout).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/);
   });
 
+  it("a misspelt key and a provider key in plain text stop the preview, each naming the fix", async () => {
+    await project.ok(["config", "set", "--stack", STACK, "homefleet:promotFrom", "staging"]);
+    await project.ok(["config", "set", "--stack", STACK, "homefleet:providerKey", "not-a-secret"]);
+    const r = await project.run(["preview", "--stack", STACK, "--color", "never"]);
+    await project.ok(["config", "rm", "--stack", STACK, "homefleet:promotFrom"]);
+    await project.ok(["config", "set", "--stack", STACK, "--secret", "homefleet:providerKey"], { stdin: CANARY });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/homefleet:promotFrom: unknown key; did you mean homefleet:promoteFrom\?/);
+    expect(r.stdout).toContain("homefleet:providerKey: holds a secret but is stored in plain text: set it again with pulumi config set --secret homefleet:providerKey < FILE");
+    expect(r.stdout).not.toMatch(/\+\s+pulumi-nodejs/);
+  });
+
   it("up deploys both hosts; stack output release shows each host's verdict and generation", async () => {
     const r = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
     console.log(r.stdout);

@@ -52,8 +52,8 @@ function problemsThrownBy(run: () => unknown): ConfigProblem[] {
   return [...(thrown as ConfigError).problems];
 }
 
-function problemsOf(input: { hosts?: unknown; stacks?: unknown; configKeys?: string[] }): ConfigProblem[] {
-  return problemsThrownBy(() => parseFleetConfig({ hosts: input.hosts, stacks: input.stacks, configKeys: input.configKeys }));
+function problemsOf(input: { hosts?: unknown; stacks?: unknown; configKeys?: string[]; secretKeys?: string[]; promoteFrom?: unknown }): ConfigProblem[] {
+  return problemsThrownBy(() => parseFleetConfig({ hosts: input.hosts, stacks: input.stacks, configKeys: input.configKeys, secretKeys: input.secretKeys, promoteFrom: input.promoteFrom }));
 }
 
 const oneHost = { box: host() };
@@ -121,9 +121,22 @@ describe("unknown keys (typos must not pass silently)", () => {
     expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.litellm.litellm.models.0.apiKey", message: 'unknown key "apiKey"' }]);
   });
 
-  it("rejects an unknown structured homefleet: key in a stack file", () => {
+  it("names a misspelt structured homefleet: key in a stack file, with the key it resembles", () => {
     expect(problemsThrownBy(() => loadStackFile(join(FIXTURES, "unknown-structured-key.yaml")))).toEqual([
-      { path: "homefleet:stack", message: "unknown structured key (expected hosts, stacks, monitoring, review, deploy, promoteOverride, or a secret value)" },
+      { path: "homefleet:stack", message: "unknown key; did you mean homefleet:stacks? (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)" },
+      { path: "homefleet:stacks", message: "missing: declare at least one stack" },
+    ]);
+  });
+
+  it("refuses a misspelt key that would silently turn the promotion gate off", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack() }, configKeys: ["hosts", "stacks", "promotFrom"] })).toEqual([
+      { path: "homefleet:promotFrom", message: "unknown key; did you mean homefleet:promoteFrom? (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)" },
+    ]);
+  });
+
+  it("refuses a homefleet: key that nothing reads, without a guess when none is close", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack() }, configKeys: ["hosts", "stacks", "grafanaAdminPassword"], secretKeys: ["grafanaAdminPassword"] })).toEqual([
+      { path: "homefleet:grafanaAdminPassword", message: "unknown key (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)" },
     ]);
   });
 });
@@ -218,11 +231,21 @@ describe("secret environment", () => {
   it("refuses config:<key> when the stack file has no homefleet:<key>", () => {
     const stacks = { litellm: withContainer({ secretEnvironment: { OPENAI_API_KEY: "config:openaiKey" } }) };
     expect(problemsOf({ hosts: oneHost, stacks, configKeys: ["otherKey"] })).toEqual([
+      { path: "homefleet:otherKey", message: "unknown key (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)" },
       {
         path: "homefleet:stacks.litellm.container.secretEnvironment.OPENAI_API_KEY",
-        message: "config key homefleet:openaiKey is not set (pulumi config set --secret openaiKey ...)",
+        message: "config key homefleet:openaiKey is not set (pulumi config set --secret homefleet:openaiKey < FILE)",
       },
     ]);
+  });
+
+  it("refuses a provider key or the deploy key stored in plain text, naming the command that stores it encrypted", () => {
+    const stacks = { litellm: withContainer({ secretEnvironment: { OPENAI_API_KEY: "config:openaiKey" } }) };
+    expect(problemsOf({ hosts: oneHost, stacks, configKeys: ["openaiKey", "sshPrivateKey"], secretKeys: [] })).toEqual([
+      { path: "homefleet:openaiKey", message: "holds a secret but is stored in plain text: set it again with pulumi config set --secret homefleet:openaiKey < FILE" },
+      { path: "homefleet:sshPrivateKey", message: "holds a secret but is stored in plain text: set it again with pulumi config set --secret homefleet:sshPrivateKey < FILE" },
+    ]);
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks, configKeys: ["openaiKey", "sshPrivateKey"], secretKeys: ["openaiKey", "sshPrivateKey"] })).not.toThrow();
   });
 
   it("accepts config:<key> when the stack file sets homefleet:<key> as a secret", () => {
@@ -328,5 +351,36 @@ describe("defaults", () => {
 
   it("publishes on loopback", () => {
     expect(config.stacks.litellm.container.publish?.address).toBe("127.0.0.1");
+  });
+});
+
+describe("directories homefleet would own", () => {
+  const volume = (source: string) => ({ litellm: withContainer({ volumes: [{ source, target: "/data" }] }) });
+  const at = "homefleet:stacks.litellm.container.volumes.0.source";
+
+  it("refuses a system tree or anything inside it as a volume, naming the tree", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/etc") })).toEqual([{ path: at, message: '"/etc" is a system directory: homefleet would change its owner and mode; use a directory of its own, e.g. below /var/lib' }]);
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/var/lib/homefleet/secrets") })).toEqual([
+      { path: at, message: '"/var/lib/homefleet/secrets" is inside /var/lib/homefleet, a system directory: homefleet would change its owner and mode; use a directory of its own, e.g. below /var/lib' },
+    ]);
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/usr/local/share/x") })[0].message).toMatch(/^"\/usr\/local\/share\/x" is inside \/usr, a system directory/);
+  });
+
+  it("refuses a shared parent itself, and '..' or empty segments", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/tmp") })).toEqual([{ path: at, message: '"/tmp" is a shared system directory: homefleet would change its owner and mode; use a directory of its own below it' }]);
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/var/lib/app/../../../etc") })).toEqual([{ path: at, message: '"/var/lib/app/../../../etc" contains "." or ".." segments: write the directory it means' }]);
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/var/lib//app") })).toEqual([{ path: at, message: '"/var/lib//app" has empty segments: write it without "//" or a trailing "/"' }]);
+  });
+
+  it("accepts a directory of its own below a shared parent", () => {
+    for (const source of ["/var/lib/litellm/data", "/srv/media", "/home/alice/models", "/tmpfs-data"]) {
+      expect(parseFleetConfig({ hosts: oneHost, stacks: volume(source) }).stacks.litellm.container.volumes[0].source).toBe(source);
+    }
+  });
+
+  it("refuses a system directory as the backup directory", () => {
+    expect(problemsOf({ hosts: { box: host({ backup: { dir: "/" } }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.backup.dir", message: '"/" is a shared system directory: homefleet would change its owner and mode; use a directory of its own below it' },
+    ]);
   });
 });

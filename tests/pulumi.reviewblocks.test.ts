@@ -17,7 +17,7 @@ function configWithPortClash(): Record<string, string> {
 
 it("stops with the finding and registers nothing when the review finds an error", async () => {
   const registered = await recordRegistrations(true);
-  pulumi.runtime.setAllConfig(configWithPortClash());
+  pulumi.runtime.setAllConfig(configWithPortClash(), ["homefleet:sshPrivateKey"]);
   const { defineFleet } = await import("../program");
   expect(() => defineFleet()).toThrow(/port-clash homefleet:hosts\.box-staging: .*both listen on 192\.168\.50\.12:9100/);
   expect(registered).toEqual([]);
@@ -29,7 +29,7 @@ it("goes on when the config accepts the finding with a reason", async () => {
   config["homefleet:review"] = JSON.stringify({ accept: [{ check: "port-clash", path: "homefleet:hosts.box-staging", reason: "the node exporter is disabled on this box by hand" }] });
   // Deployment off: this test stops at the program's first pass.
   config["homefleet:deploy"] = JSON.stringify({ enabled: false });
-  pulumi.runtime.setAllConfig(config);
+  pulumi.runtime.setAllConfig(config, ["homefleet:sshPrivateKey"]);
   const { defineFleet } = await import("../program");
   expect(() => defineFleet()).not.toThrow();
   await settleRegistrations();

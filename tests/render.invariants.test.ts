@@ -83,7 +83,7 @@ describe("PostgreSQL", () => {
       }
     }
     const hba = file(host("forge"), "/etc/postgresql/15/main/pg_hba.conf");
-    expect(hba).toContain("host litellm litellm 10.89.0.0/24 scram-sha-256");
+    expect(hba).toContain(`host "litellm" "litellm" 10.89.0.0/24 scram-sha-256`);
     expect(file(host("forge"), "/etc/postgresql/15/main/conf.d/50-homefleet.conf")).toContain("password_encryption = 'scram-sha-256'");
   });
 

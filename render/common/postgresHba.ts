@@ -8,7 +8,9 @@ import type { PostgresServerSpec } from "../../model/specs";
 export function hbaRules(pg: PostgresServerSpec): string[] {
   const rules = ["# TYPE  DATABASE  USER  ADDRESS  METHOD", "local all postgres peer"];
   for (const db of pg.databases) {
-    for (const cidr of db.clientCidrs) rules.push(`host ${db.name} ${db.user} ${cidr} scram-sha-256`);
+    // Quoted, so a name is only ever that database or role: unquoted, `all`, `replication`,
+    // `sameuser`, `+group` or `@file` keep their special meaning. Config refuses those names too.
+    for (const cidr of db.clientCidrs) rules.push(`host "${db.name}" "${db.user}" ${cidr} scram-sha-256`);
   }
   return rules;
 }

@@ -1,0 +1,55 @@
+/**
+ * Names and paths that are valid syntax but would change what a host does: PostgreSQL's own roles
+ * and pg_hba.conf keywords, and system directories whose owner and mode homefleet would take over.
+ * The checks in load.ts refuse them with the config path; the model derives names with
+ * `databaseNames`, so both agree on what a stack's database and role are called.
+ */
+
+/** A stack's database and owner role: the stack name (with `_` for `-`) unless the config names them. */
+export function databaseNames(stackName: string, database: { readonly name?: string; readonly user?: string }): { name: string; user: string } {
+  const name = database.name ?? stackName.replace(/-/g, "_");
+  return { name, user: database.user ?? name };
+}
+
+/**
+ * Database names with a meaning of their own: pg_hba.conf keywords (`all` matches every database,
+ * `replication` the replication protocol) and the server's own databases.
+ */
+const RESERVED_DATABASES = new Set(["all", "sameuser", "samerole", "samegroup", "replication", "postgres", "template0", "template1"]);
+
+/**
+ * Role names with a meaning of their own: the superuser `postgres`, pg_hba.conf keywords, SQL's
+ * role keywords, and the `pg_` prefix that PostgreSQL keeps for its predefined roles.
+ */
+const RESERVED_ROLES = new Set(["postgres", "all", "sameuser", "samerole", "samegroup", "replication", "public", "none", "current_user", "current_role", "session_user"]);
+
+export function reservedDatabaseName(name: string): string | undefined {
+  if (RESERVED_DATABASES.has(name)) return `"${name}" is reserved (a pg_hba.conf keyword or one of the server's own databases)`;
+  return undefined;
+}
+
+export function reservedRoleName(name: string): string | undefined {
+  if (name === "postgres") return `"postgres" is the PostgreSQL superuser: the stack would own the whole server`;
+  if (RESERVED_ROLES.has(name)) return `"${name}" is reserved (a pg_hba.conf or SQL role keyword)`;
+  if (name.startsWith("pg_")) return `"${name}": the pg_ prefix is reserved for PostgreSQL's predefined roles`;
+  return undefined;
+}
+
+/** Directories that are the system's: homefleet must never create, chown or chmod them or anything below. */
+const SYSTEM_TREES = ["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys", "/run", "/nix", "/var/lib/homefleet", "/var/lib/postgresql", "/var/lib/containers", "/var/lib/systemd"];
+/** Shared parents: a directory below them is fine, the directory itself is not homefleet's. */
+const SHARED_PARENTS = ["/", "/tmp", "/var", "/var/lib", "/var/tmp", "/var/log", "/var/cache", "/var/backups", "/var/spool", "/home", "/root", "/srv", "/opt", "/mnt", "/media"];
+
+/**
+ * Why a directory homefleet would create and own (a container volume, the backup directory) is not
+ * safe to own, or undefined. Expects an absolute path of the schema's characters.
+ */
+export function unsafeDataDirectory(path: string): string | undefined {
+  const segments = path.split("/").slice(1);
+  if (segments.some((s) => s === "." || s === "..")) return `"${path}" contains "." or ".." segments: write the directory it means`;
+  if (segments.slice(0, -1).some((s) => s === "") || (segments.length > 1 && segments[segments.length - 1] === "")) return `"${path}" has empty segments: write it without "//" or a trailing "/"`;
+  if (SHARED_PARENTS.includes(path)) return `"${path}" is a shared system directory: homefleet would change its owner and mode; use a directory of its own below it`;
+  const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+  if (tree) return `"${path}" is ${path === tree ? "" : `inside ${tree}, `}a system directory: homefleet would change its owner and mode; use a directory of its own, e.g. below /var/lib`;
+  return undefined;
+}
