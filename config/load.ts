@@ -78,7 +78,8 @@ function zodProblems(root: string, raw: unknown, error: z.ZodError): ConfigProbl
     const base = /^Invalid (input|option): expected /.test(issue.message) ? issue.message.replace(/^Invalid (input|option): /, "").replace(/, received \w+$/, "") : issue.message;
     // A missing key fails as invalid_type (objects, strings) or invalid_value (enums): both mean "required".
     const missing = got === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value");
-    const message = missing ? `${base.replace(/, got .*$/, "")} (required)` : `${base}, got ${describeValue(got)}`;
+    const hideValue = issue.code === "custom" && (issue.params as { hideValue?: boolean } | undefined)?.hideValue === true;
+    const message = missing ? `${base.replace(/, got .*$/, "")} (required)` : hideValue ? base : `${base}, got ${describeValue(got)}`;
     return { path: joinPath(root, issue.path), message };
   });
 }

@@ -63,9 +63,27 @@ const timeOfDay = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: "
 const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, { error: "expected an absolute path" });
 const configKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "expected a Pulumi config key name" });
 
+/** `user:password@` after a scheme (`https://`, `rest:https://`): a password written into a URL. */
+const URL_PASSWORD = /^(?:[a-z][a-z0-9+.-]*:)?[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i;
+
+/**
+ * A URL-valued key may name a user but never carry a password: the value lands in world-readable
+ * unit files and on process command lines.
+ */
+function withoutPassword<T extends z.ZodType<string>>(schema: T, where: string) {
+  return schema.refine((value) => !URL_PASSWORD.test(value), {
+    error: `holds a password in the URL, which would be written in clear into unit files and onto command lines: ${where}`,
+    // The refusal must not print the password it refuses.
+    params: { hideValue: true },
+  });
+}
+
 export const OffsiteBackupSchema = z.strictObject({
   /** restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`. */
-  repository: z.string().min(1).regex(/^[^\s]+$/, { error: "expected a restic repository without spaces" }),
+  repository: withoutPassword(
+    z.string().min(1).regex(/^[^\s]+$/, { error: "expected a restic repository without spaces" }),
+    "give the credentials in the secret environment instead (environmentConfig)",
+  ),
   /** Secret config key holding the repository password (`pulumi config set --secret`). */
   passwordConfig: configKey,
   /** Secret config key holding extra environment for the repository (e.g. AWS_ACCESS_KEY_ID=...), optional. */
@@ -101,13 +119,13 @@ export const CertificateSchema = z.strictObject({
   acme: z
     .strictObject({
       /** ACME directory; default Let's Encrypt. */
-      server: z.url().default("https://acme-v02.api.letsencrypt.org/directory"),
+      server: withoutPassword(z.url(), "an ACME directory needs none").default("https://acme-v02.api.letsencrypt.org/directory"),
       email: z.email(),
       /** Port of lego's HTTP-01 responder (forward :80 to it if it is not 80). */
       httpPort: port().default(80),
     })
     .optional(),
-  stepCa: z.strictObject({ url: z.url(), rootCert: absolutePath }).optional(),
+  stepCa: z.strictObject({ url: withoutPassword(z.url(), "the CA authenticates with its provisioner, not the URL"), rootCert: absolutePath }).optional(),
   /** Renew this many days before expiry. */
   renewBeforeDays: z.int().min(1).max(90).default(30),
   /** Unit reloaded (never restarted) after a new certificate, e.g. nginx.service. */
@@ -257,7 +275,7 @@ export const LiteLLMModelSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, { error: "expected a model name of letters, digits and . _ : / -" }),
   /** The LiteLLM provider model, e.g. `openai/gpt-4o` or `anthropic/claude-sonnet-4-5`. */
   model: z.string().min(1),
-  apiBase: z.url().optional(),
+  apiBase: withoutPassword(z.url(), "give the provider's key with apiKeyConfig instead").optional(),
   /** Name of a secret Pulumi config key that holds the provider API key (`pulumi config set --secret`). */
   apiKeyConfig: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "expected a Pulumi config key name" }).optional(),
   rpm: z.int().positive().optional(),

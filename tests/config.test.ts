@@ -384,3 +384,29 @@ describe("directories homefleet would own", () => {
     ]);
   });
 });
+
+describe("credentials in URLs", () => {
+  const offsite = (repository: string) => ({ box: host({ backup: { offsite: { repository, passwordConfig: "resticPassword" } } }) });
+  const refusal = (where: string) => `holds a password in the URL, which would be written in clear into unit files and onto command lines: ${where}`;
+
+  it("refuses a password in a restic repository, an ACME server, a step-ca URL and a model's apiBase", () => {
+    expect(problemsOf({ hosts: offsite("rest:https://backup:s3cr3t@nas.lan:8000/vulcan"), stacks: { litellm: litellmStack() }, configKeys: ["resticPassword"] })).toEqual([
+      { path: "homefleet:hosts.box.backup.offsite.repository", message: refusal("give the credentials in the secret environment instead (environmentConfig)") },
+    ]);
+    const certificates = (spec: Raw) => ({ box: host({ certificates: { web: { domains: ["example.org"], ...spec } } }) });
+    expect(problemsOf({ hosts: certificates({ issuer: "acme", acme: { email: "a@example.org", server: "https://u:p@acme.example.org/dir" } }), stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.acme.server", message: refusal("an ACME directory needs none") },
+    ]);
+    expect(problemsOf({ hosts: certificates({ issuer: "step-ca", stepCa: { url: "https://u:p@ca.lan", rootCert: "/etc/ssl/ca.pem" } }), stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.stepCa.url", message: refusal("the CA authenticates with its provisioner, not the URL") },
+    ]);
+    const stacks = { litellm: litellmStack({ litellm: { models: [model("a", { apiBase: "http://admin:hunter2@10.0.0.5:11434" })] } }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.litellm.litellm.models.0.apiBase", message: refusal("give the provider's key with apiKeyConfig instead") }]);
+  });
+
+  it("accepts a user name without a password, and repositories without credentials", () => {
+    for (const repository of ["sftp:backup@nas.lan:/srv/restic/vulcan", "s3:https://s3.example.org/bucket/vulcan", "rest:https://nas.lan:8000/vulcan", "/mnt/usb/restic"]) {
+      expect(parseFleetConfig({ hosts: offsite(repository), stacks: { litellm: litellmStack() }, configKeys: ["resticPassword"] }).hosts.box.backup.offsite?.repository).toBe(repository);
+    }
+  });
+});
