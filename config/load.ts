@@ -84,6 +84,26 @@ function zodProblems(root: string, raw: unknown, error: z.ZodError): ConfigProbl
   });
 }
 
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Config strings become unit-file lines, Nix strings, YAML and command arguments: a control
+ * character (a newline above all) would end a line or change what a program reads. Refused here,
+ * in keys and values alike, so the message names the config path.
+ */
+function controlCharacterProblems(root: string, value: unknown, path: readonly string[]): ConfigProblem[] {
+  const problem = (text: string, at: readonly string[]) => {
+    const code = text.match(CONTROL_CHARACTER)![0].charCodeAt(0);
+    return { path: joinPath(root, at), message: `control character U+${code.toString(16).toUpperCase().padStart(4, "0")} is not allowed: values become unit-file lines, Nix strings and command arguments` };
+  };
+  if (typeof value === "string") return CONTROL_CHARACTER.test(value) ? [problem(value, path)] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => controlCharacterProblems(root, v, [...path, String(i)]));
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => (CONTROL_CHARACTER.test(k) ? [problem(k, [...path, JSON.stringify(k)])] : controlCharacterProblems(root, v, [...path, k])));
+  }
+  return [];
+}
+
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.path.localeCompare(b.path) || a.message.localeCompare(b.message));
 }
@@ -116,6 +136,10 @@ export function parseFleetConfig(input: {
     const problem = unknownKeyProblem(key, [...STRUCTURED_KEYS, SSH_KEY]);
     if (problem.message.includes("did you mean")) problems.push(problem);
   }
+  if (problems.length) throw new ConfigError(sortProblems(problems));
+
+  const raw: Record<string, unknown> = { hosts: input.hosts, stacks: input.stacks, monitoring: input.monitoring, review: input.review, deploy: input.deploy, promoteFrom: input.promoteFrom, promoteOverride: input.promoteOverride };
+  for (const [key, value] of Object.entries(raw)) problems.push(...controlCharacterProblems(`${CONFIG_NAMESPACE}:${key}`, value, []));
   if (problems.length) throw new ConfigError(sortProblems(problems));
 
   const hosts = HostsSchema.safeParse(input.hosts);

@@ -410,3 +410,22 @@ describe("credentials in URLs", () => {
     }
   });
 });
+
+describe("control characters", () => {
+  const message = (code: string) => `control character U+${code} is not allowed: values become unit-file lines, Nix strings and command arguments`;
+
+  it("refuses a newline in an environment value and a control character in a command, naming the config path", () => {
+    const stacks = { litellm: withContainer({ environment: { GREETING: "hello\nExecStartPre=/bin/sh -c id" }, command: ["serve", "--x\u0001"] }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([
+      { path: "homefleet:stacks.litellm.container.command.1", message: message("0001") },
+      { path: "homefleet:stacks.litellm.container.environment.GREETING", message: message("000A") },
+    ]);
+  });
+
+  it("refuses one in a key and in a written reason", () => {
+    expect(problemsThrownBy(() => parseFleetConfig({ hosts: { "box\r": host() }, stacks: {}, review: { accept: [{ check: "port-clash", path: "x", reason: "because\tit is fine here" }] } }))).toEqual([
+      { path: 'homefleet:hosts."box\\r"', message: message("000D") },
+      { path: "homefleet:review.accept.0.reason", message: message("0009") },
+    ]);
+  });
+});
