@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
-import { databaseNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
+import { databaseNames, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -232,6 +232,15 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
   for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
 
   const subnets: { host: string; stack: string; range: [number, number]; cidr: string }[] = [];
+  // Two stacks on one host with one podman network or bridge would share it, and write the same files.
+  const networks = new Map<string, string>();
+  const claimName = (host: string, kind: "network" | "bridge", value: string, stack: string, key: "name" | "interface", explicit: boolean) => {
+    const id = `${host}/${kind}/${value}`;
+    const owner = networks.get(id);
+    const path = explicit ? at(stack, "network", key) : at(stack);
+    if (owner) problems.push({ path, message: `${kind} "${value}" on host ${host} is already stack ${owner}'s${explicit ? "" : ` (the stack's default network.${key})`}: name another` });
+    else networks.set(id, stack);
+  };
   for (const [name, stack] of Object.entries(stacks)) {
     const host = hosts[stack.host];
     if (!host) {
@@ -239,6 +248,9 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       problems.push({ path: at(name, "host"), message: `unknown host "${stack.host}" (hosts: ${known || "none"})` });
       continue;
     }
+    const net = networkNames(name, stack.network);
+    claimName(stack.host, "network", net.name, name, "name", stack.network.name !== undefined);
+    if (stack.network.mode === "bridge") claimName(stack.host, "bridge", net.interface, name, "interface", stack.network.interface !== undefined);
     if (stack.network.mode === "bridge") {
       if (!stack.network.subnet) problems.push({ path: at(name, "network", "subnet"), message: "required for a bridge network, e.g. 10.89.0.0/24" });
       else {

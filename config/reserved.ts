@@ -12,6 +12,15 @@ export function databaseNames(stackName: string, database: { readonly name?: str
 }
 
 /**
+ * A stack's podman network and Linux bridge: `hf-<stack>` and `hf` + the stack name without '-'
+ * (cut to 13 characters: the kernel allows 15 and homefleet adds `-k` for the anchor interface),
+ * unless the config names them. No '-' in the bridge: device unit names would need `\x2d`.
+ */
+export function networkNames(stackName: string, network: { readonly name?: string; readonly interface?: string }): { name: string; interface: string } {
+  return { name: network.name ?? `hf-${stackName}`, interface: network.interface ?? `hf${stackName.replace(/-/g, "")}`.slice(0, 13) };
+}
+
+/**
  * Database names with a meaning of their own: pg_hba.conf keywords (`all` matches every database,
  * `replication` the replication protocol) and the server's own databases.
  */

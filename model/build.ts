@@ -5,7 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
-import { databaseNames } from "../config/reserved";
+import { databaseNames, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildPrometheus } from "./monitoring";
@@ -37,16 +37,15 @@ function gatewayOf(subnet: string): string {
 }
 
 function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
-  const netName = stack.network.name ?? `hf-${name}`;
-  if (stack.network.mode === "host") return { mode: "host", name: netName };
+  const names = networkNames(name, stack.network);
+  if (stack.network.mode === "host") return { mode: "host", name: names.name };
   const subnet = stack.network.subnet as string;
   return {
     mode: "bridge",
-    name: netName,
+    name: names.name,
     subnet,
     gateway: gatewayOf(subnet),
-    // No '-' by default: device unit names would need \x2d escaping in every reference.
-    interface: stack.network.interface ?? `hf${name.replace(/-/g, "")}`.slice(0, 13),
+    interface: names.interface,
   };
 }
 

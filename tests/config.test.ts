@@ -429,3 +429,17 @@ describe("control characters", () => {
     ]);
   });
 });
+
+describe("networks shared by accident", () => {
+  const bridge = (subnet: string, network: Raw = {}) => litellmStack({ network: { subnet, ...network } });
+
+  it("refuses two stacks on one host naming the same podman network", () => {
+    const stacks = { a: bridge("10.89.1.0/24", { name: "shared" }), b: { ...bridge("10.89.2.0/24", { name: "shared" }), container: { image: IMAGE, publish: { hostPort: 4001 } } } };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.b.network.name", message: 'network "shared" on host box is already stack a\'s: name another' }]);
+  });
+
+  it("refuses default bridge names that collide (a-b and ab both give hfab)", () => {
+    const stacks = { "a-b": bridge("10.89.1.0/24"), ab: { ...bridge("10.89.2.0/24"), container: { image: IMAGE, publish: { hostPort: 4001 } } } };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.ab", message: 'bridge "hfab" on host box is already stack a-b\'s (the stack\'s default network.interface): name another' }]);
+  });
+});
