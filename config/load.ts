@@ -130,13 +130,15 @@ export function parseFleetConfig(input: {
   const stacksRoot = `${CONFIG_NAMESPACE}:stacks`;
   if (input.hosts === undefined) problems.push({ path: hostsRoot, message: "missing: declare at least one host" });
   if (input.stacks === undefined) problems.push({ path: stacksRoot, message: "missing: declare at least one stack" });
-  // A misspelt structured key (`homefleet:stack`) is often why one is missing: say so at once.
-  for (const key of input.configKeys ?? []) {
-    if (isSpecialKey(key) || input.secretKeys?.includes(key)) continue;
-    const problem = unknownKeyProblem(key, [...STRUCTURED_KEYS, SSH_KEY]);
-    if (problem.message.includes("did you mean")) problems.push(problem);
+  if (problems.length) {
+    // A misspelt structured key (`homefleet:stack`) is often why one is missing: say so at once.
+    for (const key of input.configKeys ?? []) {
+      if (isSpecialKey(key) || input.secretKeys?.includes(key)) continue;
+      const problem = unknownKeyProblem(key, [...STRUCTURED_KEYS, SSH_KEY]);
+      if (problem.message.includes("did you mean")) problems.push(problem);
+    }
+    throw new ConfigError(sortProblems(problems));
   }
-  if (problems.length) throw new ConfigError(sortProblems(problems));
 
   const raw: Record<string, unknown> = { hosts: input.hosts, stacks: input.stacks, monitoring: input.monitoring, review: input.review, deploy: input.deploy, promoteFrom: input.promoteFrom, promoteOverride: input.promoteOverride };
   for (const [key, value] of Object.entries(raw)) problems.push(...controlCharacterProblems(`${CONFIG_NAMESPACE}:${key}`, value, []));
