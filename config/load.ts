@@ -178,6 +178,11 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     const backupDir = unsafeDataDirectory(host.backup.dir);
     if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
     for (const [cert, spec] of Object.entries(host.certificates)) {
+      // HTTP-01 (acme) cannot prove a wildcard, and step-ca's subject is one DNS name: the renewal
+      // scripts would refuse it on every run.
+      spec.domains.forEach((domain, i) => {
+        if (domain.startsWith("*.")) problems.push({ path: at("certificates", cert, "domains", String(i)), message: `a wildcard cannot be issued here (${spec.issuer === "acme" ? "HTTP-01 proves one name at a time" : "the step-ca subject is one DNS name"}): list the names`});
+      });
       if (spec.issuer === "acme" && !spec.acme) problems.push({ path: at("certificates", cert, "acme"), message: "required for issuer acme: at least the account email" });
       if (spec.issuer === "step-ca" && !spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "required for issuer step-ca: the CA url and root certificate" });
       if (spec.issuer === "acme" && spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "only allowed with issuer step-ca" });

@@ -111,7 +111,10 @@ export const BackupSchema = z.strictObject({
 });
 
 const domainName = z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "expected a DNS name" });
-const unitName = z.string().regex(/^[A-Za-z0-9@._:-]+\.(service|socket)$/, { error: "expected a unit name such as nginx.service" });
+/** Not starting with '-': systemctl would read it as an option (`--no-block.service`). */
+const unitName = z.string().regex(/^[A-Za-z0-9@_:][A-Za-z0-9@._:-]*\.(service|socket)$/, { error: "expected a unit name such as nginx.service" });
+/** The renewal scripts refuse anything but https, on every run. */
+const httpsUrl = z.url().refine((url) => url.startsWith("https://"), { error: "expected an https:// URL" });
 
 export const CertificateSchema = z.strictObject({
   domains: z.array(domainName).min(1, { error: "expected at least one domain" }),
@@ -119,13 +122,13 @@ export const CertificateSchema = z.strictObject({
   acme: z
     .strictObject({
       /** ACME directory; default Let's Encrypt. */
-      server: withoutPassword(z.url(), "an ACME directory needs none").default("https://acme-v02.api.letsencrypt.org/directory"),
+      server: withoutPassword(httpsUrl, "an ACME directory needs none").default("https://acme-v02.api.letsencrypt.org/directory"),
       email: z.email(),
       /** Port of lego's HTTP-01 responder (forward :80 to it if it is not 80). */
       httpPort: port().default(80),
     })
     .optional(),
-  stepCa: z.strictObject({ url: withoutPassword(z.url(), "the CA authenticates with its provisioner, not the URL"), rootCert: absolutePath }).optional(),
+  stepCa: z.strictObject({ url: withoutPassword(httpsUrl, "the CA authenticates with its provisioner, not the URL"), rootCert: absolutePath }).optional(),
   /** Renew this many days before expiry. */
   renewBeforeDays: z.int().min(1).max(90).default(30),
   /** Unit reloaded (never restarted) after a new certificate, e.g. nginx.service. */
@@ -159,7 +162,13 @@ export const HostSchema = z.strictObject({
   /** Dumps, Redis snapshots and a config archive every night, with retention and metrics. */
   backup: BackupSchema.default({ dir: "/var/backup/homefleet", retentionDays: 30, schedule: { postgresql: "02:00", redis: "02:30", config: "02:45" }, randomizedDelaySec: 600 }),
   /** Certificates by name, renewed by timers staggered 30 minutes apart. */
-  certificates: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, { error: "expected a certificate name of lowercase letters, digits, '-' and '_'" }), CertificateSchema).default({}),
+  certificates: z
+    .record(
+      // The renewal metric is homefleet_certificate_renewal_<name>: a name starting renewal_ would clash.
+      z.string().regex(/^(?!renewal_)[a-z0-9][a-z0-9_-]{0,40}$/, { error: "expected a certificate name of lowercase letters, digits, '-' and '_', not starting with renewal_" }),
+      CertificateSchema,
+    )
+    .default({}),
   monitoring: HostMonitoringSchema.default({ listenAddress: "127.0.0.1" }),
   /** Rollout wave: hosts of wave N+1 deploy only after every host of wave N deployed healthy. */
   wave: z.int().min(0).max(99).default(0),

@@ -443,3 +443,30 @@ describe("networks shared by accident", () => {
     expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.ab", message: 'bridge "hfab" on host box is already stack a-b\'s (the stack\'s default network.interface): name another' }]);
   });
 });
+
+describe("certificate values the renewal scripts would refuse on every run", () => {
+  const cert = (spec: Raw, name = "web") => ({ box: host({ certificates: { [name]: { domains: ["example.org"], issuer: "acme", acme: { email: "a@example.org" }, ...spec } } }) });
+  const stacks = { litellm: litellmStack() };
+
+  it("refuses an http:// ACME directory and step-ca URL", () => {
+    expect(problemsOf({ hosts: cert({ acme: { email: "a@example.org", server: "http://acme.lan/dir" } }), stacks })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.acme.server", message: 'expected an https:// URL, got "http://acme.lan/dir"' },
+    ]);
+    expect(problemsOf({ hosts: cert({ issuer: "step-ca", acme: undefined, stepCa: { url: "http://ca.lan", rootCert: "/etc/ssl/ca.pem" } }), stacks })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.stepCa.url", message: 'expected an https:// URL, got "http://ca.lan"' },
+    ]);
+  });
+
+  it("refuses a wildcard domain, naming its index", () => {
+    expect(problemsOf({ hosts: cert({ domains: ["example.org", "*.example.org"] }), stacks })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.domains.1", message: "a wildcard cannot be issued here (HTTP-01 proves one name at a time): list the names" },
+    ]);
+  });
+
+  it("refuses a reload unit that systemctl would read as an option, and a name the metrics would clash with", () => {
+    expect(problemsOf({ hosts: cert({ reloadUnit: "--no-block.service" }), stacks })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.reloadUnit", message: 'expected a unit name such as nginx.service, got "--no-block.service"' },
+    ]);
+    expect(problemsOf({ hosts: cert({}, "renewal_web"), stacks })[0]).toMatchObject({ path: 'homefleet:hosts.box.certificates.renewal_web', message: expect.stringMatching(/^bad name: .*not starting with renewal_/) });
+  });
+});
