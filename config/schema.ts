@@ -6,6 +6,7 @@
  * next to the reason for each; the README's config reference documents the same keys.
  */
 import { z } from "zod";
+import { calendarProblem } from "./calendar";
 
 const port = () => z.int({ error: "expected integer 1-65535" }).min(1, { error: "expected integer 1-65535" }).max(65535, { error: "expected integer 1-65535" });
 
@@ -94,7 +95,14 @@ export const OffsiteBackupSchema = z.strictObject({
   keepWeekly: z.int().min(0).default(5),
   keepYearly: z.int().min(0).default(3),
   /** Weekly `restic check`, as a systemd calendar expression. */
-  checkCalendar: z.string().regex(/^[A-Za-z0-9*:, .~/-]+$/, { error: "expected a systemd calendar expression" }).default("Sun *-*-* 05:00:00"),
+  checkCalendar: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = calendarProblem(value);
+      // The message quotes the value already.
+      if (problem) ctx.addIssue({ code: "custom", message: problem, params: { hideValue: true } });
+    })
+    .default("Sun *-*-* 05:00:00"),
 });
 
 export const BackupSchema = z.strictObject({
