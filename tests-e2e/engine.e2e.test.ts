@@ -70,7 +70,6 @@ afterAll(() => {
 describe("the real Pulumi engine", () => {
   it("preview of a fresh stack lists every host deployment and stack component", async () => {
     const r = await project.ok(["preview", "--stack", STACK, "--color", "never"]);
-    console.log(r.stdout);
     for (const line of [
       /\+\s+homefleet:host:FleetHost\s+eng-a\s+create/,
       /\+\s+homefleet:host:FleetHost\s+eng-b\s+create/,
@@ -119,7 +118,6 @@ describe("the real Pulumi engine", () => {
 
   it("up deploys both hosts; stack output release shows each host's verdict and generation", async () => {
     const r = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    console.log(r.stdout);
     const out = await project.outputs(STACK);
     expect(out.release.hosts[alpha.name]).toMatchObject({ generation: 1, verdict: "healthy" });
     expect(out.release.hosts[beta.name]).toMatchObject({ generation: 1, verdict: "healthy" });
@@ -151,14 +149,12 @@ describe("the real Pulumi engine", () => {
     expect(plain.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+update\s+\[diff: ~fileHashes,files,manifest\]/);
     const preview = await project.ok(["preview", "--stack", STACK, "--diff", "--color", "never"]);
     keep("one-value-change-diff", preview.stdout);
-    console.log(preview.stdout);
     expect(preview.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment: \(update\)\s*\n\s*\[id=eng-a\]/);
     expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
     expect(preview.stdout).not.toContain("eng-b-deployment");
     const logins = () => Number(onHost(beta, "journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey'").stdout.trim());
     const betaLogins = logins();
     const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    console.log(up.stdout);
     expect(up.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+updated/);
     expect(up.stdout).toMatch(/1 updated/);
     // Only the test's own login (the count itself) reached eng-b, none from the deployer.
@@ -173,13 +169,10 @@ describe("the real Pulumi engine", () => {
     keep("drift", plain.stdout);
     const preview = await project.ok(["preview", "--stack", STACK, "--refresh", "--diff", "--color", "never"]);
     keep("drift-diff", preview.stdout);
-    console.log(preview.stdout);
     expect(preview.stdout).toContain("/etc/homefleet/first/redis.conf");
     const refresh = await project.ok(["refresh", "--stack", STACK, "--yes", "--diff", "--color", "never"]);
-    console.log(refresh.stdout);
     expect(refresh.stdout).toContain("/etc/homefleet/first/redis.conf");
     const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    console.log(up.stdout);
     expect(up.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/homefleet:HostDeployment\s+eng-a-deployment\s+updated/);
     expect(onHost(alpha, "grep -c '^maxmemory 1gb' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("0");
     const clean = await project.ok(["preview", "--stack", STACK, "--refresh", "--expect-no-changes", "--color", "never"]);
@@ -189,7 +182,6 @@ describe("the real Pulumi engine", () => {
   it("a failing health check: up exits non-zero naming host, check and journal; the host serves the previous generation; a fix deploys", async () => {
     project.setConfig(STACK, config({ alpha: (s) => ((s.cache.maxMemory = "96mb"), (s.container.healthCheck = { path: "/no-such-endpoint", timeoutSec: 10, intervalSec: 1 })) }));
     const failed = await project.run(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    console.log(failed.stdout, failed.stderr);
     expect(failed.code).not.toBe(0);
     const text = failed.stdout + failed.stderr;
     expect(text).toMatch(/host eng-a: generation 3 failed its health check "podman-first.service: GET http:\/\/127.0.0.1:4000\/no-such-endpoint"/);
@@ -231,20 +223,17 @@ describe("the real Pulumi engine", () => {
         }, 1500);
       },
     });
-    console.log(run.stdout, run.stderr);
     expect(interrupted).toBe(true);
     expect(run.code).not.toBe(0);
     console.log(`after the interrupt eng-a runs ${onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim()}, revert timer ${onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()}`);
     const refresh = await project.run(["refresh", "--stack", STACK, "--yes", "--color", "never"]);
-    console.log(refresh.stdout, refresh.stderr);
     expect({ code: refresh.code, why: refresh.code === 0 ? "" : diagnostics(refresh) }).toEqual({ code: 0, why: "" });
     // The state now says what the host runs.
     const state = JSON.parse(readFileSync(project.stateFile(STACK), "utf8"));
     const deployment = state.checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::eng-a-deployment"));
     const running = Number(onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim().split("/").pop());
     expect(deployment.outputs.generation).toBe(running);
-    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
-    console.log(up.stdout);
+    await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
     expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 48mb");
     expect(onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()).not.toBe("active");
     expect((await project.outputs(STACK)).release.hosts[alpha.name]).toMatchObject({ verdict: "healthy" });
@@ -273,8 +262,7 @@ describe("the real Pulumi engine", () => {
   });
 
   it("destroy removes homefleet's units and files from both hosts and keeps the data", async () => {
-    const destroy = await project.ok(["destroy", "--stack", STACK, "--yes", "--color", "never"]);
-    console.log(destroy.stdout);
+    await project.ok(["destroy", "--stack", STACK, "--yes", "--color", "never"]);
     for (const [h, stackName] of [[alpha, "first"], [beta, "second"]] as const) {
       expect(onHost(h, `test -e /etc/systemd/system/podman-${stackName}.service; echo $?`).stdout.trim()).toBe("1");
       expect(onHost(h, `systemctl is-active podman-${stackName}.service redis-${stackName}.service`).stdout).not.toMatch(/^active$/m);

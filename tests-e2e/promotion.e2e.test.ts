@@ -57,7 +57,6 @@ afterAll(() => {
 describe("promotion through a real StackReference", () => {
   it("refuses prod while staging has not run the image, and touches no prod host", async () => {
     const r = await up("prod");
-    console.log(r.stdout);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/HostDeployment resource 'pr0-deployment' has a problem: homefleet: this stack would deploy \d+ thing\(s\) that staging has not run healthily:\n\s+homefleet:promoteFrom: stack staging has no release output: deploy it with pulumi up first/);
     expect(r.stdout).not.toContain("map[");
@@ -69,7 +68,6 @@ describe("promotion through a real StackReference", () => {
     expect({ code: s.code, out: s.code === 0 ? "" : s.stdout.slice(-3000) }).toEqual({ code: 0, out: "" });
     expect((await project.outputs("staging")).release.hosts[staging.name]).toMatchObject({ verdict: "healthy" });
     const p = await up("prod");
-    console.log(p.stdout);
     expect({ code: p.code, out: p.code === 0 ? "" : p.stdout.slice(-3000) }).toEqual({ code: 0, out: "" });
     const out = await project.outputs("prod");
     expect(out.promotion).toMatchObject({ from: "staging", refused: false, differences: [] });
@@ -86,7 +84,6 @@ describe("promotion through a real StackReference", () => {
     (config["homefleet:stacks"] as Record<string, any>).back.cache.maxMemory = "64mb";
     project.setConfig("prod", config);
     const r = await up("prod");
-    console.log(r.stdout);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/host pr0: generation 2 failed its health check/);
     expect(onHost(wave1, "readlink /var/lib/homefleet/current").stdout.trim()).toMatch(/generations\/1$/);
