@@ -366,18 +366,29 @@ export const ReviewSchema = z.strictObject({
 });
 
 /** `homefleet:deploy`: how `pulumi up` pushes generations to hosts. */
-export const DeploySchema = z.strictObject({
-  /** false: render and review only; no host-deployment resources (and no SSH key needed). */
-  enabled: z.boolean().default(true),
-  /** The host rolls itself back unless the deployer confirms the new generation within this time. */
-  confirmAfterSec: z.number().int().min(30).max(3600).default(300),
-  /** How long the health gate waits for every unit and check (image pulls and migrations count). */
-  healthTimeoutSec: z.number().int().min(10).max(3600).default(300),
-  /** Generations kept on each host; the current and the one to roll back to are never removed. */
-  keepGenerations: z.number().int().min(2).max(100).default(5),
-  /** Install the Debian packages a plain systemd host needs (apt-get, with apt-get, only what dpkg lacks). */
-  installPackages: z.boolean().default(true),
-});
+/** Time the revert timer leaves beyond the health gate: the switch itself, restarts, the confirming command. */
+export const CONFIRM_MARGIN_SEC = 60;
+
+export const DeploySchema = z
+  .strictObject({
+    /** false: render and review only; no host-deployment resources (and no SSH key needed). */
+    enabled: z.boolean().default(true),
+    /**
+     * The host rolls itself back unless the deployer confirms the new generation within this time.
+     * It must outlast the health gate, or a healthy deployment that is slow to start is reverted.
+     */
+    confirmAfterSec: z.number().int().min(30).max(3600).default(420),
+    /** How long the health gate waits for every unit and check (image pulls and migrations count). */
+    healthTimeoutSec: z.number().int().min(10).max(3600).default(300),
+    /** Generations kept on each host; the current and the one to roll back to are never removed. */
+    keepGenerations: z.number().int().min(2).max(100).default(5),
+    /** Install the Debian packages a plain systemd host needs (apt-get, only what dpkg lacks). */
+    installPackages: z.boolean().default(true),
+  })
+  .refine((d) => d.confirmAfterSec >= d.healthTimeoutSec + CONFIRM_MARGIN_SEC, {
+    path: ["confirmAfterSec"],
+    error: `must be at least healthTimeoutSec + ${CONFIRM_MARGIN_SEC}: the revert timer would roll back a healthy deployment still inside its health gate`,
+  });
 
 export type DeployConfig = z.infer<typeof DeploySchema>;
 

@@ -470,3 +470,18 @@ describe("certificate values the renewal scripts would refuse on every run", () 
     expect(problemsOf({ hosts: cert({}, "renewal_web"), stacks })[0]).toMatchObject({ path: 'homefleet:hosts.box.certificates.renewal_web', message: expect.stringMatching(/^bad name: .*not starting with renewal_/) });
   });
 });
+
+describe("deploy timing", () => {
+  const deploy = (d: Raw) => problemsThrownBy(() => parseFleetConfig({ hosts: oneHost, stacks: { litellm: litellmStack() }, deploy: d }));
+
+  it("refuses a revert timer that would fire inside the health gate", () => {
+    expect(deploy({ confirmAfterSec: 300, healthTimeoutSec: 300 })).toEqual([
+      { path: "homefleet:deploy.confirmAfterSec", message: "must be at least healthTimeoutSec + 60: the revert timer would roll back a healthy deployment still inside its health gate, got 300" },
+    ]);
+  });
+
+  it("has defaults that keep that margin", () => {
+    const d = parseFleetConfig({ hosts: oneHost, stacks: { litellm: litellmStack() } }).deploy;
+    expect(d.confirmAfterSec - d.healthTimeoutSec).toBeGreaterThanOrEqual(60);
+  });
+});
