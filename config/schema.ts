@@ -3,7 +3,7 @@
  *
  * Every object is strict: an unknown key is an error, because a typo such as `memroyMax` that
  * passes silently leaves a service without the limit its author asked for. Defaults live here,
- * next to the reason for each; the README's config reference documents the same keys.
+ * next to the reason for each; docs/config.md documents the same keys.
  */
 import { z } from "zod";
 import { calendarProblem } from "./calendar";
@@ -353,7 +353,7 @@ export const ReviewSchema = z.strictObject({
   accept: z
     .array(
       z.strictObject({
-        /** The check's id, e.g. `host-network` (see README, "Review"). */
+        /** The check's id, e.g. `host-network` (see docs/cli.md, "homefleet review"). */
         check: z.string().regex(/^[a-z-]+$/, { error: "expected a check id such as host-network" }),
         /** The finding's config path, exactly as the review prints it. */
         path: z.string().min(1),
