@@ -8,23 +8,17 @@ export interface GeneratedSecretInputs {
 
 /**
  * Alphanumeric only, so the value needs no escaping in URLs, env files or configs; at least two of
- * each class. Drawn with rejection sampling from the OS's CSPRNG, so every character is uniform.
- * Self-contained: Pulumi serializes this function into the state as the provider's code.
+ * each class. Drawn with `crypto.randomInt` (the OS's CSPRNG, without modulo bias), so every
+ * character is uniform. Self-contained: Pulumi serializes this function into the state as the
+ * provider's code.
  */
 export function generateSecretValue(length: number): string {
   // Inside the function: the serialized provider carries no module-level captures.
-  const { randomBytes, randomInt } = require("node:crypto") as typeof import("node:crypto");
+  const { randomInt } = require("node:crypto") as typeof import("node:crypto");
   const classes = ["ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"];
   const all = classes.join("");
   if (!Number.isInteger(length) || length < 12) throw new Error(`a generated secret needs at least 12 characters, got ${length}`);
-  const pick = (alphabet: string): string => {
-    // 256 - (256 % n): bytes at or above it would bias the first characters.
-    const limit = 256 - (256 % alphabet.length);
-    for (;;) {
-      const byte = randomBytes(1)[0];
-      if (byte < limit) return alphabet[byte % alphabet.length];
-    }
-  };
+  const pick = (alphabet: string): string => alphabet[randomInt(alphabet.length)];
   const chars = classes.flatMap((alphabet) => [pick(alphabet), pick(alphabet)]);
   while (chars.length < length) chars.push(pick(all));
   // Fisher-Yates, so the guaranteed characters are not always first.
