@@ -7,14 +7,10 @@
 import type { HostManifest } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
 import { deployHost, probeHost, removeHost, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
-import { HostSession, sha256, type SshTarget } from "./ssh";
+import { HostSession, sha256, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
-export interface HostDeploymentInputs {
-  /** The host's name in homefleet:hosts; also the resource ID. */
-  readonly host: string;
-  readonly connection: { readonly address: string; readonly port: number; readonly user: string; readonly hostKey?: string };
-  /** A Pulumi secret. */
-  readonly privateKey: string;
+/** `host` (the name in homefleet:hosts) is also the resource ID; `privateKey` is a Pulumi secret. */
+export interface HostDeploymentInputs extends HostConnectionInputs {
   /** Path → content of every file homefleet renders for the host (no secrets in them). */
   readonly files: Readonly<Record<string, string>>;
   readonly manifest: HostManifest;
@@ -50,9 +46,6 @@ export async function plainErrors<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-function targetOf(inputs: HostDeploymentInputs): SshTarget {
-  return { host: inputs.host, address: inputs.connection.address, port: inputs.connection.port, user: inputs.connection.user, hostKey: inputs.connection.hostKey, privateKey: inputs.privateKey };
-}
 
 function filesOf(inputs: HostDeploymentInputs): RenderedFile[] {
   return inputs.manifest.files.map((f) => {
@@ -118,7 +111,7 @@ export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ 
   const refused = promotionRefusal(inputs);
   if (refused) throw new Error(refused);
   requireEarlierWavesHealthy(inputs);
-  const result = await deployHost(targetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, inputs.options);
+  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, inputs.options);
   return { id: inputs.host, outs: outputsOf(inputs, result) };
 }
 
@@ -126,7 +119,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
   const refused = promotionRefusal(news, olds);
   if (refused) throw new Error(refused);
   requireEarlierWavesHealthy(news);
-  const result = await deployHost(targetOf(news), filesOf(news), news.manifest, news.secrets, news.options);
+  const result = await deployHost(sshTargetOf(news), filesOf(news), news.manifest, news.secrets, news.options);
   return { outs: outputsOf(news, result) };
 }
 
@@ -136,7 +129,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
  * compares the host against what the program wants.
  */
 export async function readDeployment(id: string, props: HostDeploymentOutputs): Promise<{ id: string; props: HostDeploymentOutputs }> {
-  const session = await HostSession.connect(targetOf(props));
+  const session = await HostSession.connect(sshTargetOf(props));
   try {
     const { status, secretHashes: onHost } = await probeHost(session, (props.secrets ?? []).map((s) => s.path));
     const secretsInSync = (props.secrets ?? []).every((s) => onHost.get(s.path) === sha256(s.content));
@@ -163,5 +156,5 @@ export async function readDeployment(id: string, props: HostDeploymentOutputs): 
 }
 
 export async function deleteDeployment(props: HostDeploymentInputs): Promise<void> {
-  await removeHost(targetOf(props));
+  await removeHost(sshTargetOf(props));
 }

@@ -4,13 +4,9 @@
  * Plain Node code over ssh2; hosts/HostPackages.ts serializes it as a dynamic provider.
  */
 import { sh } from "./deployHost";
-import { HostSession, type SshTarget } from "./ssh";
+import { HostSession, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
-export interface HostPackagesInputs {
-  readonly host: string;
-  readonly connection: { readonly address: string; readonly port: number; readonly user: string; readonly hostKey?: string };
-  /** A Pulumi secret. */
-  readonly privateKey: string;
+export interface HostPackagesInputs extends HostConnectionInputs {
   /** Sorted, unique Debian package names. */
   readonly packages: readonly string[];
 }
@@ -33,9 +29,6 @@ export function packagesChanged(olds: Partial<HostPackagesOutputs>, news: HostPa
   return Object.values(olds.installed ?? {}).some((v) => v === "missing");
 }
 
-function targetOf(inputs: HostPackagesInputs): SshTarget {
-  return { host: inputs.host, address: inputs.connection.address, port: inputs.connection.port, user: inputs.connection.user, hostKey: inputs.connection.hostKey, privateKey: inputs.privateKey };
-}
 
 /** dpkg's view: installed ("ii") packages with their versions; anything else is missing. */
 async function installedVersions(session: HostSession, packages: readonly string[]): Promise<Record<string, string>> {
@@ -54,7 +47,7 @@ async function installedVersions(session: HostSession, packages: readonly string
  * The package lists are refreshed first only when something is missing.
  */
 export async function installPackages(inputs: HostPackagesInputs): Promise<HostPackagesOutputs> {
-  const session = await HostSession.connect(targetOf(inputs));
+  const session = await HostSession.connect(sshTargetOf(inputs));
   try {
     const before = await installedVersions(session, inputs.packages);
     const missing = inputs.packages.filter((p) => before[p] === "missing");
@@ -75,7 +68,7 @@ export async function installPackages(inputs: HostPackagesInputs): Promise<HostP
 }
 
 export async function readPackages(props: HostPackagesOutputs): Promise<HostPackagesOutputs> {
-  const session = await HostSession.connect(targetOf(props));
+  const session = await HostSession.connect(sshTargetOf(props));
   try {
     return { ...props, installed: await installedVersions(session, props.packages) };
   } finally {

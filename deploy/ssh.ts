@@ -17,6 +17,19 @@ export interface SshTarget {
   readonly connectTimeoutSec?: number;
 }
 
+/** How a dynamic resource names its host: the connection settings from config, the key as a Pulumi secret. */
+export interface HostConnectionInputs {
+  readonly host: string;
+  readonly connection: { readonly address: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+  /** A Pulumi secret. */
+  readonly privateKey: string;
+}
+
+export function sshTargetOf(inputs: HostConnectionInputs): SshTarget {
+  const { host, connection, privateKey } = inputs;
+  return { host, address: connection.address, port: connection.port, user: connection.user, hostKey: connection.hostKey, privateKey };
+}
+
 export interface ExecResult {
   readonly code: number;
   readonly stdout: string;

@@ -99,7 +99,7 @@ export class FleetHost extends pulumi.ComponentResource {
     if (host.os === "systemd" && deploy.settings.installPackages && manifest.packages.length) {
       packages = new HostPackages(
         `${name}-packages`,
-        { host: name, connection, privateKey: deploy.privateKey, packages: [...manifest.packages].sort() },
+        { host: name, connection, privateKey: deploy.privateKey, packages: manifest.packages },
         { parent: this },
       );
     }
