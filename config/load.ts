@@ -13,6 +13,11 @@ import { databaseNames, networkNames, reservedDatabaseName, reservedRoleName, un
 
 export const CONFIG_NAMESPACE = "homefleet";
 
+/** A top-level config key as the stack file spells it: `homefleet:<key>`. */
+function ns(key: string): string {
+  return `${CONFIG_NAMESPACE}:${key}`;
+}
+
 export interface FleetConfig {
   readonly hosts: Readonly<Record<string, HostConfig>>;
   readonly stacks: Readonly<Record<string, StackConfig>>;
@@ -141,7 +146,7 @@ export function parseFleetConfig(input: {
   }
 
   const raw: Record<string, unknown> = { hosts: input.hosts, stacks: input.stacks, monitoring: input.monitoring, review: input.review, deploy: input.deploy, promoteFrom: input.promoteFrom, promoteOverride: input.promoteOverride };
-  for (const [key, value] of Object.entries(raw)) problems.push(...controlCharacterProblems(`${CONFIG_NAMESPACE}:${key}`, value, []));
+  for (const [key, value] of Object.entries(raw)) problems.push(...controlCharacterProblems(ns(key), value, []));
   if (problems.length) throw new ConfigError(sortProblems(problems));
 
   const hosts = HostsSchema.safeParse(input.hosts);
@@ -257,8 +262,8 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     }
     const net = networkNames(name, stack.network);
     claimName(stack.host, "network", net.name, name, "name", stack.network.name !== undefined);
-    if (stack.network.mode === "bridge") claimName(stack.host, "bridge", net.interface, name, "interface", stack.network.interface !== undefined);
     if (stack.network.mode === "bridge") {
+      claimName(stack.host, "bridge", net.interface, name, "interface", stack.network.interface !== undefined);
       if (!stack.network.subnet) problems.push({ path: at(name, "network", "subnet"), message: "required for a bridge network, e.g. 10.89.0.0/24" });
       else {
         // Two bridges with overlapping subnets on one host would fight over routes.
@@ -337,7 +342,6 @@ function isSpecialKey(key: string): boolean {
 
 /** An unknown `homefleet:*` key, with the nearest known one when it looks like a typo of it. */
 function unknownKeyProblem(key: string, known: readonly string[]): ConfigProblem {
-  const ns = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
   const guess = closest(key, [...known]);
   const hint = distance(key, guess) <= Math.max(2, Math.floor(key.length / 4)) ? `; did you mean ${ns(guess)}?` : "";
   return { path: ns(key), message: `unknown key${hint} (homefleet reads ${STRUCTURED_KEYS.map(ns).join(", ")}, ${ns(SSH_KEY)} and the secrets the config refers to)` };
@@ -350,7 +354,6 @@ function unknownKeyProblem(key: string, known: readonly string[]): ConfigProblem
  */
 function configKeyChecks(refs: readonly SecretReference[], configKeys: readonly string[], secretKeys: readonly string[] | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const ns = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
   const setSecret = (key: string) => `pulumi config set --secret ${ns(key)} < FILE`;
   for (const ref of refs) {
     if (!configKeys.includes(ref.key)) problems.push({ path: ref.path, message: `config key ${ns(ref.key)} is not set (${setSecret(ref.key)})` });

@@ -6,7 +6,7 @@
  * user.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -148,9 +148,5 @@ export class PulumiProject {
   cleanup(): void {
     if (process.env.HOMEFLEET_E2E_KEEP === "1") return;
     rmSync(join(this.dir, ".."), { recursive: true, force: true });
-  }
-
-  exists(stack: string): boolean {
-    return existsSync(this.stateFile(stack));
   }
 }
