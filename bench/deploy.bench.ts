@@ -247,6 +247,8 @@ function manifestOf(files: readonly RenderedFile[]): HostManifest {
     disabledUnits: [],
     packages: [],
     healthChecks: [],
+    interfaces: [],
+    images: [],
   };
   return { ...body, sha256: sha256(JSON.stringify(body)) };
 }

@@ -3,7 +3,7 @@
  * that read it, so a change restarts exactly those (seed 004 restarted everything by hand).
  */
 import type { HostModel } from "../model/specs";
-import { units } from "../model/paths";
+import { secretPaths, units } from "../model/paths";
 import type { RenderedFile } from "../render/types";
 
 const PACKAGED_BY_DEFAULTS: Record<string, string> = {
@@ -44,4 +44,14 @@ export function unitsReading(host: HostModel, file: RenderedFile, startable: Rea
     if (s.network.mode === "bridge" && p === `/etc/containers/networks/${s.network.name}.json`) return [units.container(s.name)];
   }
   return [];
+}
+
+/**
+ * The units a changed secret restarts: every unit of the stack the secret belongs to (its
+ * container, database role, cache and exporters read their secrets at start). Host-wide secrets
+ * (backups) are read by oneshot jobs at each run: nothing restarts.
+ */
+export function unitsReadingSecret(host: HostModel, path: string, start: readonly string[]): string[] {
+  const stack = host.stacks.find((s) => path.startsWith(`${secretPaths.dir(s.name)}/`));
+  return stack ? start.filter((u) => u.endsWith(`-${stack.name}.service`)) : [];
 }

@@ -5,11 +5,11 @@
 import { createHash } from "node:crypto";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
-import type { FleetModel, HealthCheckSpec, HostModel } from "../model/specs";
+import { anchorInterface, type FleetModel, type HealthCheckSpec, type HostModel } from "../model/specs";
 import { renderNixosHost } from "../render/nixos/host";
 import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
-import { unitsReading, unitsToStart } from "./activation";
+import { unitsReading, unitsReadingSecret, unitsToStart } from "./activation";
 
 export interface ManifestFile {
   readonly path: string;
@@ -28,13 +28,17 @@ export interface HostManifest {
   readonly arch: HostModel["arch"];
   readonly files: readonly ManifestFile[];
   /** Written at deploy time from Pulumi secrets; listed by path only, never with content or hash. */
-  readonly secretFiles: readonly { readonly path: string; readonly mode: string; readonly owner: string; readonly group: string }[];
+  readonly secretFiles: readonly { readonly path: string; readonly mode: string; readonly owner: string; readonly group: string; readonly restart?: readonly string[] }[];
   readonly units: readonly string[];
   /** Units a deployment enables and starts (plain systemd hosts). */
   readonly start: readonly string[];
   readonly disabledUnits: readonly string[];
   readonly packages: readonly string[];
   readonly healthChecks: readonly HealthCheckSpec[];
+  /** Network interfaces homefleet creates (bridges and their anchors): removed when their stack leaves. */
+  readonly interfaces: readonly string[];
+  /** Container images, pulled before a deployment arms its revert timer (a slow pull must not count against it). */
+  readonly images: readonly string[];
   /** sha256 over the canonical JSON of everything above: one value that changes when anything does. */
   readonly sha256: string;
 }
@@ -89,13 +93,18 @@ export function buildHostBundle(host: HostModel): HostBundle {
       return { path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8"), ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
-      .map((s) => ({ path: s.path, mode: s.mode, owner: s.owner, group: s.group }))
+      .map((s) => {
+        const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path, start) : [];
+        return { path: s.path, mode: s.mode, owner: s.owner, group: s.group, ...(restart.length ? { restart } : {}) };
+      })
       .sort((a, b) => a.path.localeCompare(b.path)),
     units: unitNames(host, files),
     start,
     disabledUnits: [...host.disabledUnits],
     packages: [...host.packages],
     healthChecks: host.stacks.flatMap((s) => s.healthChecks),
+    interfaces: host.stacks.flatMap((s) => (s.network.mode === "bridge" && s.network.interface ? [anchorInterface(s.network.interface), s.network.interface] : [])).sort(),
+    images: [...new Set(host.stacks.map((s) => s.container.image))].sort(),
   };
   return { host, files, manifest: { ...body, sha256: sha256(JSON.stringify(body)) } };
 }

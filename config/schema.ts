@@ -380,14 +380,19 @@ export const DeploySchema = z
     confirmAfterSec: z.number().int().min(30).max(3600).default(420),
     /** How long the health gate waits for every unit and check (image pulls and migrations count). */
     healthTimeoutSec: z.number().int().min(10).max(3600).default(300),
+    /**
+     * After every check first passes, how long they must keep passing before the generation is
+     * confirmed: a service that crashes seconds after it first answered is rolled back.
+     */
+    healthSoakSec: z.number().int().min(0).max(3600).default(30),
     /** Generations kept on each host; the current and the one to roll back to are never removed. */
     keepGenerations: z.number().int().min(2).max(100).default(5),
     /** Install the Debian packages a plain systemd host needs (apt-get, only what dpkg lacks). */
     installPackages: z.boolean().default(true),
   })
-  .refine((d) => d.confirmAfterSec >= d.healthTimeoutSec + CONFIRM_MARGIN_SEC, {
+  .refine((d) => d.confirmAfterSec >= d.healthTimeoutSec + d.healthSoakSec + CONFIRM_MARGIN_SEC, {
     path: ["confirmAfterSec"],
-    error: `must be at least healthTimeoutSec + ${CONFIRM_MARGIN_SEC}: the revert timer would roll back a healthy deployment still inside its health gate`,
+    error: `must be at least healthTimeoutSec + healthSoakSec + ${CONFIRM_MARGIN_SEC}: the revert timer would roll back a healthy deployment still inside its health gate`,
   });
 
 export type DeployConfig = z.infer<typeof DeploySchema>;

@@ -6,7 +6,7 @@
  */
 import type { HostManifest } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
-import { deployHost, probeHost, removeHost, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
+import { deployHost, hostStatus, removeHost, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
 import { HostSession, sha256, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
 /** `host` (the name in homefleet:hosts) is also the resource ID; `privateKey` is a Pulumi secret. */
@@ -20,7 +20,7 @@ export interface HostDeploymentInputs extends HostConnectionInputs {
   readonly secrets: readonly SecretFileContent[];
   /** True in inputs; a refresh sets false when a secret file on the host differs or is missing. */
   readonly secretsInSync: boolean;
-  readonly options: { readonly confirmAfterSec: number; readonly healthTimeoutSec: number; readonly keepGenerations: number };
+  readonly options: { readonly confirmAfterSec: number; readonly healthTimeoutSec: number; readonly healthSoakSec?: number; readonly keepGenerations: number };
   /** Hosts of earlier rollout waves with their verdicts (data dependencies: the engine waits for them). */
   readonly after?: readonly { readonly host: string; readonly wave: number; readonly verdict: string }[];
   /** The promotion gate's verdict, when the stack promotes from another. */
@@ -34,6 +34,8 @@ export interface HostDeploymentOutputs extends HostDeploymentInputs {
   readonly health: { readonly verdict: string; readonly checkedAt: string; readonly checks: readonly { check: string; ok: boolean }[] };
   /** What the last deployment did; a refresh keeps it, so a preview with --refresh shows only what the host changed. */
   readonly lastDeploy: { readonly uploadedFiles: readonly string[]; readonly restarted: readonly string[]; readonly secretsWritten: readonly string[]; readonly bytesSent: number; readonly changed: boolean } | null;
+  /** The key the host offered at first contact (trust on first use): a later, different one is refused unless config names it. */
+  readonly hostKey?: string;
 }
 
 /** Rethrows any failure as a plain Error with its message: what the engine shows the user. */
@@ -63,6 +65,7 @@ function outputsOf(inputs: HostDeploymentInputs, result: DeployResult): HostDepl
     unitStates: result.unitStates,
     health: result.health,
     lastDeploy: { uploadedFiles: result.uploadedFiles, restarted: result.restarted, secretsWritten: result.secretsWritten, bytesSent: result.bytesSent, changed: result.changed },
+    hostKey: result.hostKey,
   };
 }
 
@@ -119,7 +122,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
   const refused = promotionRefusal(news, olds);
   if (refused) throw new Error(refused);
   requireEarlierWavesHealthy(news);
-  const result = await deployHost(sshTargetOf(news), filesOf(news), news.manifest, news.secrets, news.options);
+  const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, news.options);
   return { outs: outputsOf(news, result) };
 }
 
@@ -129,10 +132,10 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
  * compares the host against what the program wants.
  */
 export async function readDeployment(id: string, props: HostDeploymentOutputs): Promise<{ id: string; props: HostDeploymentOutputs }> {
-  const session = await HostSession.connect(sshTargetOf(props));
+  const session = await HostSession.connect(sshTargetOf(props, props.hostKey));
   try {
-    const { status, secretHashes: onHost } = await probeHost(session, (props.secrets ?? []).map((s) => s.path));
-    const secretsInSync = (props.secrets ?? []).every((s) => onHost.get(s.path) === sha256(s.content));
+    const status = await hostStatus(session);
+    const secretsInSync = (props.secrets ?? []).every((s) => status.secrets[s.path] === sha256(s.content));
     const manifest = props.manifest;
     // Files the state expects but the host's generation does not list count as missing.
     const fileHashes: Record<string, string> = {};
@@ -146,8 +149,9 @@ export async function readDeployment(id: string, props: HostDeploymentOutputs): 
         generation: status.generation,
         manifestSha256: status.manifestSha256,
         // Switched to but never confirmed (a deployment cut off): the next up gates and confirms it.
-        ...(status.armed ? { health: { ...props.health, verdict: "unconfirmed" } } : {}),
+        ...(status.phase !== "confirmed" ? { health: { ...props.health, verdict: "unconfirmed" } } : {}),
         unitStates: await unitStates(session, manifest.start),
+        hostKey: status.hostKey,
       },
     };
   } finally {
@@ -155,6 +159,6 @@ export async function readDeployment(id: string, props: HostDeploymentOutputs): 
   }
 }
 
-export async function deleteDeployment(props: HostDeploymentInputs): Promise<void> {
-  await removeHost(sshTargetOf(props));
+export async function deleteDeployment(props: HostDeploymentOutputs): Promise<void> {
+  await removeHost(sshTargetOf(props, props.hostKey));
 }

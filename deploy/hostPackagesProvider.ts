@@ -3,8 +3,7 @@
  * rendered units need, and on read reports what dpkg has, so a refresh sees a removed package.
  * Plain Node code over ssh2; hosts/HostPackages.ts serializes it as a dynamic provider.
  */
-import { sh } from "./deployHost";
-import { HostSession, sshTargetOf, type HostConnectionInputs } from "./ssh";
+import { HostSession, sh, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
 export interface HostPackagesInputs extends HostConnectionInputs {
   /** Sorted, unique Debian package names. */
@@ -14,6 +13,8 @@ export interface HostPackagesInputs extends HostConnectionInputs {
 export interface HostPackagesOutputs extends HostPackagesInputs {
   /** Package → installed version, or "missing". */
   readonly installed: Readonly<Record<string, string>>;
+  /** The key the host offered at first contact (trust on first use). */
+  readonly hostKey?: string;
 }
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -46,8 +47,8 @@ async function installedVersions(session: HostSession, packages: readonly string
  * Installs only what dpkg lacks: a host with everything in place is not asked to reach a mirror.
  * The package lists are refreshed first only when something is missing.
  */
-export async function installPackages(inputs: HostPackagesInputs): Promise<HostPackagesOutputs> {
-  const session = await HostSession.connect(sshTargetOf(inputs));
+export async function installPackages(inputs: HostPackagesInputs, pinnedHostKey?: string): Promise<HostPackagesOutputs> {
+  const session = await HostSession.connect(sshTargetOf(inputs, pinnedHostKey));
   try {
     const before = await installedVersions(session, inputs.packages);
     const missing = inputs.packages.filter((p) => before[p] === "missing");
@@ -56,21 +57,23 @@ export async function installPackages(inputs: HostPackagesInputs): Promise<HostP
       await session.run(
         `installing ${missing.join(", ")}`,
         `export DEBIAN_FRONTEND=noninteractive; ${prefix}apt-get update -q && ${prefix}apt-get install -y -q --no-install-recommends -- ${missing.map(sh).join(" ")}`,
+        undefined,
+        1800,
       );
     }
     const installed = await installedVersions(session, inputs.packages);
     const still = inputs.packages.filter((p) => installed[p] === "missing");
     if (still.length) throw new Error(`host ${inputs.host}: apt-get finished but dpkg still lacks ${still.join(", ")}`);
-    return { ...inputs, installed };
+    return { ...inputs, installed, hostKey: session.hostKey };
   } finally {
     session.close();
   }
 }
 
 export async function readPackages(props: HostPackagesOutputs): Promise<HostPackagesOutputs> {
-  const session = await HostSession.connect(sshTargetOf(props));
+  const session = await HostSession.connect(sshTargetOf(props, props.hostKey));
   try {
-    return { ...props, installed: await installedVersions(session, props.packages) };
+    return { ...props, installed: await installedVersions(session, props.packages), hostKey: session.hostKey };
   } finally {
     session.close();
   }

@@ -113,7 +113,7 @@ export class FleetHost extends pulumi.ComponentResource {
         files: Object.fromEntries(files.map((f) => [f.path, f.content])),
         manifest,
         secrets,
-        options: { confirmAfterSec: deploy.settings.confirmAfterSec, healthTimeoutSec: deploy.settings.healthTimeoutSec, keepGenerations: deploy.settings.keepGenerations },
+        options: { confirmAfterSec: deploy.settings.confirmAfterSec, healthTimeoutSec: deploy.settings.healthTimeoutSec, healthSoakSec: deploy.settings.healthSoakSec, keepGenerations: deploy.settings.keepGenerations },
         after: deploy.after,
         promotion: deploy.promotion ? deploy.promotion.apply((p) => ({ from: p.from, refused: p.refused, message: p.message })) : { from: "", refused: false, message: "not gated" },
       },

@@ -39,7 +39,7 @@ export interface HostDeploymentArgs {
   readonly files: pulumi.Input<Record<string, string>>;
   readonly manifest: pulumi.Input<HostManifest>;
   readonly secrets: pulumi.Input<SecretFileContent[]>;
-  readonly options: pulumi.Input<{ confirmAfterSec: number; healthTimeoutSec: number; keepGenerations: number }>;
+  readonly options: pulumi.Input<{ confirmAfterSec: number; healthTimeoutSec: number; healthSoakSec: number; keepGenerations: number }>;
   /** Hosts of earlier rollout waves and their verdicts: all must be healthy before this one deploys. */
   readonly after: pulumi.Input<{ host: string; wave: number; verdict: string }[]>;
   /** The promotion gate's verdict: a refused promotion fails this resource's check. */
@@ -57,6 +57,8 @@ export class HostDeployment extends pulumi.dynamic.Resource {
   declare public readonly health: pulumi.Output<{ verdict: string; checkedAt: string; checks: { check: string; ok: boolean }[] }>;
   declare public readonly fileHashes: pulumi.Output<Record<string, string>>;
   declare public readonly lastDeploy: pulumi.Output<unknown>;
+  /** The host key seen at first contact: a different one later is refused unless config names it. */
+  declare public readonly hostKey: pulumi.Output<string>;
 
   // `declare`, not `!`: an ES2022 class field would reset to undefined the outputs super() set.
   constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
@@ -74,6 +76,7 @@ export class HostDeployment extends pulumi.dynamic.Resource {
         fileHashes: undefined,
         secretsInSync: undefined,
         lastDeploy: undefined,
+        hostKey: undefined,
       },
       // Secret inputs stay secret in the outputs as well, whatever the engine infers.
       { ...opts, additionalSecretOutputs: ["privateKey", "secrets"] },

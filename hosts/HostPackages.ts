@@ -14,8 +14,8 @@ export const hostPackagesProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props) {
     return { id, props: await impl.readPackages(props) };
   },
-  async update(_id, _olds, news) {
-    return { outs: await impl.installPackages(news) };
+  async update(_id, olds, news) {
+    return { outs: await impl.installPackages(news, olds.hostKey) };
   },
   // Removing homefleet leaves the packages: other software on the host may use them, and their
   // data (PostgreSQL clusters, Redis dumps) must survive.
@@ -41,7 +41,7 @@ export class HostPackages extends pulumi.dynamic.Resource {
     super(
       hostPackagesProvider,
       name,
-      { ...args, privateKey: pulumi.secret(args.privateKey), installed: undefined },
+      { ...args, privateKey: pulumi.secret(args.privateKey), installed: undefined, hostKey: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },
       "homefleet",
       "HostPackages",

@@ -115,7 +115,8 @@ describe("one host, in order", () => {
     expect(result.bytesSent).toBeLessThan(2000); // secrets unchanged: nothing but commands went up
     expect(onHost(h1, "grep -c '^maxmemory 128mb' /etc/homefleet/proxy/redis.conf").stdout.trim()).toBe("0");
     const after = await readHost(target(h1));
-    expect(after).toMatchObject({ generation: 1, previous: before.generation });
+    expect(after).toMatchObject({ generation: 1, confirmed: 1, phase: "confirmed" });
+    expect(before.generation).not.toBe(1);
   });
 
   it("keeps the canary secret out of the journal, the process list, command lines and generation directories", () => {
@@ -123,7 +124,8 @@ describe("one host, in order", () => {
       "journalctl --no-pager -o cat",
       "ps -eo args",
       "cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '",
-      "grep -rl . /var/lib/homefleet/generations 2>/dev/null | xargs cat 2>/dev/null",
+      // Generations carry their secrets (a rollback restores them) only under secrets/, root-only.
+      "grep -rl --exclude-dir=secrets --exclude=secrets.json . /var/lib/homefleet/generations 2>/dev/null | xargs cat 2>/dev/null",
     ];
     for (const cmd of places) {
       const out = onHost(h1, cmd);
@@ -131,6 +133,7 @@ describe("one host, in order", () => {
     }
     // The secret files themselves hold it, root-only.
     expect(onHost(h1, "stat -c '%a %U' /var/lib/homefleet/secrets/proxy/database-password").stdout.trim()).toBe("400 root");
+    expect(onHost(h1, "stat -c '%a %U' /var/lib/homefleet/generations /var/lib/homefleet/generations/*/secrets | sort -u").stdout.trim()).toBe("700 root");
   });
 
   it("an unreachable host gives a clear error while another host deploys", async () => {

@@ -476,7 +476,7 @@ describe("deploy timing", () => {
 
   it("refuses a revert timer that would fire inside the health gate", () => {
     expect(deploy({ confirmAfterSec: 300, healthTimeoutSec: 300 })).toEqual([
-      { path: "homefleet:deploy.confirmAfterSec", message: "must be at least healthTimeoutSec + 60: the revert timer would roll back a healthy deployment still inside its health gate, got 300" },
+      { path: "homefleet:deploy.confirmAfterSec", message: "must be at least healthTimeoutSec + healthSoakSec + 60: the revert timer would roll back a healthy deployment still inside its health gate, got 300" },
     ]);
   });
 

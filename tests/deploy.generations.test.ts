@@ -4,7 +4,8 @@
  * generation, and every file is verified against the manifest.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
@@ -16,6 +17,8 @@ const forge = renderFleet(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).bun
 const work = mkdtempSync(join(tmpdir(), "hf-gen-"));
 const script = join(work, "homefleet-activate");
 writeFileSync(script, activateScript.text, { mode: 0o755 });
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
 function activate(stateDir: string, args: string[], input?: Buffer) {
   const r = spawnSync("bash", [script, ...args], { input, env: { ...process.env, HOMEFLEET_STATE_DIR: stateDir } });
@@ -37,7 +40,7 @@ describe("generations", () => {
   });
 
   it("prepares the next generation from only the changed file, linking the rest", () => {
-    symlinkSync("generations/1", join(state, "current"));
+    writeFileSync(join(state, "state"), "confirmed 1 1\n");
     const changed = forge.files.find((f) => f.path.endsWith("/redis.conf"))!;
     const edited = { ...changed, content: changed.content.replace("maxmemory 256mb", "maxmemory 512mb") };
     const manifest = { ...forge.manifest, files: forge.manifest.files.map((f) => (f.path === changed.path ? { ...f, sha256: require("node:crypto").createHash("sha256").update(edited.content).digest("hex") } : f)) };
@@ -61,12 +64,77 @@ describe("generations", () => {
     expect(activate(state, ["prepare", "1; rm -rf /"]).status).toBe(2);
   });
 
+  it("links an unchanged secret from the current generation and keeps secrets root-only", () => {
+    const secret = { path: "/var/lib/homefleet/secrets/app/password", mode: "0400", owner: "root", group: "root" };
+    const withSecret = (content: string) => ({ digest: sha(content), secrets: [{ ...secret, sha256: sha(content) }] });
+    const first = createTar([
+      { path: "manifest.json", mode: 0o644, content: JSON.stringify({ ...forge.manifest, files: [] }) },
+      { path: "secrets.json", mode: 0o600, content: JSON.stringify(withSecret("s3cret-canary")) },
+      { path: `secrets${secret.path}`, mode: 0o400, content: "s3cret-canary" },
+    ]);
+    const dir = join(work, "secrets-state");
+    expect(activate(dir, ["prepare", "1"], first).status).toBe(0);
+    writeFileSync(join(dir, "state"), "confirmed 1 1\n");
+    // The next generation lists the same secret without sending it: linked, verified.
+    const second = createTar([
+      { path: "manifest.json", mode: 0o644, content: JSON.stringify({ ...forge.manifest, files: [] }) },
+      { path: "secrets.json", mode: 0o600, content: JSON.stringify(withSecret("s3cret-canary")) },
+    ]);
+    expect(activate(dir, ["prepare", "2"], second)).toMatchObject({ status: 0, stdout: "prepared generation 2\n" });
+    expect(statSync(join(dir, "generations/2/secrets", secret.path)).ino).toBe(statSync(join(dir, "generations/1/secrets", secret.path)).ino);
+    expect((statSync(join(dir, "generations/2")).mode & 0o777).toString(8)).toBe("700");
+    // A secret that changed but was not sent is refused.
+    const third = createTar([
+      { path: "manifest.json", mode: 0o644, content: JSON.stringify({ ...forge.manifest, files: [] }) },
+      { path: "secrets.json", mode: 0o600, content: JSON.stringify(withSecret("another")) },
+    ]);
+    const r = activate(dir, ["prepare", "3"], third);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`sha256 mismatch for ${secret.path}`);
+  });
+
   it("reports the current generation", () => {
     const r = activate(state, ["status"]);
     expect(r.status).toBe(0);
     const status = JSON.parse(r.stdout);
     expect(status.current).toBe(1);
-    expect(status.previous).toBeNull();
+    expect(status.confirmed).toBe(1);
+    expect(status.phase).toBe("confirmed");
+    expect(status.manifest.sha256).toBe(forge.manifest.sha256);
+    expect(Object.keys(status.generations).sort()).toEqual(["1", "2"]);
+  });
+
+  it("reads the state of a host deployed by an older homefleet (current and previous links)", () => {
+    const dir = join(work, "legacy");
+    expect(activate(dir, ["prepare", "1"], upload(forge.manifest, [...forge.files])).status).toBe(0);
+    symlinkSync("generations/1", join(dir, "current"));
+    const status = JSON.parse(activate(dir, ["status"]).stdout);
+    expect(status).toMatchObject({ phase: "confirmed", current: 1, confirmed: 1 });
+  });
+
+  it("names a damaged state file and a damaged generation instead of failing on them", () => {
+    const dir = join(work, "damaged");
+    expect(activate(dir, ["prepare", "1"], upload(forge.manifest, [...forge.files])).status).toBe(0);
+    expect(activate(dir, ["prepare", "2"], upload(forge.manifest, [...forge.files])).status).toBe(0);
+    writeFileSync(join(dir, "generations/1/manifest.json"), '{"os": "systemd", "fil');
+    writeFileSync(join(dir, "state"), "confirmed 2 2\n");
+    const status = JSON.parse(activate(dir, ["status"]).stdout);
+    expect(status.generations["1"]).toBe("damaged");
+    expect(status.generations["2"]).toMatchObject({ manifest: forge.manifest.sha256 });
+    writeFileSync(join(dir, "state"), "armed 2");
+    const r = activate(dir, ["status"]);
+    expect(r.status).toBe(76);
+    expect(r.stderr).toContain(`the state file ${dir}/state is damaged`);
+  });
+
+  it("recover removes what a cut upload left behind", () => {
+    const dir = join(work, "leftovers");
+    expect(activate(dir, ["prepare", "1"], upload(forge.manifest, [...forge.files])).status).toBe(0);
+    mkdirSync(join(dir, "generations/.2.partial/files"), { recursive: true });
+    const r = activate(dir, ["recover"]);
+    expect(r.status).toBe(0);
+    expect(existsSync(join(dir, "generations/.2.partial"))).toBe(false);
+    expect(existsSync(join(dir, "generations/1/manifest.json"))).toBe(true);
   });
 });
 

@@ -38,7 +38,7 @@ describe("prod under the mock runtime", () => {
     const forge = deployments.find((d) => d.name === "forge-deployment")!.inputs as Record<string, any>;
     expect(forge.host).toBe("forge");
     expect(forge.connection).toMatchObject({ address: expect.any(String), port: 22, user: "root" });
-    expect(forge.options).toEqual({ confirmAfterSec: 330, healthTimeoutSec: 240, keepGenerations: 5 });
+    expect(forge.options).toEqual({ confirmAfterSec: 330, healthTimeoutSec: 240, healthSoakSec: 30, keepGenerations: 5 });
     expect(forge.manifest.os).toBe("systemd");
     expect(Object.keys(forge.files).sort()).toEqual(forge.manifest.files.map((f: { path: string }) => f.path).sort());
     expect(typeof forge.__provider).toBe("string"); // the serialized provider the engine runs

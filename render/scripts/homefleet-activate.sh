@@ -1,0 +1,579 @@
+#!/bin/bash
+# homefleet-activate: the host side of a homefleet deployment. The deployer streams a generation
+# in, then asks for it to be switched to, confirmed or rolled back. Every generation is a complete,
+# verified copy of homefleet's files and secrets, so going back is installing another generation.
+#
+# One state machine, in one file written atomically ($root/state: PHASE CURRENT CONFIRMED):
+#   confirmed     CURRENT is installed and was confirmed healthy (CURRENT = CONFIRMED, or none)
+#   switching     CURRENT is being installed; the revert timer is armed already
+#   armed         CURRENT is installed and waits for its confirmation; the timer reverts it
+#   rolling-back  CURRENT failed and CONFIRMED (or nothing) is being installed again
+# A rollback always goes to CONFIRMED, the last generation confirmed healthy, or to nothing
+# installed when no generation ever was. Every state change runs under one lock
+# ($root/state.lock), whoever asks: the deployer or the revert timer. Each checks the state under
+# that lock first, so a rollback that lost the race does nothing.
+#
+# Commands:
+#   hold HOLDER       take the deploy lock and keep it while stdin sends a line at least every
+#                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER
+#   prepare GEN       read a tar (manifest.json, files/ of the files that changed, secrets.json,
+#                     secrets/ of the secrets that changed) from stdin; link every unchanged file
+#                     and secret from the current generation; verify every sha256
+#   switch GEN [ARM]  arm the revert timer for ARM seconds (unless GEN is a repair of the
+#                     confirmed generation), then install GEN: stop and disable units that leave,
+#                     install what differs, remove what GEN has not, restart what reads a change
+#   confirm GEN       GEN passed its health gate: disarm, GEN becomes the confirmed generation
+#   rollback GEN      GEN failed: install the confirmed generation again (or remove GEN's units
+#                     and files when none is); nothing happens when GEN is no longer current
+#   expire GEN        the revert timer: the same as rollback
+#   recover           remove what cut deployments left (partial generations, half-written files)
+#                     and finish a rollback that was interrupted
+#   remove            stop and disable every kept generation's units, remove their files,
+#                     secrets and bridges, and homefleet's state; data directories stay
+#   status            JSON: phase, current and confirmed generation, the current manifest, the
+#                     sha256 of every installed file and secret, every kept generation
+#   gc KEEP           delete all but the KEEP newest generations, never current or confirmed
+# Layout: $root/generations/N/{manifest.json,files/...,secrets.json,secrets/...}.
+set -euo pipefail
+umask 022
+# NixOS has no jq until homefleet's module adds it: borrow it from nixpkgs for the first switch.
+if ! command -v jq >/dev/null 2>&1 && command -v nix-build >/dev/null 2>&1; then
+  PATH="$(nix-build '<nixpkgs>' -A jq --no-out-link)/bin:$PATH"
+fi
+
+root=${HOMEFLEET_STATE_DIR:-/var/lib/homefleet}
+gens=$root/generations
+self=$(readlink -f "$0")
+timer=homefleet-confirm
+# Exit statuses the deployer tells apart.
+EXIT_HELD=75    # another deployment holds the deploy lock
+EXIT_STATE=76   # the state file is damaged
+EXIT_STALE=77   # confirm: the generation is no longer the one waiting for confirmation
+
+usage() {
+  echo "usage: $0 hold HOLDER | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
+  exit 2
+}
+
+number() {
+  if ! [[ "$1" =~ ^[0-9]+$ ]]; then
+    echo "not a number: $1" >&2
+    exit 2
+  fi
+}
+
+# Sets phase, current and confirmed from the state file. A host deployed by an older homefleet
+# has current/previous symlinks instead: read those.
+read_state() {
+  phase=confirmed current="" confirmed=""
+  if [ -f "$root/state" ]; then
+    local line
+    line=$(head -c 200 "$root/state")
+    if ! [[ "$line" =~ ^(confirmed|switching|armed|rolling-back)\ (-|[0-9]+)\ (-|[0-9]+)$ ]]; then
+      echo "the state file $root/state is damaged (it holds '${line//[^a-z0-9 -]/?}'); expected 'PHASE CURRENT CONFIRMED'" >&2
+      exit "$EXIT_STATE"
+    fi
+    phase=${BASH_REMATCH[1]} current=${BASH_REMATCH[2]#-} confirmed=${BASH_REMATCH[3]#-}
+  elif [ -L "$root/current" ]; then
+    current=$(basename "$(readlink "$root/current")")
+    confirmed=$current
+    if systemctl is-active --quiet "$timer.timer" 2>/dev/null; then
+      phase=armed
+      confirmed=""
+      if [ -L "$root/previous" ]; then confirmed=$(basename "$(readlink "$root/previous")"); fi
+    fi
+  fi
+}
+
+write_state() { # PHASE CURRENT CONFIRMED
+  printf '%s %s %s\n' "$1" "${2:--}" "${3:--}" >"$root/state.new"
+  mv -f "$root/state.new" "$root/state"
+  rm -f "$root/current" "$root/previous"
+  phase=$1 current=$2 confirmed=$3
+}
+
+# A generation is usable when its manifest (and secrets list, if any) parse.
+intact() { # GEN
+  [ -n "$1" ] && jq -e '.sha256 and .files' "$gens/$1/manifest.json" >/dev/null 2>&1 &&
+    { [ ! -e "$gens/$1/secrets.json" ] || jq -e '.secrets' "$gens/$1/secrets.json" >/dev/null 2>&1; }
+}
+
+# One line per file: PATH<TAB>MODE<TAB>SHA256<TAB>OWNER:GROUP
+files_of() { # MANIFEST
+  jq -r '.files[] | [.path, .mode, .sha256, ((.owner // "root") + ":" + (.group // "root"))] | @tsv' "$1"
+}
+
+secrets_of() { # GEN: the same for the generation's secrets
+  if [ -f "$gens/$1/secrets.json" ]; then
+    jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$gens/$1/secrets.json"
+  fi
+}
+
+# What may be installed now besides GEN: the current generation, and during an unconfirmed or
+# interrupted change also the confirmed one (each listed once, only when intact).
+installed_besides() { # GEN
+  local g
+  for g in "$current" "$confirmed"; do
+    if [ -n "$g" ] && [ "$g" != "$1" ] && intact "$g"; then echo "$g"; fi
+  done | sort -u
+}
+
+prepare() {
+  local gen=$1 dir=$gens/$1 partial=$gens/.$1.partial
+  read_state
+  if [ -e "$dir" ]; then
+    echo "generation $gen exists already" >&2
+    exit 1
+  fi
+  umask 077
+  mkdir -p "$gens"
+  # Leftovers of uploads that were cut off.
+  find "$gens" -mindepth 1 -maxdepth 1 -name '.*.partial' -exec rm -rf {} +
+  mkdir -p "$partial/files" "$partial/secrets"
+  # Root-only inside, whatever the upload says: the generation holds secrets.
+  tar --no-same-permissions -x -C "$partial" -f -
+  if ! jq -e '.sha256 and .files' "$partial/manifest.json" >/dev/null 2>&1; then
+    echo "the upload has no readable manifest.json" >&2
+    exit 1
+  fi
+  local source=""
+  if intact "$current"; then source=$gens/$current; fi
+  local kind path mode sha owner have
+  for kind in files secrets; do
+    while IFS=$'\t' read -r path mode sha owner; do
+      if [ ! -e "$partial/$kind$path" ]; then
+        if [ -n "$source" ] && [ -e "$source/$kind$path" ]; then
+          mkdir -p "$(dirname "$partial/$kind$path")"
+          ln "$source/$kind$path" "$partial/$kind$path"
+        else
+          echo "missing from the upload and from generation ${current:-none}: $path" >&2
+          exit 1
+        fi
+      fi
+      have=$(sha256sum "$partial/$kind$path" | cut -d' ' -f1)
+      if [ "$have" != "$sha" ]; then
+        echo "sha256 mismatch for $path: have $have, the upload's list says $sha" >&2
+        exit 1
+      fi
+    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; elif [ -f "$partial/secrets.json" ]; then jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$partial/secrets.json"; fi)
+  done
+  mv "$partial" "$dir"
+  echo "prepared generation $gen"
+}
+
+install_file() { # SOURCE PATH MODE OWNER:GROUP, through a temporary name and an atomic rename
+  local tmp="$2.homefleet-new"
+  mkdir -p "$(dirname "$2")"
+  # Never readable by others on the way, whatever the final mode (secrets go through here too).
+  (umask 077 && cp "$1" "$tmp")
+  chmod "$3" "$tmp"
+  chown "$4" "$tmp"
+  mv -f "$tmp" "$2"
+}
+
+# Installs generation GEN over whatever is installed now (the generations OLD...): units that
+# leave are stopped and disabled first (they may hold ports the new ones need), then every file
+# and secret that differs on disk is installed, what GEN does not have is removed, and the units
+# that read a change restart.
+install_generation() { # GEN OLD...
+  local gen=$1 dir=$gens/$1 manifest=$gens/$1/manifest.json
+  shift
+  local olds=() g
+  for g in "$@"; do olds+=("$gens/$g/manifest.json"); done
+  local os
+  os=$(jq -r '.os' "$manifest")
+
+  if [ "$os" != nixos ] && [ "${#olds[@]}" -gt 0 ]; then
+    local leaving=()
+    mapfile -t leaving < <(jq -r -n --slurpfile new "$manifest" '
+      [inputs | (.start[]?), (.files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u)]
+      | unique - ([$new[0].start[]?] + [$new[0].units[]?]) | .[]' "${olds[@]}")
+    if [ "${#leaving[@]}" -gt 0 ]; then
+      echo "stopping: ${leaving[*]}"
+      systemctl disable --now "${leaving[@]}" 2>/dev/null || systemctl stop "${leaving[@]}" 2>/dev/null || true
+    fi
+  fi
+
+  # Install only what differs on disk (content, mode or owner): a change, a hand edit, a
+  # rollback. One sha256sum and one stat for all paths keep a switch fast.
+  local list paths=() installed=() changed_secrets=() removed=()
+  list=$( (files_of "$manifest" | sed 's/^/files\t/'; secrets_of "$gen" | sed 's/^/secrets\t/') )
+  mapfile -t paths < <(cut -f2 <<<"$list" | sed '/^$/d')
+  declare -A have_sha=() have_meta=()
+  local sum path mode sha owner rest kind
+  if [ "${#paths[@]}" -gt 0 ]; then
+    while read -r sum path; do have_sha[$path]=$sum; done < <(sha256sum -- "${paths[@]}" 2>/dev/null || true)
+    while read -r path mode rest; do have_meta[$path]="$((8#$mode)) $rest"; done < <(stat -c '%n %a %U:%G' -- "${paths[@]}" 2>/dev/null || true)
+  fi
+  while IFS=$'\t' read -r kind path mode sha owner; do
+    [ -n "$path" ] || continue
+    if [ "${have_sha[$path]:-}" = "$sha" ] && [ "${have_meta[$path]:-}" = "$((8#$mode)) $owner" ]; then continue; fi
+    if [ "$kind" = secrets ]; then
+      # Secret directories are root's alone.
+      (umask 077 && mkdir -p "$(dirname "$path")")
+      install_file "$dir/secrets$path" "$path" "$mode" "$owner"
+      changed_secrets+=("$path")
+    else
+      install_file "$dir/files$path" "$path" "$mode" "$owner"
+      installed+=("$path")
+    fi
+  done <<<"$list"
+
+  local old
+  for old in "${olds[@]}"; do
+    local gone=()
+    mapfile -t gone < <(jq -r --slurpfile new "$manifest" '[.files[].path] - [$new[0].files[].path] | .[]' "$old")
+    removed+=("${gone[@]}")
+    local old_secrets new_secrets
+    old_secrets=$(dirname "$old")/secrets.json new_secrets=$dir/secrets.json
+    if [ -f "$old_secrets" ]; then
+      if [ -f "$new_secrets" ]; then
+        mapfile -t gone < <(jq -r --slurpfile new "$new_secrets" '[.secrets[].path] - [$new[0].secrets[].path] | .[]' "$old_secrets")
+      else
+        mapfile -t gone < <(jq -r '.secrets[].path' "$old_secrets")
+      fi
+      for path in "${gone[@]}"; do
+        rm -f -- "$path"
+        rmdir --ignore-fail-on-non-empty "$(dirname "$path")" 2>/dev/null || true
+      done
+    fi
+    # Bridges of stacks that left.
+    local ifaces=()
+    mapfile -t ifaces < <(jq -r --slurpfile new "$manifest" '[.interfaces[]?] - [$new[0].interfaces[]?] | .[]' "$old")
+    for g in "${ifaces[@]}"; do
+      if ip link show dev "$g" >/dev/null 2>&1; then ip link del dev "$g" || true; fi
+    done
+  done
+  if [ "${#removed[@]}" -gt 0 ]; then rm -f -- "${removed[@]}"; fi
+
+  # The units that read an installed file or secret restart (never a oneshot job: the manifest says which).
+  local restart_units=()
+  if [ "${#installed[@]}" -gt 0 ]; then
+    mapfile -t restart_units < <(jq -r '[.files[] | select(.path as $p | $ARGS.positional | index($p)) | .restart[]?] | unique | .[]' "$manifest" --args "${installed[@]}")
+  fi
+  if [ "${#changed_secrets[@]}" -gt 0 ]; then
+    mapfile -t -O "${#restart_units[@]}" restart_units < <(jq -r '[.secrets[] | select(.path as $p | $ARGS.positional | index($p)) | .restart[]?] | unique | .[]' "$dir/secrets.json" --args "${changed_secrets[@]}")
+  fi
+
+  if [ "$os" = nixos ]; then
+    # nixos-rebuild does what daemon-reload and the restarts do on a plain host, and more.
+    nixos-rebuild switch
+    echo "installed generation $gen"
+    return 0
+  fi
+
+  local touched conf
+  touched=$(printf '%s\n' "${installed[@]}" "${removed[@]}")
+  if grep -qx '/etc/sysusers.d/homefleet.conf' <<<"$touched"; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
+  for conf in $(grep -x '/etc/tmpfiles.d/homefleet.*\.conf' <<<"$touched" || true); do
+    if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
+  done
+  if [ "${#olds[@]}" -eq 0 ] || grep -q '^/etc/systemd/' <<<"$touched"; then systemctl daemon-reload; fi
+
+  local disabled=() start=()
+  mapfile -t disabled < <(jq -r '.disabledUnits[]?' "$manifest")
+  mapfile -t start < <(jq -r '.start[]?' "$manifest")
+  if [ "${#disabled[@]}" -gt 0 ]; then systemctl disable --now "${disabled[@]}" 2>/dev/null || true; fi
+  # Enable what is not enabled yet (also repairs a unit disabled by hand); one query for all.
+  local states=() enable=() i
+  if [ "${#start[@]}" -gt 0 ]; then
+    mapfile -t states < <(systemctl is-enabled "${start[@]}" 2>/dev/null || true)
+    for i in "${!start[@]}"; do
+      if [ "${states[$i]:-}" != enabled ]; then enable+=("${start[$i]}"); fi
+    done
+  fi
+  if [ "${#enable[@]}" -gt 0 ]; then systemctl enable "${enable[@]}" --quiet; fi
+
+  # Restart what changed (one transaction, so systemd orders it), then start what is not running.
+  # Jobs are queued, not waited for: a unit whose start hangs must not hang the switch or the
+  # rollback; the deployer's health gate (or the revert timer) judges the outcome.
+  local status=0 restart=() unit
+  for unit in $(printf '%s\n' "${restart_units[@]}" | sort -u); do
+    if systemctl cat "$unit" >/dev/null 2>&1; then restart+=("$unit"); fi
+  done
+  if [ "${#restart[@]}" -gt 0 ]; then
+    echo "restarting: ${restart[*]}"
+    systemctl reset-failed "${restart[@]}" 2>/dev/null || true
+    systemctl restart --no-block "${restart[@]}" || status=$?
+  fi
+  if [ "${#start[@]}" -gt 0 ]; then
+    systemctl reset-failed "${start[@]}" 2>/dev/null || true
+    systemctl start --no-block "${start[@]}" || status=$?
+  fi
+  echo "installed generation $gen"
+  return "$status"
+}
+
+# Stops and disables the units of the generations GEN..., removes their files, secrets and
+# bridges: the host runs nothing of homefleet's afterwards. Data directories stay.
+uninstall() { # GEN...
+  local manifests=() g
+  for g in "$@"; do if intact "$g"; then manifests+=("$gens/$g/manifest.json"); fi; done
+  [ "${#manifests[@]}" -gt 0 ] || return 0
+  local files=() secrets=() units=() start=() ifaces=()
+  mapfile -t files < <(jq -r -n '[inputs | .files[].path] | unique | .[]' "${manifests[@]}")
+  for g in "$@"; do
+    if [ -f "$gens/$g/secrets.json" ]; then mapfile -t -O "${#secrets[@]}" secrets < <(jq -r '.secrets[].path' "$gens/$g/secrets.json"); fi
+  done
+  if [ "$(jq -r '.os' "${manifests[0]}")" = nixos ]; then
+    if [ "${#files[@]}" -gt 0 ]; then rm -f -- "${files[@]}"; fi
+    # configuration.nix imports ./homefleet: leave an empty module there, and switch without homefleet.
+    mkdir -p /etc/nixos/homefleet
+    find /etc/nixos/homefleet -mindepth 1 -depth -type d -empty -delete
+    printf '%s\n' "# homefleet was removed from this host; this empty module keeps the import in configuration.nix working." "{ ... }:" "{" "}" >/etc/nixos/homefleet/default.nix
+    nixos-rebuild switch
+  else
+    mapfile -t units < <(jq -r -n '[inputs | .files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u] | unique | .[]' "${manifests[@]}")
+    mapfile -t start < <(jq -r -n '[inputs | .start[]?] | unique | .[]' "${manifests[@]}")
+    mapfile -t ifaces < <(jq -r -n '[inputs | .interfaces[]?] | unique | .[]' "${manifests[@]}")
+    if [ "${#units[@]}" -gt 0 ]; then systemctl disable --now "${units[@]}" 2>/dev/null || systemctl stop "${units[@]}" 2>/dev/null || true; fi
+    if [ "${#start[@]}" -gt 0 ]; then systemctl stop "${start[@]}" 2>/dev/null || true; fi
+    if [ "${#files[@]}" -gt 0 ]; then rm -f -- "${files[@]}"; fi
+    for g in "${ifaces[@]}"; do
+      if ip link show dev "$g" >/dev/null 2>&1; then ip link del dev "$g" || true; fi
+    done
+    local d
+    # Directories only homefleet writes into: emptied ones go (others may belong to packages).
+    for d in /etc/homefleet /usr/local/lib/homefleet; do
+      if [ -d "$d" ]; then find "$d" -depth -type d -empty -delete; fi
+    done
+    systemctl daemon-reload
+  fi
+  for g in "${secrets[@]}"; do
+    rm -f -- "$g"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$g")" 2>/dev/null || true
+  done
+  echo "removed the units and files of generation(s) $*"
+}
+
+disarm() {
+  systemctl stop "$timer.timer" 2>/dev/null || true
+}
+
+arm() { # GEN SECONDS
+  systemctl stop "$timer.timer" "$timer.service" 2>/dev/null || true
+  systemctl reset-failed "$timer.service" 2>/dev/null || true
+  systemd-run --quiet --unit="$timer" --on-active="$2" --timer-property=AccuracySec=1s "$self" expire "$1"
+  echo "armed: generation $1 goes back to ${confirmed:-nothing installed} in $2 s unless confirmed"
+}
+
+# The commands below run under the state lock.
+do_switch() { # GEN ARM_SECONDS (0: a repair of the confirmed generation, no timer)
+  local gen=$1 seconds=$2
+  read_state
+  if ! intact "$gen"; then
+    echo "generation $gen does not exist or is damaged" >&2
+    exit 1
+  fi
+  local olds=()
+  mapfile -t olds < <(installed_besides "$gen")
+  if [ "$seconds" -eq 0 ]; then
+    if [ "$phase" != confirmed ] || [ "$current" != "$gen" ]; then
+      echo "only the confirmed generation can be installed again without a revert timer (the host is $phase on ${current:-nothing})" >&2
+      exit 1
+    fi
+    install_generation "$gen" "${olds[@]}"
+    return
+  fi
+  arm "$gen" "$seconds"
+  write_state switching "$gen" "$confirmed"
+  # A failure here leaves the state at switching: a rollback (or the timer) takes the host back.
+  install_generation "$gen" "${olds[@]}"
+  write_state armed "$gen" "$confirmed"
+  echo "switched to generation $gen"
+}
+
+do_confirm() { # GEN
+  read_state
+  if [ "$phase" = confirmed ] && [ "$current" = "$1" ]; then
+    echo "generation $1 was confirmed already"
+    return 0
+  fi
+  if [ "$phase" != armed ] || [ "$current" != "$1" ]; then
+    echo "generation $1 cannot be confirmed: the host is $phase on generation ${current:-none} (confirmed: ${confirmed:-none}); its revert timer may have rolled it back" >&2
+    exit "$EXIT_STALE"
+  fi
+  disarm
+  write_state confirmed "$1" "$1"
+  echo "confirmed generation $1"
+}
+
+do_rollback() { # GEN WHO
+  read_state
+  if [ "$current" != "$1" ] || [ "$phase" = confirmed ]; then
+    echo "nothing to roll back: the host runs generation ${current:-none} ($phase)"
+    return 0
+  fi
+  disarm
+  finish_rollback "$2"
+}
+
+finish_rollback() { # WHO
+  local failed=$current
+  write_state rolling-back "$failed" "$confirmed"
+  if [ -n "$confirmed" ]; then
+    # A failure leaves the state at rolling-back: the next deployment's recover finishes it.
+    install_generation "$confirmed" "$failed"
+  else
+    uninstall "$failed"
+  fi
+  write_state confirmed "$confirmed" "$confirmed"
+  echo "rolled back ($1) from generation $failed to ${confirmed:-nothing installed}"
+}
+
+do_recover() {
+  read_state
+  find "$gens" -mindepth 1 -maxdepth 1 -name '.*.partial' -exec rm -rf {} + 2>/dev/null || true
+  local g path
+  for g in $(installed_besides ""); do
+    while IFS=$'\t' read -r path _; do
+      if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
+    done < <(files_of "$gens/$g/manifest.json"; secrets_of "$g")
+  done
+  if [ "$phase" = rolling-back ]; then finish_rollback "an interrupted rollback, finished"; fi
+}
+
+do_remove() {
+  read_state
+  disarm
+  local all=()
+  if [ -d "$gens" ]; then mapfile -t all < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -rn); fi
+  # The current generation first: its manifest says which flavour the host is.
+  mapfile -t all < <(printf '%s\n' "$current" "${all[@]}" | sed '/^$/d' | awk '!seen[$0]++')
+  uninstall "${all[@]}"
+  rm -rf "$root/secrets" "$gens" "$root/current" "$root/previous" "$root/state" "$root/deploy.holder" "$self"
+  echo "removed homefleet from this host"
+}
+
+do_gc() { # KEEP
+  read_state
+  local all=() remove gen
+  mapfile -t all < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n)
+  remove=$((${#all[@]} - $1))
+  for gen in "${all[@]}"; do
+    [ "$remove" -gt 0 ] || break
+    if [ "$gen" != "$current" ] && [ "$gen" != "$confirmed" ]; then
+      rm -rf "${gens:?}/$gen"
+      remove=$((remove - 1))
+    fi
+  done
+}
+
+# Runs this script's COMMAND under the state lock, its output through files: a cut connection
+# (a closed pipe) must not stop a switch or a rollback halfway.
+locked() { # COMMAND ARGS...
+  local out err status=0
+  (umask 077 && mkdir -p "$root")
+  out=$(mktemp) err=$(mktemp)
+  # Its own session: a timeout that stops the calling command's process group does not reach it.
+  setsid --wait flock --wait 900 "$root/state.lock" "$self" --locked "$@" >"$out" 2>"$err" </dev/null || status=$?
+  cat "$err" >&2 || true
+  cat "$out" || true
+  rm -f "$out" "$err"
+  return "$status"
+}
+
+status_json() {
+  read_state
+  local file_hashes='{}' secret_hashes='{}' manifest=null
+  if intact "$current"; then
+    manifest=$(jq -c . "$gens/$current/manifest.json")
+    local paths=() path sum
+    declare -A have=()
+    mapfile -t paths < <(jq -r '.files[].path' "$gens/$current/manifest.json"; if [ -f "$gens/$current/secrets.json" ]; then jq -r '.secrets[].path' "$gens/$current/secrets.json"; fi)
+    if [ "${#paths[@]}" -gt 0 ]; then
+      while read -r sum path; do have[$path]=$sum; done < <(sha256sum -- "${paths[@]}" 2>/dev/null || true)
+    fi
+    file_hashes=$(jq -r '.files[].path' "$gens/$current/manifest.json" | while read -r path; do printf '%s\t%s\n' "$path" "${have[$path]:-missing}"; done |
+      jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): .[1]}) | add // {}')
+    if [ -f "$gens/$current/secrets.json" ]; then
+      secret_hashes=$(jq -r '.secrets[].path' "$gens/$current/secrets.json" | while read -r path; do printf '%s\t%s\n' "$path" "${have[$path]:-missing}"; done |
+        jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): .[1]}) | add // {}')
+    fi
+  fi
+  # Every kept generation: its manifest hash and secrets digest (going back to an earlier
+  # config reuses its generation), or "damaged".
+  local kept='{}' gen entry
+  if [ -d "$gens" ]; then
+    for gen in $(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n); do
+      if intact "$gen"; then
+        entry=$(jq -n --slurpfile m "$gens/$gen/manifest.json" --arg s "$( [ -f "$gens/$gen/secrets.json" ] && jq -r '.digest // ""' "$gens/$gen/secrets.json")" '{manifest: $m[0].sha256, secrets: $s}')
+      else
+        entry='"damaged"'
+      fi
+      kept=$(jq -c --arg g "$gen" --argjson e "$entry" '. + {($g): $e}' <<<"$kept")
+    done
+  fi
+  local armed=false holder=""
+  if systemctl is-active --quiet "$timer.timer" 2>/dev/null; then armed=true; fi
+  if [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
+  jq -n --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson manifest "$manifest" \
+    --argjson files "$file_hashes" --argjson secrets "$secret_hashes" --argjson kept "$kept" --argjson armed "$armed" --arg holder "$holder" \
+    '{phase: $phase, current: ($current | if . == "" then null else tonumber end), confirmed: ($confirmed | if . == "" then null else tonumber end),
+      manifest: $manifest, files: $files, secrets: $secrets, generations: $kept, armed: $armed, holder: (if $holder == "" then null else $holder end)}'
+}
+
+hold() { # HOLDER
+  (umask 077 && mkdir -p "$root")
+  exec 9>>"$root/deploy.lock"
+  if ! flock -n 9; then
+    echo "another deployment holds this host: $(head -c 300 "$root/deploy.holder" 2>/dev/null || echo "holder unknown")" >&2
+    exit "$EXIT_HELD"
+  fi
+  printf '%s, since %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$root/deploy.holder"
+  echo held
+  # The lease lasts while the deployer sends a line every few seconds: a deployer killed or cut
+  # off (its connection silent, not even closed) frees the host within 30 s.
+  while IFS= read -r -t 30 _; do :; done
+  rm -f "$root/deploy.holder"
+}
+
+[ "$#" -ge 1 ] || usage
+if [ "$1" = --locked ]; then
+  shift
+  # Finish even when the deployer's connection goes away.
+  trap '' HUP PIPE
+  case "$1" in
+    switch) do_switch "$2" "$3" ;;
+    confirm) do_confirm "$2" ;;
+    rollback) do_rollback "$2" "the deployer's health gate failed" ;;
+    expire) do_rollback "$2" "not confirmed in time: the revert timer" ;;
+    recover) do_recover ;;
+    remove) do_remove ;;
+    gc) do_gc "$2" ;;
+    *) usage ;;
+  esac
+  exit 0
+fi
+
+case "$1" in
+  hold)
+    [ "$#" -eq 2 ] || usage
+    hold "$2"
+    ;;
+  prepare)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    prepare "$2"
+    ;;
+  switch)
+    [ "$#" -eq 2 ] || [ "$#" -eq 3 ] || usage
+    number "$2"
+    number "${3:-0}"
+    locked switch "$2" "${3:-0}"
+    ;;
+  confirm | rollback | expire | gc)
+    [ "$#" -eq 2 ] || usage
+    number "$2"
+    locked "$1" "$2"
+    ;;
+  recover | remove)
+    [ "$#" -eq 1 ] || usage
+    locked "$1"
+    ;;
+  status)
+    [ "$#" -eq 1 ] || usage
+    status_json
+    ;;
+  *) usage ;;
+esac
