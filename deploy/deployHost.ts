@@ -42,6 +42,8 @@ export interface DeployOptions {
   readonly holder?: string;
   /** Test hook: called after activation, before the health gate and confirmation. */
   readonly afterActivate?: (session: HostSession) => Promise<void>;
+  /** Test hook: called before a new generation is uploaded (to cut the connection there). */
+  readonly beforeUpload?: (session: HostSession) => Promise<void>;
 }
 
 export interface HealthResult {
@@ -245,7 +247,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
   try {
     return await underDeployLock(session, options.holder, async () => {
       // Leftovers of cut deployments go first, and a rollback that was cut off is finished.
-      await session.run("recovering from an interrupted deployment", `${ACTIVATE} recover`, undefined, 900);
+      await session.run("reading the host's state (and clearing what interrupted deployments left)", `${ACTIVATE} recover`, undefined, 900);
       const state = await readState(session);
       const { entries, digest } = secretEntries(manifest, secrets);
       const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
@@ -308,6 +310,7 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
       { path: "secrets.json", mode: 0o600, content: JSON.stringify({ digest: bundle.digest, secrets: bundle.entries }, null, 2) + "\n" },
       ...plan.prepare.secrets.map((p) => ({ path: `secrets${p}`, mode: 0o400, content: secretByPath.get(p)!.content })),
     ];
+    await options.beforeUpload?.(session);
     await session.run("uploading the new generation", `${ACTIVATE} prepare ${plan.generation}`, createTar(tar));
   }
 
@@ -359,11 +362,14 @@ async function rollBack(session: HostSession, generation: number, s: ReturnType<
   const r = await session.exec(`${ACTIVATE} rollback ${generation}`, undefined, 900);
   const now = await readState(session, "reading the host's state after the rollback");
   if (r.code !== 0) return `ROLLBACK FAILED (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" / ")}; the host is ${now.phase} on generation ${now.current ?? "none"}`;
-  if (now.current === null) return "removed it again (no generation was ever confirmed on this host): the host runs nothing of homefleet's";
+  // The host's answer says who rolled back: this call, or the revert timer before it.
+  const byTimer = /^nothing to roll back/m.test(r.stdout);
+  if (now.current === null) return `${byTimer ? "the revert timer had removed it already" : "removed it again"} (no generation was ever confirmed on this host): the host runs nothing of homefleet's`;
   const running = now.manifest;
-  if (!running) return `the host is back on generation ${now.current}, whose manifest is unreadable`;
+  const rolledBack = byTimer ? `the revert timer had rolled it back already: the host runs generation ${now.current}` : `rolled back to generation ${now.current}`;
+  if (!running) return `${rolledBack}, whose manifest is unreadable`;
   const again = await healthGate(session, running.healthChecks, s.healthTimeoutSec, running.start);
-  return `rolled back to generation ${now.current}, which is ${again.verdict}` + (again.verdict === "healthy" ? "" : ` (failing: ${again.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`);
+  return `${rolledBack}, which is ${again.verdict}` + (again.verdict === "healthy" ? "" : ` (failing: ${again.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`);
 }
 
 /** The report of a deployment: the generation as the host reports it after the deployment. */

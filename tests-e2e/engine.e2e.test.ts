@@ -45,7 +45,7 @@ function config(changes: { alpha?: Change; beta?: Change } = {}): Record<string,
   return {
     "homefleet:hosts": { [alpha.name]: host(alpha), [beta.name]: host(beta) },
     "homefleet:stacks": { first: stack(alpha, "10.89.0.0/24", changes.alpha), second: stack(beta, "10.89.0.0/24", changes.beta) },
-    "homefleet:deploy": { healthTimeoutSec: 45, confirmAfterSec: 120 },
+    "homefleet:deploy": { healthTimeoutSec: 45, healthSoakSec: 5, confirmAfterSec: 120 },
   };
 }
 
@@ -188,7 +188,7 @@ describe("the real Pulumi engine", () => {
     expect(text).toContain("rolled back to generation 2");
     expect(text).toContain("last journal lines of podman-first.service");
     expect(text).not.toMatch(/\n\s+at .+\(.+\.(js|ts):\d+:\d+\)/); // no stack trace
-    expect(onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim()).toMatch(/generations\/2$/);
+    expect(onHost(alpha, "cat /var/lib/homefleet/state").stdout.trim()).toBe("confirmed 2 2");
     expect(onHost(alpha, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
     project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "64mb") }));
     await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
@@ -225,13 +225,13 @@ describe("the real Pulumi engine", () => {
     });
     expect(interrupted).toBe(true);
     expect(run.code).not.toBe(0);
-    console.log(`after the interrupt eng-a runs ${onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim()}, revert timer ${onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()}`);
+    console.log(`after the interrupt eng-a is ${onHost(alpha, "cat /var/lib/homefleet/state").stdout.trim()} (phase, current, confirmed), revert timer ${onHost(alpha, "systemctl is-active homefleet-confirm.timer").stdout.trim()}`);
     const refresh = await project.run(["refresh", "--stack", STACK, "--yes", "--color", "never"]);
     expect({ code: refresh.code, why: refresh.code === 0 ? "" : diagnostics(refresh) }).toEqual({ code: 0, why: "" });
     // The state now says what the host runs.
     const state = JSON.parse(readFileSync(project.stateFile(STACK), "utf8"));
     const deployment = state.checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::eng-a-deployment"));
-    const running = Number(onHost(alpha, "readlink /var/lib/homefleet/current").stdout.trim().split("/").pop());
+    const running = Number(onHost(alpha, "cat /var/lib/homefleet/state").stdout.trim().split(" ")[1]);
     expect(deployment.outputs.generation).toBe(running);
     await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
     expect(onHost(alpha, "grep '^maxmemory ' /etc/homefleet/first/redis.conf").stdout.trim()).toBe("maxmemory 48mb");

@@ -1,6 +1,6 @@
 /**
  * Hosts deploy in parallel, each over its own connection: one host failing its health gate on
- * its first deployment is removed again (it had no earlier generation) and says why, while the
+ * its first deployment is removed again (no generation was ever confirmed there) and says why, while the
  * other host comes up healthy.
  */
 import { deployHost } from "../deploy/deployHost";
@@ -34,7 +34,7 @@ it("deploys two hosts at once; the failing one is named, cleaned up, and does no
   expect((okResult as PromiseFulfilledResult<Awaited<ReturnType<typeof deployHost>>>).value.health.verdict).toBe("healthy");
   expect(failed.status).toBe("rejected");
   const message = String((failed as PromiseRejectedResult).reason.message);
-  expect(message).toMatch(/^host e2e5: generation 1 failed its health check "podman-proxy.service: GET http:\/\/127.0.0.1:4000\/no-such-endpoint"; removed it again \(no earlier generation\)/);
+  expect(message).toMatch(/^host e2e5: generation 1 failed its health check "podman-proxy.service: GET http:\/\/127.0.0.1:4000\/no-such-endpoint"; removed it again \(no generation was ever confirmed on this host\): the host runs nothing of homefleet's\./);
   expect(message).toContain("last journal lines of podman-proxy.service");
 
   // The failed host runs nothing of homefleet's; the good one serves.

@@ -13,7 +13,8 @@ export const CANARY = `CANARY${randomBytes(8).toString("hex")}`;
 
 export type StackChange = (stack: Record<string, any>) => void;
 
-export function fleet(host: TestHost, change: StackChange = () => undefined): FleetRender {
+/** `stackName`: the stack's name (a rename is a new name with the same settings). */
+export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy"): FleetRender {
   const stack: Record<string, any> = {
     host: host.name,
     kind: "litellm",
@@ -26,17 +27,18 @@ export function fleet(host: TestHost, change: StackChange = () => undefined): Fl
   change(stack);
   const config = parseFleetConfig({
     hosts: { [host.name]: { address: host.address, arch: "x86_64", os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
-    stacks: { proxy: stack },
+    stacks: { [stackName]: stack },
   });
   return renderFleet(config);
 }
 
-/** Random values, with the canary inside the database password. */
-const values: Record<string, string> = {
+/** Random values, with the canary inside the database password; any stack's name takes the same ones. */
+export const secretValues: Record<string, string> = {
   "proxy/database-password": `${CANARY}db`,
   "proxy/cache-password": randomBytes(16).toString("hex"),
   "proxy/litellm-master-key": randomBytes(24).toString("hex"),
 };
+const values = new Proxy(secretValues, { get: (target, id: string) => target[id] ?? target[id.replace(/^[^/]+\//, "proxy/")] });
 
 export function secretsOf(bundle: HostBundle): SecretFileContent[] {
   return [...bundle.host.secretFiles, ...bundle.host.stacks.flatMap((s) => s.secretFiles)].map((spec) => ({

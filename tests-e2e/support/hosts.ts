@@ -14,6 +14,8 @@ export interface TestHost {
   readonly address: string;
   readonly hostKey: string;
   readonly keyFile: string;
+  /** The known_hosts file the test script's own ssh checks the host against. */
+  readonly knownHosts: string;
   readonly pid1: number;
 }
 
@@ -31,7 +33,7 @@ export function bootHost(name: string, index: number): TestHost {
       .split("\n")
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  return { name, address: info.address, hostKey: info.host_key, keyFile: info.ssh_key, pid1: Number(info.pid1) };
+  return { name, address: info.address, hostKey: info.host_key, keyFile: info.ssh_key, knownHosts: info.known_hosts, pid1: Number(info.pid1) };
 }
 
 /** HOMEFLEET_E2E_KEEP=1 leaves hosts running after the tests, for a look at what they run. */
