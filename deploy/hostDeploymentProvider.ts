@@ -90,6 +90,9 @@ export function diffInputs(olds: HostDeploymentOutputs, news: HostDeploymentInpu
   // A host that rolled itself back (confirm timer) or was never confirmed runs another generation.
   if (olds.manifestSha256 !== undefined && olds.manifestSha256 !== news.manifest.sha256) changed.push("manifestSha256");
   if (JSON.stringify(olds.options) !== JSON.stringify(news.options)) changed.push("options");
+  // A new address or host key (a re-keyed host accepted in config): the state must carry it, or
+  // every refresh would keep connecting with the old one.
+  if (JSON.stringify(olds.connection) !== JSON.stringify(news.connection)) changed.push("connection");
   if (olds.health?.verdict === "unconfirmed") changed.push("health");
   return [...new Set(changed)];
 }

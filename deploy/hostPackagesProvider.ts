@@ -27,6 +27,8 @@ export function checkPackages(news: HostPackagesInputs): HostPackagesInputs {
 /** A new package list, or a package that a refresh found missing, means an install. */
 export function packagesChanged(olds: Partial<HostPackagesOutputs>, news: HostPackagesInputs): boolean {
   if (JSON.stringify(olds.packages ?? []) !== JSON.stringify(news.packages)) return true;
+  // A new address or host key: the state must carry it for the next refresh.
+  if (olds.connection !== undefined && JSON.stringify(olds.connection) !== JSON.stringify(news.connection)) return true;
   return Object.values(olds.installed ?? {}).some((v) => v === "missing");
 }
 

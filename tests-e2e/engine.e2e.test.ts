@@ -40,10 +40,11 @@ function keep(name: string, text: string): void {
   writeFileSync(join(dir, `${name}.txt`), text);
 }
 
-function config(changes: { alpha?: Change; beta?: Change } = {}): Record<string, unknown> {
-  const host = (h: TestHost) => ({ address: h.address, arch: "x86_64", os: "systemd", hostKey: h.hostKey, podman: { cgroups: "disabled" } });
+/** eng-a names its host key in config; eng-b does not: its key is pinned in state at first contact. */
+function config(changes: { alpha?: Change; beta?: Change; betaHostKey?: string } = {}): Record<string, unknown> {
+  const host = (h: TestHost, hostKey?: string) => ({ address: h.address, arch: "x86_64", os: "systemd", ...(hostKey ? { hostKey } : {}), podman: { cgroups: "disabled" } });
   return {
-    "homefleet:hosts": { [alpha.name]: host(alpha), [beta.name]: host(beta) },
+    "homefleet:hosts": { [alpha.name]: host(alpha, alpha.hostKey), [beta.name]: host(beta, changes.betaHostKey) },
     "homefleet:stacks": { first: stack(alpha, "10.89.0.0/24", changes.alpha), second: stack(beta, "10.89.0.0/24", changes.beta) },
     "homefleet:deploy": { healthTimeoutSec: 45, healthSoakSec: 5, confirmAfterSec: 120 },
   };
@@ -259,6 +260,27 @@ describe("the real Pulumi engine", () => {
     expect(onHost(alpha, "dpkg-query -W -f '${db:Status-Abbrev}' postgresql-client").stdout.trim()).toBe("ii");
     const installed = JSON.parse(readFileSync(project.stateFile(STACK), "utf8")).checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::eng-a-packages")).outputs.installed;
     expect(installed["postgresql-client"]).toMatch(/^\d/);
+  });
+
+  it("a re-keyed host: the key pinned in state at first contact refuses it, naming the fix; the new key in config accepts it", async () => {
+    const resourceOf = (name: string) => JSON.parse(readFileSync(project.stateFile(STACK), "utf8")).checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith(`::${name}`));
+    expect(resourceOf("eng-b-deployment").outputs.hostKey).toBe(beta.hostKey);
+    // The test host's key is a read-only bind mount: the new key goes beside it, and sshd is pointed at it.
+    const newKey = onHost(
+      beta,
+      "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/rekeyed_ed25519_key && sed -i 's|^HostKey .*|HostKey /etc/ssh/rekeyed_ed25519_key|' /etc/ssh/sshd_config.d/homefleet-e2e.conf && systemctl restart ssh && cut -d' ' -f1,2 /etc/ssh/rekeyed_ed25519_key.pub",
+    ).stdout.trim();
+    expect(newKey).toMatch(/^ssh-ed25519 AAAA/);
+    writeFileSync(beta.knownHosts, `${beta.address} ${newKey}\n`);
+    const refused = await project.run(["refresh", "--stack", STACK, "--yes", "--color", "never"]);
+    expect(refused.code).not.toBe(0);
+    keep("rekeyed-refresh", diagnostics(refused));
+    expect(diagnostics(refused)).toContain("host eng-b: the host key changed since homefleet first connected");
+    expect(diagnostics(refused)).toContain(`set homefleet:hosts.eng-b.hostKey to "${newKey}"`);
+    project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "48mb"), beta: (s) => (s.cache.maxMemory = "48mb"), betaHostKey: newKey }));
+    await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    expect(resourceOf("eng-b-deployment").outputs.hostKey).toBe(newKey);
+    await project.ok(["refresh", "--stack", STACK, "--yes", "--color", "never"]);
   });
 
   it("destroy removes homefleet's units and files from both hosts and keeps the data", async () => {

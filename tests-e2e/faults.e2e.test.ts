@@ -5,7 +5,8 @@
  * packets dropped on the host's veth, a truncated manifest and state file, a re-keyed host, a
  * renamed stack, a service that dies after it first answered. After each, the host is on a
  * confirmed generation or back on the previous one, and the error says what it runs.
- * The scenarios run in order on one host; numbers refer to the deploy-reliability list in docs/deploying.md.
+ * The scenarios run in order on one host; their numbers are the items of the deploy-reliability
+ * work (issue 11), whose closing note tabulates them.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";

@@ -53,6 +53,10 @@ describe("diff", () => {
     expect(diffInputs({ ...state, manifestSha256: "0".repeat(64) }, inputs())).toEqual(["manifestSha256"]);
   });
 
+  it("sees a new address or host key in config (a re-keyed host accepted): the state must carry it for the next refresh", () => {
+    expect(diffInputs(state, inputs({ connection: { address: "10.231.250.9", port: 22, user: "root", hostKey: "ssh-ed25519 AAAAnew" } }))).toEqual(["connection"]);
+  });
+
   it("ignores the wave inputs (verdicts of earlier hosts change nothing on this one)", () => {
     expect(diffInputs(state, inputs({ after: [{ host: "vulcan", wave: 0, verdict: "healthy" }] }))).toEqual([]);
   });

@@ -18,5 +18,7 @@ describe("host packages", () => {
     expect(packagesChanged({ packages: ["jq"], installed: { jq: "1.6" } }, news)).toBe(true);
     expect(packagesChanged({ packages: ["jq", "redis-server"], installed: { jq: "1.6", "redis-server": "missing" } }, news)).toBe(true);
     expect(packagesChanged({ packages: ["jq", "redis-server"], installed: { jq: "1.6", "redis-server": "5:7.0" } }, news)).toBe(false);
+    // A new host key in config (a re-keyed host accepted) is written to the state by an update.
+    expect(packagesChanged({ ...news, installed: { jq: "1.6", "redis-server": "5:7.0" } }, { ...news, connection: { ...news.connection, hostKey: "ssh-ed25519 AAAAnew" } })).toBe(true);
   });
 });
