@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
-import { databaseNames, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
+import { bridgeGateway, databaseNames, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -298,10 +298,42 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
     if (stack.litellm) {
       for (const p of checkLiteLLMFallbacks(stack.litellm)) problems.push({ path: at(name, "litellm", ...p.path), message: p.message });
+      if (stack.network.mode === "bridge") {
+        stack.litellm.models.forEach((m, i) => {
+          const loopback = m.apiBase ? loopbackHostOf(m.apiBase) : undefined;
+          if (!loopback) return;
+          const gateway = stack.network.subnet ? `the bridge gateway ${bridgeGateway(stack.network.subnet)}` : "the bridge gateway";
+          problems.push({
+            path: at(name, "litellm", "models", String(i), "apiBase"),
+            message: `${loopback} inside the container is the container itself, never the host: reach a provider on the host at ${gateway} (the provider must listen there) or at host.containers.internal`,
+          });
+        });
+      }
+    }
+  }
+  // lego's HTTP-01 responder listens on its port during each renewal: a service there makes every renewal fail.
+  for (const [hostName, host] of Object.entries(hosts)) {
+    for (const [cert, spec] of Object.entries(host.certificates)) {
+      if (!spec.acme) continue;
+      const owner = listeners.get(`${hostName}:${spec.acme.httpPort}`);
+      if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.acme.httpPort`, message: `port ${spec.acme.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal` });
     }
   }
   return problems;
 }
+
+/** The loopback host an http(s) URL names (127.0.0.0/8, ::1, localhost), if it does. */
+function loopbackHostOf(url: string): string | undefined {
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  const bare = hostname.replace(/^\[|\]$/g, "");
+  return /^127\.\d+\.\d+\.\d+$/.test(bare) || bare === "::1" || bare === "localhost" || bare.endsWith(".localhost") || bare === "0.0.0.0" ? hostname : undefined;
+}
+
 
 /** Top-level `homefleet:*` keys with a meaning of their own; any other key must be a secret some value refers to. */
 const STRUCTURED_KEYS = ["hosts", "stacks", "monitoring", "review", "deploy", "promoteFrom", "promoteOverride"] as const;

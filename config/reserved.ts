@@ -16,6 +16,13 @@ export function databaseNames(stackName: string, database: { readonly name?: str
  * (cut to 13 characters: the kernel allows 15 and homefleet adds `-k` for the anchor interface),
  * unless the config names them. No '-' in the bridge: device unit names would need `\x2d`.
  */
+/** The first address of a bridge's subnet: podman's gateway, the host's own address on the bridge. */
+export function bridgeGateway(subnet: string): string {
+  const octets = subnet.split("/")[0].split(".").map(Number);
+  octets[3] += 1;
+  return octets.join(".");
+}
+
 export function networkNames(stackName: string, network: { readonly name?: string; readonly interface?: string }): { name: string; interface: string } {
   return { name: network.name ?? `hf-${stackName}`, interface: network.interface ?? `hf${stackName.replace(/-/g, "")}`.slice(0, 13) };
 }

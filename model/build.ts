@@ -5,7 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
-import { databaseNames, networkNames } from "../config/reserved";
+import { bridgeGateway, databaseNames, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildPrometheus } from "./monitoring";
@@ -29,12 +29,6 @@ import type {
 /** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
 const DEFAULT_PG_VERSION = { systemd: 15, nixos: 16 } as const;
 
-function gatewayOf(subnet: string): string {
-  const [base] = subnet.split("/");
-  const octets = base.split(".").map(Number);
-  octets[3] += 1;
-  return octets.join(".");
-}
 
 function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
   const names = networkNames(name, stack.network);
@@ -44,7 +38,7 @@ function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
     mode: "bridge",
     name: names.name,
     subnet,
-    gateway: gatewayOf(subnet),
+    gateway: bridgeGateway(subnet),
     interface: names.interface,
   };
 }

@@ -286,6 +286,31 @@ describe("clashes between stacks on one host", () => {
   });
 });
 
+describe("addresses that do not mean what they seem", () => {
+  it("refuses a model on loopback inside a bridged container, naming the gateway to use instead", () => {
+    const stacks = { proxy: withLiteLLM({ models: [model("a", { apiBase: "http://127.0.0.1:11434" }), model("b", { apiBase: "http://localhost:8001/v1" }), model("c", { apiBase: "http://[::1]:8002/v1" })] }) };
+    const problems = problemsOf({ hosts: oneHost, stacks });
+    const fix = "inside the container is the container itself, never the host: reach a provider on the host at the bridge gateway 10.89.0.1 (the provider must listen there) or at host.containers.internal";
+    expect(problems).toEqual([
+      { path: "homefleet:stacks.proxy.litellm.models.0.apiBase", message: `127.0.0.1 ${fix}` },
+      { path: "homefleet:stacks.proxy.litellm.models.1.apiBase", message: `localhost ${fix}` },
+      { path: "homefleet:stacks.proxy.litellm.models.2.apiBase", message: `[::1] ${fix}` },
+    ]);
+  });
+
+  it("accepts loopback on host networking, where it is the host, and the gateway on a bridge", () => {
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks: { proxy: litellmStack({ network: { mode: "host" }, litellm: { models: [model("a", { apiBase: "http://127.0.0.1:11434" })] } }) } })).not.toThrow();
+    expect(() => parseFleetConfig({ hosts: oneHost, stacks: { proxy: withLiteLLM({ models: [model("a", { apiBase: "http://10.89.0.1:11434" })] }) } })).not.toThrow();
+  });
+
+  it("refuses an ACME HTTP-01 port that a stack already listens on", () => {
+    const box = host({ certificates: { web: { domains: ["llm.example.org"], issuer: "acme", acme: { email: "ops@example.org", httpPort: 4000 } } } });
+    expect(problemsOf({ hosts: { box }, stacks: { proxy: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.certificates.web.acme.httpPort", message: "port 4000 on host box is already used by homefleet:stacks.proxy.container.publish.hostPort: the HTTP-01 responder could not listen during renewal" },
+    ]);
+  });
+});
+
 describe("several problems at once", () => {
   it("reports every schema problem of every section in one error, sorted by path", () => {
     const problems = problemsOf({

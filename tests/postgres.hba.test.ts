@@ -10,6 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, parseFleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { hbaRules } from "../render/common/postgresHba";
@@ -75,6 +76,14 @@ beforeAll(async () => {
   }
 }, 45_000);
 
+/** Replaces pg_hba.conf and has the running server read it again. */
+function reloadHba(lines: readonly string[]): void {
+  writeFileSync(join(pgData, "pg_hba.conf"), `${lines.join("\n")}\n`);
+  must(exec(join(PG_BIN, "pg_ctl"), ["-D", pgData, "reload"], { asPostgres: true }), "pg_ctl reload");
+  // The postmaster reloads on SIGHUP, asynchronously.
+  spawnSync("sleep", ["1"]);
+}
+
 afterAll(() => {
   if (started) exec(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-m", "immediate", "-w", "-t", "20", "stop"], { asPostgres: true });
   if (base) rmSync(base, { recursive: true, force: true });
@@ -105,6 +114,24 @@ describe("pg_hba.conf as a real PostgreSQL reads it", () => {
   it("refuses a wrong password and the superuser over TCP", () => {
     expect(loginAs("shop", "wrong", "shop").out).toContain('password authentication failed for user "shop"');
     expect(loginAs("postgres", "anything", "shop").out).toContain('no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "shop"');
+  });
+
+  it("on NixOS the rendered module owns the whole file: nixpkgs' appended loopback rules would let every role in", () => {
+    const nixos = renderFleet(parseFleetConfig({ hosts: { box: { ...host, os: "nixos" } }, stacks: { shop: stack("box"), "wiki-app": stack("box", { user: "wiki" }, 8) } })).bundles[0];
+    const module = nixos.files.find((f) => f.path.endsWith("/host.nix"))!.content;
+    const forced = module.match(/authentication = lib\.mkForce ''\n([\s\S]*?)\n\s*'';/);
+    expect(forced).not.toBeNull();
+    const ownText = forced![1].split("\n").map((l) => l.trim()).filter(Boolean);
+    expect(ownText).toEqual(hbaRules(pg));
+    // What the module system would build without mkForce: nixpkgs' postgresql module adds its
+    // defaults after every other definition (nixos/modules/services/databases/postgresql.nix:
+    // `services.postgresql.authentication = mkAfter ''...''`). A real PostgreSQL lets `wiki` into
+    // `shop` with those lines, and refuses it with homefleet's list alone (the forced value).
+    const nixpkgsDefaults = ["# Generated file; do not edit!", "local all all              peer", "host  all all 127.0.0.1/32 md5", "host  all all ::1/128      md5"];
+    reloadHba([...ownText, ...nixpkgsDefaults]);
+    expect(must(loginAs("wiki", "pw-wiki", "shop"), "wiki → shop with nixpkgs' defaults").trim()).toBe("wiki");
+    reloadHba(ownText);
+    expect(loginAs("wiki", "pw-wiki", "shop").out).toContain('no pg_hba.conf entry for host "127.0.0.1", user "wiki", database "shop"');
   });
 
   it("never gets a keyword or the superuser as a name: config refuses them first", () => {

@@ -177,7 +177,11 @@ function hostModule(host: HostModel): RenderedFile {
         package: NixExpr.ref(`pkgs.postgresql_${pg.version}`),
         enableTCPIP: true,
         settings,
-        authentication: hbaRules(pg).join("\n") + "\n",
+        // Forced: nixpkgs appends (mkAfter) `local all all peer` and `host all all 127.0.0.1/32
+        // md5` (and ::1), which would let any role reach any database from loopback. homefleet's
+        // list is the whole file; it keeps peer for the postgres superuser, which nixpkgs' own
+        // setup (ensureDatabases, postStart) uses.
+        authentication: lib("mkForce", hbaRules(pg).join("\n") + "\n"),
       },
     };
     if (bridge.after.length) {
