@@ -93,9 +93,12 @@ export interface HostStatus {
   readonly hostKey: string;
 }
 
-/** Reads the host's state; `what` names the step in any error. */
-async function readState(session: HostSession, what = "reading the host's state"): Promise<HostState> {
-  const out = await session.run(what, `if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo none; fi`);
+/**
+ * Reads the host's state, after `before` (host-side commands whose own output goes to stderr):
+ * one round trip for a step and the state it leaves. `what` names the step in any error.
+ */
+async function readState(session: HostSession, what = "reading the host's state", before = ""): Promise<HostState> {
+  const out = await session.run(what, `${before}if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo none; fi`, undefined, 900);
   if (out.trim() === "none") return { phase: "confirmed", current: null, confirmed: null, manifest: null, files: {}, secrets: {}, generations: {}, armed: false, holder: null };
   try {
     return JSON.parse(out) as HostState;
@@ -247,8 +250,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
   try {
     return await underDeployLock(session, options.holder, async () => {
       // Leftovers of cut deployments go first, and a rollback that was cut off is finished.
-      await session.run("reading the host's state (and clearing what interrupted deployments left)", `${ACTIVATE} recover`, undefined, 900);
-      const state = await readState(session);
+      const state = await readState(session, "reading the host's state (and clearing what interrupted deployments left)", `${ACTIVATE} recover >&2 && `);
       const { entries, digest } = secretEntries(manifest, secrets);
       const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
       const plan = planDeployment(state, wanted);
@@ -276,7 +278,7 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
   if (plan.kind === "noop") {
     const states = await unitStates(session, manifest.start);
     const verdict = Object.values(states).every((v) => v === "active") ? "healthy" : "unhealthy";
-    return report(session, manifest, plan.generation, { changed: false }, { verdict, checkedAt: new Date().toISOString(), checks: [] }, states);
+    return report(session, state, manifest, plan.generation, { changed: false }, { verdict, checkedAt: new Date().toISOString(), checks: [] }, states);
   }
   if (plan.kind === "confirm") {
     // A deployment was cut off after its switch: judge the generation now instead of the timer.
@@ -285,8 +287,8 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
       const outcome = await rollBack(session, plan.generation, s);
       throw new DeployError(host, `generation ${plan.generation} was never confirmed by the deployment that switched to it, and fails its health check "${failedCheck(health)}"; ${outcome}.`);
     }
-    await confirm(session, plan.generation, s);
-    return report(session, manifest, plan.generation, { changed: true }, health, await unitStates(session, manifest.start));
+    const confirmed = await confirm(session, plan.generation, s);
+    return report(session, confirmed, manifest, plan.generation, { changed: true }, health, await unitStates(session, manifest.start));
   }
 
   // Images first, before the timer runs: a slow pull must not count against it.
@@ -333,25 +335,31 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
     throw new DeployError(host, `generation ${plan.generation} failed its health check "${failedCheck(health)}"; ${outcome}.${activation}${unit ? `\nlast journal lines of ${unit}:\n${journal}` : ""}`);
   }
-  if (!plan.repair) await confirm(session, plan.generation, s);
-  else await session.run("removing old generations", `${ACTIVATE} gc ${s.keepGenerations}`);
+  const now = plan.repair ? await readState(session, "removing old generations", `${ACTIVATE} gc ${s.keepGenerations} >&2 && `) : await confirm(session, plan.generation, s);
   const secretsWritten = plan.prepare ? [...plan.prepare.secrets] : [];
-  return report(session, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, await unitStates(session, manifest.start));
+  return report(session, now, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, await unitStates(session, manifest.start));
 }
 
 function failedCheck(health: HealthResult): string {
   return health.checks.find((c) => !c.ok)?.check ?? "activation";
 }
 
-/** Confirms a generation; when its revert timer won the race, says what the host runs instead. */
-async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>): Promise<void> {
-  const r = await session.exec(`${ACTIVATE} confirm ${generation}`, undefined, 900);
+/**
+ * Confirms a generation, drops old ones and reads the state back, in one round trip; when the
+ * revert timer won the race, says what the host runs instead.
+ */
+async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>): Promise<HostState> {
+  const r = await session.exec(`${ACTIVATE} confirm ${generation} >&2 || exit $?; ${ACTIVATE} gc ${s.keepGenerations} >&2 && ${ACTIVATE} status`, undefined, 900);
   if (r.code === EXIT_STALE) {
     const now = await readState(session, "reading the host's state after a refused confirmation");
     throw new DeployError(session.target.host, `generation ${generation} passed its health gate but was rolled back by its revert timer before the confirmation (confirmAfterSec ${s.confirmAfterSec} s); the host runs generation ${now.current ?? "none"} (${now.phase}).`);
   }
-  if (r.code !== 0) throw new DeployError(session.target.host, `confirming generation ${generation} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
-  await session.run("removing old generations", `${ACTIVATE} gc ${s.keepGenerations}`);
+  if (r.code !== 0) throw new DeployError(session.target.host, `confirming generation ${generation} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-5).join(" / ")}`);
+  try {
+    return JSON.parse(r.stdout) as HostState;
+  } catch (err) {
+    throw new DeployError(session.target.host, `reading back the host's state after the confirmation: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -372,16 +380,16 @@ async function rollBack(session: HostSession, generation: number, s: ReturnType<
   return `${rolledBack}, which is ${again.verdict}` + (again.verdict === "healthy" ? "" : ` (failing: ${again.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`);
 }
 
-/** The report of a deployment: the generation as the host reports it after the deployment. */
-async function report(
+/** The report of a deployment: the generation as the host reported it after the deployment (`now`). */
+function report(
   session: HostSession,
+  now: HostState,
   manifest: HostManifest,
   generation: number,
   done: { changed: boolean; uploadedFiles?: readonly string[]; reusedGeneration?: boolean; secretsWritten?: readonly string[]; restarted?: readonly string[] },
   health: HealthResult,
   states: Record<string, string>,
-): Promise<DeployResult> {
-  const now = await readState(session, "reading back what the host runs");
+): DeployResult {
   if (now.current !== generation || now.phase !== "confirmed") {
     throw new DeployError(session.target.host, `the deployment of generation ${generation} finished, but the host reports generation ${now.current ?? "none"} (${now.phase})`);
   }

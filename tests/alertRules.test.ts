@@ -93,6 +93,7 @@ describe("rendered rule file", () => {
   it("covers every failure mode of the brief", () => {
     expect([...alertNames].sort()).toEqual(
       [
+        "BackupCheckStale",
         "BackupFailed",
         "BackupMetricsAbsent",
         "BackupNeverSucceeded",

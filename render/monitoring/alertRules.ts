@@ -19,6 +19,8 @@ import { Document } from "yaml";
 export interface AlertRulesInput {
   /** BackupStale fires when a backup's last success is older than this. Default 26. */
   readonly backupMaxAgeHours?: number;
+  /** BackupCheckStale fires when a repository check's last success is older than this (checks run weekly). Default 194 (8 days and 2 hours). */
+  readonly backupCheckMaxAgeHours?: number;
   /** CertificateExpiringSoon (warning) below this many days left. Default 14. */
   readonly certificateWarnDays?: number;
   /** CertificateExpiringCritical (critical) below this many days left. Default 3. */
@@ -44,6 +46,7 @@ export interface AlertRulesInput {
 
 export const ALERT_RULE_DEFAULTS: Readonly<Required<AlertRulesInput>> = Object.freeze({
   backupMaxAgeHours: 26,
+  backupCheckMaxAgeHours: 194,
   certificateWarnDays: 14,
   certificateCriticalDays: 3,
   diskFreePercent: 10,
@@ -116,9 +119,13 @@ function alert(name: string, expr: string, forDuration: string | undefined, seve
  * scraped with honor_labels: false) is copied into `job` and dropped. Without `exported_job`
  * the series passes through unchanged.
  */
-function backupMetric(name: string): string {
-  return `max without (exported_job) (label_replace(${name}, "job", "$1", "exported_job", "(.+)"))`;
+/** A backup metric with the job's own name as `job` (the scrape's job moves to exported_job); `selector` narrows it. */
+function backupMetric(name: string, selector = ""): string {
+  return `max without (exported_job) (label_replace(${name}${selector ? `{${selector}}` : ""}, "job", "$1", "exported_job", "(.+)"))`;
 }
+
+/** Repository checks report as backups with this kind; they run weekly, not daily. */
+const CHECK_KIND = "restic-check";
 
 function resolve(input: AlertRulesInput): Required<AlertRulesInput> {
   const known = new Set(Object.keys(ALERT_RULE_DEFAULTS));
@@ -144,6 +151,7 @@ function resolve(input: AlertRulesInput): Required<AlertRulesInput> {
   positive("redisMemoryPercent", 100);
   positive("postgresConnectionsPercent", 100);
   positive("litellmLatencySeconds");
+  positive("backupCheckMaxAgeHours");
   if (!Number.isInteger(merged.restartLoopCount) || merged.restartLoopCount < 1) {
     problems.push(`restartLoopCount: expected an integer >= 1, got ${JSON.stringify(merged.restartLoopCount)}`);
   }
@@ -159,6 +167,8 @@ function resolve(input: AlertRulesInput): Required<AlertRulesInput> {
 
 function groups(t: Required<AlertRulesInput>): RuleGroup[] {
   const lastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds");
+  const backupLastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds", `kind!="${CHECK_KIND}"`);
+  const checkLastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds", `kind="${CHECK_KIND}"`);
   const lastStatus = backupMetric("homefleet_backup_last_status");
   const lastRun = backupMetric("homefleet_backup_last_run_timestamp_seconds");
   const backupName = "{{ $labels.job }} ({{ $labels.kind }}) on {{ $labels.instance }}";
@@ -295,11 +305,19 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
         ),
         alert(
           "BackupStale",
-          `time() - (${lastSuccess} > 0) > ${t.backupMaxAgeHours} * 3600`,
+          `time() - (${backupLastSuccess} > 0) > ${t.backupMaxAgeHours} * 3600`,
           "5m",
           "critical",
           `Backup ${backupName} is stale.`,
           `Backup ${backupName} last succeeded {{ $value | humanizeDuration }} ago, more than ${t.backupMaxAgeHours}h.`,
+        ),
+        alert(
+          "BackupCheckStale",
+          `time() - (${checkLastSuccess} > 0) > ${t.backupCheckMaxAgeHours} * 3600`,
+          "5m",
+          "warning",
+          `Repository check ${backupName} is overdue.`,
+          `The repository check ${backupName} last succeeded {{ $value | humanizeDuration }} ago, more than ${t.backupCheckMaxAgeHours}h: nobody knows whether the off-site backups can be restored.`,
         ),
         alert(
           "BackupNeverSucceeded",

@@ -475,42 +475,43 @@ locked() { # COMMAND ARGS...
 
 status_json() {
   read_state
-  local file_hashes='{}' secret_hashes='{}' manifest=null
-  if intact "$current"; then
-    manifest=$(jq -c . "$gens/$current/manifest.json")
-    local paths=() path sum
-    declare -A have=()
-    mapfile -t paths < <(jq -r '.files[].path' "$gens/$current/manifest.json"; if [ -f "$gens/$current/secrets.json" ]; then jq -r '.secrets[].path' "$gens/$current/secrets.json"; fi)
-    if [ "${#paths[@]}" -gt 0 ]; then
-      while read -r sum path; do have[$path]=$sum; done < <(sha256sum -- "${paths[@]}" 2>/dev/null || true)
-    fi
-    file_hashes=$(jq -r '.files[].path' "$gens/$current/manifest.json" | while read -r path; do printf '%s\t%s\n' "$path" "${have[$path]:-missing}"; done |
-      jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): .[1]}) | add // {}')
-    if [ -f "$gens/$current/secrets.json" ]; then
-      secret_hashes=$(jq -r '.secrets[].path' "$gens/$current/secrets.json" | while read -r path; do printf '%s\t%s\n' "$path" "${have[$path]:-missing}"; done |
-        jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {(.[0]): .[1]}) | add // {}')
-    fi
-  fi
-  # Every kept generation: its manifest hash and secrets digest (going back to an earlier
-  # config reuses its generation), or "damaged".
-  local kept='{}' gen entry
-  if [ -d "$gens" ]; then
-    for gen in $(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n); do
-      if intact "$gen"; then
-        entry=$(jq -n --slurpfile m "$gens/$gen/manifest.json" --arg s "$( [ -f "$gens/$gen/secrets.json" ] && jq -r '.digest // ""' "$gens/$gen/secrets.json")" '{manifest: $m[0].sha256, secrets: $s}')
-      else
-        entry='"damaged"'
-      fi
-      kept=$(jq -c --arg g "$gen" --argjson e "$entry" '. + {($g): $e}' <<<"$kept")
-    done
-  fi
+  local list=() args=() g
+  if [ -d "$gens" ]; then mapfile -t list < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n); fi
+  for g in "${list[@]}"; do
+    if [ -f "$gens/$g/manifest.json" ]; then args+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
+    if [ -f "$gens/$g/secrets.json" ]; then args+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
+  done
+  # Every kept generation in one jq run (a status must stay fast with many kept): a manifest or
+  # secrets list that does not parse marks its generation damaged.
+  local summary
+  summary=$(jq -n -c --arg list "${list[*]}" --arg current "$current" "${args[@]}" '
+    def parsed($k): $ARGS.named[$k] as $t | if $t == null then null else (try ($t | fromjson) catch "damaged") end;
+    def entry($g): parsed("m" + $g) as $m | parsed("s" + $g) as $s
+      | if ($m | type) != "object" or ($m.sha256 | not) or ($m.files | not) or $s == "damaged" or ($s != null and ($s | type) != "object") or (($s | type) == "object" and ($s.secrets | not))
+        then "damaged" else {manifest: $m.sha256, secrets: (($s // {}).digest // "")} end;
+    ($list | split(" ") | map(select(length > 0))) as $gens
+    | ($gens | map({key: ., value: entry(.)}) | from_entries) as $kept
+    | (($current != "") and (($kept[$current] | type) == "object")) as $readable
+    | {kept: $kept,
+       manifest: (if $readable then parsed("m" + $current) else null end),
+       secretList: (if $readable then ((parsed("s" + $current) // {secrets: []}).secrets | map(.path)) else [] end)}')
+  local paths=() hashes=""
+  mapfile -t paths < <(jq -r '((.manifest.files // []) | map(.path)) + .secretList | .[]' <<<"$summary")
+  if [ "${#paths[@]}" -gt 0 ]; then hashes=$(sha256sum -- "${paths[@]}" 2>/dev/null || true); fi
   local armed=false holder=""
   if systemctl is-active --quiet "$timer.timer" 2>/dev/null; then armed=true; fi
   if [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
-  jq -n --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson manifest "$manifest" \
-    --argjson files "$file_hashes" --argjson secrets "$secret_hashes" --argjson kept "$kept" --argjson armed "$armed" --arg holder "$holder" \
-    '{phase: $phase, current: ($current | if . == "" then null else tonumber end), confirmed: ($confirmed | if . == "" then null else tonumber end),
-      manifest: $manifest, files: $files, secrets: $secrets, generations: $kept, armed: $armed, holder: (if $holder == "" then null else $holder end)}'
+  jq --arg hashes "$hashes" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
+    ($hashes | split("\n") | map(select(length > 0) | capture("^(?<h>[0-9a-f]{64})  (?<p>.*)$")) | map({key: .p, value: .h}) | from_entries) as $have
+    | {phase: $phase,
+       current: ($current | if . == "" then null else tonumber end),
+       confirmed: ($confirmed | if . == "" then null else tonumber end),
+       manifest: .manifest,
+       files: ((.manifest.files // []) | map({key: .path, value: ($have[.path] // "missing")}) | from_entries),
+       secrets: (.secretList | map({key: ., value: ($have[.] // "missing")}) | from_entries),
+       generations: .kept,
+       armed: $armed,
+       holder: (if $holder == "" then null else $holder end)}' <<<"$summary"
 }
 
 hold() { # HOLDER

@@ -26,10 +26,15 @@ keep_weekly=$4
 keep_yearly=$5
 job=$6
 shift 6
-case "$action" in backup | check) ;; *)
-  echo "unknown action $action" >&2
-  exit 2
-  ;;
+# A repository check is not a backup: its metrics say kind="restic-check", so the backups'
+# freshness alert (a day) does not judge a weekly check, which has an alert of its own.
+case "$action" in
+  backup) kind=restic ;;
+  check) kind=restic-check ;;
+  *)
+    echo "unknown action $action" >&2
+    exit 2
+    ;;
 esac
 if ! [[ "$job" =~ ^[a-z0-9_-]+$ ]]; then
   echo "bad job name $job" >&2
@@ -52,13 +57,13 @@ write_metrics() {
   {
     echo "# HELP homefleet_backup_last_run_timestamp_seconds Unix time the backup job last ran."
     echo "# TYPE homefleet_backup_last_run_timestamp_seconds gauge"
-    echo "homefleet_backup_last_run_timestamp_seconds{job=\\"$job\\",kind=\\"restic\\"} $started"
+    echo "homefleet_backup_last_run_timestamp_seconds{job=\\"$job\\",kind=\\"$kind\\"} $started"
     echo "# HELP homefleet_backup_last_status 1 if the last run succeeded, 0 if it failed."
     echo "# TYPE homefleet_backup_last_status gauge"
-    echo "homefleet_backup_last_status{job=\\"$job\\",kind=\\"restic\\"} $status"
+    echo "homefleet_backup_last_status{job=\\"$job\\",kind=\\"$kind\\"} $status"
     echo "# HELP homefleet_backup_last_success_timestamp_seconds Unix time of the last successful run."
     echo "# TYPE homefleet_backup_last_success_timestamp_seconds gauge"
-    echo "homefleet_backup_last_success_timestamp_seconds{job=\\"$job\\",kind=\\"restic\\"} $success"
+    echo "homefleet_backup_last_success_timestamp_seconds{job=\\"$job\\",kind=\\"$kind\\"} $success"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv "$tmp" "$metrics"
