@@ -167,6 +167,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     environment,
     environmentFile,
     volumes: stack.container.volumes,
+    requiresMountsFor: [...new Set(stack.container.volumes.map((v) => v.source))].sort(),
     configMounts,
     memoryMax: stack.container.memoryMax,
     cpuQuota: stack.container.cpuQuota,

@@ -73,6 +73,11 @@ export interface ContainerSpec {
   /** Root-only env file with the container's secret variables, if any. */
   readonly environmentFile?: string;
   readonly volumes: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
+  /**
+   * Directories that must be mounted before the container starts (its volumes): when the
+   * filesystem that holds one is absent, the container does not start and write to the root disk.
+   */
+  readonly requiresMountsFor: readonly string[];
   /** Files homefleet renders and mounts read-only into the container. */
   readonly configMounts: readonly { readonly file: string; readonly target: string }[];
   readonly memoryMax: string;

@@ -43,6 +43,11 @@ export interface ServiceUnitSpec {
   readonly requires?: readonly string[];
   readonly wants?: readonly string[];
   readonly wantedBy?: readonly string[];
+  /**
+   * Directories whose filesystem must be mounted first (RequiresMountsFor=): a backup directory
+   * on a pool that is absent fails the job instead of filling the root disk.
+   */
+  readonly requiresMountsFor?: readonly string[];
   /** Directories the unit may write; everything else is read-only (ProtectSystem=strict). */
   readonly readWritePaths?: readonly string[];
   readonly stateDirectory?: string;

@@ -25,7 +25,7 @@ function stack(host: TestHost, subnet: string, change: (s: Record<string, any>) 
     container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 60, intervalSec: 1 } },
     database: {},
     cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434", apiKeyConfig: "providerKey" }] },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434", apiKeyConfig: "providerKey" }] },
   };
   change(s);
   return s;

@@ -22,7 +22,7 @@ function stack(host: TestHost, healthPath = "/health/readiness"): Record<string,
     container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: healthPath, timeoutSec: 10, intervalSec: 1 } },
     database: {},
     cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434" }] },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
   };
 }
 

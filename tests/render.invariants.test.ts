@@ -74,6 +74,21 @@ describe("containers", () => {
   });
 });
 
+describe("directories on other filesystems", () => {
+  it("every backup job and every container with volumes waits for the mount that holds its directories", () => {
+    for (const b of all) {
+      const backupDir = b.host.operations.services.find((svc) => svc.name === "homefleet-backup-config")?.requiresMountsFor?.[0];
+      expect(backupDir).toBeDefined();
+      for (const svc of b.host.operations.services.filter((x) => /^homefleet-backup-(postgresql|redis-.*|config|offsite)$/.test(x.name))) {
+        expect({ unit: svc.name, requiresMountsFor: svc.requiresMountsFor }).toEqual({ unit: svc.name, requiresMountsFor: [backupDir] });
+        if (b.host.os === "systemd") expect(file(b, `/etc/systemd/system/${svc.name}.service`)).toContain(`RequiresMountsFor=${backupDir}`);
+      }
+    }
+    // A container volume: the data directory of wallabag on vulcan (NixOS).
+    expect(file(host("vulcan"), "/etc/nixos/homefleet/wallabag.nix")).toContain('unitConfig.RequiresMountsFor = [ "/var/lib/wallabag/images" ];');
+  });
+});
+
 describe("PostgreSQL", () => {
   it("authenticates with scram-sha-256 only and never trusts", () => {
     for (const b of all) {

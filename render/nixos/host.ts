@@ -129,6 +129,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
     wants: c.wants.length ? [...c.wants] : undefined,
     startLimitBurst: 5,
     startLimitIntervalSec: 600,
+    unitConfig: c.requiresMountsFor.length ? { RequiresMountsFor: [...c.requiresMountsFor] } : undefined,
     serviceConfig: {
       // oci-containers defaults: Restart=always and TimeoutStartSec=0 (wait forever).
       Restart: lib("mkForce", c.restartPolicy),

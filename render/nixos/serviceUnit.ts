@@ -57,6 +57,7 @@ export function nixService(spec: ServiceUnitSpec): NixValue {
     requires: list(spec.requires),
     wants: list(spec.wants),
     wantedBy: list(spec.wantedBy),
+    unitConfig: spec.requiresMountsFor?.length ? { RequiresMountsFor: [...spec.requiresMountsFor] } : undefined,
     environment: spec.environment && Object.keys(spec.environment).length ? { ...spec.environment } : undefined,
     serviceConfig: {
       Type: spec.type,

@@ -176,6 +176,7 @@ function containerUnit(stack: StackModel): RenderedFile {
         Wants: ["network-online.target", ...c.wants],
         After: after,
         Requires: c.requires.length ? [...c.requires] : undefined,
+        RequiresMountsFor: c.requiresMountsFor.length ? [...c.requiresMountsFor] : undefined,
         StartLimitIntervalSec: "600",
         StartLimitBurst: 5,
       },

@@ -22,6 +22,7 @@ export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
     Wants: spec.wants?.length ? [...spec.wants] : undefined,
     After: spec.after?.length ? [...spec.after] : undefined,
     Requires: spec.requires?.length ? [...spec.requires] : undefined,
+    RequiresMountsFor: spec.requiresMountsFor?.length ? [...spec.requiresMountsFor] : undefined,
   };
   const env = [SAFE_PATH, ...Object.keys(spec.environment ?? {}).sort().map((k) => ({ envName: k, envValue: (spec.environment as Record<string, string>)[k] }))];
   const service: UnitSection = {

@@ -22,7 +22,7 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
     container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
     database: {},
     cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://127.0.0.1:11434" }] },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
   };
   change(stack);
   const config = parseFleetConfig({
