@@ -14,6 +14,8 @@ const PACKAGED_BY_DEFAULTS: Record<string, string> = {
   "/etc/prometheus/blackbox.yml": "prometheus-blackbox-exporter.service",
   "/etc/prometheus/prometheus.yml": "prometheus.service",
   "/etc/prometheus/homefleet-rules.yml": "prometheus.service",
+  "/etc/default/prometheus-alertmanager": "prometheus-alertmanager.service",
+  "/etc/prometheus/alertmanager.yml": "prometheus-alertmanager.service",
 };
 
 /** Units with an [Install] section (long-running or setup), timers, and the packaged units homefleet configures. */

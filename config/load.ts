@@ -169,7 +169,7 @@ export function parseFleetConfig(input: {
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data));
   problems.push(...operationsChecks(hosts.data, monitoring?.data));
-  problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data), configKeys, input.secretKeys));
+  problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data, monitoring?.data), configKeys, input.secretKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
   return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, ...(promotion ? { promotion } : {}), configKeys };
@@ -196,6 +196,17 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
   }
   if (monitoring && !hosts[monitoring.prometheusHost]) {
     problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.prometheusHost`, message: `unknown host "${monitoring.prometheusHost}" (hosts: ${Object.keys(hosts).sort().join(", ")})` });
+  }
+  const am = monitoring?.alertmanager;
+  if (am) {
+    const known = Object.keys(am.receivers).sort();
+    for (const key of ["defaultReceiver", "heartbeatReceiver"] as const) {
+      const name = am[key];
+      if (name !== undefined && !am.receivers[name]) problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.alertmanager.${key}`, message: `unknown receiver "${name}" (receivers: ${known.join(", ") || "none"})` });
+    }
+    if (am.heartbeatReceiver !== undefined && am.heartbeatReceiver === am.defaultReceiver) {
+      problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.alertmanager.heartbeatReceiver`, message: "must not be the default receiver: it would get the always-firing Watchdog as an alert" });
+    }
   }
   return problems;
 }
@@ -348,8 +359,13 @@ interface SecretReference {
 }
 
 /** Every config key that the hosts and stacks read a secret value from, and where they name it. */
-function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): SecretReference[] {
+function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>, monitoring?: MonitoringConfig): SecretReference[] {
   const refs: SecretReference[] = [];
+  for (const [name, receiver] of Object.entries(monitoring?.alertmanager?.receivers ?? {})) {
+    const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:monitoring.alertmanager.receivers`, [name, ...path]);
+    if (receiver.webhook?.bearerTokenConfig) refs.push({ key: receiver.webhook.bearerTokenConfig, path: at("webhook", "bearerTokenConfig") });
+    if (receiver.email?.passwordConfig) refs.push({ key: receiver.email.passwordConfig, path: at("email", "passwordConfig") });
+  }
   for (const [name, host] of Object.entries(hosts)) {
     const offsite = host.backup.offsite;
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "backup", "offsite", ...path]);

@@ -182,6 +182,50 @@ export const HostSchema = z.strictObject({
   wave: z.int().min(0).max(99).default(0),
 });
 
+const duration = z.string().regex(/^[1-9][0-9]*[smh]$/, { error: "expected a duration such as 30s, 5m or 4h" });
+
+/** One way an alert reaches a person: exactly one of webhook and email. */
+export const AlertReceiverSchema = z
+  .strictObject({
+    webhook: z
+      .strictObject({
+        /** Where Alertmanager POSTs its JSON (chat bridges, ntfy, healthchecks.io, ...). */
+        url: withoutPassword(z.url({ protocol: /^https?$/ }), "give the token with bearerTokenConfig instead"),
+        /** Secret config key with a bearer token, sent as `Authorization: Bearer ...`. */
+        bearerTokenConfig: configKey.optional(),
+      })
+      .optional(),
+    email: z
+      .strictObject({
+        to: z.email(),
+        from: z.email(),
+        /** SMTP server as host:port, e.g. smtp.example.org:587. */
+        smarthost: z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, { error: "expected host:port, e.g. smtp.example.org:587" }),
+        username: z.string().min(1).optional(),
+        /** Secret config key with the SMTP password. */
+        passwordConfig: configKey.optional(),
+      })
+      .optional(),
+  })
+  .refine((r) => (r.webhook ? 1 : 0) + (r.email ? 1 : 0) === 1, { error: "give exactly one of webhook and email" });
+
+/** Alertmanager on the Prometheus host: who hears about alerts. */
+export const AlertmanagerSchema = z.strictObject({
+  receivers: z.record(resourceName, AlertReceiverSchema),
+  /** The receiver every alert goes to (a key of receivers). */
+  defaultReceiver: resourceName,
+  /**
+   * Dead man's switch: the always-firing Watchdog alert goes only to this receiver, every
+   * heartbeatInterval; a service that expects it (healthchecks.io, a cron monitor) raises the
+   * alarm when it stops, which means Prometheus, the rules or Alertmanager are broken.
+   */
+  heartbeatReceiver: resourceName.optional(),
+  heartbeatInterval: duration.default("5m"),
+  groupWait: duration.default("30s"),
+  groupInterval: duration.default("5m"),
+  repeatInterval: duration.default("4h"),
+});
+
 /** `homefleet:monitoring`: where Prometheus runs and what it scrapes. */
 export const MonitoringSchema = z.strictObject({
   /** The host (a key of homefleet:hosts) that runs Prometheus with the fleet's scrape config and alert rules. */
@@ -189,6 +233,8 @@ export const MonitoringSchema = z.strictObject({
   scrapeInterval: z.string().regex(/^[1-9][0-9]*[sm]$/, { error: "expected a duration such as 30s or 1m" }).default("30s"),
   /** How long Prometheus keeps data. */
   retention: z.string().regex(/^[1-9][0-9]*[dwy]$/, { error: "expected a duration such as 15d" }).default("30d"),
+  /** Alertmanager next to Prometheus, with the receivers that notify a person. */
+  alertmanager: AlertmanagerSchema.optional(),
 });
 
 /** Where a secret environment value comes from. Values never appear in config or rendered files. */
@@ -409,6 +455,7 @@ export type PromoteOverrideConfig = z.infer<typeof PromoteOverrideSchema>;
 export type ReviewConfig = z.infer<typeof ReviewSchema>;
 export type HostConfig = z.infer<typeof HostSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringSchema>;
+export type AlertmanagerConfig = z.infer<typeof AlertmanagerSchema>;
 export type CertificateConfig = z.infer<typeof CertificateSchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
 export type ContainerConfig = z.infer<typeof ContainerSchema>;

@@ -8,7 +8,7 @@ import { ConfigError } from "../config/load";
 import { bridgeGateway, databaseNames, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
-import { buildPrometheus } from "./monitoring";
+import { buildAlertmanager, buildPrometheus } from "./monitoring";
 import { buildHostOperations } from "./operations";
 import { configPaths, secretPaths, units } from "./paths";
 import type {
@@ -301,7 +301,21 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
   if (config.monitoring) {
     const prometheus = buildPrometheus(config.monitoring, hosts);
     const index = hosts.findIndex((h) => h.name === config.monitoring!.prometheusHost);
-    hosts[index] = { ...hosts[index], prometheus, warnings: [...hosts[index].warnings, ...prometheus.unreachable] };
+    const host = hosts[index];
+    const alertmanager = config.monitoring.alertmanager ? buildAlertmanager(config.monitoring.alertmanager, host.os) : undefined;
+    hosts[index] = {
+      ...host,
+      prometheus,
+      ...(alertmanager
+        ? {
+            alertmanager,
+            secretFiles: [...host.secretFiles, ...alertmanager.secretFiles],
+            configSecrets: [...host.configSecrets, ...alertmanager.configSecrets],
+            packages: host.os === "systemd" ? [...host.packages, "prometheus-alertmanager"].sort() : host.packages,
+          }
+        : {}),
+      warnings: [...host.warnings, ...prometheus.unreachable],
+    };
   }
   if (problems.length) throw new ConfigError(problems);
   return { hosts };

@@ -2,8 +2,10 @@
  * The Prometheus side: scrape jobs for every exporter and health endpoint of the fleet, written
  * for the host named by `homefleet:monitoring.prometheusHost`.
  */
-import type { MonitoringConfig } from "../config/schema";
+import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, type HostOperations } from "./operations";
+import { secretPaths } from "./paths";
+import type { SecretFileSpec } from "./specs";
 
 export interface MonitoredHost {
   readonly name: string;
@@ -19,6 +21,88 @@ export interface PrometheusSpec {
   readonly scrapeConfigs: readonly Record<string, unknown>[];
   /** Exporters the Prometheus host cannot reach (listening on another host's loopback). */
   readonly unreachable: readonly string[];
+  /** Alertmanager addresses (host:port) Prometheus sends alerts to; empty without one. */
+  readonly alertmanagers: readonly string[];
+}
+
+/** Alertmanager on the Prometheus host. */
+export interface AlertmanagerSpec {
+  /** The unit that runs it: Debian's packaged one, or nixpkgs'. */
+  readonly unit: string;
+  readonly listenAddress: string;
+  readonly port: number;
+  /** Receiver credentials: LoadCredential name → root-only secret file (the unit reads them as its own). */
+  readonly credentials: readonly { readonly name: string; readonly path: string }[];
+  readonly secretFiles: readonly SecretFileSpec[];
+  /** Config keys whose secret values the secret files hold. */
+  readonly configSecrets: readonly string[];
+  /** Alertmanager's own configuration (alertmanager.yml), the same on both flavours. */
+  readonly config: Record<string, unknown>;
+}
+
+/** Alertmanager listens on the Prometheus host's loopback only (and without clustering). */
+const ALERTMANAGER = { address: "127.0.0.1", port: 9093 } as const;
+
+/** Where Watchdog goes when no heartbeat receiver is configured: nowhere, rather than to a person every few minutes. */
+export const DISCARD_RECEIVER = "homefleet-discard";
+
+export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd"): AlertmanagerSpec {
+  const unit = os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service";
+  // systemd puts each LoadCredential file here for the unit alone, readable by its (dynamic) user.
+  const credentialsDir = `/run/credentials/${unit}`;
+  const credentials: { name: string; path: string }[] = [];
+  const secretFiles: SecretFileSpec[] = [];
+  const configSecrets: string[] = [];
+  const credential = (name: string, configKey: string): string => {
+    const path = secretPaths.alertmanager(name);
+    credentials.push({ name, path });
+    secretFiles.push({ path, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name, parts: [{ secret: `config/${configKey}` }] }] });
+    configSecrets.push(configKey);
+    return `${credentialsDir}/${name}`;
+  };
+  const receivers: Record<string, unknown>[] = Object.entries(am.receivers)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, r]) => {
+      if (r.webhook) {
+        const token = r.webhook.bearerTokenConfig ? credential(`${name}-token`, r.webhook.bearerTokenConfig) : undefined;
+        return { name, webhook_configs: [{ url: r.webhook.url, send_resolved: true, ...(token ? { http_config: { authorization: { type: "Bearer", credentials_file: token } } } : {}) }] };
+      }
+      const e = r.email!;
+      const password = e.passwordConfig ? credential(`${name}-password`, e.passwordConfig) : undefined;
+      return { name, email_configs: [{ to: e.to, from: e.from, smarthost: e.smarthost, require_tls: true, send_resolved: true, ...(e.username ? { auth_username: e.username } : {}), ...(password ? { auth_password_file: password } : {}) }] };
+    });
+  const heartbeat = am.heartbeatReceiver ?? DISCARD_RECEIVER;
+  if (!am.heartbeatReceiver) receivers.push({ name: DISCARD_RECEIVER });
+  return {
+    unit,
+    listenAddress: ALERTMANAGER.address,
+    port: ALERTMANAGER.port,
+    credentials,
+    secretFiles,
+    configSecrets,
+    config: {
+      route: {
+        receiver: am.defaultReceiver,
+        group_by: ["alertname", "host", "instance"],
+        group_wait: am.groupWait,
+        group_interval: am.groupInterval,
+        repeat_interval: am.repeatInterval,
+        routes: [
+          // The dead man's switch: only to the heartbeat, at once and at a steady beat.
+          { matchers: ['alertname="Watchdog"'], receiver: heartbeat, group_wait: "0s", group_interval: am.heartbeatInterval, repeat_interval: am.heartbeatInterval },
+        ],
+      },
+      inhibit_rules: [
+        // An exporter that is down explains the other alerts about its instance.
+        { source_matchers: ['alertname="TargetDown"'], target_matchers: ['alertname!="TargetDown"', 'alertname!="Watchdog"'], equal: ["instance"] },
+        // The critical form of a certificate alert replaces the warning.
+        { source_matchers: ['alertname="CertificateExpiringCritical"'], target_matchers: ['alertname="CertificateExpiringSoon"'], equal: ["instance", "certificate"] },
+        // The same alert at both severities: the critical one is enough.
+        { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["alertname", "instance"] },
+      ],
+      receivers,
+    },
+  };
 }
 
 /** Job names the alert rules rely on. */
@@ -66,7 +150,8 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
       ],
     });
   }
-  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable };
+  const alertmanagers = monitoring.alertmanager ? [`${ALERTMANAGER.address}:${ALERTMANAGER.port}`] : [];
+  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers };
 }
 
 export const BLACKBOX_CONFIG = {

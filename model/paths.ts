@@ -34,6 +34,8 @@ export const secretPaths = {
   redisExporterEnv: (stack: string) => `${SECRETS_ROOT}/${stack}/redis-exporter.env`,
   resticPassword: () => `${SECRETS_ROOT}/backup/restic-password`,
   resticEnv: () => `${SECRETS_ROOT}/backup/restic.env`,
+  /** A receiver's credential for Alertmanager (read through LoadCredential). */
+  alertmanager: (credential: string) => `${SECRETS_ROOT}/alertmanager/${credential}`,
 };
 
 export const configPaths = {

@@ -1,5 +1,5 @@
 import type { HostOperations } from "./operations";
-import type { PrometheusSpec } from "./monitoring";
+import type { AlertmanagerSpec, PrometheusSpec } from "./monitoring";
 /**
  * The flavour-neutral model of a fleet: what each host runs, independent of whether it is
  * written as a NixOS module or as unit files. Renderers read only these types.
@@ -173,6 +173,8 @@ export interface HostModel {
   readonly configSecrets: readonly string[];
   /** Set on the host that runs Prometheus. */
   readonly prometheus?: PrometheusSpec;
+  /** Alertmanager, on the Prometheus host when homefleet:monitoring.alertmanager is set. */
+  readonly alertmanager?: AlertmanagerSpec;
   readonly warnings: readonly string[];
 }
 

@@ -320,6 +320,11 @@ export function runChecks(input: ReviewInput, rules: string): Finding[] {
     checkCoverage(host, monitored && !input.render.model.hosts.find((h) => h.prometheus)?.prometheus?.unreachable.some((u) => u.includes(` of ${host.name} `)), rules, emit);
     checkSecurity(bundle, units, input.exposure?.get(host.name), threshold, emit);
     checkLiteLLM(host, emit);
+    if (host.prometheus && !host.alertmanager) {
+      emit("alert-delivery", "warning", "homefleet:monitoring.alertmanager", "alerts evaluate but notify no one: there is no Alertmanager", "Prometheus only evaluates rules; without an Alertmanager and a receiver, a firing alert is seen only by someone who looks.", "Set homefleet:monitoring.alertmanager with a receiver (webhook or email) as defaultReceiver.");
+    } else if (host.alertmanager && !input.config.monitoring?.alertmanager?.heartbeatReceiver) {
+      emit("alert-delivery", "warning", "homefleet:monitoring.alertmanager.heartbeatReceiver", "no heartbeat receiver: nobody notices when alerting itself breaks", "The Watchdog alert always fires; a heartbeat service that stops getting it raises the alarm when Prometheus, the rules or Alertmanager fail. Without one it is discarded.", "Set heartbeatReceiver to a webhook of a dead man's switch service (healthchecks.io, a cron monitor).");
+    }
     if (host.prometheus) {
       for (const u of host.prometheus.unreachable) emit("monitoring-unreachable", "warning", "homefleet:monitoring.prometheusHost", u, "An exporter Prometheus cannot reach alerts as TargetDown forever, or never gets scraped.", "Set the host's monitoring.listenAddress to an address on the monitoring network.");
     }

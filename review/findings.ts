@@ -28,7 +28,8 @@ export type CheckId =
   | "resource-limits"
   | "litellm-fallback"
   | "litellm-timeouts"
-  | "monitoring-unreachable";
+  | "monitoring-unreachable"
+  | "alert-delivery";
 
 export interface Finding {
   readonly check: CheckId;

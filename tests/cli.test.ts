@@ -76,7 +76,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("render --stack staging --out <dir>", () => {
   it("succeeds and says what it wrote", () => {
-    expect(stagingRun).toEqual({ code: 0, stdout: `rendered 47 files for 2 hosts (box-staging: 34, pi-staging: 13) into ${staging}\n`, stderr: "" });
+    expect(stagingRun).toEqual({ code: 0, stdout: `rendered 49 files for 2 hosts (box-staging: 36, pi-staging: 13) into ${staging}\n`, stderr: "" });
   });
 
   it("describes each host's os and arch in manifest.json", () => {

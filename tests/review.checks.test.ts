@@ -14,7 +14,7 @@ type Raw = { hosts: Record<string, any>; stacks: Record<string, any>; monitoring
 
 function base(): Raw {
   return {
-    monitoring: { prometheusHost: "box" },
+    monitoring: { prometheusHost: "box", alertmanager: { receivers: { ops: { webhook: { url: "http://192.0.2.50:8080/hook" } }, heartbeat: { webhook: { url: "https://hc-ping.com/example" } } }, defaultReceiver: "ops", heartbeatReceiver: "heartbeat" } },
     hosts: {
       box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", monitoring: { listenAddress: "192.0.2.10" }, certificates: { web: { domains: ["web.example.org"], issuer: "acme", acme: { email: "ops@example.org" } } } },
       pi: { address: "192.0.2.11", arch: "aarch64", os: "nixos", monitoring: { listenAddress: "192.0.2.11" }, backup: { offsite: { repository: "sftp:nas:/srv/restic/pi", passwordConfig: "resticPassword" } } },
@@ -173,6 +173,20 @@ describe("ports", () => {
     const raw = base();
     raw.stacks.app.container.publish = { hostPort: 8081, address: "0.0.0.0" };
     expect(of(review(raw), "published-not-loopback")).toEqual([expect.objectContaining({ path: "homefleet:stacks.app.container.publish.address" })]);
+  });
+});
+
+describe("alert delivery", () => {
+  it("alert-delivery: rules evaluate but no Alertmanager notifies anyone", () => {
+    const raw = base();
+    delete raw.monitoring.alertmanager;
+    expect(of(review(raw), "alert-delivery")).toEqual([expect.objectContaining({ severity: "warning", host: "box", path: "homefleet:monitoring.alertmanager", message: "alerts evaluate but notify no one: there is no Alertmanager" })]);
+  });
+
+  it("alert-delivery: an Alertmanager without a heartbeat receiver", () => {
+    const raw = base();
+    delete raw.monitoring.alertmanager.heartbeatReceiver;
+    expect(of(review(raw), "alert-delivery")).toEqual([expect.objectContaining({ path: "homefleet:monitoring.alertmanager.heartbeatReceiver" })]);
   });
 });
 

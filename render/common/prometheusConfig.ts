@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { BLACKBOX_CONFIG, type PrometheusSpec } from "../../model/monitoring";
+import { BLACKBOX_CONFIG, type AlertmanagerSpec, type PrometheusSpec } from "../../model/monitoring";
 import { renderAlertRules } from "../monitoring/alertRules";
 
 export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
@@ -14,11 +14,22 @@ export function renderPrometheusConfig(spec: PrometheusSpec, rulesPath: string):
       {
         global: { scrape_interval: spec.scrapeInterval, evaluation_interval: spec.scrapeInterval },
         rule_files: [rulesPath],
+        ...alertingOf(spec),
         scrape_configs: spec.scrapeConfigs,
       },
       { lineWidth: 0 },
     )
   );
+}
+
+/** Prometheus' `alerting` section: where its alerts go (nothing without an Alertmanager). */
+export function alertingOf(spec: PrometheusSpec): { alerting?: { alertmanagers: { static_configs: { targets: string[] }[] }[] } } {
+  return spec.alertmanagers.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...spec.alertmanagers] }] }] } } : {};
+}
+
+/** alertmanager.yml: receivers name their credentials by path only (LoadCredential files), never by value. */
+export function renderAlertmanagerConfig(spec: AlertmanagerSpec): string {
+  return header + stringify(spec.config, { lineWidth: 0 });
 }
 
 export function renderRules(): string {

@@ -6,7 +6,7 @@
 import { NIXOS_MODULE_DIR } from "../../model/paths";
 import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
 import type { HostModel } from "../../model/specs";
-import { PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
+import { alertingOf, PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import type { RenderedFile } from "../types";
 import { nixService, nixTimer, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
@@ -72,8 +72,23 @@ export function renderNixosOperations(host: HostModel): NixOperations {
         globalConfig: { scrape_interval: p.scrapeInterval, evaluation_interval: p.scrapeInterval },
         ruleFiles: [NixExpr.relativePath(`./prometheus/${PROMETHEUS_RULES_FILE}`)],
         scrapeConfigs: p.scrapeConfigs as NixValue,
+        alertmanagers: (alertingOf(p).alerting?.alertmanagers as NixValue) ?? undefined,
+        alertmanager: host.alertmanager
+          ? {
+              enable: true,
+              listenAddress: host.alertmanager.listenAddress,
+              port: host.alertmanager.port,
+              // No cluster gossip port (the default listens on 0.0.0.0:9094).
+              extraFlags: ["--cluster.listen-address="],
+              configuration: host.alertmanager.config as NixValue,
+            }
+          : undefined,
       },
     };
+    if (host.alertmanager?.credentials.length) {
+      // Receiver credentials reach the DynamicUser service as its own /run/credentials files.
+      services.alertmanager = { serviceConfig: { LoadCredential: host.alertmanager.credentials.map((c) => `${c.name}:${c.path}`) } };
+    }
   }
   files.push({
     path: `${NIXOS_MODULE_DIR}/operations.nix`,

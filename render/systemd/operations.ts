@@ -5,7 +5,7 @@
 import { METRICS_GROUP, TEXTFILE_DIR, type ExporterSpec } from "../../model/operations";
 import type { HostModel } from "../../model/specs";
 import { UNIT_DIR } from "../../model/paths";
-import { PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
+import { PROMETHEUS_RULES_FILE, renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
 import type { RenderedFile } from "../types";
 import { renderServiceUnit, renderTimerUnit } from "./serviceUnit";
 import { renderUnitFile } from "./unitWriter";
@@ -13,6 +13,8 @@ import { renderUnitFile } from "./unitWriter";
 const HEADER = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
 
 /** /etc/default files are read by Debian's units as EnvironmentFile; values here are homefleet's own. */
+const ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml";
+
 function defaultsFile(path: string, vars: Record<string, string>): RenderedFile {
   const lines = Object.keys(vars).map((k) => {
     if (/['\n\\]/.test(vars[k])) throw new Error(`${path}: ${k} cannot be written to an environment file`);
@@ -69,6 +71,22 @@ export function renderSystemdOperations(host: HostModel): RenderedFile[] {
         ARGS: `--web.listen-address=${host.prometheus.listenAddress}:${host.prometheus.port} --storage.tsdb.retention.time=${host.prometheus.retention}`,
       }),
     );
+  }
+  const am = host.alertmanager;
+  if (am) {
+    files.push({ path: ALERTMANAGER_CONFIG, mode: "0644", content: renderAlertmanagerConfig(am) });
+    // Loopback only, and no cluster gossip port (the package default listens on 0.0.0.0:9094).
+    files.push(defaultsFile("/etc/default/prometheus-alertmanager", { ARGS: `--config.file=${ALERTMANAGER_CONFIG} --web.listen-address=${am.listenAddress}:${am.port} --cluster.listen-address=` }));
+    if (am.credentials.length) {
+      files.push({
+        path: `${UNIT_DIR}/${am.unit}.d/50-homefleet.conf`,
+        mode: "0644",
+        content: renderUnitFile({
+          header: ["Managed by homefleet: receiver credentials, readable by Alertmanager under /run/credentials/ and by nothing else."],
+          sections: { Service: { LoadCredential: am.credentials.map((c) => `${c.name}:${c.path}`) } },
+        }),
+      });
+    }
   }
   return files;
 }
