@@ -424,12 +424,16 @@ finish_rollback() { # WHO
 do_recover() {
   read_state
   find "$gens" -mindepth 1 -maxdepth 1 -name '.*.partial' -exec rm -rf {} + 2>/dev/null || true
-  local g path
-  for g in $(installed_besides ""); do
-    while IFS=$'\t' read -r path _; do
-      if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
-    done < <(files_of "$gens/$g/manifest.json"; secrets_of "$g")
+  # Every path the current and the confirmed generation install, in one jq run (a damaged file
+  # lists nothing): a deployment cut off mid-install leaves PATH.homefleet-new beside them.
+  local args=() g path
+  for g in "$current" "$confirmed"; do
+    if [ -n "$g" ] && [ -f "$gens/$g/manifest.json" ]; then args+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
+    if [ -n "$g" ] && [ -f "$gens/$g/secrets.json" ]; then args+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
   done
+  while IFS= read -r path; do
+    if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
+  done < <(jq -n -r "${args[@]}" '$ARGS.named | to_entries[] | (try (.value | fromjson) catch {}) | ((.files // []) + (.secrets // []))[] | .path? // empty' | sort -u)
   if [ "$phase" = rolling-back ]; then finish_rollback "an interrupted rollback, finished"; fi
 }
 
