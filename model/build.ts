@@ -9,7 +9,7 @@ import { bridgeGateway, databaseNames, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
-import { buildHostOperations } from "./operations";
+import { buildHostOperations, isLoopback } from "./operations";
 import { configPaths, secretPaths, units } from "./paths";
 import type {
   CacheSpec,
@@ -316,6 +316,17 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
         : {}),
       warnings: [...host.warnings, ...prometheus.unreachable],
     };
+    // Exporters on a LAN address are scraped from the Prometheus host: open them to it alone.
+    const scraper = config.hosts[config.monitoring.prometheusHost].address;
+    hosts.forEach((h, i) => {
+      const ports = h.operations.exporters.filter((e) => !isLoopback(e.address)).map((e) => e.port);
+      if (i === index || !ports.length) return;
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(scraper)) {
+        hosts[i] = { ...h, warnings: [...h.warnings, `the firewall of ${h.name} cannot open its exporter ports to ${config.monitoring!.prometheusHost}: that host's address "${scraper}" is a name, and a firewall rule needs an IPv4 address; set homefleet:hosts.${config.monitoring!.prometheusHost}.address to one`] };
+        return;
+      }
+      hosts[i] = { ...h, scrapedBy: { address: scraper, ports: [...new Set(ports)].sort((a, b) => a - b) } };
+    });
   }
   if (problems.length) throw new ConfigError(problems);
   return { hosts };

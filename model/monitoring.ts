@@ -3,7 +3,7 @@
  * for the host named by `homefleet:monitoring.prometheusHost`.
  */
 import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
-import { EXPORTER_PORTS, type HostOperations } from "./operations";
+import { EXPORTER_PORTS, isLoopback, type HostOperations } from "./operations";
 import { secretPaths } from "./paths";
 import type { SecretFileSpec } from "./specs";
 
@@ -114,7 +114,7 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
   for (const host of hosts) {
     for (const e of host.operations.exporters) {
       const local = host.name === monitoring.prometheusHost;
-      const loopback = e.address.startsWith("127.");
+      const loopback = isLoopback(e.address);
       if (loopback && !local) {
         unreachable.push(`${e.kind} exporter of ${host.name} listens on ${e.address}; set homefleet:hosts.${host.name}.monitoring.listenAddress to an address ${monitoring.prometheusHost} can reach`);
         continue;

@@ -235,6 +235,10 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
   return { services, timers, dirs, list };
 }
 
+export function isLoopback(address: string): boolean {
+  return address.startsWith("127.");
+}
+
 function redisExporterUnit(stack: StackModel, address: string, port: number): ServiceUnitSpec {
   const cache = stack.cache!;
   return {
@@ -249,7 +253,9 @@ function redisExporterUnit(stack: StackModel, address: string, port: number): Se
       },
     ],
     environmentFiles: [secretPaths.redisExporterEnv(stack.name)],
-    after: [units.cache(stack.name)],
+    // On a LAN address it can only bind once the network is configured.
+    after: [units.cache(stack.name), ...(isLoopback(address) ? [] : ["network-online.target"])],
+    ...(isLoopback(address) ? {} : { wants: ["network-online.target"] }),
     wantedBy: ["multi-user.target"],
     service: { Restart: "on-failure", RestartSec: "10s", DynamicUser: "yes" },
     hardening: hardening.exporter,

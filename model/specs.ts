@@ -173,6 +173,11 @@ export interface HostModel {
   readonly configSecrets: readonly string[];
   /** Set on the host that runs Prometheus. */
   readonly prometheus?: PrometheusSpec;
+  /**
+   * Exporter ports another host's Prometheus scrapes over the network, and its address: the
+   * host's firewall (NixOS) opens exactly these ports to exactly that address.
+   */
+  readonly scrapedBy?: { readonly address: string; readonly ports: readonly number[] };
   /** Alertmanager, on the Prometheus host when homefleet:monitoring.alertmanager is set. */
   readonly alertmanager?: AlertmanagerSpec;
   readonly warnings: readonly string[];

@@ -5,6 +5,7 @@
 import type { FleetRender, HostBundle } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
 import { findCycle } from "../config/litellmFallbacks";
+import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, ListenerSpec } from "../model/specs";
 import type { TimerSpec } from "../model/units";
@@ -324,6 +325,10 @@ export function runChecks(input: ReviewInput, rules: string): Finding[] {
       emit("alert-delivery", "warning", "homefleet:monitoring.alertmanager", "alerts evaluate but notify no one: there is no Alertmanager", "Prometheus only evaluates rules; without an Alertmanager and a receiver, a firing alert is seen only by someone who looks.", "Set homefleet:monitoring.alertmanager with a receiver (webhook or email) as defaultReceiver.");
     } else if (host.alertmanager && !input.config.monitoring?.alertmanager?.heartbeatReceiver) {
       emit("alert-delivery", "warning", "homefleet:monitoring.alertmanager.heartbeatReceiver", "no heartbeat receiver: nobody notices when alerting itself breaks", "The Watchdog alert always fires; a heartbeat service that stops getting it raises the alarm when Prometheus, the rules or Alertmanager fail. Without one it is discarded.", "Set heartbeatReceiver to a webhook of a dead man's switch service (healthchecks.io, a cron monitor).");
+    }
+    const scraped = monitored && !host.prometheus && host.operations.exporters.some((e) => !isLoopback(e.address));
+    if (scraped && host.os === "nixos" && !host.scrapedBy) {
+      emit("monitoring-unreachable", "warning", hostPath(host.name, "monitoring", "listenAddress"), `the NixOS firewall of ${host.name} drops the scrapes of its exporters: no rule opens them to the Prometheus host`, "Exporters keep openFirewall = false; without a rule for the Prometheus host's address every scrape times out and TargetDown fires.", `Give homefleet:hosts.${input.config.monitoring?.prometheusHost}.address as an IPv4 address, so homefleet opens the exporter ports to it.`);
     }
     if (host.prometheus) {
       for (const u of host.prometheus.unreachable) emit("monitoring-unreachable", "warning", "homefleet:monitoring.prometheusHost", u, "An exporter Prometheus cannot reach alerts as TargetDown forever, or never gets scraped.", "Set the host's monitoring.listenAddress to an address on the monitoring network.");

@@ -176,6 +176,14 @@ describe("ports", () => {
   });
 });
 
+describe("scrapes through the firewall", () => {
+  it("monitoring-unreachable: a NixOS host's exporters when no firewall rule can name the Prometheus host", () => {
+    const raw = base();
+    raw.hosts.box.address = "box.lan";
+    expect(of(review(raw), "monitoring-unreachable")).toEqual([expect.objectContaining({ severity: "warning", host: "pi", path: "homefleet:hosts.pi.monitoring.listenAddress" })]);
+  });
+});
+
 describe("alert delivery", () => {
   it("alert-delivery: rules evaluate but no Alertmanager notifies anyone", () => {
     const raw = base();

@@ -37,6 +37,11 @@ export class NixExpr {
     return new NixExpr(() => path, true);
   }
 
+  /** `!expr`: the negation of a boolean expression. */
+  static not(expr: NixExpr): NixExpr {
+    return new NixExpr((indent) => `!${expr.atomic ? expr.source(indent) : `(${expr.source(indent)})`}`, false);
+  }
+
   /** A function application `fn arg1 arg2`, each argument rendered by the writer. */
   static call(fn: string, ...args: NixValue[]): NixExpr {
     const callee = NixExpr.ref(fn);

@@ -4,7 +4,7 @@
  * the monitoring host.
  */
 import { NIXOS_MODULE_DIR } from "../../model/paths";
-import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
+import { isLoopback, METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
 import type { HostModel } from "../../model/specs";
 import { alertingOf, PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
@@ -16,6 +16,21 @@ export interface NixOperations {
   readonly files: RenderedFile[];
   /** Scripts the module uses (their .sh files go to ./scripts). */
   readonly scripts: string[];
+}
+
+/**
+ * Opens the exporter ports to the Prometheus host alone, on either NixOS firewall backend (the
+ * iptables one takes extraCommands, the nftables one extraInputRules and refuses extraCommands).
+ * The exporters keep openFirewall = false: that would open them to everyone.
+ */
+function scrapeFirewall(scrapedBy: NonNullable<HostModel["scrapedBy"]>): Record<string, NixValue> {
+  const nftables = NixExpr.ref("config.networking.nftables.enable");
+  const iptables = scrapedBy.ports.map((p) => `iptables -I nixos-fw -p tcp -s ${scrapedBy.address} --dport ${p} -j nixos-fw-accept`).join("\n") + "\n";
+  const nft = `ip saddr ${scrapedBy.address} tcp dport { ${scrapedBy.ports.join(", ")} } accept comment "homefleet: Prometheus scrapes"\n`;
+  return {
+    extraCommands: NixExpr.call("lib.mkIf", NixExpr.not(nftables), iptables),
+    extraInputRules: NixExpr.call("lib.mkIf", nftables, nft),
+  };
 }
 
 export function renderNixosOperations(host: HostModel): NixOperations {
@@ -50,8 +65,14 @@ export function renderNixosOperations(host: HostModel): NixOperations {
     }
   }
 
+  for (const e of ops.exporters) {
+    // nixpkgs' exporter units; on a LAN address they can only bind once the network is configured.
+    if (e.kind !== "redis" && !isLoopback(e.address)) services[`prometheus-${e.kind}-exporter`] = { after: ["network-online.target"], wants: ["network-online.target"] };
+  }
+
   const body: Record<string, NixValue | undefined> = {
     users: { groups: { [METRICS_GROUP]: {} } },
+    networking: host.scrapedBy ? { firewall: scrapeFirewall(host.scrapedBy) } : undefined,
     systemd: {
       services,
       timers,
