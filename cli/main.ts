@@ -5,7 +5,9 @@ import { Command, CommanderError } from "commander";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
+import { stackFileJsonSchema } from "../config/jsonSchema";
 import { ConfigError, loadStackFile } from "../config/load";
+import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
 import { describeFinding, reviewFleet } from "../review";
 import { measureExposure, systemdAnalyzeAvailable } from "../review/exposure";
@@ -37,6 +39,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   const program = new Command()
     .name("homefleet")
     .description("Render and review self-hosted service stacks for NixOS and plain systemd hosts")
+    .version(homefleetVersion(), "-V, --version", "print homefleet's version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
 
@@ -57,7 +60,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
 
   program
     .command("review")
-    .description("review the fleet like seeds 000 and 001: inventory, graphs, schedule, coverage, findings")
+    .description("review the fleet: inventory, graphs, schedule, coverage, findings")
     .option("-s, --stack <name>", "stack name; reads Pulumi.<name>.yaml in the current directory")
     .option("-c, --config <file>", "a Pulumi stack file to read instead")
     .option("-f, --format <format>", "md or json", "md")
@@ -76,6 +79,16 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
       else io.out.write(text);
       for (const f of review.blocking) io.err.write(`error: ${describeFinding(f)}\n`);
       exitCode = review.blocking.length ? 1 : 0;
+    });
+
+  program
+    .command("schema")
+    .description("write a JSON Schema of stack files, for editors (# yaml-language-server: $schema=<file>)")
+    .option("-o, --out <file>", "write it to a file instead of standard output")
+    .action((opts: { out?: string }) => {
+      const text = JSON.stringify(stackFileJsonSchema(), null, 2) + "\n";
+      if (opts.out) writeFileSync(resolve(io.cwd, opts.out), text);
+      else io.out.write(text);
     });
 
   try {

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { main } from "../cli/main";
 
 const ROOT = join(__dirname, "..");
@@ -186,6 +187,28 @@ describe("refusals", () => {
       stdout: "",
       stderr: `homefleet: unknown stack "stagin": ${join(ROOT, "Pulumi.stagin.yaml")} does not exist (stacks in ${ROOT}: prod, staging)\n`,
     });
+  });
+});
+
+describe("--version and schema", () => {
+  it("--version prints the version of package.json", async () => {
+    const run = await homefleet("--version");
+    expect(run).toEqual({ code: 0, stdout: `${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`, stderr: "" });
+  });
+
+  it("schema accepts both committed stack files and names a misspelt key, as an editor would show it", async () => {
+    const run = await homefleet("schema");
+    expect(run.code).toBe(0);
+    const Ajv2020 = require("ajv/dist/2020").default;
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(JSON.parse(run.stdout));
+    for (const stack of ["staging", "prod"]) {
+      const doc = parseYaml(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+      expect({ stack, valid: validate(doc), errors: validate.errors ?? null }).toEqual({ stack, valid: true, errors: null });
+    }
+    const typo = parseYaml(readFileSync(join(ROOT, "Pulumi.staging.yaml"), "utf8"));
+    typo.config["homefleet:stacks"]["litellm-pi"].container.memroyMax = "1G";
+    expect(validate(typo)).toBe(false);
+    expect(validate.errors).toContainEqual(expect.objectContaining({ instancePath: "/config/homefleet:stacks/litellm-pi/container", keyword: "additionalProperties", params: { additionalProperty: "memroyMax" } }));
   });
 });
 

@@ -1,25 +1,11 @@
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { homefleetRoot } from "../../config/packageRoot";
 import type { ScriptSpec } from "./index";
-
-/**
- * The directory of homefleet's own sources, found from this file whether it runs as TypeScript
- * (render/scripts/) or compiled (dist/render/scripts/): host scripts are real .sh files there.
- */
-function sourceRoot(): string {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      if (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "homefleet") return dir;
-    } catch {
-      // not here: look one level up
-    }
-  }
-  throw new Error(`homefleet's package.json was not found above ${__dirname}`);
-}
 
 /** Reads a host script once, at load: the deployer's dynamic provider carries the text, not the path. */
 export function hostScriptText(fileName: string): string {
-  return readFileSync(join(sourceRoot(), "render", "scripts", fileName), "utf8");
+  return readFileSync(join(homefleetRoot(), "render", "scripts", fileName), "utf8");
 }
 
 /**
