@@ -53,7 +53,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const serviceAddress = hostServiceAddress(network);
   const warnings: string[] = [];
   if (network.mode === "host") {
-    warnings.push(`stack ${name}: network.mode host gives the container the host's network stack (seed 000 anti-pattern); prefer a bridge network`);
+    warnings.push(`stack ${name}: network.mode host gives the container the host's network stack (no isolation from the host); prefer a bridge network`);
   }
   const generated: GeneratedSecretSpec[] = [];
   const secretFiles: SecretFileSpec[] = [];

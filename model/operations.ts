@@ -75,7 +75,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     services.push({
       name: "homefleet-backup-postgresql",
       description: `homefleet: pg_dump of every database on ${hostName}`,
-      why: ["seed 000: a daily pg_dump with retention instead of WAL archiving with bare tool names.", "nixpkgs' services.postgresqlBackup writes no metrics and keeps no retention: homefleet's own unit on both flavours."],
+      why: ["A daily pg_dump with retention, not WAL archiving that depends on tools by bare name.", "nixpkgs' services.postgresqlBackup writes no metrics and keeps no retention: homefleet's own unit on both flavours."],
       type: "oneshot",
       user: "postgres",
       group: "postgres",
@@ -102,7 +102,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       services.push({
         name,
         description: `homefleet: Redis snapshot of stack ${s.name}`,
-        why: ["seed 000: `redis-cli SAVE`, then copy dump.rdb with a timestamp; `redis-cli --rdb` is a replication tool, not a backup."],
+        why: ["`redis-cli SAVE`, then a timestamped copy of dump.rdb; `redis-cli --rdb` is a replication tool, not a backup."],
         type: "oneshot",
         user,
         group: user,
@@ -125,7 +125,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
   services.push({
     name: "homefleet-backup-config",
     description: `homefleet: archive of ${hostName}'s homefleet config and secrets`,
-    why: ["seed 000: config and secrets archived nightly at 02:45, root-only."],
+    why: ["Config and secrets archived nightly, root-only."],
     type: "oneshot",
     execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
     requiresMountsFor: [b.dir],

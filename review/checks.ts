@@ -67,7 +67,7 @@ function checkTimers(host: HostModel, emit: Emit): void {
       emit("timer-calendar", "warning", timerPath(host.name, w.timer), `${w.timer}.timer: cannot place "${w.spec.onCalendar}" on the schedule`, "A calendar expression homefleet cannot read cannot be checked for collisions, and may not be what you meant.", "Use the form `[Mon..Sun ]*-*-* HH:MM[:SS]`, and check it with `systemd-analyze calendar`.");
     }
     if (!w.spec.persistent) {
-      emit("timer-persistent", "warning", timerPath(host.name, w.timer), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day (seed 001).", "Set Persistent=true.");
+      emit("timer-persistent", "warning", timerPath(host.name, w.timer), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
     }
   }
   const placed = windows.filter((w) => w.start !== undefined);
@@ -77,7 +77,7 @@ function checkTimers(host: HostModel, emit: Emit): void {
       const b = placed[j];
       if (a.weekday && b.weekday && a.weekday !== b.weekday) continue;
       if (a.start === b.start) {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${fmt(a.start!)})`, "Jobs that start together compete for disk and CPU (seed 000: staggered timers prevent I/O storms).", "Move one of them by at least the other's run time plus its randomized delay.");
+        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${fmt(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
       } else if (a.start! < b.end! && b.start! < a.end!) {
         emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} (${fmt(a.start!)}-${fmt(a.end!)}) overlaps ${b.timer} (${fmt(b.start!)}-${fmt(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
       }
@@ -96,7 +96,7 @@ function checkTimers(host: HostModel, emit: Emit): void {
   for (let i = 1; i < renewals.length; i++) {
     const gap = renewals[i].start! - renewals[i - 1].start!;
     if (gap < RENEWAL_STAGGER_MINUTES) {
-      emit("timer-renewal-stagger", "warning", hostPath(host.name, "certificates"), `${renewals[i - 1].timer} and ${renewals[i].timer} are ${gap} minutes apart`, "seed 001: renewals 30 minutes apart, so two orders never hit a CA or port 80 at once.", "Keep certificate renewals at least 30 minutes apart.");
+      emit("timer-renewal-stagger", "warning", hostPath(host.name, "certificates"), `${renewals[i - 1].timer} and ${renewals[i].timer} are ${gap} minutes apart`, "Renewals 30 minutes apart never hit a CA or port 80 at once.", "Keep certificate renewals at least 30 minutes apart.");
     }
   }
 }
@@ -132,10 +132,10 @@ export function checkUnitGraph(hostName: string, units: readonly ParsedUnit[], e
     }
     const readsSecrets = values(u, "LoadCredential").length > 0 || values(u, "EnvironmentFile").length > 0;
     if (readsSecrets && values(u, "DefaultDependencies").includes("no") && !values(u, "After").includes("local-fs.target")) {
-      emit("secret-before-filesystem", "error", hostPath(hostName), `${u.name} reads secret files without waiting for local filesystems`, "seed 000: secret generation ran before /etc was mounted.", "Add After=local-fs.target (or keep DefaultDependencies).");
+      emit("secret-before-filesystem", "error", hostPath(hostName), `${u.name} reads secret files without waiting for local filesystems`, "A unit that reads secrets before local filesystems are mounted reads nothing, or the wrong file.", "Add After=local-fs.target (or keep DefaultDependencies).");
     }
     if (/^podman-/.test(u.name) && (!values(u, "MemoryMax").length || !values(u, "CPUQuota").length)) {
-      emit("resource-limits", "warning", hostPath(hostName), `${u.name} has no MemoryMax or CPUQuota`, "seed 000: an unbounded container can starve PostgreSQL and Redis on the same host.", "Set container.memoryMax and container.cpuQuota.");
+      emit("resource-limits", "warning", hostPath(hostName), `${u.name} has no MemoryMax or CPUQuota`, "An unbounded container can starve PostgreSQL and Redis on the same host.", "Set container.memoryMax and container.cpuQuota.");
     }
     for (const env of values(u, "Environment")) {
       if (/(PASSWORD|SECRET|TOKEN|MASTER_KEY|API_KEY)/i.test(env)) {
@@ -156,7 +156,7 @@ function checkBindOrder(host: HostModel, units: readonly ParsedUnit[], emit: Emi
     if (!owner) continue;
     const device = unitNames.device(bridge.network.interface as string);
     if (!values(owner, "After").includes(device)) {
-      emit("bind-before-device", "error", stackPath(bridge.name, "network"), `${l.owner} listens on ${l.address} but does not start after ${device}`, "seed 001: PostgreSQL started at 19 s, podman0 appeared at 50 s, and PostgreSQL listened on localhost only.", `Order ${l.owner} After= and Requires= ${device}.`);
+      emit("bind-before-device", "error", stackPath(bridge.name, "network"), `${l.owner} listens on ${l.address} but does not start after ${device}`, "A service that starts before its bridge exists listens on loopback only: PostgreSQL started 30 s before the bridge and never listened on it.", `Order ${l.owner} After= and Requires= ${device}.`);
     }
   }
 }
@@ -199,7 +199,7 @@ function checkPorts(host: HostModel, emit: Emit): void {
   }
   for (const s of host.stacks) {
     if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
-      emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "seed 002/004: published ports on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
+      emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "Published ports belong on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
     }
   }
 }
@@ -228,7 +228,7 @@ function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit:
     }
     const probed = host.operations.probes.some((p) => p.stack === s.name);
     if (!probed || !hasAlert("HealthEndpointFailing")) {
-      emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "seed 001: every service has an exporter or a probe, and an alert.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");
+      emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");
     }
   }
   for (const c of host.operations.certificates) {
@@ -247,10 +247,10 @@ function checkSecurity(bundle: HostBundle, units: readonly ParsedUnit[], exposur
   const host = bundle.host;
   for (const f of bundle.files) {
     const trustLine = f.content.split("\n").find((l) => !l.trim().startsWith("#") && /\btrust\s*$/.test(l.trim()));
-    if (trustLine) emit("trust-authentication", "error", hostPath(host.name, "postgresql"), `${f.path} allows trust authentication: ${trustLine.trim()}`, "seed 000: with trust, any local process logs in as any PostgreSQL user.", "Use scram-sha-256 (homefleet's default).");
+    if (trustLine) emit("trust-authentication", "error", hostPath(host.name, "postgresql"), `${f.path} allows trust authentication: ${trustLine.trim()}`, "With trust, any local process logs in as any PostgreSQL user.", "Use scram-sha-256 (homefleet's default).");
   }
   for (const s of host.stacks) {
-    if (s.network.mode === "host") emit("host-network", "warning", stackPath(s.name, "network", "mode"), `${s.name} runs on the host's network`, "seed 000: --network=host breaks container isolation; a compromised container reaches every host port.", "Use mode: bridge with a subnet.");
+    if (s.network.mode === "host") emit("host-network", "warning", stackPath(s.name, "network", "mode"), `${s.name} runs on the host's network`, "--network=host breaks container isolation; a compromised container reaches every host port.", "Use mode: bridge with a subnet.");
   }
   const secretPaths = bundle.manifest.secretFiles.map((s) => s.path);
   for (const u of units) {
@@ -259,7 +259,7 @@ function checkSecurity(bundle: HostBundle, units: readonly ParsedUnit[], exposur
       for (const v of vals) {
         const leaked = secretPaths.find((p) => v.includes(p));
         if (leaked && !(directive === "ExecStart" && v.includes(`--env-file=${leaked}`))) {
-          emit("secret-insecure", "error", hostPath(host.name), `${u.name} names the secret file ${leaked} in ${directive}=`, "A secret handed over as an argument or variable shows up in the process list and the journal (seed 000's master key).", "Use LoadCredential= or a root-only EnvironmentFile=.");
+          emit("secret-insecure", "error", hostPath(host.name), `${u.name} names the secret file ${leaked} in ${directive}=`, "A secret handed over as an argument or variable shows up in the process list and the journal.", "Use LoadCredential= or a root-only EnvironmentFile=.");
         }
       }
     }
@@ -285,7 +285,7 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
       for (const entry of doc.litellm_settings?.[field] ?? []) Object.assign(chains, entry);
       for (const [from, targets] of Object.entries(chains)) {
         for (const to of [from, ...targets]) {
-          if (!served.has(to)) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} names ${to}, which the proxy does not serve`, "seed 004: chains pointing at a disabled provider fail exactly when they are needed.", "Point fallbacks only at enabled models.");
+          if (!served.has(to)) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} names ${to}, which the proxy does not serve`, "Chains pointing at a disabled provider fail exactly when they are needed.", "Point fallbacks only at enabled models.");
         }
       }
       const cycle = findCycle(chains);
@@ -294,7 +294,7 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
     const request = doc.litellm_settings?.request_timeout;
     const router = doc.router_settings?.timeout;
     if (request !== undefined && router !== undefined && router > request) {
-      emit("litellm-timeouts", "warning", stackPath(s.name, "litellm", "router", "timeout"), `router timeout ${router}s is above the request timeout ${request}s`, "seed 004: router 30 s under request 60 s, so the router gives up and falls back before the request times out.", "Keep router.timeout below settings.requestTimeout.");
+      emit("litellm-timeouts", "warning", stackPath(s.name, "litellm", "router", "timeout"), `router timeout ${router}s is above the request timeout ${request}s`, "With the router timeout under the request timeout (30 s under 60 s), the router gives up and falls back before the request times out.", "Keep router.timeout below settings.requestTimeout.");
     }
     for (const m of doc.model_list ?? []) {
       if (request !== undefined && (m.litellm_params.timeout ?? 0) > request) {

@@ -168,7 +168,7 @@ export const backupPostgresqlScript: ScriptSpec = {
 # Runs as the postgres user and connects over the Unix socket with peer authentication: no
 # password exists anywhere. The socket directory is libpq's default (/run/postgresql); a PGHOST
 # in the environment overrides it, as for any libpq client (the drill test uses that).
-# Daily dumps, no WAL archiving (seed 000).
+# Daily dumps, no WAL archiving.
 # Usage: homefleet-backup-postgresql DATABASE PORT DEST_DIR RETENTION_DAYS JOB
 set -euo pipefail
 umask 077
@@ -204,8 +204,8 @@ export const backupRedisScript: ScriptSpec = {
   text: `#!/bin/bash
 # Snapshots a Redis instance: redis-cli SAVE, then a copy of DATA_DIR/dump.rdb to
 # DEST_DIR/dump-YYYYmmdd_HHMMSS.rdb (UTC); then retention and node-exporter textfile metrics
-# (kind="redis"). Never "redis-cli --rdb": that is the replication protocol, not a backup
-# (seed 000). Redis writes dump.rdb to a temp file and renames it, so the copy is never torn.
+# (kind="redis"). Never "redis-cli --rdb": that is the replication protocol, not a backup.
+# Redis writes dump.rdb to a temp file and renames it, so the copy is never torn.
 # The password comes from the systemd credential "redis-password"
 # (LoadCredential=redis-password:<file>). It is given to redis-cli with --askpass, which reads it
 # from standard input, here redirected straight from the credential file. So the password is

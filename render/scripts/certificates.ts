@@ -150,7 +150,7 @@ export const certAcmeScript: ScriptSpec = {
 # \${HOMEFLEET_ACME_STATE_DIR:-/var/lib/homefleet/acme}/NAME. When lego's certificate differs
 # from the installed one (new, renewed, or an earlier install that did not finish), it is copied
 # to CERT_DIR/NAME.crt (full chain) and CERT_DIR/NAME.key (0600) and RELOAD_UNIT is reloaded
-# ("-": none). Not restarted (seed 001: reloads minimize downtime). CA_BUNDLE: PEM file of the
+# ("-": none). Not restarted: a reload keeps connections up. CA_BUNDLE: PEM file of the
 # roots that sign the ACME server's own TLS certificate (LEGO_CA_CERTIFICATES), for a private CA.
 # renew runs with --no-random-sleep: jitter is the timer's RandomizedDelaySec.
 # Writes homefleet_certificate_renewal_NAME.prom on every run (status 0 on any failure).
@@ -261,8 +261,8 @@ export const certStepScript: ScriptSpec = {
   name: "homefleet-cert-step",
   nixRuntimeInputs: ["step-cli", "openssl", "coreutils", "systemd"],
   text: `#!/bin/bash
-# Renews the certificate NAME from the private step-ca at CA_URL (seed 001's internal CA) and
-# reloads RELOAD_UNIT ("-": none). Certificates last 90 days (seed 001).
+# Renews the certificate NAME from the private step-ca at CA_URL (an internal CA) and
+# reloads RELOAD_UNIT ("-": none). Certificates last 90 days.
 # - CERT_DIR/NAME.crt exists and has not expired: "step ca renew --force", authenticated by the
 #   current certificate and key (mTLS); the key is kept. With RENEW_DAYS, only when the
 #   certificate expires within RENEW_DAYS days (a daily timer then renews about once a month);

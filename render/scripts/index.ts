@@ -20,7 +20,7 @@ export const networkScript: ScriptSpec = {
 # to that address, and keeps it up while no container runs.
 # Why: netavark (1.4, Debian bookworm) creates the bridge only when the first container joins,
 # never adds the gateway address to a bridge it did not create, and deletes the bridge when the
-# last container leaves. Seed 001's PostgreSQL came up listening on localhost only because of
+# last container leaves. A PostgreSQL that starts first comes up listening on localhost only because of
 # the first; the last would take the address away on every container restart. An "anchor"
 # interface enslaved to the bridge keeps netavark from deleting it: one end of a veth pair,
 # because some kernels have no dummy driver (CONFIG_DUMMY unset on the e2e test machine).
@@ -57,7 +57,7 @@ export const waitHttpScript: ScriptSpec = {
   text: `#!/bin/bash
 # Waits until URL answers with a 2xx status, for at most TIMEOUT seconds, polling every
 # INTERVAL seconds. Runs as ExecStartPost, so the unit only becomes active once the service
-# is healthy and a deployment can gate on unit state (seed 000: health check, generous timeout).
+# is healthy and a deployment can gate on unit state (a health check with a generous timeout).
 # Usage: homefleet-wait-http URL TIMEOUT INTERVAL
 set -euo pipefail
 

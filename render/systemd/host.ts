@@ -224,7 +224,7 @@ function postgresFiles(host: HostModel): RenderedFile[] {
       mode: "0640",
       owner: "postgres",
       group: "postgres",
-      content: `# Managed by homefleet: client authentication for host ${host.name}. Never 'trust' (seed 000).\n` + hbaRules(pg).join("\n") + "\n",
+      content: `# Managed by homefleet: client authentication for host ${host.name}. Never 'trust'.\n` + hbaRules(pg).join("\n") + "\n",
     },
   ];
   if (pg.bindInterfaces.length) {
@@ -236,7 +236,7 @@ function postgresFiles(host: HostModel): RenderedFile[] {
       content: renderUnitFile({
         header: [
           ...header(`ordering of PostgreSQL ${pg.version} after the bridges whose gateways it listens on`),
-          "seed 001: without it PostgreSQL starts before the bridge exists and listens on localhost only.",
+          "Without it PostgreSQL starts before the bridge exists and listens on localhost only.",
         ],
         sections: { Unit: dropIn },
       }),
