@@ -9,6 +9,7 @@ import { stackFileJsonSchema } from "../config/jsonSchema";
 import { ConfigError, loadStackFile } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
+import { starterStackFile } from "./starter";
 import { describeFinding, reviewFleet } from "../review";
 import { measureExposure, systemdAnalyzeAvailable } from "../review/exposure";
 import { reviewJson, reviewMarkdown } from "../review/report";
@@ -79,6 +80,17 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
       else io.out.write(text);
       for (const f of review.blocking) io.err.write(`error: ${describeFinding(f)}\n`);
       exitCode = review.blocking.length ? 1 : 0;
+    });
+
+  program
+    .command("init")
+    .description("write a commented starter stack file, Pulumi.<stack>.yaml, that renders clean")
+    .option("-s, --stack <name>", "stack name", "dev")
+    .action((opts: { stack: string }) => {
+      const file = stackFile({ stack: opts.stack }, io.cwd);
+      if (existsSync(file)) throw new Error(`${file} exists already: homefleet init never overwrites a stack file`);
+      writeFileSync(file, starterStackFile(opts.stack), { flag: "wx" });
+      io.out.write(`wrote ${basename(file)}; next: npx homefleet render --stack ${opts.stack} --out out\n`);
     });
 
   program

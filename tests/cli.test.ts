@@ -33,16 +33,21 @@ interface Run {
   stderr: string;
 }
 
-/** Runs main() as `homefleet <args>` from the repository root, capturing what it prints. */
-async function homefleet(...args: string[]): Promise<Run> {
+/** Runs main() as `homefleet <args>` in `cwd`, capturing what it prints. */
+async function homefleetIn(cwd: string, ...args: string[]): Promise<Run> {
   const captured = { stdout: "", stderr: "" };
   const io = {
     out: { write: (s: string) => ((captured.stdout += s), true) },
     err: { write: (s: string) => ((captured.stderr += s), true) },
-    cwd: ROOT,
+    cwd,
   } as unknown as NonNullable<Parameters<typeof main>[1]>;
   const code = await main(["node", "homefleet", ...args], io);
   return { code, ...captured };
+}
+
+/** `homefleet <args>` from the repository root. */
+function homefleet(...args: string[]): Promise<Run> {
+  return homefleetIn(ROOT, ...args);
 }
 
 /** Every file under `dir` as relative path → { bytes, mode }, in sorted order. */
@@ -187,6 +192,23 @@ describe("refusals", () => {
       stdout: "",
       stderr: `homefleet: unknown stack "stagin": ${join(ROOT, "Pulumi.stagin.yaml")} does not exist (stacks in ${ROOT}: prod, staging)\n`,
     });
+  });
+});
+
+describe("init", () => {
+  it("writes a starter stack file that renders clean and reviews without an error, and never overwrites one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homefleet-init-"));
+    expect(await homefleetIn(dir, "init", "--stack", "home")).toEqual({ code: 0, stdout: "wrote Pulumi.home.yaml; next: npx homefleet render --stack home --out out\n", stderr: "" });
+    expect(readFileSync(join(dir, "Pulumi.home.yaml"), "utf8")).toContain('# homefleet stack "home"');
+    expect(await homefleetIn(dir, "render", "--stack", "home", "--out", "out")).toMatchObject({ code: 0, stderr: "" });
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, "out", "manifest.json"), "utf8")).hosts)).toEqual(["box"]);
+    const review = await homefleetIn(dir, "review", "--stack", "home", "--no-exposure", "--out", "review.md");
+    expect(review.code).toBe(0);
+    expect(review.stderr).not.toContain("error:");
+    const again = await homefleetIn(dir, "init", "--stack", "home");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("exists already: homefleet init never overwrites a stack file");
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
