@@ -103,11 +103,37 @@ files_of() { # MANIFEST
   jq -r '.files[] | [.path, .mode, .sha256, ((.owner // "root") + ":" + (.group // "root"))] | @tsv' "$1"
 }
 
-secrets_of() { # GEN: the same for the generation's secrets
-  if [ -f "$gens/$1/secrets.json" ]; then
-    jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$gens/$1/secrets.json"
+secrets_of() { # SECRETS_JSON: the same for a generation's secrets (nothing when it has none)
+  if [ -f "$1" ]; then
+    jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$1"
   fi
 }
+
+# Numbers of the kept generations, in ascending order.
+kept_generations() {
+  if [ -d "$gens" ]; then find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n; fi
+}
+
+# Removes secret files and the directories they leave empty.
+remove_secrets() { # PATH...
+  local path
+  for path in "$@"; do
+    rm -f -- "$path"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$path")" 2>/dev/null || true
+  done
+}
+
+# Deletes network interfaces (bridges and their anchors) that exist.
+remove_interfaces() { # NAME...
+  local name
+  for name in "$@"; do
+    if ip link show dev "$name" >/dev/null 2>&1; then ip link del dev "$name" || true; fi
+  done
+}
+
+# jq: the unit files a manifest installs under /etc/systemd/system (homefleet's own units).
+OWN_UNITS='def own_units: [.files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u];'
+
 
 # What may be installed now besides GEN: the current generation, and during an unconfirmed or
 # interrupted change also the confirmed one (each listed once, only when intact).
@@ -155,7 +181,7 @@ prepare() {
         echo "sha256 mismatch for $path: have $have, the upload's list says $sha" >&2
         exit 1
       fi
-    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; elif [ -f "$partial/secrets.json" ]; then jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$partial/secrets.json"; fi)
+    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; else secrets_of "$partial/secrets.json"; fi)
   done
   mv "$partial" "$dir"
   echo "prepared generation $gen"
@@ -185,8 +211,8 @@ install_generation() { # GEN OLD...
 
   if [ "$os" != nixos ] && [ "${#olds[@]}" -gt 0 ]; then
     local leaving=()
-    mapfile -t leaving < <(jq -r -n --slurpfile new "$manifest" '
-      [inputs | (.start[]?), (.files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u)]
+    mapfile -t leaving < <(jq -r -n --slurpfile new "$manifest" "$OWN_UNITS"'
+      [inputs | (.start[]?), own_units[]]
       | unique - ([$new[0].start[]?] + [$new[0].units[]?]) | .[]' "${olds[@]}")
     if [ "${#leaving[@]}" -gt 0 ]; then
       echo "stopping: ${leaving[*]}"
@@ -197,7 +223,7 @@ install_generation() { # GEN OLD...
   # Install only what differs on disk (content, mode or owner): a change, a hand edit, a
   # rollback. One sha256sum and one stat for all paths keep a switch fast.
   local list paths=() installed=() changed_secrets=() removed=()
-  list=$( (files_of "$manifest" | sed 's/^/files\t/'; secrets_of "$gen" | sed 's/^/secrets\t/') )
+  list=$( (files_of "$manifest" | sed 's/^/files\t/'; secrets_of "$dir/secrets.json" | sed 's/^/secrets\t/') )
   mapfile -t paths < <(cut -f2 <<<"$list" | sed '/^$/d')
   declare -A have_sha=() have_meta=()
   local sum path mode sha owner rest kind
@@ -232,17 +258,12 @@ install_generation() { # GEN OLD...
       else
         mapfile -t gone < <(jq -r '.secrets[].path' "$old_secrets")
       fi
-      for path in "${gone[@]}"; do
-        rm -f -- "$path"
-        rmdir --ignore-fail-on-non-empty "$(dirname "$path")" 2>/dev/null || true
-      done
+      remove_secrets "${gone[@]}"
     fi
     # Bridges of stacks that left.
     local ifaces=()
     mapfile -t ifaces < <(jq -r --slurpfile new "$manifest" '[.interfaces[]?] - [$new[0].interfaces[]?] | .[]' "$old")
-    for g in "${ifaces[@]}"; do
-      if ip link show dev "$g" >/dev/null 2>&1; then ip link del dev "$g" || true; fi
-    done
+    remove_interfaces "${ifaces[@]}"
   done
   if [ "${#removed[@]}" -gt 0 ]; then rm -f -- "${removed[@]}"; fi
 
@@ -323,15 +344,13 @@ uninstall() { # GEN...
     printf '%s\n' "# homefleet was removed from this host; this empty module keeps the import in configuration.nix working." "{ ... }:" "{" "}" >/etc/nixos/homefleet/default.nix
     nixos-rebuild switch
   else
-    mapfile -t units < <(jq -r -n '[inputs | .files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u] | unique | .[]' "${manifests[@]}")
+    mapfile -t units < <(jq -r -n "$OWN_UNITS"'[inputs | own_units[]] | unique | .[]' "${manifests[@]}")
     mapfile -t start < <(jq -r -n '[inputs | .start[]?] | unique | .[]' "${manifests[@]}")
     mapfile -t ifaces < <(jq -r -n '[inputs | .interfaces[]?] | unique | .[]' "${manifests[@]}")
     if [ "${#units[@]}" -gt 0 ]; then systemctl disable --now "${units[@]}" 2>/dev/null || systemctl stop "${units[@]}" 2>/dev/null || true; fi
     if [ "${#start[@]}" -gt 0 ]; then systemctl stop "${start[@]}" 2>/dev/null || true; fi
     if [ "${#files[@]}" -gt 0 ]; then rm -f -- "${files[@]}"; fi
-    for g in "${ifaces[@]}"; do
-      if ip link show dev "$g" >/dev/null 2>&1; then ip link del dev "$g" || true; fi
-    done
+    remove_interfaces "${ifaces[@]}"
     local d
     # Directories only homefleet writes into: emptied ones go (others may belong to packages).
     for d in /etc/homefleet /usr/local/lib/homefleet; do
@@ -339,10 +358,7 @@ uninstall() { # GEN...
     done
     systemctl daemon-reload
   fi
-  for g in "${secrets[@]}"; do
-    rm -f -- "$g"
-    rmdir --ignore-fail-on-non-empty "$(dirname "$g")" 2>/dev/null || true
-  done
+  remove_secrets "${secrets[@]}"
   echo "removed the units and files of generation(s) $*"
 }
 
@@ -441,9 +457,8 @@ do_remove() {
   read_state
   disarm
   local all=()
-  if [ -d "$gens" ]; then mapfile -t all < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -rn); fi
-  # The current generation first: its manifest says which flavour the host is.
-  mapfile -t all < <(printf '%s\n' "$current" "${all[@]}" | sed '/^$/d' | awk '!seen[$0]++')
+  # The current generation first (its manifest says which flavour the host is), then the newest.
+  mapfile -t all < <( (echo "$current"; kept_generations | sort -rn) | sed '/^$/d' | awk '!seen[$0]++')
   uninstall "${all[@]}"
   rm -rf "$root/secrets" "$gens" "$root/current" "$root/previous" "$root/state" "$root/deploy.holder" "$self"
   echo "removed homefleet from this host"
@@ -452,7 +467,7 @@ do_remove() {
 do_gc() { # KEEP
   read_state
   local all=() remove gen
-  mapfile -t all < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n)
+  mapfile -t all < <(kept_generations)
   remove=$((${#all[@]} - $1))
   for gen in "${all[@]}"; do
     [ "$remove" -gt 0 ] || break
@@ -480,7 +495,7 @@ locked() { # COMMAND ARGS...
 status_json() {
   read_state
   local list=() args=() g
-  if [ -d "$gens" ]; then mapfile -t list < <(find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n); fi
+  mapfile -t list < <(kept_generations)
   for g in "${list[@]}"; do
     if [ -f "$gens/$g/manifest.json" ]; then args+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
     if [ -f "$gens/$g/secrets.json" ]; then args+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
