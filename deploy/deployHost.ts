@@ -100,6 +100,11 @@ export interface HostStatus {
 async function readState(session: HostSession, what = "reading the host's state", before = ""): Promise<HostState> {
   const out = await session.run(what, `${before}if [ -x ${ACTIVATE} ]; then ${ACTIVATE} status; else echo none; fi`, undefined, 900);
   if (out.trim() === "none") return { phase: "confirmed", current: null, confirmed: null, manifest: null, files: {}, secrets: {}, generations: {}, armed: false, holder: null };
+  return parseState(session, what, out);
+}
+
+/** `homefleet-activate status` output as a HostState; `what` names the step in the error. */
+function parseState(session: HostSession, what: string, out: string): HostState {
   try {
     return JSON.parse(out) as HostState;
   } catch (err) {
@@ -153,7 +158,7 @@ function defaultHolder(): string {
 async function underDeployLock<T>(session: HostSession, holder: string | undefined, work: () => Promise<T>): Promise<T> {
   await ensureActivateScript(session);
   const lease = await session.lease(`${ACTIVATE} hold ${sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"))}`, "held").catch((err: DeployError) => {
-    throw new DeployError(session.target.host, `not deployed: ${err.message.replace(/^host [^:]+: /, "")}`);
+    throw new DeployError(session.target.host, `not deployed: ${err.reason}`);
   });
   try {
     return await work();
@@ -306,8 +311,8 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     const tar: TarEntry[] = [
       { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
       ...plan.prepare.files.map((p) => {
-        const f = manifest.files.find((m) => m.path === p)!;
-        return { path: `files${p}`, mode: parseInt(f.mode, 8), content: byPath.get(p)!.content };
+        const f = byPath.get(p)!;
+        return { path: `files${p}`, mode: parseInt(f.mode, 8), content: f.content };
       }),
       { path: "secrets.json", mode: 0o600, content: JSON.stringify({ digest: bundle.digest, secrets: bundle.entries }, null, 2) + "\n" },
       ...plan.prepare.secrets.map((p) => ({ path: `secrets${p}`, mode: 0o400, content: secretByPath.get(p)!.content })),
@@ -355,11 +360,7 @@ async function confirm(session: HostSession, generation: number, s: ReturnType<t
     throw new DeployError(session.target.host, `generation ${generation} passed its health gate but was rolled back by its revert timer before the confirmation (confirmAfterSec ${s.confirmAfterSec} s); the host runs generation ${now.current ?? "none"} (${now.phase}).`);
   }
   if (r.code !== 0) throw new DeployError(session.target.host, `confirming generation ${generation} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-5).join(" / ")}`);
-  try {
-    return JSON.parse(r.stdout) as HostState;
-  } catch (err) {
-    throw new DeployError(session.target.host, `reading back the host's state after the confirmation: ${(err as Error).message}`);
-  }
+  return parseState(session, "reading back the host's state after the confirmation", r.stdout);
 }
 
 /**

@@ -58,14 +58,18 @@ export interface ExecResult {
 }
 
 export class DeployError extends Error {
+  /** The message without the host: what a caller that adds its own context wraps. */
+  readonly reason: string;
+
   constructor(
     readonly host: string,
-    message: string,
+    reason: string,
   ) {
-    super(`host ${host}: ${message}`);
+    super(`host ${host}: ${reason}`);
     // Set again by hand: in the provider as Pulumi serializes it, the class becomes a function
     // whose super call does not set the message, and the engine would show an empty error.
-    this.message = `host ${host}: ${message}`;
+    this.message = `host ${host}: ${reason}`;
+    this.reason = reason;
     this.name = "DeployError";
   }
 }
@@ -189,7 +193,7 @@ export class HostSession {
     try {
       r = await this.exec(command, stdin, timeoutSec);
     } catch (err) {
-      throw new DeployError(this.target.host, `${what} failed: ${(err as Error).message.replace(/^host [^:]+: /, "")}`);
+      throw new DeployError(this.target.host, `${what} failed: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
     }
     if (r.code !== 0) throw new DeployError(this.target.host, `${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
     return r.stdout;
