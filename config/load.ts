@@ -183,10 +183,10 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     const backupDir = unsafeDataDirectory(host.backup.dir);
     if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
     for (const [cert, spec] of Object.entries(host.certificates)) {
-      // HTTP-01 (acme) cannot prove a wildcard, and step-ca's subject is one DNS name: the renewal
-      // scripts would refuse it on every run.
+      // Both issuers prove names by HTTP-01, which cannot prove a wildcard: the renewal script
+      // would refuse it on every run.
       spec.domains.forEach((domain, i) => {
-        if (domain.startsWith("*.")) problems.push({ path: at("certificates", cert, "domains", String(i)), message: `a wildcard cannot be issued here (${spec.issuer === "acme" ? "HTTP-01 proves one name at a time" : "the step-ca subject is one DNS name"}): list the names`});
+        if (domain.startsWith("*.")) problems.push({ path: at("certificates", cert, "domains", String(i)), message: "a wildcard cannot be issued here (HTTP-01 proves one name at a time): list the names" });
       });
       if (spec.issuer === "acme" && !spec.acme) problems.push({ path: at("certificates", cert, "acme"), message: "required for issuer acme: at least the account email" });
       if (spec.issuer === "step-ca" && !spec.stepCa) problems.push({ path: at("certificates", cert, "stepCa"), message: "required for issuer step-ca: the CA url and root certificate" });
@@ -325,9 +325,10 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
   // lego's HTTP-01 responder listens on its port during each renewal: a service there makes every renewal fail.
   for (const [hostName, host] of Object.entries(hosts)) {
     for (const [cert, spec] of Object.entries(host.certificates)) {
-      if (!spec.acme) continue;
-      const owner = listeners.get(`${hostName}:${spec.acme.httpPort}`);
-      if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.acme.httpPort`, message: `port ${spec.acme.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal` });
+      const [block, challenge] = spec.acme ? ["acme", spec.acme] : spec.stepCa ? ["stepCa", spec.stepCa] : [];
+      if (!challenge) continue;
+      const owner = listeners.get(`${hostName}:${challenge.httpPort}`);
+      if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.${block}.httpPort`, message: `port ${challenge.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal` });
     }
   }
   return problems;

@@ -136,7 +136,32 @@ export const CertificateSchema = z.strictObject({
       httpPort: port().default(80),
     })
     .optional(),
-  stepCa: z.strictObject({ url: withoutPassword(httpsUrl, "the CA authenticates with its provisioner, not the URL"), rootCert: absolutePath }).optional(),
+  /**
+   * A private step-ca, through its ACME provisioner: the names are proven by HTTP-01 like any
+   * ACME CA, so no provisioner password is needed and every name is requested.
+   */
+  stepCa: z
+    .strictObject({
+      url: withoutPassword(httpsUrl, "the CA authenticates with its provisioner, not the URL"),
+      /** The root that signs the CA's own TLS certificate. */
+      rootCert: absolutePath,
+      /** Name of the CA's ACME provisioner (`step ca provisioner add acme --type ACME`). */
+      provisioner: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: "expected a provisioner name (letters, digits, . _ -)" }).default("acme"),
+      /** ACME account contact; step-ca sends no mail. Default hostmaster@<first domain>. */
+      email: z.email().optional(),
+      /** Port of lego's HTTP-01 responder (forward :80 to it if it is not 80). */
+      httpPort: port().default(80),
+    })
+    .optional(),
+  /**
+   * Group that may read the key (0640): the group of the service that uses the certificate, e.g.
+   * postgres or www-data. Without it the key is root's alone (0600).
+   */
+  group: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "expected a group name (lowercase letters, digits, _ and -, at most 32)" })
+    .refine((g) => g !== "root", { error: "the key is root's already: name the group of the service that reads it, or leave group out" })
+    .optional(),
   /** Renew this many days before expiry. */
   renewBeforeDays: z.int().min(1).max(90).default(30),
   /** Unit reloaded (never restarted) after a new certificate, e.g. nginx.service. */

@@ -258,7 +258,8 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
         hostConfigSecrets.push(offsite.environmentConfig);
       }
     }
-    const hasAcme = Object.values(host.certificates).some((c) => c.issuer === "acme");
+    // Both issuers order through lego (step-ca by its ACME provisioner).
+    const hasAcme = Object.keys(host.certificates).length > 0;
     const packages =
       host.os === "systemd"
         ? [

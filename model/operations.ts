@@ -197,19 +197,18 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     .forEach((name, i) => {
       const c = certs[name];
       const certDir = `${CERT_ROOT}/${name}`;
-      dirs.push({ path: certDir, mode: "0750", user: "root", group: "root" });
+      // With a group, the directory is setgid: the files the renewal writes take its group
+      // without a chown, and the key is readable by the service of that group.
+      dirs.push(c.group ? { path: certDir, mode: "2750", user: "root", group: c.group } : { path: certDir, mode: "0750", user: "root", group: "root" });
       const reload = c.reloadUnit ?? "-";
-      const exec =
-        c.issuer === "acme"
-          ? { program: { script: "homefleet-cert-acme" }, args: [name, c.domains.join(","), c.acme!.server, c.acme!.email, certDir, reload, String(c.renewBeforeDays)] }
-          : { program: { script: "homefleet-cert-step" }, args: [name, c.domains[0], c.stepCa!.url, c.stepCa!.rootCert, certDir, reload, String(c.renewBeforeDays)] };
+      const order = acmeOrder(c);
       services.push({
         name: `homefleet-cert-${name}`,
         description: `homefleet: ${c.issuer} certificate ${name} (${c.domains.join(", ")})`,
         why: ["Renews before expiry and reloads, never restarts, the consuming service."],
         type: "oneshot",
-        execStart: [exec],
-        environment: c.issuer === "acme" ? { HOMEFLEET_ACME_STATE_DIR: ACME_STATE_ROOT, HOMEFLEET_ACME_HTTP_LISTEN: `:${c.acme!.httpPort}` } : undefined,
+        execStart: [{ program: { script: "homefleet-cert-acme" }, args: [name, c.domains.join(","), order.server, order.email, certDir, reload, String(c.renewBeforeDays), ...(order.caBundle ? [order.caBundle] : [])] }],
+        environment: { HOMEFLEET_ACME_STATE_DIR: ACME_STATE_ROOT, HOMEFLEET_ACME_HTTP_LISTEN: `:${order.httpPort}` },
         after: ["network-online.target"],
         wants: ["network-online.target"],
         readWritePaths: [certDir, `${ACME_STATE_ROOT}/${name}`, TEXTFILE_DIR],
@@ -233,6 +232,19 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily("06:15"), persistent: true, randomizedDelaySec: 600 });
   }
   return { services, timers, dirs, list };
+}
+
+/** Where a certificate is ordered: both issuers speak ACME, step-ca through its ACME provisioner. */
+export function acmeOrder(c: CertificateConfig): { server: string; email: string; httpPort: number; caBundle?: string } {
+  if (c.issuer === "acme") return { server: c.acme!.server, email: c.acme!.email, httpPort: c.acme!.httpPort };
+  const ca = c.stepCa!;
+  return {
+    // step-ca serves each ACME provisioner's directory at /acme/<provisioner>/directory.
+    server: `${ca.url.replace(/\/+$/, "")}/acme/${ca.provisioner}/directory`,
+    email: ca.email ?? `hostmaster@${c.domains[0]}`,
+    httpPort: ca.httpPort,
+    caBundle: ca.rootCert,
+  };
 }
 
 export function isLoopback(address: string): boolean {

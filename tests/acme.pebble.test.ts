@@ -13,12 +13,14 @@
  * test hook, which appends the unit name to a file.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certAcmeScript, certCheckScript, certStepScript, CERTIFICATE_SCRIPTS } from "../render/scripts/certificates";
+import { renderFleet } from "../bundle/hostBundle";
+import { parseFleetConfig } from "../config/load";
+import { certAcmeScript, certCheckScript, CERTIFICATE_SCRIPTS } from "../render/scripts/certificates";
 import { run, shellcheck, type ToolResult } from "./support/validators";
 
 jest.setTimeout(60_000);
@@ -108,6 +110,8 @@ let dir: string;
 let scripts: Record<string, string>;
 let env: Record<string, string>;
 let caBundle: string;
+/** pebble-challtestsrv's DNS server: every name resolves to 127.0.0.1. */
+let dnsPort: number;
 let pebbleRoot: string;
 let directory: string;
 let hookLog: string;
@@ -139,7 +143,8 @@ beforeAll(async () => {
     scripts[s.name] = join(dir, s.name);
     writeFileSync(scripts[s.name], s.text, { mode: 0o755 });
   }
-  const [acmePort, managementPort, httpPort, tlsPort, dnsPort, challManagementPort] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [acmePort, managementPort, httpPort, tlsPort, challManagementPort] = await Promise.all(Array.from({ length: 5 }, freePort));
+  dnsPort = await freePort();
   if (new Set([acmePort, managementPort, httpPort, tlsPort, dnsPort, challManagementPort]).size !== 6) throw new Error("port collision, rerun");
 
   // pebble's own TLS certificate (Debian ships none): self-signed for 127.0.0.1.
@@ -327,35 +332,154 @@ describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
   });
 });
 
-describe("homefleet-cert-step (step-cli is not in Debian: only the paths that do not reach step)", () => {
-  const step = (renewDays?: string) =>
-    runScript(scripts[certStepScript.name], ["internal", "db.homefleet.test", "https://127.0.0.1:9/", caBundle, join(dir, "step-certs"), "postgresql.service", ...(renewDays ? [renewDays] : [])], env);
+/**
+ * Runs a certificate's renewal unit as homefleet renders it for a Debian host: systemd-sysusers and
+ * systemd-tmpfiles create the rendered users and directories under a fresh ROOT (on top of this
+ * machine's users and groups, as on a host with PostgreSQL installed), then the script runs with
+ * the unit's own arguments and environment, CERT_DIR relocated into ROOT. EXTRA_ARGS go after the
+ * rendered ones (the CA bundle for pebble's self-signed TLS certificate).
+ */
+function runRenderedCertificate(name: string, certificate: Record<string, unknown>, extraArgs: readonly string[] = []): { result: ToolResult; certFile: string; keyFile: string } {
+  const config = parseFleetConfig({ hosts: { box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", certificates: { [name]: certificate } } }, stacks: {} });
+  const { model, bundles } = renderFleet(config);
+  const unit = model.hosts[0].operations.services.find((s) => s.name === `homefleet-cert-${name}`)!;
+  const file = (path: string) => bundles[0].files.find((f) => f.path === path)!.content;
+  const root = mkdtempSync(join(dir, "root-"));
+  chmodSync(dir, 0o755);
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, "etc"));
+  for (const f of ["passwd", "group"]) writeFileSync(join(root, "etc", f), readFileSync(join("/etc", f)));
+  writeFileSync(join(root, "sysusers.conf"), file("/etc/sysusers.d/homefleet.conf"));
+  const users = run("systemd-sysusers", [`--root=${root}`, join(root, "sysusers.conf")]);
+  expect({ status: users.status, stderr: users.stderr.replace(/^Creating group '[a-z-]+' with GID \d+\.\n/gm, "") }).toEqual({ status: 0, stderr: "" });
+  writeFileSync(join(root, "tmpfiles.conf"), file("/etc/tmpfiles.d/homefleet-operations.conf"));
+  const created = run("systemd-tmpfiles", ["--create", `--root=${root}`, join(root, "tmpfiles.conf")]);
+  expect({ status: created.status, stderr: created.stderr }).toEqual({ status: 0, stderr: "" });
+  const { args } = unit.execStart[0];
+  const certDirAt = join(root, args[4]);
+  const result = runScript(scripts[certAcmeScript.name], [...args.slice(0, 4), certDirAt, ...args.slice(5), ...extraArgs], { ...env, ...unit.environment, HOMEFLEET_ACME_STATE_DIR: join(root, "acme") });
+  return { result, certFile: join(certDirAt, `${name}.crt`), keyFile: join(certDirAt, `${name}.key`) };
+}
 
-  it("records status 0 when there is no certificate and no provisioner for a first issuance", () => {
-    const result = step();
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain("a first issuance needs HOMEFLEET_STEP_PROVISIONER");
-    expect(renewalMetrics("internal").status).toBe(0);
-    expect(readdirSync(join(dir, "step-certs"))).toEqual([]);
+describe("a certificate with a group, rendered from config: PostgreSQL serves TLS with its key", () => {
+  const DB_DOMAIN = "db.homefleet.test";
+  const PG_BIN = join("/usr/lib/postgresql", (existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql") : ["15"]).sort((a, b) => Number(b) - Number(a))[0], "bin");
+  let pgData = "";
+  let pgPort = 0;
+  let running = false;
+
+  const asPostgres = (cmd: string, args: readonly string[]) => run("runuser", ["-u", "postgres", "--", cmd, ...args]);
+
+  function issue(group?: string): { certFile: string; keyFile: string } {
+    // pebble's HTTP-01 validation goes to the port lego listens on in this test.
+    const certificate = { domains: [DB_DOMAIN], issuer: "acme", acme: { email: "ops@homefleet.test", server: directory, httpPort: Number(env.HOMEFLEET_ACME_HTTP_LISTEN.split(":")[1]) }, reloadUnit: "postgresql.service", ...(group ? { group } : {}) };
+    // pebble's own TLS certificate is self-signed: the test trusts it as CA_BUNDLE.
+    const { result, ...files } = runRenderedCertificate("db", certificate, [caBundle]);
+    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
+    return files;
+  }
+
+  function startPostgres(files: { certFile: string; keyFile: string }) {
+    return asPostgres(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-l", join(pgData, "..", "log"), "-w", "-t", "20", "-o", `-c ssl=on -c ssl_cert_file=${files.certFile} -c ssl_key_file=${files.keyFile}`, "start"]);
+  }
+
+  beforeAll(async () => {
+    pgPort = await freePort();
+    const pgDir = mkdtempSync(join(tmpdir(), "hf-pg-tls-"));
+    chmodSync(pgDir, 0o755);
+    run("chown", ["postgres:postgres", pgDir]);
+    pgData = join(pgDir, "data");
+    const init = asPostgres(join(PG_BIN, "initdb"), ["-D", pgData, "-U", "postgres", "--auth-local=peer", "--auth-host=trust", "--locale=C", "--no-sync"]);
+    if (init.status !== 0) throw new Error(`initdb: ${init.stderr}`);
+    writeFileSync(join(pgData, "postgresql.conf"), `${readFileSync(join(pgData, "postgresql.conf"), "utf8")}\nlisten_addresses = '127.0.0.1'\nport = ${pgPort}\nunix_socket_directories = '${pgDir}'\nfsync = off\n`);
   });
 
-  it("leaves a certificate that is not due alone (RENEW_DAYS), and fails with status 0 when step is needed but missing", () => {
-    // Any valid certificate serves: pebble's, installed as if step-ca had issued it.
-    const stepDir = join(dir, "step-certs");
-    writeFileSync(join(stepDir, "internal.crt"), readFileSync(join(certDir, `${NAME}.crt`)));
-    writeFileSync(join(stepDir, "internal.key"), readFileSync(join(certDir, `${NAME}.key`)), { mode: 0o600 });
-    const calls = hookCalls().length;
-    const quiet = step("30");
-    expect({ status: quiet.status, stderr: quiet.stderr }).toEqual({ status: 0, stderr: "" });
-    expect(quiet.stdout).toContain("not due for renewal");
-    expect(renewalMetrics("internal").status).toBe(1);
-    expect(hookCalls()).toHaveLength(calls);
+  afterAll(() => {
+    if (running) asPostgres(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-m", "immediate", "-w", "-t", "20", "stop"]);
+    if (pgData) rmSync(join(pgData, ".."), { recursive: true, force: true });
+  });
 
-    const due = step("100000");
-    expect(due.status).toBe(127);
-    expect(due.stderr).toMatch(/step: command not found/);
-    expect(renewalMetrics("internal").status).toBe(0);
-    expect(readdirSync(stepDir).sort()).toEqual(["internal.crt", "internal.key"]);
+  it("without a group the directory and key are root's alone, and PostgreSQL cannot start with them", () => {
+    const files = issue();
+    expect(modeOf(files.keyFile)).toBe("600");
+    const start = startPostgres(files);
+    expect(start.status).not.toBe(0);
+    expect(readFileSync(join(pgData, "..", "log"), "utf8")).toMatch(/FATAL: +could not load server certificate file ".*\/db\.crt": Permission denied/);
+  });
+
+  it("with group postgres the directory is setgid, the key 0640 of that group, and PostgreSQL serves TLS for the certificate's name", () => {
+    const files = issue("postgres");
+    const postgresGid = Number(run("id", ["-g", "postgres"]).stdout.trim());
+    expect((statSync(join(files.keyFile, "..")).mode & 0o7777).toString(8)).toBe("2750");
+    expect({ mode: modeOf(files.keyFile), uid: statSync(files.keyFile).uid, gid: statSync(files.keyFile).gid }).toEqual({ mode: "640", uid: 0, gid: postgresGid });
+    expect(startPostgres(files).status).toBe(0);
+    running = true;
+    // verify-full: the server's certificate chains to pebble's root and names DB_DOMAIN.
+    const conninfo = `host=${DB_DOMAIN} hostaddr=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=verify-full sslrootcert=${pebbleRoot}`;
+    const query = run(join(PG_BIN, "psql"), ["-X", "-At", conninfo, "-c", "select ssl from pg_stat_ssl where pid = pg_backend_pid()"]);
+    expect({ status: query.status, out: query.stdout.trim(), err: query.stderr }).toEqual({ status: 0, out: "t", err: "" });
+  });
+});
+
+describe("a step-ca certificate rendered from config, issued by a real step-ca through its ACME provisioner", () => {
+  const NAMES = ["ca-app.homefleet.test", "ca-www.homefleet.test"];
+  let caDir = "";
+  let caUrl = "";
+  let caRoot = "";
+  let legoPort = 0;
+
+  beforeAll(async () => {
+    // Debian has no step-ca: tools/step-ca/build.sh builds the pinned release from its Go module
+    // (.ci/run does so before the tests; cached outside the checkout).
+    const build = spawnSync("bash", [join(__dirname, "..", "tools", "step-ca", "build.sh")], { encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`tools/step-ca/build.sh failed:\n${build.stderr}`);
+    const stepCa = join(build.stdout.trim().split("\n").pop()!, "step-ca");
+    caDir = join(dir, "step-ca");
+    mkdirSync(caDir);
+    caRoot = join(caDir, "root_ca.crt");
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=homefleet test root", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", join(caDir, "root_ca.key"), "-out", caRoot);
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=homefleet test intermediate", "-keyout", join(caDir, "intermediate_ca.key"), "-out", join(caDir, "intermediate.csr"));
+    writeFileSync(join(caDir, "ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    openssl("x509", "-req", "-in", join(caDir, "intermediate.csr"), "-CA", caRoot, "-CAkey", join(caDir, "root_ca.key"), "-CAcreateserial", "-days", "2", "-extfile", join(caDir, "ext.cnf"), "-out", join(caDir, "intermediate_ca.crt"));
+    const [caPort, challengePort] = await Promise.all([freePort(), freePort()]);
+    legoPort = challengePort;
+    caUrl = `https://127.0.0.1:${caPort}`;
+    writeFileSync(
+      join(caDir, "ca.json"),
+      JSON.stringify({
+        root: caRoot,
+        crt: join(caDir, "intermediate_ca.crt"),
+        key: join(caDir, "intermediate_ca.key"),
+        address: `127.0.0.1:${caPort}`,
+        dnsNames: ["127.0.0.1"],
+        db: { type: "badgerv2", dataSource: join(caDir, "db") },
+        logger: { format: "text" },
+        // 90-day certificates, like Let's Encrypt's: renewBeforeDays (30) then means what it says.
+        authority: { provisioners: [{ type: "ACME", name: "acme", claims: { defaultTLSCertDuration: "2160h", maxTLSCertDuration: "2160h" } }] },
+      }),
+    );
+    const log = join(caDir, "step-ca.log");
+    const fd = openSync(log, "a");
+    // --insecure only unlocks --acme-http-port: the CA validates HTTP-01 on the test's port
+    // instead of 80; names resolve through pebble-challtestsrv to 127.0.0.1.
+    children.push(spawn(stepCa, ["--insecure", "--acme-http-port", String(legoPort), "--resolver", `127.0.0.1:${dnsPort}`, join(caDir, "ca.json")], { stdio: ["ignore", fd, fd] }));
+    closeSync(fd);
+    await waitForPort(caPort, "step-ca", log);
+  }, 300_000);
+
+  const certificate = () => ({ domains: NAMES, issuer: "step-ca", stepCa: { url: caUrl, rootCert: caRoot, httpPort: legoPort }, group: "postgres" });
+
+  it("requests every name, chains to the CA's root, and gives the key to the certificate's group", () => {
+    const { result, certFile, keyFile } = runRenderedCertificate("internal", certificate());
+    expect({ status: result.status, stderr: result.status === 0 ? "" : result.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(result.stdout).toContain(`issued a new certificate for ${NAMES.join(",")}`);
+    for (const name of NAMES) expect(result.stderr).toContain(`[${name}] The server validated our request`);
+    expect(sanOf(certFile)).toEqual(NAMES);
+    expect(openssl("x509", "-noout", "-issuer", "-in", certFile)).toBe("issuer=CN = homefleet test intermediate");
+    expect(openssl("verify", "-CAfile", caRoot, "-untrusted", certFile, certFile)).toBe(`${certFile}: OK`);
+    expect(openssl("x509", "-noout", "-pubkey", "-in", certFile)).toBe(openssl("pkey", "-pubout", "-in", keyFile));
+    expect(Math.round((notAfterOf(certFile) - Date.now() / 1000) / 86400)).toBe(90);
+    expect({ mode: modeOf(keyFile), gid: statSync(keyFile).gid }).toEqual({ mode: "640", gid: Number(run("id", ["-g", "postgres"]).stdout.trim()) });
   });
 });
 

@@ -5,6 +5,8 @@
  */
 import { join } from "node:path";
 import { ConfigError, loadStackFile, parseFleetConfig, type ConfigProblem } from "../config/load";
+import { buildFleetModel } from "../model/build";
+import { acmeOrder } from "../model/operations";
 
 const ROOT = join(__dirname, "..");
 const FIXTURES = join(__dirname, "fixtures");
@@ -493,6 +495,32 @@ describe("certificate values the renewal scripts would refuse on every run", () 
       { path: "homefleet:hosts.box.certificates.web.reloadUnit", message: 'expected a unit name such as nginx.service, got "--no-block.service"' },
     ]);
     expect(problemsOf({ hosts: cert({}, "renewal_web"), stacks })[0]).toMatchObject({ path: 'homefleet:hosts.box.certificates.renewal_web', message: expect.stringMatching(/^bad name: .*not starting with renewal_/) });
+  });
+});
+
+describe("certificates from a step-ca and certificates a service reads", () => {
+  const cert = (spec: Raw) => ({ box: host({ certificates: { internal: { domains: ["db.lan", "pg.lan"], issuer: "step-ca", stepCa: { url: "https://ca.lan:8443/", rootCert: "/etc/step-ca/root_ca.crt" }, ...spec } } }) });
+
+  it("orders a step-ca certificate through the CA's ACME provisioner, every name, trusting its root", () => {
+    const c = parseFleetConfig({ hosts: cert({}), stacks: {} }).hosts.box.certificates.internal;
+    expect(acmeOrder(c)).toEqual({ server: "https://ca.lan:8443/acme/acme/directory", email: "hostmaster@db.lan", httpPort: 80, caBundle: "/etc/step-ca/root_ca.crt" });
+    const unit = buildFleetModel(parseFleetConfig({ hosts: cert({}), stacks: {} })).hosts[0].operations.services.find((s) => s.name === "homefleet-cert-internal")!;
+    expect(unit.execStart[0].args).toEqual(["internal", "db.lan,pg.lan", "https://ca.lan:8443/acme/acme/directory", "hostmaster@db.lan", "/var/lib/homefleet/certs/internal", "-", "30", "/etc/step-ca/root_ca.crt"]);
+  });
+
+  it("gives the key's directory to a group, setgid, and refuses root or a bad name as that group", () => {
+    const model = buildFleetModel(parseFleetConfig({ hosts: cert({ group: "postgres" }), stacks: {} }));
+    expect(model.hosts[0].operations.directories).toContainEqual({ path: "/var/lib/homefleet/certs/internal", mode: "2750", user: "root", group: "postgres" });
+    expect(problemsOf({ hosts: cert({ group: "root" }), stacks: {} })).toEqual([
+      { path: "homefleet:hosts.box.certificates.internal.group", message: 'the key is root\'s already: name the group of the service that reads it, or leave group out, got "root"' },
+    ]);
+    expect(problemsOf({ hosts: cert({ group: "Postgres Users" }), stacks: {} })[0].path).toBe("homefleet:hosts.box.certificates.internal.group");
+  });
+
+  it("refuses a step-ca HTTP-01 port a stack listens on", () => {
+    expect(problemsOf({ hosts: cert({ stepCa: { url: "https://ca.lan", rootCert: "/etc/ca.pem", httpPort: 4000 } }), stacks: { proxy: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.certificates.internal.stepCa.httpPort", message: "port 4000 on host box is already used by homefleet:stacks.proxy.container.publish.hostPort: the HTTP-01 responder could not listen during renewal" },
+    ]);
   });
 });
 

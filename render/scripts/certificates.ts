@@ -1,6 +1,6 @@
 /**
- * Certificate scripts (issue 3, "certificates"): issuance and renewal from an ACME CA with lego,
- * renewal from a private step-ca with step-cli, and a daily check that exports expiry metrics.
+ * Certificate scripts: issuance and renewal with lego from an ACME CA (a public one, or a private
+ * step-ca through its ACME provisioner), and a daily check that exports expiry metrics.
  * Like every homefleet script they take each value as an argument (or a systemd credential, or a
  * documented environment variable), never by text substitution into the script.
  *
@@ -9,7 +9,7 @@
  *   ${HOMEFLEET_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}/
  *     homefleet_certificate_<NAME>.prom          written by homefleet-cert-check
  *       homefleet_certificate_expiry_timestamp_seconds{certificate="<NAME>",issuer="<acme|step-ca>"} <notAfter, unix>
- *     homefleet_certificate_renewal_<NAME>.prom  written by homefleet-cert-acme / homefleet-cert-step, on every run
+ *     homefleet_certificate_renewal_<NAME>.prom  written by homefleet-cert-acme, on every run
  *       homefleet_certificate_last_renewal_status{certificate="<NAME>"} <1 success | 0 failure>
  *       homefleet_certificate_last_renewal_timestamp_seconds{certificate="<NAME>"} <unix time the run ended>
  *
@@ -30,7 +30,6 @@
  *                               `$HOMEFLEET_RELOAD_COMMAND RELOAD_UNIT` instead of
  *                               `systemctl reload RELOAD_UNIT`, for machines without a running
  *                               systemd (the test suite).
- *   HOMEFLEET_STEP_PROVISIONER  step-ca provisioner for a first issuance (homefleet-cert-step).
  */
 import type { ScriptSpec } from "./index";
 
@@ -85,20 +84,24 @@ fingerprint() {
 }
 
 # install_certificate CERT KEY: copies a certificate (chain) and its key into
-# CERT_DIR/NAME.crt (0644) and CERT_DIR/NAME.key (0600), each by rename of a temp file in
-# CERT_DIR, after checking that they belong together. A marker records that the consuming
-# unit has not yet been reloaded, so a failed reload is retried by the next run.
+# CERT_DIR/NAME.crt (0644) and CERT_DIR/NAME.key, each by rename of a temp file in CERT_DIR,
+# after checking that they belong together. The key is 0600, or 0640 when CERT_DIR belongs to
+# a group other than root: homefleet then makes CERT_DIR setgid (2750), so the new files take
+# its group without a chown (the unit's system call filter allows none) and the service of
+# that group (PostgreSQL, nginx) can read its key. A marker records that the consuming unit
+# has not yet been reloaded, so a failed reload is retried by the next run.
 install_certificate() {
-  local tmp
+  local tmp key_mode=0600
   if [ "$(openssl x509 -noout -pubkey -in "$1")" != "$(openssl pkey -pubout -in "$2")" ]; then
     echo "key $2 does not belong to certificate $1" >&2
     return 1
   fi
   mkdir -p "$cert_dir"
+  if [ "$(stat -c %g "$cert_dir")" != 0 ]; then key_mode=0640; fi
   if [ "$reload_unit" != "-" ]; then touch "$reload_pending"; fi
   tmp=$(mktemp "$cert_dir/.$name.key.XXXXXX")
   cat "$2" >"$tmp"
-  chmod 0600 "$tmp"
+  chmod "$key_mode" "$tmp"
   mv -f "$tmp" "$cert_dir/$name.key"
   tmp=$(mktemp "$cert_dir/.$name.crt.XXXXXX")
   cat "$1" >"$tmp"
@@ -149,9 +152,10 @@ export const certAcmeScript: ScriptSpec = {
 # current certificate, the certificate is issued anew rather than renewed. lego's state (account, certificates) lives in
 # \${HOMEFLEET_ACME_STATE_DIR:-/var/lib/homefleet/acme}/NAME. When lego's certificate differs
 # from the installed one (new, renewed, or an earlier install that did not finish), it is copied
-# to CERT_DIR/NAME.crt (full chain) and CERT_DIR/NAME.key (0600) and RELOAD_UNIT is reloaded
-# ("-": none). Not restarted: a reload keeps connections up. CA_BUNDLE: PEM file of the
-# roots that sign the ACME server's own TLS certificate (LEGO_CA_CERTIFICATES), for a private CA.
+# to CERT_DIR/NAME.crt (full chain) and CERT_DIR/NAME.key (0600; 0640 when CERT_DIR has a group)
+# and RELOAD_UNIT is reloaded ("-": none). Not restarted: a reload keeps connections up.
+# CA_BUNDLE: PEM file of the roots that sign the ACME server's own TLS certificate
+# (LEGO_CA_CERTIFICATES), for a private CA such as step-ca's ACME provisioner.
 # renew runs with --no-random-sleep: jitter is the timer's RandomizedDelaySec.
 # Writes homefleet_certificate_renewal_NAME.prom on every run (status 0 on any failure).
 # HOMEFLEET_RELOAD_COMMAND is a test hook: see render/scripts/certificates.ts.
@@ -257,97 +261,6 @@ reload_consumer
 `,
 };
 
-export const certStepScript: ScriptSpec = {
-  name: "homefleet-cert-step",
-  nixRuntimeInputs: ["step-cli", "openssl", "coreutils", "systemd"],
-  text: `#!/bin/bash
-# Renews the certificate NAME from the private step-ca at CA_URL (an internal CA) and
-# reloads RELOAD_UNIT ("-": none). Certificates last 90 days.
-# - CERT_DIR/NAME.crt exists and has not expired: "step ca renew --force", authenticated by the
-#   current certificate and key (mTLS); the key is kept. With RENEW_DAYS, only when the
-#   certificate expires within RENEW_DAYS days (a daily timer then renews about once a month);
-#   without it, on every run (a monthly timer).
-# - otherwise (first issuance, or expired): "step ca certificate SUBJECT" with the provisioner
-#   \${HOMEFLEET_STEP_PROVISIONER} and its password from the systemd credential
-#   "provisioner-password" (LoadCredential=provisioner-password:<file>).
-# ROOT_CERT is the step-ca root that CA_URL's TLS certificate chains to. The new files are
-# installed as CERT_DIR/NAME.crt and CERT_DIR/NAME.key (0600), each by rename.
-# Writes homefleet_certificate_renewal_NAME.prom on every run (status 0 on any failure).
-# HOMEFLEET_RELOAD_COMMAND is a test hook: see render/scripts/certificates.ts.
-# step-cli is not packaged in Debian bookworm, so the test suite only renders and shellchecks
-# this script; it is not run against a real step-ca.
-# Usage: homefleet-cert-step NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT [RENEW_DAYS]
-set -euo pipefail
-
-if [ "$#" -lt 6 ] || [ "$#" -gt 7 ]; then
-  echo "usage: $0 NAME SUBJECT CA_URL ROOT_CERT CERT_DIR RELOAD_UNIT [RENEW_DAYS]" >&2
-  exit 2
-fi
-name=$1
-subject=$2
-ca_url=$3
-root_cert=$4
-cert_dir=$5
-reload_unit=$6
-renew_days=\${7:-}
-${COMMON}${RENEWAL}
-check_name "$name"
-trap 'record_renewal "$?"' EXIT
-
-if [ -n "$renew_days" ] && ! [[ $renew_days =~ ^[1-9][0-9]*$ ]]; then
-  echo "RENEW_DAYS must be a positive integer: $renew_days" >&2
-  exit 2
-fi
-subject_re='^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$'
-if ! [[ $subject =~ $subject_re ]]; then
-  echo "SUBJECT must be a DNS name: $subject" >&2
-  exit 2
-fi
-if [[ $ca_url != https://* ]]; then
-  echo "CA_URL must be an https:// URL: $ca_url" >&2
-  exit 2
-fi
-check_absolute ROOT_CERT "$root_cert"
-if [ ! -r "$root_cert" ]; then
-  echo "ROOT_CERT $root_cert is not readable" >&2
-  exit 2
-fi
-check_absolute CERT_DIR "$cert_dir"
-check_reload_unit "$reload_unit"
-
-crt=$cert_dir/$name.crt
-key=$cert_dir/$name.key
-reload_pending=$cert_dir/.$name.reload-pending
-mkdir -p "$cert_dir"
-work=$(mktemp -d "$cert_dir/.$name.step.XXXXXX")
-
-if [ -n "$renew_days" ] && [ -s "$crt" ] && [ -s "$key" ] &&
-  openssl x509 -noout -checkend "$((renew_days * 86400))" -in "$crt" >/dev/null; then
-  echo "certificate for $subject is not due for renewal"
-  reload_consumer
-  exit 0
-fi
-if [ -s "$crt" ] && [ -s "$key" ] && openssl x509 -noout -checkend 0 -in "$crt" >/dev/null; then
-  step ca renew --force --ca-url "$ca_url" --root "$root_cert" --out "$work/new.crt" "$crt" "$key"
-  cp "$key" "$work/new.key"
-  echo "renewed the certificate for $subject"
-else
-  provisioner=\${HOMEFLEET_STEP_PROVISIONER:-}
-  password_file=\${CREDENTIALS_DIRECTORY:-/nonexistent}/provisioner-password
-  if [ -z "$provisioner" ] || [ ! -s "$password_file" ]; then
-    echo "no valid certificate at $crt: a first issuance needs HOMEFLEET_STEP_PROVISIONER and the credential provisioner-password" >&2
-    exit 1
-  fi
-  step ca certificate --force --ca-url "$ca_url" --root "$root_cert" \\
-    --provisioner "$provisioner" --provisioner-password-file "$password_file" \\
-    "$subject" "$work/new.crt" "$work/new.key"
-  echo "issued a new certificate for $subject"
-fi
-install_certificate "$work/new.crt" "$work/new.key"
-reload_consumer
-`,
-};
-
 export const certCheckScript: ScriptSpec = {
   name: "homefleet-cert-check",
   nixRuntimeInputs: ["openssl", "coreutils"],
@@ -396,4 +309,4 @@ fi
 `,
 };
 
-export const CERTIFICATE_SCRIPTS: readonly ScriptSpec[] = [certAcmeScript, certStepScript, certCheckScript];
+export const CERTIFICATE_SCRIPTS: readonly ScriptSpec[] = [certAcmeScript, certCheckScript];
