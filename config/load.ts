@@ -309,6 +309,7 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
     if (stack.litellm) {
       for (const p of checkLiteLLMFallbacks(stack.litellm)) problems.push({ path: at(name, "litellm", ...p.path), message: p.message });
+      if (stack.litellm.responseCache && !stack.cache) problems.push({ path: at(name, "litellm", "responseCache"), message: "responses are cached in the stack's Redis, and the stack has none: add cache" });
       if (stack.network.mode === "bridge") {
         stack.litellm.models.forEach((m, i) => {
           const loopback = m.apiBase ? loopbackHostOf(m.apiBase) : undefined;

@@ -391,6 +391,11 @@ export const LiteLLMSchema = z.strictObject({
       cooldownTime: z.int().min(1).default(60),
     })
     .default({ routingStrategy: "simple-shuffle", numRetries: 2, timeout: 30, allowedFails: 5, cooldownTime: 60 }),
+  /**
+   * Cache responses in the stack's Redis (LiteLLM `litellm_settings.cache`): an identical request
+   * is answered from the cache for `ttlSec` instead of calling the provider again. Needs `cache`.
+   */
+  responseCache: z.strictObject({ ttlSec: z.int().min(1).max(30 * 86400).default(600) }).optional(),
   settings: z
     .strictObject({
       /** seed 004: request 60 s. */

@@ -50,11 +50,19 @@ export function buildLiteLLMDocument(
     allowed_fails: litellm.router.allowedFails,
     cooldown_time: litellm.router.cooldownTime,
   };
+  // Per-deployment rpm/tpm limits are only checked before a call with pre-call checks on.
+  if (enabled.some((m) => m.rpm !== undefined || m.tpm !== undefined)) router.enable_pre_call_checks = true;
   if (cache) {
+    // Usage counters and cooldowns shared by all workers.
     router.redis_host = cache.host;
     router.redis_port = cache.port;
     router.redis_password = "os.environ/REDIS_PASSWORD";
   }
+  // Config refuses responseCache without the stack's Redis.
+  const responseCache =
+    litellm.responseCache && cache
+      ? { cache: true, cache_params: { type: "redis", host: cache.host, port: cache.port, password: "os.environ/REDIS_PASSWORD", ttl: litellm.responseCache.ttlSec } }
+      : {};
   const general: Record<string, unknown> = { master_key: "os.environ/LITELLM_MASTER_KEY" };
   if (hasDatabase) general.database_url = "os.environ/DATABASE_URL";
   const document: Record<string, unknown> = {
@@ -65,6 +73,7 @@ export function buildLiteLLMDocument(
       drop_params: litellm.settings.dropParams,
       ...(Object.keys(litellm.fallbacks).length ? { fallbacks: asList(litellm.fallbacks) } : {}),
       ...(Object.keys(litellm.contextWindowFallbacks).length ? { context_window_fallbacks: asList(litellm.contextWindowFallbacks) } : {}),
+      ...responseCache,
     },
     router_settings: router,
     general_settings: general,
