@@ -6,6 +6,7 @@
 import type { CertificateConfig, HostConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
+import { clockTime, DaySchedule, minutesOf, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES } from "./schedule";
 import type { HostOs, StackModel } from "./specs";
 import type { ServiceUnitSpec, TimerSpec } from "./units";
 
@@ -47,21 +48,19 @@ export interface HostOperations {
 const daily = (hhmm: string) => `*-*-* ${hhmm}:00`;
 
 /** `04:00` plus n × 30 minutes, wrapping at midnight. */
-function staggered(start: string, index: number, stepMinutes: number): string {
-  const [h, m] = start.split(":").map(Number);
-  const total = (h * 60 + m + index * stepMinutes) % (24 * 60);
-  return `${String(Math.floor(total / 60)).padStart(2, "0")}:${String(total % 60).padStart(2, "0")}`;
-}
-
 function redisUser(os: HostOs, stack: string): string {
   // nixpkgs runs each named server as its own user; Debian's package has one `redis` user.
   return os === "nixos" ? `redis-${stack}` : "redis";
 }
 
-function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[] } {
+/** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
+type UnplacedTimer = Omit<TimerSpec, "onCalendar"> & { readonly earliest: number };
+
+function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced: UnplacedTimer[]; dirs: DirectorySpec[] } {
   const b = host.backup;
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
+  const unplaced: UnplacedTimer[] = [];
   const dirs: DirectorySpec[] = [{ path: b.dir, mode: "0711", user: "root", group: "root" }];
   const retention = String(b.retentionDays);
   const metricsAccess = { SupplementaryGroups: METRICS_GROUP, Nice: 10, IOSchedulingClass: "idle" };
@@ -115,8 +114,10 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
         service: metricsAccess,
         hardening: hardening.loopbackClient,
       });
-      // Several caches on one host: five minutes apart, still before the config archive.
-      timers.push({ name, description: `homefleet: nightly Redis snapshot of ${s.name}`, onCalendar: daily(staggered(b.schedule.redis, i, 5)), persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) });
+      // The first cache at backup.schedule.redis; each further one in the first free window after it.
+      const timer = { name, description: `homefleet: nightly Redis snapshot of ${s.name}`, persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) };
+      if (i === 0) timers.push({ ...timer, onCalendar: daily(b.schedule.redis) });
+      else unplaced.push({ ...timer, earliest: minutesOf(b.schedule.redis) });
       dumpUnits.push(`${name}.service`);
     });
 
@@ -184,41 +185,48 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     });
     timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec });
   }
-  return { services, timers, dirs };
+  return { services, timers, unplaced, dirs };
 }
 
-function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: HostOperations["certificates"] } {
+/** Renewals from 04:00, each at least RENEWAL_STAGGER_MINUTES after the one before; the check after the last. */
+const RENEWAL_EARLIEST = "04:00";
+const CERTIFICATE_CHECK_EARLIEST = "06:15";
+const CERTIFICATE_TIMER_DELAY_SEC = 600;
+
+function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>, schedule: DaySchedule): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: HostOperations["certificates"] } {
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
   const dirs: DirectorySpec[] = [];
   const list: { name: string; issuer: "acme" | "step-ca"; certFile: string }[] = [];
-  Object.keys(certs)
-    .sort()
-    .forEach((name, i) => {
-      const c = certs[name];
-      const certDir = `${CERT_ROOT}/${name}`;
-      // With a group, the directory is setgid: the files the renewal writes take its group
-      // without a chown, and the key is readable by the service of that group.
-      dirs.push(c.group ? { path: certDir, mode: "2750", user: "root", group: c.group } : { path: certDir, mode: "0750", user: "root", group: "root" });
-      const reload = c.reloadUnit ?? "-";
-      const order = acmeOrder(c);
-      services.push({
-        name: `homefleet-cert-${name}`,
-        description: `homefleet: ${c.issuer} certificate ${name} (${c.domains.join(", ")})`,
-        why: ["Renews before expiry and reloads, never restarts, the consuming service."],
-        type: "oneshot",
-        execStart: [{ program: { script: "homefleet-cert-acme" }, args: [name, c.domains.join(","), order.server, order.email, certDir, reload, String(c.renewBeforeDays), ...(order.caBundle ? [order.caBundle] : [])] }],
-        environment: { HOMEFLEET_ACME_STATE_DIR: ACME_STATE_ROOT, HOMEFLEET_ACME_HTTP_LISTEN: `:${order.httpPort}` },
-        after: ["network-online.target"],
-        wants: ["network-online.target"],
-        readWritePaths: [certDir, `${ACME_STATE_ROOT}/${name}`, TEXTFILE_DIR],
-        hardening: hardening.certificateRenewal,
-      });
-      dirs.push({ path: `${ACME_STATE_ROOT}/${name}`, mode: "0700", user: "root", group: "root" });
-      // seed 001: renewals 30 minutes apart, so two CAs or two ACME orders never overlap.
-      timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(staggered("04:00", i, 30)), persistent: true, randomizedDelaySec: 600 });
-      list.push({ name, issuer: c.issuer, certFile: `${certDir}/${name}.crt` });
+  let earliest = minutesOf(RENEWAL_EARLIEST);
+  let lastWindowEnd = 0;
+  for (const name of Object.keys(certs).sort()) {
+    const c = certs[name];
+    const certDir = `${CERT_ROOT}/${name}`;
+    // With a group, the directory is setgid: the files the renewal writes take its group
+    // without a chown, and the key is readable by the service of that group.
+    dirs.push(c.group ? { path: certDir, mode: "2750", user: "root", group: c.group } : { path: certDir, mode: "0750", user: "root", group: "root" });
+    const reload = c.reloadUnit ?? "-";
+    const order = acmeOrder(c);
+    services.push({
+      name: `homefleet-cert-${name}`,
+      description: `homefleet: ${c.issuer} certificate ${name} (${c.domains.join(", ")})`,
+      why: ["Renews before expiry and reloads, never restarts, the consuming service."],
+      type: "oneshot",
+      execStart: [{ program: { script: "homefleet-cert-acme" }, args: [name, c.domains.join(","), order.server, order.email, certDir, reload, String(c.renewBeforeDays), ...(order.caBundle ? [order.caBundle] : [])] }],
+      environment: { HOMEFLEET_ACME_STATE_DIR: ACME_STATE_ROOT, HOMEFLEET_ACME_HTTP_LISTEN: `:${order.httpPort}` },
+      after: ["network-online.target"],
+      wants: ["network-online.target"],
+      readWritePaths: [certDir, `${ACME_STATE_ROOT}/${name}`, TEXTFILE_DIR],
+      hardening: hardening.certificateRenewal,
     });
+    dirs.push({ path: `${ACME_STATE_ROOT}/${name}`, mode: "0700", user: "root", group: "root" });
+    const start = schedule.place(earliest, CERTIFICATE_TIMER_DELAY_SEC);
+    earliest = start + RENEWAL_STAGGER_MINUTES;
+    lastWindowEnd = Math.max(lastWindowEnd, start + CERTIFICATE_TIMER_DELAY_SEC / 60 + NOMINAL_RUN_MINUTES);
+    timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(clockTime(start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    list.push({ name, issuer: c.issuer, certFile: `${certDir}/${name}.crt` });
+  }
   if (list.length) {
     services.push({
       name: "homefleet-cert-check",
@@ -229,7 +237,8 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
       readWritePaths: [TEXTFILE_DIR],
       hardening: hardening.localOnly,
     });
-    timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily("06:15"), persistent: true, randomizedDelaySec: 600 });
+    const start = schedule.place(Math.max(minutesOf(CERTIFICATE_CHECK_EARLIEST), lastWindowEnd), CERTIFICATE_TIMER_DELAY_SEC);
+    timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily(clockTime(start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
   }
   return { services, timers, dirs, list };
 }
@@ -276,7 +285,10 @@ function redisExporterUnit(stack: StackModel, address: string, port: number): Se
 
 export function buildHostOperations(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): HostOperations {
   const backups = backupUnits(hostName, host, os, stacks, pgVersion);
-  const certs = certificateUnits(hostName, host.certificates);
+  // The times config sets first; then what homefleet places itself, in the windows left free.
+  const schedule = new DaySchedule(backups.timers);
+  const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec))) }));
+  const certs = certificateUnits(hostName, host.certificates, schedule);
   const address = host.monitoring.listenAddress;
   const exporters: ExporterSpec[] = [{ kind: "node", address, port: EXPORTER_PORTS.node }];
   if (pgVersion !== undefined && stacks.some((s) => s.database)) exporters.push({ kind: "postgres", address, port: EXPORTER_PORTS.postgres });
@@ -292,7 +304,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
   return {
     services: [...backups.services, ...certs.services, ...redisExporters],
-    timers: [...backups.timers, ...certs.timers],
+    timers: [...backups.timers, ...placedBackups, ...certs.timers],
     directories: [...backups.dirs, ...certs.dirs, { path: TEXTFILE_DIR, mode: "2775", user: "root", group: METRICS_GROUP }],
     exporters,
     probes,

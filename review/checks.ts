@@ -8,14 +8,11 @@ import { findCycle } from "../config/litellmFallbacks";
 import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, ListenerSpec } from "../model/specs";
+import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
 import type { TimerSpec } from "../model/units";
 import type { CheckId, Finding, Severity } from "./findings";
 import { hostUnits, values, type ParsedUnit } from "./units";
 
-/** How long a nightly job is assumed to run when judging overlaps (seed 001's jobs take minutes). */
-export const NOMINAL_RUN_MINUTES = 10;
-/** seed 001: certificate renewals 30 minutes apart. */
-export const RENEWAL_STAGGER_MINUTES = 30;
 export const DEFAULT_EXPOSURE_THRESHOLD = 2.0;
 
 export interface ReviewInput {
@@ -42,15 +39,8 @@ export interface TimerWindow {
   readonly spec: TimerSpec;
 }
 
-const CALENDAR = /^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?\*-\*-\* ([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$/;
-
 export function timerWindows(host: HostModel): TimerWindow[] {
-  return host.operations.timers.map((t) => {
-    const m = t.onCalendar.match(CALENDAR);
-    if (!m) return { timer: t.name, spec: t };
-    const start = Number(m[2]) * 60 + Number(m[3]);
-    return { timer: t.name, start, end: start + Math.ceil(t.randomizedDelaySec / 60) + NOMINAL_RUN_MINUTES, weekday: m[1], spec: t };
-  });
+  return host.operations.timers.map((t) => ({ timer: t.name, ...dayWindow(t.onCalendar, t.randomizedDelaySec), spec: t }));
 }
 
 function timerPath(host: string, timer: string): string {
@@ -75,11 +65,11 @@ function checkTimers(host: HostModel, emit: Emit): void {
     for (let j = i + 1; j < placed.length; j++) {
       const a = placed[i];
       const b = placed[j];
-      if (a.weekday && b.weekday && a.weekday !== b.weekday) continue;
+      if (!windowsOverlap({ start: a.start!, end: a.end!, weekday: a.weekday }, { start: b.start!, end: b.end!, weekday: b.weekday })) continue;
       if (a.start === b.start) {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${fmt(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
-      } else if (a.start! < b.end! && b.start! < a.end!) {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} (${fmt(a.start!)}-${fmt(a.end!)}) overlaps ${b.timer} (${fmt(b.start!)}-${fmt(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
+        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${clockTime(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
+      } else {
+        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} (${clockTime(a.start!)}-${clockTime(a.end!)}) overlaps ${b.timer} (${clockTime(b.start!)}-${clockTime(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
       }
     }
   }
@@ -88,7 +78,7 @@ function checkTimers(host: HostModel, emit: Emit): void {
   if (offsite) {
     for (const d of dumps) {
       if (offsite.start! < d.end!) {
-        emit("timer-order", "warning", hostPath(host.name, "backup", "offsite", "schedule"), `off-site backup starts at ${fmt(offsite.start!)}, before ${d.timer} may have finished (${fmt(d.end!)})`, "The off-site copy would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start the off-site backup after the last dump window.");
+        emit("timer-order", "warning", hostPath(host.name, "backup", "offsite", "schedule"), `off-site backup starts at ${clockTime(offsite.start!)}, before ${d.timer} may have finished (${clockTime(d.end!)})`, "The off-site copy would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start the off-site backup after the last dump window.");
       }
     }
   }
@@ -101,7 +91,6 @@ function checkTimers(host: HostModel, emit: Emit): void {
   }
 }
 
-const fmt = (minutes: number) => `${String(Math.floor(minutes / 60) % 24).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
 
 // ---------------------------------------------------------------------------------------------
 // Dependencies

@@ -4,7 +4,8 @@
  * tools (stable keys and order).
  */
 import type { FleetRender } from "../bundle/hostBundle";
-import { allListeners, NOMINAL_RUN_MINUTES, timerWindows } from "./checks";
+import { NOMINAL_RUN_MINUTES } from "../model/schedule";
+import { allListeners, timerWindows } from "./checks";
 import type { Finding } from "./findings";
 import type { Review } from "./index";
 import { hostUnits, values } from "./units";
@@ -30,12 +31,16 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
   const rows: CoverageRow[] = [];
   const monitored = input.render.model.hosts.some((h) => h.prometheus);
   for (const host of input.render.model.hosts) {
-    const certs = host.operations.certificates.map((c) => c.name).join(", ") || "—";
     const services = new Set(host.operations.services.map((s) => s.name));
     for (const s of host.stacks) {
-      rows.push({ host: host.name, stack: s.name, service: `podman-${s.name}`, backup: "— (stateless)", exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: certs });
+      rows.push({ host: host.name, stack: s.name, service: `podman-${s.name}`, backup: "— (stateless)", exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: services.has("homefleet-backup-postgresql") ? `pg_dump ${host.operations.timers.find((t) => t.name === "homefleet-backup-postgresql")?.onCalendar.slice(6, 11)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: `redis-${s.name}`, backup: services.has(`homefleet-backup-redis-${s.name}`) ? `SAVE + copy ${host.operations.timers.find((t) => t.name === `homefleet-backup-redis-${s.name}`)?.onCalendar.slice(6, 11)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
+    }
+    // A certificate belongs to the host (no stack names it), so it gets a row of its own.
+    for (const c of host.operations.certificates) {
+      const renewal = host.operations.timers.find((t) => t.name === `homefleet-cert-${c.name}`)?.onCalendar.slice(6, 11);
+      rows.push({ host: host.name, stack: "—", service: `homefleet-cert-${c.name}`, backup: "—", exporter: "expiry metric (node textfile)", alert: monitored ? "CertificateExpiringSoon, CertificateExpiringCritical, CertificateRenewalFailed" : "none", certificate: `${c.name} (${c.issuer}, renewed ${renewal})` });
     }
   }
   return rows;

@@ -103,6 +103,25 @@ describe("timers", () => {
     expect(found[0].message).toContain("10 minutes apart");
   });
 
+  it("homefleet places its own jobs without a finding: three caches and six certificates on one host, with an off-site backup", () => {
+    const raw = base();
+    raw.hosts.box.backup = { offsite: { repository: "sftp:nas:/srv/restic/box", passwordConfig: "resticPassword", schedule: "04:00" } };
+    for (const name of ["api", "auth", "git", "mail", "wiki"]) raw.hosts.box.certificates[name] = { domains: [`${name}.example.org`], issuer: "acme", acme: { email: "ops@example.org", httpPort: 8402 } };
+    const bridged = (i: number) => ({ ...structuredClone(raw.stacks.llm), database: undefined, network: { subnet: `10.89.${10 + i}.0/24` }, cache: { port: 6390 + i }, container: { image: "ghcr.io/berriai/litellm-database:main-v1.81.3-stable", publish: { hostPort: 4010 + i } } });
+    raw.stacks.llm2 = bridged(1);
+    raw.stacks.llm3 = bridged(2);
+    const findings = review(raw).filter((f) => f.check.startsWith("timer-"));
+    expect(findings).toEqual([]);
+    const timers = renderFleet(load(raw)).model.hosts.find((h) => h.name === "box")!.operations.timers;
+    const at = (name: string) => timers.find((t) => t.name === name)!.onCalendar;
+    // The first cache where config says; the others in the first free windows after it.
+    expect(["llm", "llm2", "llm3"].map((s) => at(`homefleet-backup-redis-${s}`))).toEqual(["*-*-* 02:30:00", "*-*-* 03:05:00", "*-*-* 03:20:00"]);
+    // Renewals at least 30 minutes apart, around the off-site backup (04:00-04:20) and Sunday's
+    // restic check (05:00-05:20); the certificate check after the last renewal's window.
+    expect(["api", "auth", "git", "mail", "web", "wiki"].map((c) => at(`homefleet-cert-${c}`))).toEqual(["*-*-* 04:20:00", "*-*-* 05:20:00", "*-*-* 05:50:00", "*-*-* 06:20:00", "*-*-* 06:50:00", "*-*-* 07:20:00"]);
+    expect(at("homefleet-cert-check")).toBe("*-*-* 07:40:00");
+  });
+
   it("timer-calendar: an expression homefleet cannot place", () => {
     const raw = base();
     raw.hosts.pi.backup.offsite.checkCalendar = "weekly";

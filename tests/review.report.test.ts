@@ -55,6 +55,16 @@ describe.each(["staging", "prod"])("the %s review", (stack) => {
     expect(doc.summary).toEqual({ error: 0, warning: 0, info: 0, accepted: 0 });
     expect(doc.coverage.length).toBeGreaterThanOrEqual(4);
   });
+
+  it("lists each host certificate once, on a row of its own, and on no stack's row", () => {
+    const doc = JSON.parse(json) as { hosts: { name: string; certificates?: unknown }[]; coverage: { host: string; stack: string; service: string; certificate: string }[] };
+    const certRows = doc.coverage.filter((r) => r.service.startsWith("homefleet-cert-"));
+    const stackFile = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: { "homefleet:hosts": Record<string, { certificates?: Record<string, unknown> }> } };
+    const declared = Object.entries(stackFile.config["homefleet:hosts"]).flatMap(([host, h]) => Object.keys(h.certificates ?? {}).map((c) => `${host}/homefleet-cert-${c}`));
+    expect(certRows.map((r) => `${r.host}/${r.service}`).sort()).toEqual(declared.sort());
+    for (const r of certRows) expect(r).toMatchObject({ stack: "—", certificate: expect.stringMatching(/^[a-z0-9-]+ \((acme|step-ca), renewed \d\d:\d\d\)$/) });
+    expect(doc.coverage.filter((r) => r.stack !== "—").map((r) => r.certificate)).toEqual(doc.coverage.filter((r) => r.stack !== "—").map(() => "—"));
+  });
 });
 
 describe("a fleet with problems", () => {
