@@ -59,6 +59,22 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
+/**
+ * Hash and size of file contents, remembered for one fleet render: every host gets the same
+ * scripts (homefleet-activate alone is 26 KiB), and hashing them again for each host was a good
+ * part of rendering a large fleet.
+ */
+export type ContentDigests = Map<string, { readonly sha256: string; readonly size: number }>;
+
+function digestOf(content: string, digests: ContentDigests): { readonly sha256: string; readonly size: number } {
+  let digest = digests.get(content);
+  if (!digest) {
+    digest = { sha256: sha256(content), size: Buffer.byteLength(content, "utf8") };
+    digests.set(content, digest);
+  }
+  return digest;
+}
+
 function unitNames(host: HostModel, files: readonly RenderedFile[]): string[] {
   if (host.os === "systemd") {
     return files
@@ -76,7 +92,7 @@ function unitNames(host: HostModel, files: readonly RenderedFile[]): string[] {
   return [...names].sort();
 }
 
-export function buildHostBundle(host: HostModel): HostBundle {
+export function buildHostBundle(host: HostModel, digests: ContentDigests = new Map()): HostBundle {
   const files = host.os === "nixos" ? renderNixosHost(host) : renderSystemdHost(host);
   const seen = new Set<string>();
   for (const f of files) {
@@ -90,7 +106,8 @@ export function buildHostBundle(host: HostModel): HostBundle {
     arch: host.arch,
     files: files.map((f) => {
       const restart = host.os === "systemd" ? unitsReading(host, f, startable) : [];
-      return { path: f.path, mode: f.mode, sha256: sha256(f.content), size: Buffer.byteLength(f.content, "utf8"), ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
+      const digest = digestOf(f.content, digests);
+      return { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size, ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => {
@@ -111,7 +128,8 @@ export function buildHostBundle(host: HostModel): HostBundle {
 
 export function renderFleet(config: FleetConfig): FleetRender {
   const model = buildFleetModel(config);
-  const bundles = model.hosts.map(buildHostBundle);
+  const digests: ContentDigests = new Map();
+  const bundles = model.hosts.map((host) => buildHostBundle(host, digests));
   const warnings = model.hosts.flatMap((h) => [...h.warnings, ...h.stacks.flatMap((s) => s.warnings)]);
   return { model, bundles, warnings };
 }

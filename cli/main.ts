@@ -1,18 +1,17 @@
 /**
  * `homefleet`: the parts of homefleet that need no Pulumi engine.
+ *
+ * Only what every command needs is imported at the top. The review, the JSON Schema and the
+ * starter file are imported by their own commands: `homefleet render` is run far more often,
+ * and loading modules it does not use was a good part of its time.
  */
 import { Command, CommanderError } from "commander";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
-import { stackFileJsonSchema } from "../config/jsonSchema";
 import { ConfigError, loadStackFile } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
-import { starterStackFile } from "./starter";
-import { describeFinding, reviewFleet } from "../review";
-import { measureExposure, systemdAnalyzeAvailable } from "../review/exposure";
-import { reviewJson, reviewMarkdown } from "../review/report";
 
 function stackFile(opts: { stack?: string; config?: string }, cwd: string): string {
   if (opts.stack && opts.config) throw new Error("give either --stack or --config, not both");
@@ -67,11 +66,12 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("-f, --format <format>", "md or json", "md")
     .option("-o, --out <file>", "write the report to a file instead of standard output")
     .option("--no-exposure", "do not run systemd-analyze security")
-    .action((opts: { stack?: string; config?: string; format: string; out?: string; exposure: boolean }) => {
+    .action(async (opts: { stack?: string; config?: string; format: string; out?: string; exposure: boolean }) => {
       if (opts.format !== "md" && opts.format !== "json") throw new Error(`--format must be md or json, got ${JSON.stringify(opts.format)}`);
       const file = requireStackFile(stackFile(opts, io.cwd), opts);
       const config = loadStackFile(file);
       const render = renderFleet(config);
+      const [{ describeFinding, reviewFleet }, { measureExposure, systemdAnalyzeAvailable }, { reviewJson, reviewMarkdown }] = await Promise.all([import("../review"), import("../review/exposure"), import("../review/report")]);
       const exposure = opts.exposure && systemdAnalyzeAvailable() ? measureExposure(render) : undefined;
       const review = reviewFleet({ config, render, exposure });
       const title = opts.stack ?? basename(file);
@@ -86,9 +86,10 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .command("init")
     .description("write a commented starter stack file, Pulumi.<stack>.yaml, that renders clean")
     .option("-s, --stack <name>", "stack name", "dev")
-    .action((opts: { stack: string }) => {
+    .action(async (opts: { stack: string }) => {
       const file = stackFile({ stack: opts.stack }, io.cwd);
       if (existsSync(file)) throw new Error(`${file} exists already: homefleet init never overwrites a stack file`);
+      const { starterStackFile } = await import("./starter");
       writeFileSync(file, starterStackFile(opts.stack), { flag: "wx" });
       io.out.write(`wrote ${basename(file)}; next: npx homefleet render --stack ${opts.stack} --out out\n`);
     });
@@ -97,7 +98,8 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .command("schema")
     .description("write a JSON Schema of stack files, for editors (# yaml-language-server: $schema=<file>)")
     .option("-o, --out <file>", "write it to a file instead of standard output")
-    .action((opts: { out?: string }) => {
+    .action(async (opts: { out?: string }) => {
+      const { stackFileJsonSchema } = await import("../config/jsonSchema");
       const text = JSON.stringify(stackFileJsonSchema(), null, 2) + "\n";
       if (opts.out) writeFileSync(resolve(io.cwd, opts.out), text);
       else io.out.write(text);

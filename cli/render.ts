@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fleetManifestJson, type FleetRender } from "../bundle/hostBundle";
 
 /** True if `dir/manifest.json` is one that homefleet wrote (any other project may have a manifest.json). */
@@ -13,29 +13,91 @@ function holdsHomefleetRender(dir: string): boolean {
   }
 }
 
+interface Target {
+  readonly content: Buffer;
+  /** Permission bits to set; undefined leaves the umask's (manifest.json). */
+  readonly mode?: number;
+}
+
+/**
+ * Removes from the earlier render in `dir` everything that is not a file of the new one: stale
+ * files, symlinks and other non-files, directories nothing goes into. Returns the target files
+ * that are there already as regular files.
+ */
+function prune(dir: string, targets: ReadonlyMap<string, Target>, dirs: ReadonlySet<string>, present: Set<string>): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && dirs.has(path)) prune(path, targets, dirs, present);
+    else if (entry.isFile() && targets.has(path)) present.add(path);
+    else rmSync(path, { recursive: true, force: true });
+  }
+}
+
+/** True if `path` is a regular file with exactly these bytes and permission bits. */
+function holds(path: string, target: Target): boolean {
+  const stat = lstatSync(path);
+  if (!stat.isFile() || stat.size !== target.content.length) return false;
+  if (target.mode !== undefined && (stat.mode & 0o7777) !== target.mode) return false;
+  return readFileSync(path).equals(target.content);
+}
+
 /**
  * Writes every host's files under `<out>/<host>/<absolute path>` and `<out>/manifest.json`.
  * A previous render in `out` is replaced whole, so two renders of the same config are identical
  * trees; any other non-empty directory is refused rather than mixed into.
+ *
+ * Replacing an earlier render updates it in place: files that are already there byte for byte,
+ * mode included, are left alone, and only stale, changed and new files are removed or written.
+ * Deleting and recreating thousands of unchanged files was most of the time of a re-render.
+ * A changed file is unlinked before it is written, so a hard link to the old file keeps the old
+ * bytes, as it did when the whole tree was deleted.
  */
-export function writeRender(render: FleetRender, out: string): number {
-  if (existsSync(out) && readdirSync(out).length > 0) {
-    if (!holdsHomefleetRender(out)) {
-      throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
-    }
-    rmSync(out, { recursive: true, force: true });
+export function writeRender(render: FleetRender, outDir: string): number {
+  const out = resolve(outDir);
+  const earlier = existsSync(out) && readdirSync(out).length > 0;
+  if (earlier && !holdsHomefleetRender(out)) {
+    throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
-  mkdirSync(out, { recursive: true });
+  const targets = new Map<string, Target>();
   let count = 0;
   for (const bundle of render.bundles) {
     for (const file of bundle.files) {
-      const target = join(out, bundle.host.name, file.path);
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, file.content);
-      chmodSync(target, parseInt(file.mode, 8));
+      targets.set(join(out, bundle.host.name, file.path), { content: Buffer.from(file.content), mode: parseInt(file.mode, 8) });
       count++;
     }
   }
-  writeFileSync(join(out, "manifest.json"), fleetManifestJson(render));
+  const manifest = join(out, "manifest.json");
+  targets.set(manifest, { content: Buffer.from(fleetManifestJson(render)) });
+
+  const dirs = new Set<string>();
+  for (const path of targets.keys()) {
+    for (let dir = dirname(path); dir !== out && !dirs.has(dir); dir = dirname(dir)) dirs.add(dir);
+  }
+  const present = new Set<string>();
+  if (earlier) prune(out, targets, dirs, present);
+
+  mkdirSync(out, { recursive: true });
+  const made = new Set<string>();
+  for (const [path, target] of targets) {
+    // manifest.json last: until it is written, the directory still says what it held before.
+    if (path === manifest) continue;
+    if (present.has(path)) {
+      if (holds(path, target)) continue;
+      unlinkSync(path);
+    } else {
+      const dir = dirname(path);
+      if (!made.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
+    }
+    writeFileSync(path, target.content);
+    chmodSync(path, target.mode!);
+  }
+  const manifestTarget = targets.get(manifest)!;
+  if (!(present.has(manifest) && holds(manifest, manifestTarget))) {
+    if (present.has(manifest)) unlinkSync(manifest);
+    writeFileSync(manifest, manifestTarget.content);
+  }
   return count;
 }

@@ -36,6 +36,10 @@ export function renderRules(): string {
   return renderAlertRules({});
 }
 
+let blackboxConfig: string | undefined;
+
+/** blackbox.yml: the same text on every host that runs Prometheus, so it is rendered once per process. */
 export function renderBlackboxConfig(): string {
-  return header + stringify(BLACKBOX_CONFIG, { lineWidth: 0 });
+  blackboxConfig ??= header + stringify(BLACKBOX_CONFIG, { lineWidth: 0 });
+  return blackboxConfig;
 }
