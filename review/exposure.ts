@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { FleetRender } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
-import { renderSystemdHost } from "../render/systemd/host";
 
 export function systemdAnalyzeAvailable(): boolean {
   const probe = spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" });
@@ -63,7 +62,11 @@ export function scoreUnitFiles(files: readonly RenderedFile[]): Map<string, numb
   }
 }
 
-/** Host → unit → score, for every service unit homefleet writes (NixOS hosts via the same specs). */
+/**
+ * Host → unit → score, for every service unit homefleet writes on a Debian host. A NixOS host is
+ * not scored: nixpkgs builds its units from the modules homefleet writes, and scoring homefleet's
+ * Debian rendering instead would score files that host never runs.
+ */
 export function measureExposure(render: FleetRender): Map<string, Map<string, number>> {
-  return new Map(render.bundles.map((b) => [b.host.name, scoreUnitFiles(b.host.os === "systemd" ? b.files : renderSystemdHost({ ...b.host, os: "systemd" }))]));
+  return new Map(render.bundles.filter((b) => b.host.os === "systemd").map((b) => [b.host.name, scoreUnitFiles(b.files)]));
 }

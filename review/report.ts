@@ -169,8 +169,10 @@ export function reviewMarkdown(input: ReviewReportInput): string {
   out.push(table(["host", "stack", "service", "backup", "exporter / probe", "alerts", "certificates"], coverage(input).map((r) => [r.host, r.stack, r.service, r.backup, r.exporter, r.alert, r.certificate])), "");
 
   out.push("## Exposure (systemd-analyze security)", "");
-  if (!input.exposure?.size) out.push("Not measured: `systemd-analyze` is not available here. `docs/hardening.md` lists the scores measured in CI.", "");
-  else {
+  const nixosHosts = render.model.hosts.filter((h) => h.os === "nixos").map((h) => h.name);
+  if (nixosHosts.length) out.push(`Not measured for NixOS hosts (${nixosHosts.join(", ")}): nixpkgs builds their units from the modules homefleet writes, so there are no unit files to score before the host builds them.`, "");
+  if (!input.exposure) out.push("Not measured: `systemd-analyze` is not available here, or `--no-exposure` was given. `docs/hardening.md` lists the scores measured in CI.", "");
+  else if (input.exposure.size) {
     out.push(table(["host", "unit", "exposure"], [...input.exposure].flatMap(([host, scores]) => [...scores].sort((a, b) => a[0].localeCompare(b[0])).map(([u, s]) => [host, u, s.toFixed(1)]))), "");
   }
   return out.join("\n");

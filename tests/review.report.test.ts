@@ -100,3 +100,19 @@ it("measures exposure with systemd-analyze when it is there", async () => {
   expect(forge.exposure["redis-litellm-forge.service"]).toBeLessThanOrEqual(2);
   expect(forge.exposure["podman-litellm-forge.service"]).toBeGreaterThan(5);
 });
+
+describe("a NixOS host's review is about what that host runs", () => {
+  it("draws nixpkgs' postgresql.service, never the Debian instance unit, and scores no NixOS unit", async () => {
+    const { loadStackFile } = await import("../config/load");
+    const { renderFleet } = await import("../bundle/hostBundle");
+    const { measureExposure } = await import("../review/exposure");
+    const render = renderFleet(loadStackFile(join(ROOT, "Pulumi.prod.yaml")));
+    const md = (await homefleet("review", "--stack", "prod", "--no-exposure")).stdout;
+    const vulcanGraph = md.slice(md.indexOf("## vulcan: dependencies"), md.indexOf("## vulcan: timer schedule"));
+    expect(vulcanGraph).toContain('["postgresql.service"]');
+    expect(vulcanGraph).not.toMatch(/postgresql@/);
+    expect(md).toContain("Not measured for NixOS hosts (vulcan)");
+    // systemd-analyze is installed wherever the tests run (.ci/run installs systemd).
+    expect([...measureExposure(render).keys()]).toEqual(render.model.hosts.filter((h) => h.os === "systemd").map((h) => h.name));
+  });
+});
