@@ -301,6 +301,11 @@ export const ContainerSchema = z.strictObject({
         source: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: "expected an absolute host path" }),
         target: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: "expected an absolute container path" }),
         readOnly: z.boolean().default(false),
+        /**
+         * Nothing here needs keeping (a cache, re-downloadable model weights): not backed up.
+         * Every other writable volume is archived nightly into the host's backup directory.
+         */
+        ephemeral: z.boolean().default(false),
       }),
     )
     .default([]),

@@ -53,6 +53,9 @@ function redisUser(os: HostOs, stack: string): string {
   return os === "nixos" ? `redis-${stack}` : "redis";
 }
 
+/** The job (service and timer) archiving a stack's volumes; the coverage table names it too. */
+export const volumesBackupJob = (stack: string) => `homefleet-backup-volumes-${stack}`;
+
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
 type UnplacedTimer = Omit<TimerSpec, "onCalendar"> & { readonly earliest: number };
 
@@ -128,7 +131,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     description: `homefleet: archive of ${hostName}'s homefleet config and secrets`,
     why: ["Config and secrets archived nightly, root-only."],
     type: "oneshot",
-    execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
+    execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
     requiresMountsFor: [b.dir],
     readWritePaths: [configDest, TEXTFILE_DIR],
     service: { Nice: 10, IOSchedulingClass: "idle" },
@@ -136,6 +139,28 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
   });
   timers.push({ name: "homefleet-backup-config", description: "homefleet: nightly config archive", onCalendar: daily(b.schedule.config), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
   dumpUnits.push("homefleet-backup-config.service");
+
+  // A container's writable volumes are its state: archived nightly unless declared ephemeral.
+  for (const s of stacks) {
+    const sources = [...new Set(s.container.volumes.filter((v) => !v.readOnly && !v.ephemeral).map((v) => v.source))].sort();
+    if (!sources.length) continue;
+    const name = volumesBackupJob(s.name);
+    const dest = `${b.dir}/volumes-${s.name}`;
+    dirs.push({ path: dest, mode: "0700", user: "root", group: "root" });
+    services.push({
+      name,
+      description: `homefleet: archive of stack ${s.name}'s volumes`,
+      why: ["A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
+      type: "oneshot",
+      execStart: [{ program: { script: "homefleet-backup-config" }, args: [dest, retention, `volumes-${s.name}`, "volumes", ...sources] }],
+      requiresMountsFor: [b.dir, ...sources],
+      readWritePaths: [dest, TEXTFILE_DIR],
+      service: { Nice: 10, IOSchedulingClass: "idle" },
+      hardening: hardening.localOnly,
+    });
+    unplaced.push({ name, description: `homefleet: nightly archive of ${s.name}'s volumes`, persistent: true, randomizedDelaySec: b.randomizedDelaySec, earliest: minutesOf(b.schedule.config) });
+    dumpUnits.push(`${name}.service`);
+  }
 
   const offsite = b.offsite;
   if (offsite) {

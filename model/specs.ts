@@ -72,7 +72,7 @@ export interface ContainerSpec {
   readonly environment: Readonly<Record<string, string>>;
   /** Root-only env file with the container's secret variables, if any. */
   readonly environmentFile?: string;
-  readonly volumes: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
+  readonly volumes: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean; readonly ephemeral: boolean }[];
   /**
    * Directories that must be mounted before the container starts (its volumes): when the
    * filesystem that holds one is absent, the container does not start and write to the root disk.

@@ -4,6 +4,7 @@
  * tools (stable keys and order).
  */
 import type { FleetRender } from "../bundle/hostBundle";
+import { volumesBackupJob } from "../model/operations";
 import { NOMINAL_RUN_MINUTES } from "../model/schedule";
 import { allListeners, timerWindows } from "./checks";
 import type { Finding } from "./findings";
@@ -33,7 +34,9 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
   for (const host of input.render.model.hosts) {
     const services = new Set(host.operations.services.map((s) => s.name));
     for (const s of host.stacks) {
-      rows.push({ host: host.name, stack: s.name, service: `podman-${s.name}`, backup: "— (stateless)", exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      const volumeArchive = host.operations.timers.find((t) => t.name === volumesBackupJob(s.name));
+      const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
+      rows.push({ host: host.name, stack: s.name, service: `podman-${s.name}`, backup: volumeArchive ? `volumes archive ${volumeArchive.onCalendar.slice(6, 11)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: services.has("homefleet-backup-postgresql") ? `pg_dump ${host.operations.timers.find((t) => t.name === "homefleet-backup-postgresql")?.onCalendar.slice(6, 11)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: `redis-${s.name}`, backup: services.has(`homefleet-backup-redis-${s.name}`) ? `SAVE + copy ${host.operations.timers.find((t) => t.name === `homefleet-backup-redis-${s.name}`)?.onCalendar.slice(6, 11)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }

@@ -19,6 +19,8 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseFleetConfig } from "../config/load";
+import { buildFleetModel } from "../model/build";
 import { BACKUP_SCRIPTS, backupConfigScript, backupPostgresqlScript, backupRedisScript } from "../render/scripts/backup";
 import type { ScriptSpec } from "../render/scripts";
 import { run, shellcheck, type ToolResult } from "./support/validators";
@@ -211,7 +213,7 @@ describe("backup scripts", () => {
   });
 
   it("refuse an invalid JOB before writing anything", () => {
-    const r = exec(installScript(backupConfigScript), [join(base, "nowhere"), "30", "Bad/Job", "/etc/hostname"], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
+    const r = exec(installScript(backupConfigScript), [join(base, "nowhere"), "30", "Bad/Job", "config", "/etc/hostname"], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/JOB must match/);
     expect(readdirSync(textfileDir)).toEqual([]);
@@ -406,6 +408,63 @@ describe("Redis drill", () => {
   });
 });
 
+describe("volumes drill: a container's writable volumes, archived as the rendered unit says", () => {
+  it("archives every writable volume that is not ephemeral, while the container writes to it, and restores it", () => {
+    const data = dir(join(base, "srv", "app", "data"), 0o755);
+    const media = dir(join(base, "srv", "app", "media"), 0o755);
+    const scratchVolume = dir(join(base, "srv", "app", "cache"), 0o755);
+    writeFileSync(join(data, "app.db"), "rows\n");
+    writeFileSync(join(media, "cover.jpg"), "jpeg\n");
+    writeFileSync(join(scratchVolume, "tmp.bin"), "throwaway\n");
+    const backupDir = dir(join(base, "volumes-backup"), 0o711);
+    const config = parseFleetConfig({
+      hosts: { box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", backup: { dir: backupDir } } },
+      stacks: {
+        app: {
+          host: "box",
+          network: { subnet: "10.89.7.0/24" },
+          container: {
+            image: "docker.io/wallabag/wallabag:2.6.10",
+            port: 80,
+            healthCheck: { path: "/" },
+            volumes: [
+              { source: data, target: "/var/www/data" },
+              { source: media, target: "/var/www/media" },
+              { source: scratchVolume, target: "/cache", ephemeral: true },
+              { source: media, target: "/srv/media-readonly", readOnly: true },
+            ],
+          },
+        },
+      },
+    });
+    const unit = buildFleetModel(config).hosts[0].operations.services.find((u) => u.name === "homefleet-backup-volumes-app")!;
+    const args = unit.execStart[0].args;
+    expect(args).toEqual([join(backupDir, "volumes-app"), "30", "volumes-app", "volumes", data, media]);
+    expect(unit.requiresMountsFor).toEqual([backupDir, data, media]);
+    dir(args[0], 0o700);
+
+    // The container keeps writing while the archive is made: tar reports the change, the run succeeds.
+    const growing = join(data, "growing.log");
+    writeFileSync(growing, "");
+    const writer = spawn("sh", ["-c", `while :; do head -c 65536 /dev/urandom >> "${growing}"; done`]);
+    try {
+      for (let i = 0; i < 100 && statSync(growing).size === 0; i++) spawnSync("sleep", ["0.05"]);
+      const r = exec(installScript(backupConfigScript), args, { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.stringContaining("some files changed while they were archived") });
+    } finally {
+      writer.kill("SIGKILL");
+    }
+    const archives = readdirSync(args[0]).filter((n) => /^volumes-\d{8}_\d{6}\.tar\.gz$/.test(n));
+    expect(archives).toHaveLength(1);
+    const scratch = dir(join(base, "volumes-restore"), 0o700);
+    must(run("tar", ["--extract", "--gzip", "--file", join(args[0], archives[0]), "--directory", scratch]), "tar extract");
+    expect(readFileSync(join(scratch, data.slice(1), "app.db"), "utf8")).toBe("rows\n");
+    expect(readFileSync(join(scratch, media.slice(1), "cover.jpg"), "utf8")).toBe("jpeg\n");
+    expect(existsSync(join(scratch, scratchVolume.slice(1)))).toBe(false);
+    expect(metrics("volumes-app").values[series("homefleet_backup_last_status", "volumes-app", "volumes")]).toBe("1");
+  });
+});
+
 describe("config drill", () => {
   it("archives config and secrets root-only (0600), restores them byte for byte, applies retention, writes metrics", () => {
     const root = join(base, "hostfs");
@@ -418,7 +477,7 @@ describe("config drill", () => {
     touchAgo(join(dest, "config-20200101_000000.tar.gz"), "40 days ago");
     touchAgo(join(dest, "config-manual.tar.gz"), "40 days ago");
 
-    const r = exec(installScript(backupConfigScript), [dest, "30", "drill_config", conf, secrets], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
+    const r = exec(installScript(backupConfigScript), [dest, "30", "drill_config", "config", conf, secrets], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
     const fresh = readdirSync(dest).filter((n) => /^config-\d{8}_\d{6}\.tar\.gz$/.test(n));
     expect(fresh).toHaveLength(1);
@@ -445,7 +504,7 @@ describe("config drill", () => {
   it("a missing path fails the run with status 0 and leaves no archive", () => {
     const dest = join(base, "backup", "config");
     const before = readdirSync(dest).sort();
-    const r = exec(installScript(backupConfigScript), [dest, "30", "drill_config", join(base, "does-not-exist")], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
+    const r = exec(installScript(backupConfigScript), [dest, "30", "drill_config", "config", join(base, "does-not-exist")], { env: { HOMEFLEET_TEXTFILE_DIR: textfileDir } });
     expect(r.status).not.toBe(0);
     expect(metrics("drill_config").values[series("homefleet_backup_last_status", "drill_config", "config")]).toBe("0");
     expect(readdirSync(dest).sort()).toEqual(before);
