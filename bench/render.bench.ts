@@ -1,14 +1,22 @@
 /**
- * Render benchmark: how long config → model → rendered files → manifest takes for each committed
- * stack, and for a synthetic fleet of 100 hosts. Writes its section of docs/benchmarks.md.
- * Run: npm run bench
+ * Render benchmark, two parts, one run:
+ * - the CLI as users wait for it: `node bin/homefleet.js render` of a small stack and of 200 hosts,
+ *   and `review` of a host with a hundred service units, each a new process, timed against a bare
+ *   `node -e 0` started in the same rounds;
+ * - in process: how long config → model → rendered files → manifest takes for each committed
+ *   stack, and for a synthetic fleet of 100 hosts.
+ * Writes its section of docs/benchmarks.md.
+ * Run: npm run bench (or, compiled: node dist/bench/render.bench.js)
  */
-import { cpus, totalmem } from "node:os";
+import { spawnSync } from "node:child_process";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile, parseFleetConfig, type FleetConfig } from "../config/load";
 import { writeSection } from "./benchDoc";
+import { measureCli, cliReport } from "./cliTiming";
+import { syntheticFleetConfig } from "./synthetic";
 
 interface Result {
   readonly name: string;
@@ -22,28 +30,7 @@ interface Result {
 }
 
 function syntheticFleet(hostCount: number): FleetConfig {
-  const hosts: Record<string, unknown> = {};
-  const stacks: Record<string, unknown> = {};
-  for (let i = 0; i < hostCount; i++) {
-    const nixos = i % 2 === 0;
-    hosts[`host${i}`] = { address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, arch: nixos ? "aarch64" : "x86_64", os: nixos ? "nixos" : "systemd", postgresql: { settings: { shared_buffers: "256MB" } } };
-    stacks[`llm${i}`] = {
-      host: `host${i}`,
-      kind: "litellm",
-      network: { subnet: "10.89.0.0/24" },
-      container: { image: "ghcr.io/berriai/litellm-database:main-v1.81.3-stable" },
-      database: {},
-      cache: { port: 6380 },
-      litellm: { models: [{ name: "a", model: "ollama/a" }, { name: "b", model: "ollama/b" }], fallbacks: { a: ["b"] } },
-    };
-    stacks[`app${i}`] = {
-      host: `host${i}`,
-      network: { subnet: "10.89.1.0/24" },
-      container: { image: "docker.io/wallabag/wallabag:2.6.10", port: 80, publish: { hostPort: 8081 }, healthCheck: { path: "/login" }, secretEnvironment: { DB_PASSWORD: "database.password" } },
-      database: {},
-    };
-  }
-  return parseFleetConfig({ hosts, stacks });
+  return parseFleetConfig(syntheticFleetConfig(hostCount));
 }
 
 function measure(name: string, load: () => FleetConfig, runs: number): Result {
@@ -79,6 +66,12 @@ function measure(name: string, load: () => FleetConfig, runs: number): Result {
 }
 
 const root = join(__dirname, "..", "..");
+// The CLI first: the goals are about it. It runs from its bundle (bin/cliBundle.js) as after
+// `npm ci`; `tsc` alone leaves the bundle out of date, so build it here.
+const bundleBuild = spawnSync(process.execPath, [join(root, "bin", "build-cli-bundle.js")], { cwd: root, encoding: "utf8" });
+if (bundleBuild.status !== 0) throw new Error(`bin/build-cli-bundle.js failed:\n${bundleBuild.stderr}`);
+const loadBefore = loadavg()[0];
+const cli = measureCli(root);
 const results = [
   measure("staging (Pulumi.staging.yaml, incl. YAML parse)", () => loadStackFile(join(root, "Pulumi.staging.yaml")), 200),
   measure("prod (Pulumi.prod.yaml, incl. YAML parse)", () => loadStackFile(join(root, "Pulumi.prod.yaml")), 200),
@@ -89,12 +82,17 @@ const cpu = cpus()[0]?.model ?? "unknown CPU";
 const lines = [
   "## Render (config → model → files → manifest)",
   "",
-  "Command: `npm run bench` (compiles, then `node dist/bench/render.bench.js`). Times are the",
-  "wall-clock time of loading the config plus `renderFleet`, per run, after 3 warm-up runs; heap is the growth of",
-  "`heapUsed` over the runs (an upper bound, garbage collection is not forced between runs).",
+  "Command: `npm run bench` (compiles, then `node dist/bench/render.bench.js`).",
   "",
-  `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.`,
-  `Measured: ${new Date().toISOString().slice(0, 10)}.`,
+  `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}, ${process.platform}/${process.arch}.`,
+  `Measured: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC. 1-minute load average: ${loadBefore.toFixed(2)} before the run, ${loadavg()[0].toFixed(2)} at its end (the machine has ${cpus().length} CPUs).`,
+  "",
+  ...cliReport(cli),
+  "",
+  "### In process",
+  "",
+  "Times are the wall-clock time of loading the config plus `renderFleet`, per run, after 3 warm-up runs; heap is the growth of",
+  "`heapUsed` over the runs (an upper bound, garbage collection is not forced between runs).",
   "",
   "| input | hosts | stacks | files | runs | median ms | p95 ms | heap growth MiB |",
   "|---|---:|---:|---:|---:|---:|---:|---:|",
