@@ -7,9 +7,9 @@
  */
 import { Command, CommanderError } from "commander";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, relative, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
-import { ConfigError, loadStackFile } from "../config/load";
+import { ConfigError, formatProblem, loadStackFile, type ConfigProblem } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
 
@@ -110,7 +110,9 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof ConfigError) {
-      io.err.write(`homefleet: invalid configuration\n${err.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}\n`);
+      // Files as the user would type them: relative to where homefleet runs.
+      const shown = (p: ConfigProblem) => (p.location ? { ...p, location: { ...p.location, file: relative(io.cwd, p.location.file) } } : p);
+      io.err.write(`homefleet: invalid configuration\n${err.problems.map((p) => `  ${formatProblem(shown(p))}`).join("\n")}\n`);
       return 1;
     }
     io.err.write(`homefleet: ${(err as Error).message}\n`);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { closest, distance } from "fastest-levenshtein";
-import { parse as parseYaml } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from "yaml";
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
@@ -37,11 +37,18 @@ export interface ConfigProblem {
   /** Full config path, e.g. `homefleet:stacks.litellm.container.port`. */
   readonly path: string;
   readonly message: string;
+  /** Where in the stack file, when the config was read from one: the key the path ends at, or its nearest ancestor there. */
+  readonly location?: { readonly file: string; readonly line: number; readonly column: number };
+}
+
+/** `FILE:LINE:COLUMN: PATH: MESSAGE`, or `PATH: MESSAGE` without a location. */
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.location ? `${p.location.file}:${p.location.line}:${p.location.column}: ` : ""}${p.path}: ${p.message}`;
 }
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly ConfigProblem[]) {
-    super(problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
+    super(problems.map(formatProblem).join("\n"));
     this.name = "ConfigError";
   }
 }
@@ -419,14 +426,69 @@ function configKeyChecks(refs: readonly SecretReference[], configKeys: readonly 
   return problems;
 }
 
-/** Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way `pulumi config` stores it. */
+/**
+ * The line and column (1-based) of the key a config path ends at, or of the nearest ancestor the
+ * file has (a missing key's problem points at the object that lacks it). Map keys may contain
+ * dots (a model named `gpt-4.1`): the longest key matching the next segments wins.
+ */
+function locate(doc: Document, lines: LineCounter, file: string, path: string): ConfigProblem["location"] {
+  const segments = path.split(".").map((s) => (s.startsWith('"') ? (JSON.parse(s) as string) : s));
+  const root = isMap(doc.contents) ? doc.contents.items.find((p) => isScalar(p.key) && p.key.value === "config") : undefined;
+  let node: unknown = root?.value;
+  let offset = (root?.key as Scalar | undefined)?.range?.[0];
+  for (let i = 0; i < segments.length && node; ) {
+    let next: unknown;
+    if (isMap(node)) {
+      for (let k = segments.length - i; k >= 1 && !next; k--) {
+        const key = segments.slice(i, i + k).join(".");
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+        if (pair) {
+          offset = (pair.key as Scalar).range?.[0];
+          next = pair.value ?? undefined;
+          i += k;
+        }
+      }
+    } else if (isSeq(node) && /^\d+$/.test(segments[i])) {
+      const item = node.items[Number(segments[i])] as { range?: [number, number, number] } | undefined;
+      if (item) {
+        offset = item.range?.[0];
+        next = item;
+        i += 1;
+      }
+    }
+    node = next;
+  }
+  if (offset === undefined) return undefined;
+  const { line, col } = lines.linePos(offset);
+  return { file, line, column: col };
+}
+
+/** Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way `pulumi config` stores it; problems carry their file, line and column. */
 export function loadStackFile(file: string): FleetConfig {
   let doc: unknown;
+  const lines = new LineCounter();
+  let parsed: Document;
   try {
-    doc = parseYaml(readFileSync(file, "utf8"));
+    parsed = parseDocument(readFileSync(file, "utf8"), { lineCounter: lines });
+    if (parsed.errors.length) throw parsed.errors[0];
+    doc = parsed.toJS();
   } catch (err) {
     throw new ConfigError([{ path: file, message: `cannot read stack file: ${(err as Error).message}` }]);
   }
+  try {
+    return parseStackConfig(doc);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      err.problems.map((p) => {
+        const location = locate(parsed, lines, file, p.path);
+        return location ? { ...p, location } : p;
+      }),
+    );
+  }
+}
+
+function parseStackConfig(doc: unknown): FleetConfig {
   const config = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
   const prefix = `${CONFIG_NAMESPACE}:`;
   const configKeys = Object.keys(config)

@@ -173,7 +173,7 @@ describe("refusals", () => {
     expect(run).toEqual({
       code: 1,
       stdout: "",
-      stderr: 'homefleet: invalid configuration\n  homefleet:stacks.litellm.container.port: expected integer 1-65535, got "40o0"\n',
+      stderr: 'homefleet: invalid configuration\n  tests/fixtures/bad-port.yaml:16:9: homefleet:stacks.litellm.container.port: expected integer 1-65535, got "40o0"\n',
     });
     expect(existsSync(out)).toBe(false);
   });

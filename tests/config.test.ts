@@ -125,8 +125,9 @@ describe("unknown keys (typos must not pass silently)", () => {
 
   it("names a misspelt structured homefleet: key in a stack file, with the key it resembles", () => {
     expect(problemsThrownBy(() => loadStackFile(join(FIXTURES, "unknown-structured-key.yaml")))).toEqual([
-      { path: "homefleet:stack", message: "unknown key; did you mean homefleet:stacks? (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)" },
-      { path: "homefleet:stacks", message: "missing: declare at least one stack" },
+      { path: "homefleet:stack", message: "unknown key; did you mean homefleet:stacks? (homefleet reads homefleet:hosts, homefleet:stacks, homefleet:monitoring, homefleet:review, homefleet:deploy, homefleet:promoteFrom, homefleet:promoteOverride, homefleet:sshPrivateKey and the secrets the config refers to)", location: { file: join(FIXTURES, "unknown-structured-key.yaml"), line: 8, column: 3 } },
+      // A missing key: the object that lacks it.
+      { path: "homefleet:stacks", message: "missing: declare at least one stack", location: { file: join(FIXTURES, "unknown-structured-key.yaml"), line: 2, column: 1 } },
     ]);
   });
 
