@@ -1,0 +1,90 @@
+/**
+ * Block-style YAML for plain data, byte for byte what `yaml`'s `stringify(value, { lineWidth: 0,
+ * indent: 2 })` writes, for the documents where that is easy to be sure of: maps with string
+ * keys, sequences, integers, simple decimals, booleans, null, and strings that YAML reads back
+ * as the same string without quotes. Anything else returns undefined, and the caller asks `yaml`.
+ *
+ * Why: LiteLLM's config is rendered once per stack, and building a `yaml` Document for it was the
+ * largest single cost of rendering a large fleet. tests/yamlBlock.test.ts compares the two.
+ */
+
+/**
+ * Plain (unquoted) only when it starts with a letter and holds no space, quote, `#` or flow
+ * character, or is an IPv4 address (optionally with a port): digits with three dots are no number.
+ */
+const PLAIN = /^(?:[A-Za-z][A-Za-z0-9._/:@+=-]*|[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?)$/;
+/** Words YAML (1.2 core, or 1.1 where a reader may still use it) reads as something other than a string. */
+const RESERVED = /^(?:true|True|TRUE|false|False|FALSE|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+function scalar(value: unknown): string | undefined {
+  if (value === null) return "null";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
+    const text = String(value);
+    return Number.isFinite(value) && /^-?[0-9]+\.[0-9]+$/.test(text) ? text : undefined;
+  }
+  if (typeof value === "string") return PLAIN.test(value) && !value.endsWith(":") && !RESERVED.test(value) ? value : undefined;
+  return undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Lines of a non-empty collection at `indent`; undefined where the fast path does not apply. */
+function block(value: unknown, indent: string, out: string[]): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (!seqItem(item, indent, out)) return false;
+    }
+    return true;
+  }
+  if (!isPlainObject(value)) return false;
+  for (const key of Object.keys(value)) {
+    if (scalar(key) !== key) return false;
+    if (!entry(`${indent}${key}:`, value[key], indent, out)) return false;
+  }
+  return true;
+}
+
+/** `prefix` followed by the value: inline for scalars and empty collections, else on the lines below. */
+function entry(prefix: string, value: unknown, indent: string, out: string[]): boolean {
+  if (value === undefined) return false;
+  if (Array.isArray(value) || isPlainObject(value)) {
+    const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
+    if (empty) {
+      out.push(`${prefix} ${Array.isArray(value) ? "[]" : "{}"}`);
+      return true;
+    }
+    out.push(prefix);
+    return block(value, indent + "  ", out);
+  }
+  const text = scalar(value);
+  if (text === undefined) return false;
+  out.push(`${prefix} ${text}`);
+  return true;
+}
+
+/** One sequence item: `- ` then the item, a map's first pair or a sequence's first item on the dash line. */
+function seqItem(value: unknown, indent: string, out: string[]): boolean {
+  if (value === undefined) return false;
+  const nested = (Array.isArray(value) && value.length > 0) || (isPlainObject(value) && Object.keys(value).length > 0);
+  if (!nested) return entry(`${indent}-`, value, indent, out);
+  const start = out.length;
+  if (!block(value, indent + "  ", out)) return false;
+  // The first line of the nested block moves up onto the dash.
+  out[start] = `${indent}- ${out[start].slice(indent.length + 2)}`;
+  return true;
+}
+
+/** The YAML text of a map or sequence, or undefined where `yaml` itself must write it. */
+export function yamlBlock(value: unknown): string | undefined {
+  if (!(Array.isArray(value) || isPlainObject(value))) return undefined;
+  const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
+  if (empty) return undefined;
+  const out: string[] = [];
+  return block(value, "", out) ? out.join("\n") + "\n" : undefined;
+}
