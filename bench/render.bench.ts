@@ -8,7 +8,6 @@
  * Writes its section of docs/benchmarks.md.
  * Run: npm run bench (or, compiled: node dist/bench/render.bench.js)
  */
-import { spawnSync } from "node:child_process";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -66,10 +65,7 @@ function measure(name: string, load: () => FleetConfig, runs: number): Result {
 }
 
 const root = join(__dirname, "..", "..");
-// The CLI first: the goals are about it. It runs from its bundle (bin/cliBundle.js) as after
-// `npm ci`; `tsc` alone leaves the bundle out of date, so build it here.
-const bundleBuild = spawnSync(process.execPath, [join(root, "bin", "build-cli-bundle.js")], { cwd: root, encoding: "utf8" });
-if (bundleBuild.status !== 0) throw new Error(`bin/build-cli-bundle.js failed:\n${bundleBuild.stderr}`);
+// The CLI first: the goals are about it.
 const loadBefore = loadavg()[0];
 const cli = measureCli(root);
 const results = [

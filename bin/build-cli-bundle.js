@@ -1,13 +1,21 @@
 // Builds dist/homefleet-cli.js from the compiled CLI and V8's code cache for it (why: see
 // bin/cliBundle.js). Run after tsc: `npm run build` and `npm ci` (prepare) do.
 "use strict";
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const esbuild = require("esbuild");
-const { BUNDLE, CODE_CACHE, INPUTS, runBundle } = require("./cliBundle.js");
+const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, runBundle } = require("./cliBundle.js");
 
 const root = path.join(__dirname, "..");
+
+/** Writes a file whole or not at all: a CLI starting meanwhile reads the old file or the new one. */
+function writeAtomically(file, content) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
 
 async function build() {
   // A cache must never outlive the bundle it was made for.
@@ -16,6 +24,7 @@ async function build() {
     absWorkingDir: root,
     entryPoints: ["dist/cli/main.js"],
     outfile: BUNDLE,
+    write: false,
     bundle: true,
     platform: "node",
     target: "node20",
@@ -25,13 +34,19 @@ async function build() {
     metafile: true,
     logLevel: "warning",
   });
+  // The build id ties the code cache to this bundle (bin/cliBundle.js checks it).
+  const id = crypto.randomBytes(8).toString("hex");
+  const bundle = result.outputFiles.find((f) => f.path === BUNDLE);
+  writeAtomically(BUNDLE, `${bundle.text}\n// homefleet-cli-build: ${id}\n`);
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/"));
-  fs.writeFileSync(INPUTS, JSON.stringify([...inputs, "package-lock.json"], null, 1) + "\n");
+  writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json"], null, 1) + "\n");
 
   // The cache holds what V8 compiled while the bundle ran: render both committed stacks (and
   // review one) so that the functions a render needs are in it. Their outcome does not matter
   // here: a stack file that does not validate only leaves fewer functions compiled.
-  const { exports: cli, script } = runBundle(undefined);
+  const { exports: cli, script, source } = runBundle(() => undefined);
+  // Another build replaced the bundle meanwhile: it writes the cache for its own.
+  if (buildIdOf(source) !== id) return;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-bundle-"));
   const quiet = { write: () => true };
   try {
@@ -42,7 +57,7 @@ async function build() {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  fs.writeFileSync(CODE_CACHE, script.createCachedData());
+  writeAtomically(CODE_CACHE, Buffer.concat([Buffer.from(`${id}\n`), script.createCachedData()]));
 }
 
 build().catch((err) => {

@@ -33,34 +33,53 @@ function bundleIsFresh() {
 }
 
 /**
- * Runs the bundle as Node runs a CommonJS module, compiled with `cachedData` when given.
- * Returns its exports and the compiled script (the build asks it for the code cache).
+ * Runs the bundle as Node runs a CommonJS module, compiled with the code cache `cacheFor`
+ * returns for its source. Returns its exports, the compiled script (the build asks it for the
+ * code cache) and the source.
  */
-function runBundle(cachedData) {
+function runBundle(cacheFor) {
   const source = fs.readFileSync(BUNDLE, "utf8");
+  const cachedData = cacheFor(source);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, path.dirname(BUNDLE));
-  return { exports: module.exports, script };
+  return { exports: module.exports, script, source };
+}
+
+/** The build id the bundle ends with (`// homefleet-cli-build: <id>`). */
+function buildIdOf(source) {
+  return /\/\/ homefleet-cli-build: ([0-9a-f]+)\n$/.exec(source.slice(-80))?.[1];
 }
 
 /**
- * The code cache, if it was written after the bundle. V8 checks a cache against the length of
- * the source only, so a cache of another bundle of the same length must never be offered.
+ * The code cache made for this very bundle: its first line is the bundle's build id. V8 checks
+ * a cache against the length of the source only, so a cache of another bundle must never be
+ * offered.
  */
-function codeCache() {
+function codeCacheFor(source) {
+  const id = buildIdOf(source);
+  if (!id) return undefined;
   try {
-    if (fs.statSync(CODE_CACHE).mtimeMs < fs.statSync(BUNDLE).mtimeMs) return undefined;
-    return fs.readFileSync(CODE_CACHE);
+    const file = fs.readFileSync(CODE_CACHE);
+    const head = Buffer.from(`${id}\n`);
+    return file.subarray(0, head.length).equals(head) ? file.subarray(head.length) : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The CLI module (`main`) from the bundle, or undefined where there is no fresh bundle. */
+/**
+ * The CLI module (`main`) from the bundle, or undefined where there is no fresh bundle or it
+ * cannot be run (say, a build is writing it right now): the caller then loads dist/cli/main.js.
+ */
 function bundledCli() {
   if (!bundleIsFresh()) return undefined;
-  return runBundle(codeCache()).exports;
+  try {
+    const cli = runBundle(codeCacheFor).exports;
+    return typeof cli.main === "function" ? cli : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-module.exports = { BUNDLE, CODE_CACHE, INPUTS, bundleIsFresh, bundledCli, runBundle };
+module.exports = { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIsFresh, bundledCli, runBundle };
