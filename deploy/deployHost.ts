@@ -44,6 +44,43 @@ export interface DeployOptions {
   readonly afterActivate?: (session: HostSession) => Promise<void>;
   /** Test hook: called before a new generation is uploaded (to cut the connection there). */
   readonly beforeUpload?: (session: HostSession) => Promise<void>;
+  /** Told each step as it starts, for a progress display (`pulumi up` shows it beside the resource). */
+  readonly progress?: (step: DeployStep) => void;
+}
+
+/** A step of one host's deployment, as it starts. */
+export type DeployStep =
+  | { readonly step: "connecting"; readonly address: string }
+  | { readonly step: "pulling"; readonly images: number }
+  | { readonly step: "uploading"; readonly generation: number; readonly files: number; readonly bytes: number }
+  | { readonly step: "switching"; readonly generation: number; readonly reused: boolean }
+  | { readonly step: "health"; readonly generation: number; readonly round: number; readonly passing: number; readonly checks: number; readonly soakingSec?: number }
+  | { readonly step: "confirming"; readonly generation: number }
+  | { readonly step: "rolling-back"; readonly generation: number }
+  | { readonly step: "unchanged"; readonly generation: number };
+
+const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`);
+
+/** One line per step, as a user reads it beside the host's resource. */
+export function describeStep(s: DeployStep): string {
+  switch (s.step) {
+    case "connecting":
+      return `connecting to ${s.address}`;
+    case "pulling":
+      return `pulling ${s.images} container image${s.images === 1 ? "" : "s"} (those not on the host yet)`;
+    case "uploading":
+      return `uploading generation ${s.generation}: ${s.files} file${s.files === 1 ? "" : "s"}, ${kib(s.bytes)}`;
+    case "switching":
+      return `switching to generation ${s.generation}${s.reused ? " (kept on the host)" : ""}, revert timer armed`;
+    case "health":
+      return `health round ${s.round}: ${s.passing} of ${s.checks} checks pass${s.soakingSec !== undefined ? `, holding for ${s.soakingSec} s` : ""}`;
+    case "confirming":
+      return `healthy: confirming generation ${s.generation}`;
+    case "rolling-back":
+      return `unhealthy: rolling generation ${s.generation} back`;
+    case "unchanged":
+      return `generation ${s.generation} already runs: checking its units`;
+  }
 }
 
 export interface HealthResult {
@@ -190,7 +227,7 @@ function healthProbe(check: HealthCheckSpec): { name: string; command: string } 
  * service that crashes a few seconds after it first answered fails the gate. Units that must run
  * are checked too, and a unit that has failed for good (not waiting to restart) ends the wait.
  */
-export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number, units: readonly string[] = [], soakSec = 0): Promise<HealthResult> {
+export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number, units: readonly string[] = [], soakSec = 0, onRound?: (round: number, passing: number, total: number, soakingSec?: number) => void): Promise<HealthResult> {
   // The service's own checks first: a failing HTTP check says more than "unit not active".
   const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
   const deadline = Date.now() + timeoutSec * 1000;
@@ -202,10 +239,11 @@ export async function healthGate(session: HostSession, checks: readonly HealthCh
   let results = commands.map((c) => ({ check: c.name, unit: c.unit, ok: false }));
   let passingSince: number | undefined;
   let heldSec = 0;
-  for (;;) {
+  for (let n = 1; ; n++) {
     const out = (await session.exec(round, undefined, 60)).stdout;
     results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: new RegExp(`^${i}=ok$`, "m").test(out) }));
     const allOk = results.every((r) => r.ok);
+    onRound?.(n, results.filter((r) => r.ok).length, results.length, allOk && soakSec > 0 ? soakSec : undefined);
     if (allOk) {
       passingSince ??= Date.now();
       heldSec = Math.round((Date.now() - passingSince) / 1000);
@@ -251,6 +289,7 @@ function settings(options: DeployOptions) {
 }
 
 export async function deployHost(target: SshTarget, files: readonly RenderedFile[], manifest: HostManifest, secrets: readonly SecretFileContent[], options: DeployOptions = {}): Promise<DeployResult> {
+  options.progress?.({ step: "connecting", address: `${target.host}:${target.port ?? 22}` });
   const session = await HostSession.connect(target);
   try {
     return await underDeployLock(session, options.holder, async () => {
@@ -280,24 +319,30 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
   const { manifest } = bundle;
   const s = settings(options);
   if (plan.kind === "refuse") throw new DeployError(host, plan.reason);
+  const progress = options.progress ?? (() => undefined);
+  const gateRounds = (generation: number) => (round: number, passing: number, checks: number, soakingSec?: number) => progress({ step: "health", generation, round, passing, checks, soakingSec });
   if (plan.kind === "noop") {
+    progress({ step: "unchanged", generation: plan.generation });
     const states = await unitStates(session, manifest.start);
     const verdict = Object.values(states).every((v) => v === "active") ? "healthy" : "unhealthy";
     return report(session, state, manifest, plan.generation, { changed: false }, { verdict, checkedAt: new Date().toISOString(), checks: [] }, states);
   }
   if (plan.kind === "confirm") {
     // A deployment was cut off after its switch: judge the generation now instead of the timer.
-    const health = await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec);
+    const health = await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation));
     if (health.verdict !== "healthy") {
+      progress({ step: "rolling-back", generation: plan.generation });
       const outcome = await rollBack(session, plan.generation, s);
       throw new DeployError(host, `generation ${plan.generation} was never confirmed by the deployment that switched to it, and fails its health check "${failedCheck(health)}"; ${outcome}.`);
     }
+    progress({ step: "confirming", generation: plan.generation });
     const confirmed = await confirm(session, plan.generation, s);
     return report(session, confirmed, manifest, plan.generation, { changed: true }, health, await unitStates(session, manifest.start));
   }
 
   // Images first, before the timer runs: a slow pull must not count against it.
   if (!plan.repair && manifest.images.length) {
+    progress({ step: "pulling", images: manifest.images.length });
     await session.run(
       "pulling container images",
       `command -v podman >/dev/null || exit 0; for image in ${manifest.images.map(sh).join(" ")}; do podman image exists "$image" || podman pull --quiet "$image" >/dev/null; done`,
@@ -318,28 +363,33 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
       ...plan.prepare.secrets.map((p) => ({ path: `secrets${p}`, mode: 0o400, content: secretByPath.get(p)!.content })),
     ];
     await options.beforeUpload?.(session);
-    await session.run("uploading the new generation", `${ACTIVATE} prepare ${plan.generation}`, createTar(tar));
+    const archive = createTar(tar);
+    progress({ step: "uploading", generation: plan.generation, files: plan.prepare.files.length, bytes: archive.length });
+    await session.run("uploading the new generation", `${ACTIVATE} prepare ${plan.generation}`, archive);
   }
 
   // Armed and switched in one locked command on the host: the timer runs before anything changes.
+  progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
   const switched = await session.exec(`${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}`, undefined, 900);
   const restarted = (switched.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
   await options.afterActivate?.(session);
 
   const health =
     switched.code === 0
-      ? await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec)
+      ? await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation))
       : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", unit: "", ok: false }] };
   if (health.verdict !== "healthy") {
     const failing = health.checks.find((c) => !c.ok);
     const unit = failing?.unit || manifest.start.find((u) => u.startsWith("podman-")) || "";
     const journal = unit ? await journalOf(session, unit) : "";
+    if (!plan.repair) progress({ step: "rolling-back", generation: plan.generation });
     const outcome = plan.repair
       ? `it is the confirmed generation, re-installed over hand edits: there is nothing else to go back to, the host stays on it`
       : await rollBack(session, plan.generation, s);
     const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
     throw new DeployError(host, `generation ${plan.generation} failed its health check "${failedCheck(health)}"; ${outcome}.${activation}${unit ? `\nlast journal lines of ${unit}:\n${journal}` : ""}`);
   }
+  progress({ step: "confirming", generation: plan.generation });
   const now = plan.repair ? await readState(session, "removing old generations", `${ACTIVATE} gc ${s.keepGenerations} >&2 && `) : await confirm(session, plan.generation, s);
   const secretsWritten = plan.prepare ? [...plan.prepare.secrets] : [];
   return report(session, now, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, await unitStates(session, manifest.start));

@@ -6,7 +6,8 @@
  */
 import type { HostManifest } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
-import { deployHost, hostStatus, removeHost, unitStates, type DeployResult, type SecretFileContent } from "./deployHost";
+import { deployHost, describeStep, hostStatus, removeHost, unitStates, type DeployOptions, type DeployResult, type DeployStep, type SecretFileContent } from "./deployHost";
+import { engineProgress } from "./engineProgress";
 import { HostSession, sha256, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
 /** `host` (the name in homefleet:hosts) is also the resource ID; `privateKey` is a Pulumi secret. */
@@ -25,6 +26,14 @@ export interface HostDeploymentInputs extends HostConnectionInputs {
   readonly after?: readonly { readonly host: string; readonly wave: number; readonly verdict: string }[];
   /** The promotion gate's verdict, when the stack promotes from another. */
   readonly promotion?: { readonly from: string; readonly refused: boolean; readonly message: string };
+  /** This resource's own URN, for progress messages (a dynamic provider is not told it); never a reason to deploy. */
+  readonly progressUrn?: string;
+}
+
+/** The deployment's options plus a progress reporter for the engine, when the engine started this process. */
+function optionsOf(inputs: HostDeploymentInputs): DeployOptions {
+  const report = engineProgress(inputs.progressUrn);
+  return { ...inputs.options, ...(report ? { progress: (step: DeployStep) => report(describeStep(step)) } : {}) };
 }
 
 export interface HostDeploymentOutputs extends HostDeploymentInputs {
@@ -117,7 +126,7 @@ export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ 
   const refused = promotionRefusal(inputs);
   if (refused) throw new Error(refused);
   requireEarlierWavesHealthy(inputs);
-  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, inputs.options);
+  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, optionsOf(inputs));
   return { id: inputs.host, outs: outputsOf(inputs, result) };
 }
 
@@ -125,7 +134,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
   const refused = promotionRefusal(news, olds);
   if (refused) throw new Error(refused);
   requireEarlierWavesHealthy(news);
-  const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, news.options);
+  const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, optionsOf(news));
   return { outs: outputsOf(news, result) };
 }
 

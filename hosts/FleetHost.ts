@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostBundle, ManifestFile } from "../bundle/hostBundle";
 import type { DeployConfig } from "../config/schema";
-import { HostDeployment } from "./HostDeployment";
+import { childUrn } from "../deploy/engineProgress";
+import { HOST_DEPLOYMENT_TYPE, HostDeployment } from "./HostDeployment";
 import { HostPackages } from "./HostPackages";
 import type { SecretFileOutput } from "../components/ServiceStack";
 import { composeSecretFile } from "../model/secretFile";
@@ -116,6 +117,7 @@ export class FleetHost extends pulumi.ComponentResource {
         options: { confirmAfterSec: deploy.settings.confirmAfterSec, healthTimeoutSec: deploy.settings.healthTimeoutSec, healthSoakSec: deploy.settings.healthSoakSec, keepGenerations: deploy.settings.keepGenerations },
         after: deploy.after,
         promotion: deploy.promotion ? deploy.promotion.apply((p) => ({ from: p.from, refused: p.refused, message: p.message })) : { from: "", refused: false, message: "not gated" },
+        progressUrn: this.urn.apply((urn) => childUrn(urn, HOST_DEPLOYMENT_TYPE, `${name}-deployment`)),
       },
       { parent: this, dependsOn: packages ? [packages] : [] },
     );

@@ -44,7 +44,12 @@ export interface HostDeploymentArgs {
   readonly after: pulumi.Input<{ host: string; wave: number; verdict: string }[]>;
   /** The promotion gate's verdict: a refused promotion fails this resource's check. */
   readonly promotion: pulumi.Input<{ from: string; refused: boolean; message: string }>;
+  /** The resource's own URN, for the progress the provider reports to the engine. */
+  readonly progressUrn?: pulumi.Input<string>;
 }
+
+/** The type token of the resource below (how the SDK names a dynamic resource's type). */
+export const HOST_DEPLOYMENT_TYPE = "pulumi-nodejs:dynamic/homefleet:HostDeployment";
 
 /**
  * One host's deployment: after create or update the host runs the new generation and passed its
