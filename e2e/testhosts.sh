@@ -3,14 +3,19 @@
 # Used by `npm run test:e2e` (and so by .ci/run). Needs root, debootstrap, systemd-container (systemd-nspawn),
 # iproute2, openssh-client, util-linux. See e2e/README.md.
 #
-#   testhosts.sh rootfs             build the shared Debian bookworm rootfs once (cached)
-#   testhosts.sh standin-image      re-import the stand-in proxy image into the cached rootfs
-#   testhosts.sh up NAME INDEX      boot host NAME as 10.231.INDEX.2 (the machine side is .1)
+#   testhosts.sh rootfs [ARCH]      build the shared Debian bookworm rootfs once (cached)
+#   testhosts.sh standin-image [ARCH]  re-import the stand-in proxy image into the cached rootfs
+#   testhosts.sh up NAME INDEX [ARCH]  boot host NAME as 10.231.INDEX.2 (the machine side is .1)
+#   testhosts.sh emulator [ARCH]    register qemu-user for ARCH with binfmt_misc (rootfs and up do)
 #   testhosts.sh down NAME          stop host NAME
 #   testhosts.sh down-all           stop every host of the state directory (HOMEFLEET_E2E_STATE)
 #   testhosts.sh list               running hosts, one line each
 #   testhosts.sh ssh NAME [CMD...]  ssh into host NAME as root
 #   testhosts.sh selftest NAME      prove the stand-in image gates on PostgreSQL and Redis
+#
+# ARCH is a Debian architecture, amd64 or arm64, and defaults to the machine's own. A foreign
+# architecture runs under qemu-user emulation (package qemu-user-static): its hosts boot and run
+# the same units, much slower.
 #
 # IP plan: host INDEX (1-254) gets its own network namespace (systemd-nspawn --network-veth),
 # 10.231.INDEX.0/24 on its veth pair: the container's host0 is 10.231.INDEX.2, the machine's
@@ -20,7 +25,11 @@
 set -euo pipefail
 
 CACHE=${HOMEFLEET_E2E_CACHE:-/var/cache/homefleet-e2e}
-ROOTFS=$CACHE/rootfs
+NATIVE_ARCH=$(dpkg --print-architecture)
+ARCH=$NATIVE_ARCH
+ROOTFS=$CACHE/rootfs # set_arch: rootfs for amd64 (as before arm64 came), rootfs-arm64 for arm64
+BUILD_LOG=$CACHE/debootstrap.log
+DEBS=$CACHE/debs
 HOSTS=${HOMEFLEET_E2E_STATE:-$CACHE/hosts} # per-host state; give each test run its own to share the rootfs
 KEY=$CACHE/id_ed25519
 MIRROR=${HOMEFLEET_E2E_MIRROR:-http://deb.debian.org/debian}
@@ -50,6 +59,8 @@ PACKAGES=(
 
 # Installed by apt inside the new root after debootstrap, which cannot resolve their virtual
 # dependencies (nix-bin needs perl-dbdabi-94 through libdbd-sqlite3-perl: a fresh build failed so).
+# amd64 only: the NixOS flavour's tests run on amd64 hosts, and under emulation nix-bin's
+# installation would only slow the arm64 build.
 LATE_PACKAGES=(
   # nix-instantiate, for the NixOS flavour's stand-in nixos-rebuild (e2e/standin/nixos-rebuild)
   nix-bin
@@ -71,6 +82,41 @@ DISABLED_UNITS=(
 
 log() { printf '%s\n' "testhosts: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# Selects the architecture whose rootfs the command works on.
+set_arch() { # ARCH
+  case $1 in
+    amd64) ROOTFS=$CACHE/rootfs BUILD_LOG=$CACHE/debootstrap.log DEBS=$CACHE/debs ;;
+    arm64) ROOTFS=$CACHE/rootfs-arm64 BUILD_LOG=$CACHE/debootstrap-arm64.log DEBS=$CACHE/debs-arm64 ;;
+    *) die "ARCH must be amd64 or arm64: $1" ;;
+  esac
+  ARCH=$1
+  if [ "$ARCH" != amd64 ]; then LATE_PACKAGES=(); fi
+}
+
+# The kernel runs a foreign architecture's binaries through qemu-user once its binfmt_misc handler
+# is registered. Debian's qemu-user-static ships the handler line with the F flag: the kernel opens
+# the interpreter at registration, so it also runs inside a container's root, which has no qemu.
+cmd_emulator() { # [ARCH]
+  need_root
+  set_arch "${1:-$ARCH}"
+  [ "$ARCH" != "$NATIVE_ARCH" ] || return 0
+  local qarch handler conf=
+  case $ARCH in arm64) qarch=aarch64 ;; amd64) qarch=x86_64 ;; esac
+  handler=/proc/sys/fs/binfmt_misc/qemu-$qarch
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc"
+  fi
+  if [ ! -e "$handler" ]; then
+    conf=/usr/lib/binfmt.d/qemu-$qarch.conf
+    [ -f "$conf" ] || die "no emulator for $ARCH: apt-get install -y qemu-user-static"
+    # A concurrent registration makes this write fail with 'File exists': the check below decides.
+    grep -v '^#' "$conf" >/proc/sys/fs/binfmt_misc/register 2>/dev/null || true
+  fi
+  [ -e "$handler" ] || die "registering $conf with binfmt_misc failed"
+  grep -qx enabled "$handler" || die "$handler is disabled"
+  grep -q '^flags: .*F' "$handler" || die "$handler lacks the F flag: $ARCH binaries cannot run inside a container"
+}
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -138,22 +184,25 @@ import_standin() { # DIR
       --change 'LABEL org.opencontainers.image.description=Stand-in for the LiteLLM proxy image in homefleet e2e tests, not LiteLLM' \
       --message 'homefleet-standin: stand-in for the LiteLLM proxy image (e2e tests only)' \
       - $STANDIN_IMAGE >/dev/null
-    podman image exists $STANDIN_IMAGE" >>"$CACHE/debootstrap.log" 2>&1 ||
-    die "podman import failed, see $CACHE/debootstrap.log"
+    podman image exists $STANDIN_IMAGE" >>"$BUILD_LOG" 2>&1 ||
+    die "podman import failed, see $BUILD_LOG"
   rm -rf "$tree"
 }
 
 # Re-imports the stand-in image into the cached rootfs (after a change to e2e/standin/).
-cmd_standin_image() {
+cmd_standin_image() { # [ARCH]
   need_root
+  set_arch "${1:-$ARCH}"
   [ -f "$ROOTFS/etc/homefleet-e2e/complete" ] || die "no rootfs: run rootfs first"
   if [ -n "$(cmd_list)" ]; then die "stop the running hosts first (down-all): they share the rootfs"; fi
   import_standin "$ROOTFS"
   log "$STANDIN_IMAGE re-imported into $ROOTFS"
 }
 
-cmd_rootfs() {
+cmd_rootfs() { # [ARCH]
   need_root
+  set_arch "${1:-$ARCH}"
+  cmd_emulator
   if [ -f "$ROOTFS/etc/homefleet-e2e/complete" ]; then
     log "rootfs cached: $ROOTFS ($(cat "$ROOTFS/etc/homefleet-e2e/complete"))"
     add_missing_packages
@@ -170,7 +219,7 @@ cmd_rootfs() {
     else
       build_rootfs
     fi
-  } 9>"$CACHE/.rootfs.lock"
+  } 9>"$CACHE/.${ROOTFS##*/}.lock"
 }
 
 # A cached rootfs from before a package was added to PACKAGES gets it installed, not rebuilt.
@@ -187,32 +236,34 @@ add_missing_packages() {
   log "installing into the cached rootfs: ${missing[*]}"
   printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
   chmod 0755 "$ROOTFS/usr/sbin/policy-rc.d"
-  in_root "$ROOTFS" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${missing[*]} && apt-get clean" >>"$CACHE/debootstrap.log" 2>&1 ||
-    die "installing ${missing[*]} failed, see $CACHE/debootstrap.log"
+  in_root "$ROOTFS" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${missing[*]} && apt-get clean" >>"$BUILD_LOG" 2>&1 ||
+    die "installing ${missing[*]} failed, see $BUILD_LOG"
   rm -f "$ROOTFS/usr/sbin/policy-rc.d"
   # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
   in_root "$ROOTFS" dpkg-query -W -f '${Package} ${Version}\n' >"$ROOTFS/etc/homefleet-e2e/packages"
 }
 
 build_rootfs() {
-  local start=$SECONDS tmp=$CACHE/rootfs.tmp include
+  local start=$SECONDS tmp=$ROOTFS.tmp include
   [ -f "$KEY" ] || ssh-keygen -q -t ed25519 -N '' -C homefleet-e2e -f "$KEY"
   rm -rf "$tmp"
   include=$(IFS=,; echo "${PACKAGES[*]}")
-  log "debootstrap bookworm into $tmp"
-  mkdir -p "$CACHE/debs" # downloaded .debs, kept for the next build
-  debootstrap --variant=minbase --cache-dir="$CACHE/debs" --include="$include" bookworm "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-    die "debootstrap failed, see $CACHE/debootstrap.log"
+  log "debootstrap bookworm ($ARCH) into $tmp"
+  mkdir -p "$DEBS" # downloaded .debs, kept for the next build
+  debootstrap --arch="$ARCH" --variant=minbase --cache-dir="$DEBS" --include="$include" bookworm "$tmp" "$MIRROR" >"$BUILD_LOG" 2>&1 ||
+    die "debootstrap failed, see $BUILD_LOG"
   log "debootstrap done after $((SECONDS - start)) s"
 
   # No service may start inside the build; debootstrap's --include leaves some packages unconfigured.
   printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
   chmod 0755 "$tmp/usr/sbin/policy-rc.d"
   in_root "$tmp" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive;
-    dpkg --configure -a && apt-get -f install -y -q && dpkg --audit' >>"$CACHE/debootstrap.log" 2>&1 ||
-    die "configuring packages failed, see $CACHE/debootstrap.log"
-  in_root "$tmp" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${LATE_PACKAGES[*]}" >>"$CACHE/debootstrap.log" 2>&1 ||
-    die "installing ${LATE_PACKAGES[*]} failed, see $CACHE/debootstrap.log"
+    dpkg --configure -a && apt-get -f install -y -q && dpkg --audit' >>"$BUILD_LOG" 2>&1 ||
+    die "configuring packages failed, see $BUILD_LOG"
+  if [ "${#LATE_PACKAGES[@]}" -gt 0 ]; then
+    in_root "$tmp" /bin/sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends ${LATE_PACKAGES[*]}" >>"$BUILD_LOG" 2>&1 ||
+      die "installing ${LATE_PACKAGES[*]} failed, see $BUILD_LOG"
+  fi
   local broken
   # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
   broken=$(in_root "$tmp" dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true)
@@ -326,8 +377,9 @@ valid_name() {
 cmd_up() {
   need_root
   need_tools systemd-nspawn nsenter ip ssh ssh-keygen
-  [ "$#" -eq 2 ] || usage
+  [ "$#" -eq 2 ] || [ "$#" -eq 3 ] || usage
   local name=$1 index=$2
+  set_arch "${3:-$NATIVE_ARCH}"
   valid_name "$name"
   if ! [[ $index =~ ^[0-9]+$ ]] || [ "$index" -lt 1 ] || [ "$index" -gt 254 ]; then
     die "INDEX must be 1-254: $index"
@@ -350,6 +402,7 @@ cmd_up() {
   mkdir -p "$dir"
   rm -f "$dir/nspawn.pid" "$dir/leader.pid" "$dir/info"
   echo "$index" >"$dir/index"
+  echo "$ARCH" >"$dir/arch"
   if [ -f "$dir/console.log" ]; then mv "$dir/console.log" "$dir/console.prev.log"; fi
   # A host key per host, kept across restarts, so tests can pin it (homefleet:hosts.*.hostKey).
   [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh_host_ed25519_key"
@@ -408,6 +461,7 @@ cmd_up() {
     echo "name=$name"
     echo "address=$addr"
     echo "gateway=$gw"
+    echo "arch=$ARCH"
     echo "interface=$hostif"
     echo "pid1=$leader"
     echo "nspawn_pid=$nspawn"
@@ -445,6 +499,17 @@ halt_failed() { # CONSOLE_LOG
   grep -a 'Failed to start' "$1" 2>/dev/null | grep -q 'systemd-halt\.service'
 }
 
+# An emulated host is stopped from inside. qemu-user shifts the real-time signals, so the halt
+# signal that nspawn sends on SIGTERM reaches the container's systemd as another one (rescue, as
+# observed): the host would stay up until the second SIGTERM kills it. False for a native host,
+# or when systemctl could not ask for the poweroff.
+poweroff_inside() { # DIR
+  local arch
+  arch=$(cat "$1/arch" 2>/dev/null || echo "$NATIVE_ARCH")
+  [ "$arch" != "$NATIVE_ARCH" ] && alive "$1/leader.pid" || return 1
+  nsenter -t "$(pid_of "$1/leader.pid")" -m -u -i -n -p systemctl poweroff --no-block >/dev/null 2>&1
+}
+
 cmd_down() {
   need_root
   [ "$#" -eq 1 ] || usage
@@ -452,7 +517,9 @@ cmd_down() {
   valid_name "$name"
   # SIGTERM makes systemd-nspawn shut the container down in order and wait for it.
   if alive "$dir/nspawn.pid"; then
-    kill -TERM "$(pid_of "$dir/nspawn.pid")" 2>/dev/null || true
+    if ! poweroff_inside "$dir"; then
+      kill -TERM "$(pid_of "$dir/nspawn.pid")" 2>/dev/null || true
+    fi
     local deadline=$((SECONDS + STOP_TIMEOUT))
     while alive "$dir/nspawn.pid" && [ "$SECONDS" -lt "$deadline" ] && ! halt_failed "$dir/console.log"; do
       sleep 0.1
@@ -501,7 +568,7 @@ cmd_list() {
   for d in "$HOSTS"/*/; do
     [ -d "$d" ] || continue
     if alive "$d/nspawn.pid"; then
-      echo "$(basename "$d") $SUBNET_PREFIX.$(cat "$d/index").2 pid1=$(pid_of "$d/leader.pid")"
+      echo "$(basename "$d") $SUBNET_PREFIX.$(cat "$d/index").2 pid1=$(pid_of "$d/leader.pid") arch=$(cat "$d/arch" 2>/dev/null || echo "$NATIVE_ARCH")"
     fi
   done
 }
@@ -566,6 +633,7 @@ main() {
   shift
   case "$cmd" in
     rootfs) cmd_rootfs "$@" ;;
+    emulator) cmd_emulator "$@" ;;
     standin-image) cmd_standin_image "$@" ;;
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;

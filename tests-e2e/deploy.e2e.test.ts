@@ -5,17 +5,14 @@
  * bind addresses and the bridge ordering for real.
  */
 import type { FleetRender } from "../bundle/hostBundle";
-import { deployHost, readHost, removeHost } from "../deploy/deployHost";
-import { DeployError } from "../deploy/ssh";
+import { deployHost, readHost, removeHost, type DeployOptions } from "../deploy/deployHost";
 import { CANARY, fleet, secretsOf } from "./support/fleet";
 import { bootHost, onHost, stopHost, target, type TestHost } from "./support/hosts";
+import { configChangeRestartsOnlyItsReaders, deployTo, failingHealthCheckRollsBack, firstDeployIsHealthy } from "./support/scenarios";
 
 let h1: TestHost;
 
-async function deploy(render: FleetRender, options = {}) {
-  const bundle = render.bundles[0];
-  return deployHost(target(h1), bundle.files, bundle.manifest, secretsOf(bundle), { healthTimeoutSec: 120, confirmAfterSec: 60, keepGenerations: 10, ...options });
-}
+const deploy = (render: FleetRender, options: DeployOptions = {}) => deployTo(h1, render, options);
 
 beforeAll(() => {
   h1 = bootHost("e2e1", 11);
@@ -27,15 +24,7 @@ afterAll(() => {
 
 describe("one host, in order", () => {
   it("first deploy: all units active and the stand-in healthy through the bridge gateway", async () => {
-    const result = await deploy(fleet(h1));
-    expect(result.health.verdict).toBe("healthy");
-    expect(result.generation).toBe(1);
-    expect(result.health.checks.map((c) => c.ok)).not.toContain(false);
-    expect(result.unitStates["podman-proxy.service"]).toBe("active");
-    // From inside the host: readiness answers, and PostgreSQL/Redis listen on the gateway.
-    expect(onHost(h1, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
-    expect(onHost(h1, "ss -ltn").stdout).toMatch(/10\.89\.0\.1:5432/);
-    expect(onHost(h1, "ss -ltn").stdout).toMatch(/10\.89\.0\.1:6380/);
+    await firstDeployIsHealthy(h1);
   });
 
   it("no-op re-deploy: nothing uploaded, nothing restarted", async () => {
@@ -44,11 +33,7 @@ describe("one host, in order", () => {
   });
 
   it("a config change restarts only the units that read the changed file", async () => {
-    const result = await deploy(fleet(h1, (s) => (s.cache.maxMemory = "128mb")));
-    expect(result.generation).toBe(2);
-    expect(result.uploadedFiles).toEqual(["/etc/homefleet/proxy/redis.conf"]);
-    expect(result.restarted).toEqual(["redis-proxy.service"]);
-    expect(result.health.verdict).toBe("healthy");
+    await configChangeRestartsOnlyItsReaders(h1);
   });
 
   it("a hand edit and a deleted file are seen by read, and the next deploy repairs them", async () => {
@@ -68,22 +53,7 @@ describe("one host, in order", () => {
   });
 
   it("a change that fails its health check rolls back, and the old generation serves again", async () => {
-    const before = await readHost(target(h1));
-    const broken = fleet(h1, (s) => {
-      s.cache.maxMemory = "128mb";
-      s.container.healthCheck = { path: "/no-such-endpoint", timeoutSec: 10, intervalSec: 1 };
-    });
-    const error = await deploy(broken, { healthTimeoutSec: 20 }).then(
-      () => undefined,
-      (err: Error) => err,
-    );
-    expect(error).toBeInstanceOf(DeployError);
-    expect(error!.message).toMatch(/^host e2e1: generation \d+ failed its health check "podman-proxy.service: GET http:\/\/127.0.0.1:4000\/no-such-endpoint"/);
-    expect(error!.message).toContain(`rolled back to generation ${before.generation}, which is healthy`);
-    expect(error!.message).toContain("last journal lines of podman-proxy.service");
-    const after = await readHost(target(h1));
-    expect(after.generation).toBe(before.generation);
-    expect(onHost(h1, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/readiness").stdout).toBe("200");
+    await failingHealthCheckRollsBack(h1);
   });
 
   it("a connection cut right after activation: the host rolls itself back", async () => {

@@ -26,7 +26,7 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
   };
   change(stack);
   const config = parseFleetConfig({
-    hosts: { [host.name]: { address: host.address, arch: "x86_64", os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
+    hosts: { [host.name]: { address: host.address, arch: host.arch, os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
     stacks: { [stackName]: stack },
   });
   return renderFleet(config);
