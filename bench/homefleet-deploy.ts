@@ -1,0 +1,84 @@
+/**
+ * The deploy benchmark's homefleet deployer as a process, timed from spawn to exit like the plain
+ * script and Ansible: node starts, loads the deployer, runs deployHost() (deploy/deployHost.ts) for
+ * every host in parallel and exits. No Pulumi engine: this is the deployer alone.
+ *
+ *   node dist/bench/homefleet-deploy.js BUNDLE_DIR HOSTS_JSON
+ *
+ * BUNDLE_DIR/rendered.json holds the rendered files and the manifest (bench/deployWorkload.ts);
+ * HOSTS_JSON is [{name, address, hostKey, keyFile}]. With HOMEFLEET_BENCH_TIMINGS=1 it also times
+ * each SSH command (by wrapping HostSession's methods in this process, no change to deploy/).
+ * Prints one JSON object on stdout: {startMs, results, commands}; exits 1 when a host fails.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { HostManifest } from "../bundle/hostBundle";
+import { deployHost } from "../deploy/deployHost";
+import { HostSession, type SshTarget } from "../deploy/ssh";
+import type { RenderedFile } from "../render/types";
+
+/** The health gate's budget; the workload has no health checks beyond its units being active. */
+export const HEALTH_TIMEOUT_SEC = 60;
+
+export interface BenchHostTarget {
+  readonly name: string;
+  readonly address: string;
+  readonly hostKey: string;
+  readonly keyFile: string;
+}
+
+/** One SSH command (or the connection) of a deploy: its text (cut short) and how long it took. */
+export interface TimedCommand {
+  readonly host: string;
+  readonly command: string;
+  readonly ms: number;
+}
+
+function timeCommands(log: TimedCommand[]): void {
+  const exec = HostSession.prototype.exec;
+  HostSession.prototype.exec = async function (this: HostSession, ...args: Parameters<HostSession["exec"]>) {
+    const t0 = performance.now();
+    try {
+      return await exec.apply(this, args);
+    } finally {
+      log.push({ host: this.target.host, command: args[0].slice(0, 4000), ms: performance.now() - t0 });
+    }
+  };
+  const connect = HostSession.connect.bind(HostSession);
+  HostSession.connect = async (t: SshTarget) => {
+    const t0 = performance.now();
+    try {
+      return await connect(t);
+    } finally {
+      log.push({ host: t.host, command: "(connect)", ms: performance.now() - t0 });
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  // Since the process started (performance's time origin): node's start and loading the deployer.
+  const startMs = performance.now();
+  const [bundleDir, hostsFile] = process.argv.slice(2);
+  if (!bundleDir || !hostsFile) throw new Error("usage: homefleet-deploy.js BUNDLE_DIR HOSTS_JSON");
+  const { files, manifest } = JSON.parse(readFileSync(join(bundleDir, "rendered.json"), "utf8")) as { files: RenderedFile[]; manifest: HostManifest };
+  const hosts = JSON.parse(readFileSync(hostsFile, "utf8")) as BenchHostTarget[];
+  const commands: TimedCommand[] = [];
+  if (process.env.HOMEFLEET_BENCH_TIMINGS === "1") timeCommands(commands);
+  const results = await Promise.all(
+    hosts.map((h) => deployHost({ host: h.name, address: h.address, port: 22, user: "root", privateKey: readFileSync(h.keyFile, "utf8"), hostKey: h.hostKey }, files, manifest, [], { healthTimeoutSec: HEALTH_TIMEOUT_SEC })),
+  );
+  process.stdout.write(JSON.stringify({ startMs, results, commands }) + "\n");
+  const unhealthy = results.filter((r) => r.health.verdict !== "healthy");
+  if (unhealthy.length) throw new Error(`unhealthy: ${unhealthy.map((r) => `${r.host} ${JSON.stringify(r.health.checks)}`).join("; ")}`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`homefleet-deploy: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
