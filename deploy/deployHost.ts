@@ -323,7 +323,8 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
   const gateRounds = (generation: number) => (round: number, passing: number, checks: number, soakingSec?: number) => progress({ step: "health", generation, round, passing, checks, soakingSec });
   if (plan.kind === "noop") {
     progress({ step: "unchanged", generation: plan.generation });
-    const states = await unitStates(session, manifest.start);
+    // The status read under the lock already asked systemd: no second round trip.
+    const states = state.units ?? (await unitStates(session, manifest.start));
     const verdict = Object.values(states).every((v) => v === "active") ? "healthy" : "unhealthy";
     return report(session, state, manifest, plan.generation, { changed: false }, { verdict, checkedAt: new Date().toISOString(), checks: [] }, states);
   }

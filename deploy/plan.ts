@@ -21,6 +21,8 @@ export interface HostState {
   readonly files: Readonly<Record<string, string>>;
   /** Installed secret path → sha256 on disk, or "missing" (the current generation's secrets). */
   readonly secrets: Readonly<Record<string, string>>;
+  /** The current generation's units to start → `systemctl is-active` (absent from hosts with an older homefleet-activate). */
+  readonly units?: Readonly<Record<string, string>>;
   /** Every kept generation → its manifest sha256 and secrets digest, or "damaged". */
   readonly generations: Readonly<Record<string, { readonly manifest: string; readonly secrets: string } | "damaged">>;
   /** The revert timer is running. */

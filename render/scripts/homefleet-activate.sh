@@ -187,14 +187,55 @@ prepare() {
   echo "prepared generation $gen"
 }
 
-install_file() { # SOURCE PATH MODE OWNER:GROUP, through a temporary name and an atomic rename
-  local tmp="$2.homefleet-new"
-  mkdir -p "$(dirname "$2")"
-  # Never readable by others on the way, whatever the final mode (secrets go through here too).
-  (umask 077 && cp "$1" "$tmp")
-  chmod "$3" "$tmp"
-  chown "$4" "$tmp"
-  mv -f "$tmp" "$2"
+# Installs files from stdin lines "SOURCE<TAB>PATH<TAB>MODE<TAB>OWNER:GROUP<TAB>KIND", each
+# through a temporary name and an atomic rename: two processes per file, install(1) creating
+# the temporary file with its owner and mode, mv(1) renaming it. Missing parent directories are
+# made first, in two calls: a secret's root's alone (0700), a file's the usual 0755.
+install_files() {
+  local rows=() row source path mode owner kind
+  mapfile -t rows
+  [ "${#rows[@]}" -gt 0 ] || return 0
+  local file_dirs=() secret_dirs=()
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r source path mode owner kind <<<"$row"
+    if [ "$kind" = secret ]; then secret_dirs+=("${path%/*}"); else file_dirs+=("${path%/*}"); fi
+  done
+  if [ "${#secret_dirs[@]}" -gt 0 ]; then (umask 077 && mkdir -p -- "${secret_dirs[@]}"); fi
+  if [ "${#file_dirs[@]}" -gt 0 ]; then mkdir -p -- "${file_dirs[@]}"; fi
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r source path mode owner kind <<<"$row"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -T -- "$source" "$path.homefleet-new"
+    mv -f -- "$path.homefleet-new" "$path"
+  done
+}
+
+# What installing GEN over OLD... means, in one jq run: the flavour; the units that leave; every
+# file and secret GEN has (path, mode, sha256, owner:group, the units that read it); the files,
+# secrets and bridges the olds have and GEN has not; the units to keep disabled and to start.
+plan_install() { # GEN OLD...
+  local dir=$gens/$1 g
+  shift
+  local olds=() new_secrets=$dir/secrets.json
+  for g in "$@"; do
+    olds+=("$gens/$g/manifest.json")
+    if [ -f "$gens/$g/secrets.json" ]; then olds+=("$gens/$g/secrets.json"); fi
+  done
+  [ -f "$new_secrets" ] || new_secrets=/dev/null
+  jq -n -r --slurpfile new "$dir/manifest.json" --slurpfile newsec "$new_secrets" "$OWN_UNITS"'
+    $new[0] as $m
+    | (($newsec[0] // {}).secrets // []) as $s
+    | [inputs | {file: input_filename, doc: .}] as $in
+    | [$in[] | select(.file | endswith("/manifest.json")) | .doc] as $oldm
+    | [$in[] | select(.file | endswith("/secrets.json")) | .doc] as $olds
+    | "os\t\($m.os)",
+      (if $m.os != "nixos" then [$oldm[] | (.start[]?), own_units[]] | unique - ([$m.start[]?] + [$m.units[]?]) | .[] | "leaving\t\(.)" else empty end),
+      ($m.files[] | "file\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner // "root"):\(.group // "root")\t\((.restart // []) | join(" "))"),
+      ($s[] | "secret\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner):\(.group)\t\((.restart // []) | join(" "))"),
+      ([$oldm[] | .files[].path] | unique - [$m.files[].path] | .[] | "gone-file\t\(.)"),
+      ([$olds[] | .secrets[].path] | unique - [$s[].path] | .[] | "gone-secret\t\(.)"),
+      ([$oldm[] | .interfaces[]?] | unique - [$m.interfaces[]?] | .[] | "gone-iface\t\(.)"),
+      ($m.disabledUnits[]? | "disabled\t\(.)"),
+      ($m.start[]? | "start\t\(.)")' "${olds[@]}"
 }
 
 # Installs generation GEN over whatever is installed now (the generations OLD...): units that
@@ -202,79 +243,70 @@ install_file() { # SOURCE PATH MODE OWNER:GROUP, through a temporary name and an
 # and secret that differs on disk is installed, what GEN does not have is removed, and the units
 # that read a change restart.
 install_generation() { # GEN OLD...
-  local gen=$1 dir=$gens/$1 manifest=$gens/$1/manifest.json
+  local gen=$1 dir=$gens/$1
+  local plan
+  plan=$(plan_install "$@")
   shift
-  local olds=() g
-  for g in "$@"; do olds+=("$gens/$g/manifest.json"); done
-  local os
-  os=$(jq -r '.os' "$manifest")
+  local os leaving=() gone_files=() gone_secrets=() gone_ifaces=() disabled=() start=()
+  local kind path mode sha owner restart
+  declare -A want=() restart_of=()
+  local paths=() rows=()
+  while IFS=$'\t' read -r kind path mode sha owner restart; do
+    case $kind in
+      os) os=$path ;;
+      leaving) leaving+=("$path") ;;
+      file | secret)
+        paths+=("$path")
+        rows+=("$kind"$'\t'"$path")
+        want[$path]="$sha $mode $owner"
+        restart_of[$path]=$restart
+        ;;
+      gone-file) gone_files+=("$path") ;;
+      gone-secret) gone_secrets+=("$path") ;;
+      gone-iface) gone_ifaces+=("$path") ;;
+      disabled) disabled+=("$path") ;;
+      start) start+=("$path") ;;
+    esac
+  done <<<"$plan"
 
-  if [ "$os" != nixos ] && [ "${#olds[@]}" -gt 0 ]; then
-    local leaving=()
-    mapfile -t leaving < <(jq -r -n --slurpfile new "$manifest" "$OWN_UNITS"'
-      [inputs | (.start[]?), own_units[]]
-      | unique - ([$new[0].start[]?] + [$new[0].units[]?]) | .[]' "${olds[@]}")
-    if [ "${#leaving[@]}" -gt 0 ]; then
-      echo "stopping: ${leaving[*]}"
-      systemctl disable --now "${leaving[@]}" 2>/dev/null || systemctl stop "${leaving[@]}" 2>/dev/null || true
-    fi
+  if [ "$os" != nixos ] && [ "${#leaving[@]}" -gt 0 ]; then
+    echo "stopping: ${leaving[*]}"
+    systemctl disable --now --no-reload "${leaving[@]}" 2>/dev/null || systemctl stop "${leaving[@]}" 2>/dev/null || true
   fi
 
   # Install only what differs on disk (content, mode or owner): a change, a hand edit, a
   # rollback. One sha256sum and one stat for all paths keep a switch fast.
-  local list paths=() installed=() changed_secrets=() removed=()
-  list=$( (files_of "$manifest" | sed 's/^/files\t/'; secrets_of "$dir/secrets.json" | sed 's/^/secrets\t/') )
-  mapfile -t paths < <(cut -f2 <<<"$list" | sed '/^$/d')
   declare -A have_sha=() have_meta=()
-  local sum path mode sha owner rest kind
+  local sum rest
   if [ "${#paths[@]}" -gt 0 ]; then
     while read -r sum path; do have_sha[$path]=$sum; done < <(sha256sum -- "${paths[@]}" 2>/dev/null || true)
     while read -r path mode rest; do have_meta[$path]="$((8#$mode)) $rest"; done < <(stat -c '%n %a %U:%G' -- "${paths[@]}" 2>/dev/null || true)
   fi
-  while IFS=$'\t' read -r kind path mode sha owner; do
-    [ -n "$path" ] || continue
+  local installed=() changed_secrets=() copies=() row
+  for row in "${rows[@]}"; do
+    kind=${row%%$'\t'*} path=${row#*$'\t'}
+    read -r sha mode owner <<<"${want[$path]}"
     if [ "${have_sha[$path]:-}" = "$sha" ] && [ "${have_meta[$path]:-}" = "$((8#$mode)) $owner" ]; then continue; fi
-    if [ "$kind" = secrets ]; then
-      # Secret directories are root's alone.
-      (umask 077 && mkdir -p "$(dirname "$path")")
-      install_file "$dir/secrets$path" "$path" "$mode" "$owner"
+    if [ "$kind" = secret ]; then
+      copies+=("$dir/secrets$path"$'\t'"$path"$'\t'"$mode"$'\t'"$owner"$'\t'secret)
       changed_secrets+=("$path")
     else
-      install_file "$dir/files$path" "$path" "$mode" "$owner"
+      copies+=("$dir/files$path"$'\t'"$path"$'\t'"$mode"$'\t'"$owner"$'\t'file)
       installed+=("$path")
     fi
-  done <<<"$list"
-
-  local old
-  for old in "${olds[@]}"; do
-    local gone=()
-    mapfile -t gone < <(jq -r --slurpfile new "$manifest" '[.files[].path] - [$new[0].files[].path] | .[]' "$old")
-    removed+=("${gone[@]}")
-    local old_secrets new_secrets
-    old_secrets=$(dirname "$old")/secrets.json new_secrets=$dir/secrets.json
-    if [ -f "$old_secrets" ]; then
-      if [ -f "$new_secrets" ]; then
-        mapfile -t gone < <(jq -r --slurpfile new "$new_secrets" '[.secrets[].path] - [$new[0].secrets[].path] | .[]' "$old_secrets")
-      else
-        mapfile -t gone < <(jq -r '.secrets[].path' "$old_secrets")
-      fi
-      remove_secrets "${gone[@]}"
-    fi
-    # Bridges of stacks that left.
-    local ifaces=()
-    mapfile -t ifaces < <(jq -r --slurpfile new "$manifest" '[.interfaces[]?] - [$new[0].interfaces[]?] | .[]' "$old")
-    remove_interfaces "${ifaces[@]}"
   done
-  if [ "${#removed[@]}" -gt 0 ]; then rm -f -- "${removed[@]}"; fi
+  if [ "${#copies[@]}" -gt 0 ]; then printf '%s\n' "${copies[@]}" | install_files; fi
+
+  remove_secrets "${gone_secrets[@]}"
+  remove_interfaces "${gone_ifaces[@]}"
+  if [ "${#gone_files[@]}" -gt 0 ]; then rm -f -- "${gone_files[@]}"; fi
 
   # The units that read an installed file or secret restart (never a oneshot job: the manifest says which).
   local restart_units=()
-  if [ "${#installed[@]}" -gt 0 ]; then
-    mapfile -t restart_units < <(jq -r '[.files[] | select(.path as $p | $ARGS.positional | index($p)) | .restart[]?] | unique | .[]' "$manifest" --args "${installed[@]}")
-  fi
-  if [ "${#changed_secrets[@]}" -gt 0 ]; then
-    mapfile -t -O "${#restart_units[@]}" restart_units < <(jq -r '[.secrets[] | select(.path as $p | $ARGS.positional | index($p)) | .restart[]?] | unique | .[]' "$dir/secrets.json" --args "${changed_secrets[@]}")
-  fi
+  for path in "${installed[@]}" "${changed_secrets[@]}"; do
+    # shellcheck disable=SC2206 # a space-separated list of unit names
+    restart_units+=(${restart_of[$path]})
+  done
 
   if [ "$os" = nixos ]; then
     # nixos-rebuild does what daemon-reload and the restarts do on a plain host, and more.
@@ -284,18 +316,16 @@ install_generation() { # GEN OLD...
   fi
 
   local touched conf
-  touched=$(printf '%s\n' "${installed[@]}" "${removed[@]}")
+  touched=$(printf '%s\n' "${installed[@]}" "${gone_files[@]}")
   if grep -qx '/etc/sysusers.d/homefleet.conf' <<<"$touched"; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
   for conf in $(grep -x '/etc/tmpfiles.d/homefleet.*\.conf' <<<"$touched" || true); do
     if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
   done
-  if [ "${#olds[@]}" -eq 0 ] || grep -q '^/etc/systemd/' <<<"$touched"; then systemctl daemon-reload; fi
 
-  local disabled=() start=()
-  mapfile -t disabled < <(jq -r '.disabledUnits[]?' "$manifest")
-  mapfile -t start < <(jq -r '.start[]?' "$manifest")
-  if [ "${#disabled[@]}" -gt 0 ]; then systemctl disable --now "${disabled[@]}" 2>/dev/null || true; fi
+  if [ "${#disabled[@]}" -gt 0 ]; then systemctl disable --now --no-reload "${disabled[@]}" 2>/dev/null || true; fi
   # Enable what is not enabled yet (also repairs a unit disabled by hand); one query for all.
+  # is-enabled reads the unit files on disk, so it needs no reload first; enable --no-reload
+  # leaves the one daemon-reload below to pick up files, enablement and removals together.
   local states=() enable=() i
   if [ "${#start[@]}" -gt 0 ]; then
     mapfile -t states < <(systemctl is-enabled "${start[@]}" 2>/dev/null || true)
@@ -303,7 +333,10 @@ install_generation() { # GEN OLD...
       if [ "${states[$i]:-}" != enabled ]; then enable+=("${start[$i]}"); fi
     done
   fi
-  if [ "${#enable[@]}" -gt 0 ]; then systemctl enable "${enable[@]}" --quiet; fi
+  if [ "${#enable[@]}" -gt 0 ]; then systemctl enable --no-reload --quiet "${enable[@]}"; fi
+  if [ "$#" -eq 0 ] || [ "${#enable[@]}" -gt 0 ] || [ "${#leaving[@]}" -gt 0 ] || [ "${#disabled[@]}" -gt 0 ] || grep -q '^/etc/systemd/' <<<"$touched"; then
+    systemctl daemon-reload
+  fi
 
   # Restart what changed (one transaction, so systemd orders it), then start what is not running.
   # Jobs are queued, not waited for: a unit whose start hangs must not hang the switch or the
@@ -514,13 +547,17 @@ status_json() {
     | {kept: $kept,
        manifest: (if $readable then parsed("m" + $current) else null end),
        secretList: (if $readable then ((parsed("s" + $current) // {secrets: []}).secrets | map(.path)) else [] end)}')
-  local paths=() hashes=""
-  mapfile -t paths < <(jq -r '((.manifest.files // []) | map(.path)) + .secretList | .[]' <<<"$summary")
+  # The current generation's paths to hash and units to ask about, in one jq run.
+  local paths=() units=() hashes="" active="" kind item
+  while IFS=$'\t' read -r kind item; do
+    if [ "$kind" = path ]; then paths+=("$item"); elif [ "$kind" = unit ]; then units+=("$item"); fi
+  done < <(jq -r '(((.manifest.files // []) | map(.path)) + .secretList | .[] | "path\t\(.)"), ((.manifest.start // [])[] | "unit\t\(.)")' <<<"$summary")
   if [ "${#paths[@]}" -gt 0 ]; then hashes=$(sha256sum -- "${paths[@]}" 2>/dev/null || true); fi
+  if [ "${#units[@]}" -gt 0 ]; then active=$(systemctl is-active -- "${units[@]}" 2>/dev/null || true); fi
   local armed=false holder=""
   if systemctl is-active --quiet "$timer.timer" 2>/dev/null; then armed=true; fi
   if [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
-  jq --arg hashes "$hashes" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
+  jq --arg hashes "$hashes" --arg units "${units[*]}" --arg active "$active" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
     ($hashes | split("\n") | map(select(length > 0) | capture("^(?<h>[0-9a-f]{64})  (?<p>.*)$")) | map({key: .p, value: .h}) | from_entries) as $have
     | {phase: $phase,
        current: ($current | if . == "" then null else tonumber end),
@@ -528,6 +565,8 @@ status_json() {
        manifest: .manifest,
        files: ((.manifest.files // []) | map({key: .path, value: ($have[.path] // "missing")}) | from_entries),
        secrets: (.secretList | map({key: ., value: ($have[.] // "missing")}) | from_entries),
+       units: (($units | split(" ") | map(select(length > 0))) as $u | ($active | split("\n")) as $s
+         | [range(0; $u | length) | {key: $u[.], value: ($s[.] // "unknown")}] | from_entries),
        generations: .kept,
        armed: $armed,
        holder: (if $holder == "" then null else $holder end)}' <<<"$summary"
