@@ -289,7 +289,7 @@ function settings(options: DeployOptions) {
 }
 
 export async function deployHost(target: SshTarget, files: readonly RenderedFile[], manifest: HostManifest, secrets: readonly SecretFileContent[], options: DeployOptions = {}): Promise<DeployResult> {
-  options.progress?.({ step: "connecting", address: `${target.host}:${target.port ?? 22}` });
+  options.progress?.({ step: "connecting", address: `${target.address}:${target.port}` });
   const session = await HostSession.connect(target);
   try {
     return await underDeployLock(session, options.holder, async () => {

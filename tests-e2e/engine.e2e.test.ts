@@ -118,7 +118,20 @@ describe("the real Pulumi engine", () => {
   });
 
   it("up deploys both hosts; stack output release shows each host's verdict and generation", async () => {
-    const r = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never"]);
+    const eventLog = join(project.dir, "first-up.events.jsonl");
+    // --event-log exists when PULUMI_DEBUG_COMMANDS is set: the engine's own record of every event.
+    await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never", "--event-log", eventLog], { env: { PULUMI_DEBUG_COMMANDS: "true" } });
+    // Each host's steps reached the engine while they happened: ephemeral info for its deployment resource.
+    const events = readFileSync(eventLog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { diagnosticEvent?: { urn?: string; message: string; severity: string; ephemeral?: boolean } });
+    for (const h of [alpha, beta]) {
+      const steps = events
+        .map((e) => e.diagnosticEvent)
+        .filter((d) => d?.ephemeral && d.severity === "info" && d.urn?.endsWith(`$pulumi-nodejs:dynamic/homefleet:HostDeployment::${h.name}-deployment`))
+        .map((d) => d!.message.trim());
+      expect(steps[0]).toBe(`connecting to ${h.address}:22`);
+      const order = ["pulling ", "uploading generation 1: ", "switching to generation 1", "health round 1: ", "healthy: confirming generation 1"].map((prefix) => steps.findIndex((m) => m.startsWith(prefix)));
+      expect({ host: h.name, order: order.map((i) => i >= 0), increasing: order.every((i, k) => k === 0 || i > order[k - 1]) }).toEqual({ host: h.name, order: [true, true, true, true, true], increasing: true });
+    }
     const out = await project.outputs(STACK);
     expect(out.release.hosts[alpha.name]).toMatchObject({ generation: 1, verdict: "healthy" });
     expect(out.release.hosts[beta.name]).toMatchObject({ generation: 1, verdict: "healthy" });

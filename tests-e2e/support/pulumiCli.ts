@@ -39,6 +39,8 @@ export interface RunOptions {
   readonly timeoutSec?: number;
   /** Called with each chunk of stdout, e.g. to interrupt the CLI at a given point. */
   readonly onStdout?: (chunk: string, child: ChildProcess) => void;
+  /** Extra environment for this run (e.g. PULUMI_DEBUG_COMMANDS, which unlocks --event-log). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** What the CLI said went wrong: its error lines and its Diagnostics section, not the whole output. */
@@ -87,7 +89,7 @@ export class PulumiProject {
   run(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", [...args], { cwd: this.dir, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn("pulumi", [...args], { cwd: this.dir, env: { ...this.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       const timer = setTimeout(() => child.kill("SIGKILL"), (options.timeoutSec ?? 600) * 1000);
