@@ -73,13 +73,42 @@ export function joinPath(root: string, path: readonly PropertyKey[]): string {
   return [root, ...path.map(String)].join(".");
 }
 
-function zodProblems(root: string, raw: unknown, error: z.ZodError): ConfigProblem[] {
+/** The schema a config path leads to, through objects, records and arrays (optional and default wrappers looked through). */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; element?: z.ZodType };
+  const defOf = (s: z.ZodType | undefined) => (s as unknown as { _zod?: { def: Def } } | undefined)?._zod?.def;
+  const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined => {
+    for (let d = defOf(s); d && (d.innerType || d.type === "pipe"); d = defOf(s)) s = d.type === "pipe" ? d.in : d.innerType;
+    return s;
+  };
+  let current = unwrap(schema);
+  for (const key of path) {
+    const d = defOf(current);
+    if (d?.type === "object") current = d.shape?.[String(key)];
+    else if (d?.type === "record") current = d.valueType;
+    else if (d?.type === "array") current = d.element;
+    else return undefined;
+    current = unwrap(current);
+  }
+  return current;
+}
+
+/** `"memroyMax"` → `"memroyMax" (did you mean "memoryMax"?)` when a key of the object there is close. */
+function withGuess(key: string, known: readonly string[]): string {
+  if (!known.length) return `"${key}"`;
+  const guess = closest(key, [...known]);
+  return distance(key.toLowerCase(), guess.toLowerCase()) <= Math.max(2, Math.floor(key.length / 4)) ? `"${key}" (did you mean "${guess}"?)` : `"${key}"`;
+}
+
+function zodProblems(root: string, raw: unknown, error: z.ZodError, schema: z.ZodType): ConfigProblem[] {
   return error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
       const keys = issue.keys;
+      const shape = (schemaAt(schema, issue.path) as unknown as { _zod?: { def: { type: string; shape?: Record<string, unknown> } } } | undefined)?._zod?.def;
+      const known = shape?.type === "object" ? Object.keys(shape.shape ?? {}) : [];
       return {
         path: joinPath(root, [...issue.path, ...(keys.length === 1 ? keys : [])]),
-        message: keys.length === 1 ? `unknown key "${keys[0]}"` : `unknown keys ${keys.map((k) => `"${k}"`).join(", ")}`,
+        message: keys.length === 1 ? `unknown key ${withGuess(keys[0], known)}` : `unknown keys ${keys.map((k) => withGuess(k, known)).join(", ")}`,
       };
     }
     if (issue.code === "invalid_key") {
@@ -160,17 +189,17 @@ export function parseFleetConfig(input: {
   const stacks = StacksSchema.safeParse(input.stacks);
   const monitoring = input.monitoring === undefined ? undefined : MonitoringSchema.safeParse(input.monitoring);
   const review = ReviewSchema.safeParse(input.review ?? {});
-  if (!review.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:review`, input.review, review.error));
+  if (!review.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:review`, input.review, review.error, ReviewSchema));
   const deploy = DeploySchema.safeParse(input.deploy ?? {});
-  if (!deploy.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:deploy`, input.deploy, deploy.error));
+  if (!deploy.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:deploy`, input.deploy, deploy.error, DeploySchema));
   const promoteFrom = input.promoteFrom === undefined ? undefined : PromoteFromSchema.safeParse(input.promoteFrom);
-  if (promoteFrom && !promoteFrom.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteFrom`, input.promoteFrom, promoteFrom.error));
+  if (promoteFrom && !promoteFrom.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteFrom`, input.promoteFrom, promoteFrom.error, PromoteFromSchema));
   const promoteOverride = input.promoteOverride === undefined ? undefined : PromoteOverrideSchema.safeParse(input.promoteOverride);
-  if (promoteOverride && !promoteOverride.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteOverride`, input.promoteOverride, promoteOverride.error));
+  if (promoteOverride && !promoteOverride.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:promoteOverride`, input.promoteOverride, promoteOverride.error, PromoteOverrideSchema));
   if (promoteOverride && !promoteFrom) problems.push({ path: `${CONFIG_NAMESPACE}:promoteOverride`, message: "only means something with homefleet:promoteFrom" });
-  if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error));
-  if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error));
-  if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error));
+  if (!hosts.success) problems.push(...zodProblems(hostsRoot, input.hosts, hosts.error, HostsSchema));
+  if (!stacks.success) problems.push(...zodProblems(stacksRoot, input.stacks, stacks.error, StacksSchema));
+  if (monitoring && !monitoring.success) problems.push(...zodProblems(`${CONFIG_NAMESPACE}:monitoring`, input.monitoring, monitoring.error, MonitoringSchema));
   if (!hosts.success || !stacks.success || (monitoring && !monitoring.success) || !review.success || !deploy.success || problems.length) throw new ConfigError(sortProblems(problems));
 
   const configKeys = input.configKeys ?? [];

@@ -95,7 +95,7 @@ describe("wrong values", () => {
 describe("unknown keys (typos must not pass silently)", () => {
   it("rejects memroyMax in a container", () => {
     expect(problemsOf({ hosts: oneHost, stacks: { litellm: withContainer({ memroyMax: "2G" }) } })).toEqual([
-      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax"' },
+      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax" (did you mean "memoryMax"?)' },
     ]);
   });
 
@@ -107,14 +107,14 @@ describe("unknown keys (typos must not pass silently)", () => {
 
   it("rejects an unknown stack key", () => {
     expect(problemsOf({ hosts: oneHost, stacks: { litellm: litellmStack({ databse: {} }) } })).toEqual([
-      { path: "homefleet:stacks.litellm.databse", message: 'unknown key "databse"' },
+      { path: "homefleet:stacks.litellm.databse", message: 'unknown key "databse" (did you mean "database"?)' },
     ]);
   });
 
   it("rejects an unknown PostgreSQL setting three levels into a host", () => {
     const hosts = { box: host({ postgresql: { settings: { shared_buffer: "128MB" } } }) };
     expect(problemsOf({ hosts, stacks: { litellm: litellmStack() } })).toEqual([
-      { path: "homefleet:hosts.box.postgresql.settings.shared_buffer", message: 'unknown key "shared_buffer"' },
+      { path: "homefleet:hosts.box.postgresql.settings.shared_buffer", message: 'unknown key "shared_buffer" (did you mean "shared_buffers"?)' },
     ]);
   });
 
@@ -322,7 +322,7 @@ describe("several problems at once", () => {
     });
     expect(problems).toEqual([
       { path: "homefleet:hosts.box.arch", message: 'expected one of "aarch64"|"x86_64", got "arm"' },
-      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax"' },
+      { path: "homefleet:stacks.litellm.container.memroyMax", message: 'unknown key "memroyMax" (did you mean "memoryMax"?)' },
       { path: "homefleet:stacks.litellm.container.port", message: 'expected integer 1-65535, got "40o0"' },
     ]);
   });
