@@ -196,6 +196,19 @@ function checkPorts(host: HostModel, emit: Emit): void {
 // ---------------------------------------------------------------------------------------------
 // Coverage
 
+/** Database engines whose files must not be copied while they run, by image name or data directory. */
+const DATABASE_IMAGES = ["postgres", "postgis", "timescaledb", "mysql", "mariadb", "mongo", "redis", "valkey", "influxdb", "elasticsearch", "opensearch", "qdrant", "clickhouse-server", "cockroach", "couchdb", "neo4j"];
+const DATABASE_DIRS = ["/var/lib/postgresql", "/var/lib/mysql", "/var/lib/mongodb", "/data/db", "/var/lib/redis", "/var/lib/influxdb", "/qdrant/storage", "/usr/share/elasticsearch/data", "/bitnami"];
+
+/** The database engine a writable volume belongs to, when the image or the mount target says so. */
+function liveDatabase(image: string, target: string): string | undefined {
+  const name = image.split("/").pop()!.split(/[:@]/)[0];
+  const byImage = DATABASE_IMAGES.find((db) => name === db || name.startsWith(`${db}-`));
+  if (byImage) return byImage;
+  const dir = DATABASE_DIRS.find((d) => target === d || target.startsWith(`${d}/`));
+  return dir ? `database (${dir})` : undefined;
+}
+
 function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit: Emit): void {
   const services = new Map(host.operations.services.map((s) => [s.name, s]));
   const hasAlert = (name: string) => monitored && rules.includes(`alert: ${name}`);
@@ -215,6 +228,13 @@ function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit:
         emit("backup-coverage", "warning", stackPath(s.name, "cache"), `Redis backups of ${s.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost.");
       }
     }
+    s.container.volumes.forEach((v, i) => {
+      if (v.readOnly || v.ephemeral) return;
+      const engine = liveDatabase(s.container.image, v.target);
+      if (engine) {
+        emit("volume-live-database", "warning", stackPath(s.name, "container", "volumes", String(i)), `${v.source} holds ${engine} files, archived while the container runs`, "A database's files copied while it writes are rarely a consistent snapshot: the restore may not start, or may lose the last writes.", "Keep the data in database: (PostgreSQL, dumped with pg_dump), or dump it with the database's own tool into another volume and mark this one ephemeral: true.");
+      }
+    });
     const probed = host.operations.probes.some((p) => p.stack === s.name);
     if (!probed || !hasAlert("HealthEndpointFailing")) {
       emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");

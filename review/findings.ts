@@ -19,6 +19,7 @@ export type CheckId =
   | "internal-public"
   | "published-not-loopback"
   | "backup-coverage"
+  | "volume-live-database"
   | "monitoring-coverage"
   | "certificate-coverage"
   | "trust-authentication"

@@ -218,6 +218,22 @@ describe("alert delivery", () => {
 });
 
 describe("coverage", () => {
+  it("volume-live-database: a database's files archived while it runs, by image or by data directory; not for ephemeral or other volumes", () => {
+    const raw = base();
+    raw.stacks.app.container.volumes = [
+      { source: "/srv/app/images", target: "/var/www/images" },
+      { source: "/srv/app/pg", target: "/var/lib/postgresql/data" },
+      { source: "/srv/app/cache", target: "/var/lib/mysql", ephemeral: true },
+    ];
+    raw.stacks.vectors = { host: "pi", network: { subnet: "10.89.2.0/24" }, container: { image: "docker.io/qdrant/qdrant:v1.12.4", port: 6333, publish: { hostPort: 6333 }, healthCheck: { path: "/readyz" }, volumes: [{ source: "/srv/qdrant", target: "/storage" }] } };
+    const found = of(review(raw), "volume-live-database");
+    expect(found.map((f) => [f.path, f.message])).toEqual([
+      ["homefleet:stacks.app.container.volumes.1", "/srv/app/pg holds database (/var/lib/postgresql) files, archived while the container runs"],
+      ["homefleet:stacks.vectors.container.volumes.0", "/srv/qdrant holds qdrant files, archived while the container runs"],
+    ]);
+    expect(found.every((f) => f.severity === "warning")).toBe(true);
+  });
+
   it("backup-coverage, monitoring-coverage, certificate-coverage: warnings when no Prometheus evaluates the alerts", () => {
     const raw = base();
     delete raw.monitoring;
