@@ -8,7 +8,7 @@ import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
 import { clockTime, DaySchedule, minutesOf, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES } from "./schedule";
 import type { HostOs, StackModel } from "./specs";
-import type { ServiceUnitSpec, TimerSpec } from "./units";
+import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "./units";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
@@ -56,6 +56,23 @@ function redisUser(os: HostOs, stack: string): string {
 /** The job (service and timer) archiving a stack's volumes; the coverage table names it too. */
 export const volumesBackupJob = (stack: string) => `homefleet-backup-volumes-${stack}`;
 
+/**
+ * Creates a job's directories (from the host's tmpfiles rules, under PREFIX) before it runs, as
+ * root: a pool mounted after the deployment (RequiresMountsFor= mounts it for the job) would
+ * otherwise hide the directories tmpfiles made on the root filesystem, and every run would fail.
+ */
+const createDirectories = (prefix: string): ExecSpec => ({
+  program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } },
+  args: ["--create", `--prefix=${prefix}`],
+  privileged: true,
+});
+
+/**
+ * `-PATH` in ReadWritePaths=: the sandbox is set up even when the directory is missing (a pool
+ * mounted after the deployment, before createDirectories ran); the job then makes it.
+ */
+const optionalPath = (path: string) => `-${path}`;
+
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
 type UnplacedTimer = Omit<TimerSpec, "onCalendar"> & { readonly earliest: number };
 
@@ -81,11 +98,12 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       type: "oneshot",
       user: "postgres",
       group: "postgres",
+      execStartPre: [createDirectories(dest)],
       execStart: databases.map((db) => ({ program: { script: "homefleet-backup-postgresql" }, args: [db.name, String(host.postgresql.port), dest, retention, `postgresql-${db.name}`] })),
       after: [server],
       requires: [server],
       requiresMountsFor: [b.dir],
-      readWritePaths: [dest, TEXTFILE_DIR],
+      readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
       service: metricsAccess,
       hardening: hardening.postgresClient,
     });
@@ -108,12 +126,13 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
         type: "oneshot",
         user,
         group: user,
+        execStartPre: [createDirectories(dest)],
         execStart: [{ program: { script: "homefleet-backup-redis" }, args: [String(cache.port), `/var/lib/redis-${s.name}`, dest, retention, `redis-${s.name}`] }],
         credentials: [{ name: "redis-password", path: cache.passwordFile }],
         after: [units.cache(s.name)],
         requires: [units.cache(s.name)],
         requiresMountsFor: [b.dir],
-        readWritePaths: [dest, TEXTFILE_DIR],
+        readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
         service: metricsAccess,
         hardening: hardening.loopbackClient,
       });
@@ -131,9 +150,10 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     description: `homefleet: archive of ${hostName}'s homefleet config and secrets`,
     why: ["Config and secrets archived nightly, root-only."],
     type: "oneshot",
+    execStartPre: [createDirectories(configDest)],
     execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
     requiresMountsFor: [b.dir],
-    readWritePaths: [configDest, TEXTFILE_DIR],
+    readWritePaths: [optionalPath(configDest), TEXTFILE_DIR],
     service: { Nice: 10, IOSchedulingClass: "idle" },
     hardening: hardening.localOnly,
   });
@@ -152,9 +172,10 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       description: `homefleet: archive of stack ${s.name}'s volumes`,
       why: ["A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
       type: "oneshot",
+      execStartPre: [createDirectories(dest)],
       execStart: [{ program: { script: "homefleet-backup-config" }, args: [dest, retention, `volumes-${s.name}`, "volumes", ...sources] }],
       requiresMountsFor: [b.dir, ...sources],
-      readWritePaths: [dest, TEXTFILE_DIR],
+      readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
       service: { Nice: 10, IOSchedulingClass: "idle" },
       hardening: hardening.localOnly,
     });

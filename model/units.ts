@@ -21,6 +21,8 @@ export interface ExecSpec {
   readonly args: readonly string[];
   /** `-`: a failure does not fail the unit. */
   readonly ignoreFailure?: boolean;
+  /** `+`: runs as root without the unit's sandbox (only for a step that needs it, e.g. creating its directories). */
+  readonly privileged?: boolean;
 }
 
 export interface ServiceUnitSpec {
@@ -32,6 +34,7 @@ export interface ServiceUnitSpec {
   readonly group?: string;
   /** Several only for oneshot units: they run in order, and the first failure stops the rest. */
   readonly execStart: readonly ExecSpec[];
+  readonly execStartPre?: readonly ExecSpec[];
   readonly execStartPost?: readonly ExecSpec[];
   /** LoadCredential=NAME:PATH, the way secrets reach a unit (never Environment=). */
   readonly credentials?: readonly { readonly name: string; readonly path: string }[];

@@ -26,7 +26,7 @@ export function scriptDerivation(name: string): NixValue {
 /** An Exec*= value: a store path plus arguments escaped for systemd. */
 export function nixExec(exec: ExecSpec): NixExpr {
   const args = exec.args.map((a) => " " + execArg(a)).join("");
-  const prefix = exec.ignoreFailure ? "-" : "";
+  const prefix = exec.ignoreFailure ? "-" : exec.privileged ? "+" : "";
   if ("script" in exec.program) {
     return NixExpr.interpolate([prefix, NixExpr.ref(scriptBindingName(exec.program.script)), `/bin/${exec.program.script}${args}`]);
   }
@@ -46,7 +46,7 @@ export function nixServiceConfig(directives: HardeningDirectives | Readonly<Reco
 }
 
 export function scriptsOf(spec: ServiceUnitSpec): string[] {
-  return [...spec.execStart, ...(spec.execStartPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
+  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
 }
 
 export function nixService(spec: ServiceUnitSpec): NixValue {
@@ -66,6 +66,7 @@ export function nixService(spec: ServiceUnitSpec): NixValue {
       EnvironmentFile: list(spec.environmentFiles),
       LoadCredential: spec.credentials?.length ? spec.credentials.map((c) => `${c.name}:${c.path}`) : undefined,
       StateDirectory: spec.stateDirectory,
+      ExecStartPre: spec.execStartPre?.length ? spec.execStartPre.map(nixExec) : undefined,
       ExecStart: spec.execStart.map(nixExec),
       ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(nixExec) : undefined,
       ReadWritePaths: list(spec.readWritePaths),

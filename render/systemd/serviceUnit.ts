@@ -11,7 +11,7 @@ export const SAFE_PATH = { envName: "PATH", envValue: "/usr/local/sbin:/usr/loca
 
 export function debianExec(exec: ExecSpec): ExecCommand {
   const exe = "script" in exec.program ? `${SCRIPT_DIR}/${exec.program.script}` : exec.program.debian;
-  return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : "" };
+  return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : exec.privileged ? "+" : "" };
 }
 
 const managedHeader = ["Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment."];
@@ -33,6 +33,7 @@ export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
     EnvironmentFile: spec.environmentFiles?.length ? [...spec.environmentFiles] : undefined,
     LoadCredential: spec.credentials?.length ? spec.credentials.map((c) => `${c.name}:${c.path}`) : undefined,
     StateDirectory: spec.stateDirectory,
+    ExecStartPre: spec.execStartPre?.length ? spec.execStartPre.map(debianExec) : undefined,
     ExecStart: spec.execStart.map(debianExec),
     ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(debianExec) : undefined,
     ...(spec.service ?? {}),

@@ -13,8 +13,8 @@ export const CANARY = `CANARY${randomBytes(8).toString("hex")}`;
 
 export type StackChange = (stack: Record<string, any>) => void;
 
-/** `stackName`: the stack's name (a rename is a new name with the same settings). */
-export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy"): FleetRender {
+/** `stackName`: the stack's name (a rename is a new name with the same settings); `hostSettings`: more host config (e.g. backup). */
+export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy", hostSettings: Record<string, unknown> = {}): FleetRender {
   const stack: Record<string, any> = {
     host: host.name,
     kind: "litellm",
@@ -26,7 +26,7 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
   };
   change(stack);
   const config = parseFleetConfig({
-    hosts: { [host.name]: { address: host.address, arch: host.arch, os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" } } },
+    hosts: { [host.name]: { address: host.address, arch: host.arch, os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" }, ...hostSettings } },
     stacks: { [stackName]: stack },
   });
   return renderFleet(config);
