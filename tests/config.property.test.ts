@@ -8,32 +8,16 @@
 import fc from "fast-check";
 import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, parseFleetConfig } from "../config/load";
+import { mixedFleet } from "./support/mixedFleet";
 
 type Raw = Record<string, any>;
 
 function fleet(): Raw {
-  return {
-    hosts: {
-      box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", certificates: { web: { domains: ["llm.example.org"], issuer: "acme", acme: { email: "ops@example.org" } } } },
-      pi: { address: "192.0.2.11", arch: "aarch64", os: "nixos" },
-    },
-    stacks: {
-      llm: {
-        host: "box",
-        kind: "litellm",
-        network: { subnet: "10.89.0.0/24" },
-        container: { image: "ghcr.io/berriai/litellm-database:main-v1.81.3-stable", environment: { GREETING: "hello" }, command: ["--port", "4000"] },
-        database: {},
-        cache: {},
-        litellm: { models: [{ name: "local", model: "ollama/llama3", apiBase: "http://10.89.0.1:11434" }] },
-      },
-      wiki: {
-        host: "pi",
-        network: { subnet: "10.89.1.0/24" },
-        container: { image: "docker.io/wallabag/wallabag:2.6.10", port: 80, healthCheck: { path: "/" }, environment: { SYMFONY__ENV__DOMAIN_NAME: "https://wiki.lan" }, volumes: [{ source: "/srv/wiki/images", target: "/var/www/images" }] },
-      },
-    },
-  };
+  const f = mixedFleet();
+  f.hosts.box.certificates = { web: { domains: ["llm.example.org"], issuer: "acme", acme: { email: "ops@example.org" } } };
+  Object.assign(f.stacks.llm.container, { environment: { GREETING: "hello" }, command: ["--port", "4000"] });
+  f.stacks.wiki.container.environment = { SYMFONY__ENV__DOMAIN_NAME: "https://wiki.lan" };
+  return f;
 }
 
 /** String leaves a user writes, by config path below homefleet:, with a setter. */

@@ -15,36 +15,15 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { stringify } from "yaml";
 import { main } from "../cli/main";
+import { mixedFleet } from "./support/mixedFleet";
 
 type Raw = Record<string, any>;
 
-/** A clean fleet: a Debian host and a NixOS host, a LiteLLM stack with PostgreSQL and Redis, and a plain container. */
+/** A clean fleet (tests/support/mixedFleet.ts) with an off-site backup whose password is a Pulumi secret. */
 function cleanStackFile(): Raw {
-  return {
-    config: {
-      "homefleet:hosts": {
-        box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", backup: { offsite: { repository: "sftp:backup@nas.lan:/srv/restic/box", passwordConfig: "resticPassword" } } },
-        pi: { address: "192.0.2.11", arch: "aarch64", os: "nixos" },
-      },
-      "homefleet:stacks": {
-        llm: {
-          host: "box",
-          kind: "litellm",
-          network: { subnet: "10.89.0.0/24" },
-          container: { image: "ghcr.io/berriai/litellm-database:main-v1.81.3-stable" },
-          database: {},
-          cache: {},
-          litellm: { models: [{ name: "local", model: "ollama/llama3", apiBase: "http://10.89.0.1:11434" }] },
-        },
-        wiki: {
-          host: "pi",
-          network: { subnet: "10.89.1.0/24" },
-          container: { image: "docker.io/wallabag/wallabag:2.6.10", port: 80, healthCheck: { path: "/" }, volumes: [{ source: "/srv/wiki/images", target: "/var/www/images" }] },
-        },
-      },
-      "homefleet:resticPassword": { secure: "v1:ciphertext" },
-    },
-  };
+  const { hosts, stacks } = mixedFleet();
+  hosts.box.backup = { offsite: { repository: "sftp:backup@nas.lan:/srv/restic/box", passwordConfig: "resticPassword" } };
+  return { config: { "homefleet:hosts": hosts, "homefleet:stacks": stacks, "homefleet:resticPassword": { secure: "v1:ciphertext" } } };
 }
 
 interface HostileCase {
