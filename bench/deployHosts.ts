@@ -58,6 +58,9 @@ export function run(command: string, args: readonly string[], options: { input?:
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
     });
+    // A child that exits without reading all its stdin (ssh whose connection failed) says so in
+    // its exit status; the write error must not end the benchmark without its clean-up.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }
@@ -150,11 +153,16 @@ export async function prepareHost(host: Host, manifest: HostManifest): Promise<v
     : `d=$(mktemp -d /root/bench-debs.XXXXXX); tar -x -C "$d"
       for pass in 1 2 3 4; do if dpkg -i --skip-same-version "$d"/*.deb >/dev/null 2>&1; then break; fi; done
       dpkg --configure -a; rm -rf "$d"; python3 -c 'import json'`;
-  must(
-    `${host.name}: preparing the host`,
-    await onHost(host, `set -eu; ${installPython}
-      echo 'LogLevel VERBOSE' >/etc/ssh/sshd_config.d/00-homefleet-bench.conf; systemctl reload ssh.service`, tar?.stdout),
-  );
+  const prepare = `set -eu; ${installPython}
+      echo 'LogLevel VERBOSE' >/etc/ssh/sshd_config.d/00-homefleet-bench.conf; systemctl reload ssh.service`;
+  // ssh exits 255 when the connection itself failed (seen once on a freshly booted host): again.
+  let prepared = await onHost(host, prepare, tar?.stdout);
+  for (let i = 0; prepared.code === 255 && i < 3; i++) {
+    progress(`${host.name}: ssh failed (${prepared.stderr.trim().split("\n").pop()}), preparing again`);
+    await new Promise((r) => setTimeout(r, 1000));
+    prepared = await onHost(host, prepare, tar?.stdout);
+  }
+  must(`${host.name}: preparing the host`, prepared);
   // sshd re-executes itself on reload: wait until it accepts connections again.
   for (let i = 0; (await onHost(host, "true")).code !== 0; i++) {
     if (i >= 50) throw new Error(`${host.name}: sshd does not answer after its reload`);
