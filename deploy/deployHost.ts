@@ -254,7 +254,8 @@ export async function healthGate(session: HostSession, checks: readonly HealthCh
       results = results.map((r) => (r.ok ? r : { ...r, check: `${r.check} (failed ${heldFor} s after passing)` }));
       break;
     } else if (Date.now() > deadline || /^failed-unit$/m.test(out)) break;
-    await new Promise((r) => setTimeout(r, passingSince !== undefined ? 2000 : 1000));
+    // Soon after a switch the units are still starting: look again after 0.1 s, then back off to 1 s.
+    await new Promise((r) => setTimeout(r, passingSince !== undefined ? 2000 : Math.min(1000, 100 * 2 ** (n - 1))));
   }
   const healthy = results.every((r) => r.ok);
   return { verdict: healthy ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: results, ...(healthy ? { heldSec } : {}) };
