@@ -55,7 +55,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
       const render = renderFleet(loadStackFile(file));
       for (const w of render.warnings) io.err.write(`warning: ${w}\n`);
       const count = writeRender(render, resolve(io.cwd, opts.out));
-      io.out.write(`rendered ${count} files for ${render.bundles.length} hosts (${render.bundles.map((b) => `${b.host.name}: ${b.files.length}`).join(", ")}) into ${opts.out}\n`);
+      io.out.write(`rendered ${count} files for ${render.bundles.length} host${render.bundles.length === 1 ? "" : "s"} (${render.bundles.map((b) => `${b.host.name}: ${b.files.length}`).join(", ")}) into ${opts.out}\n`);
     });
 
   program
