@@ -10,6 +10,9 @@ import type { HostDeployment } from "./hosts/HostDeployment";
 import { describeDifferences, promotionDifferences, releaseOf, type Release } from "./promotion/release";
 import { fleetConfigFromPulumi } from "./config/pulumiConfig";
 import { FleetHost } from "./hosts";
+
+/** The verdict of a host deployment that has not run (a targeted up skipped it). */
+const NOT_DEPLOYED = "not deployed";
 import { describeFinding, reviewFleet } from "./review";
 
 function loadFleet(): { fleet: FleetRender; config: FleetConfig } {
@@ -117,7 +120,8 @@ export function defineFleet(): FleetOutputs {
       return component.secretFiles;
     });
     const earlier = deployments.filter((d) => d.wave < wave);
-    const after = pulumi.all(earlier.map((d) => d.deployment.health.apply((h) => ({ host: d.host, wave: d.wave, verdict: h.verdict }))));
+    // A deployment a targeted up skipped has no health yet: it counts as not deployed, never as healthy.
+    const after = pulumi.all(earlier.map((d) => d.deployment.health.apply((h) => ({ host: d.host, wave: d.wave, verdict: h?.verdict ?? NOT_DEPLOYED }))));
     host.finish(privateKey ? { settings: deploy, privateKey, stackSecretFiles, after, promotion } : undefined);
     if (host.deployment) deployments.push({ host: bundle.host.name, wave, deployment: host.deployment });
     hosts[bundle.host.name] = pulumi.output({
@@ -132,7 +136,7 @@ export function defineFleet(): FleetOutputs {
     });
   }
   const health = pulumi.all(
-    Object.fromEntries(deployments.map((d) => [d.host, pulumi.all([d.deployment.health, d.deployment.generation]).apply(([h, generation]) => ({ verdict: h.verdict, checkedAt: h.checkedAt, generation }))])),
+    Object.fromEntries(deployments.map((d) => [d.host, pulumi.all([d.deployment.health, d.deployment.generation]).apply(([h, generation]) => ({ verdict: h?.verdict ?? NOT_DEPLOYED, checkedAt: h?.checkedAt ?? null, generation: generation ?? null }))])),
   );
   const release = health.apply((hostHealth) => ({ ...wanted, hosts: hostHealth }));
   return { hosts, stacks, release, ...(promotion ? { promotion } : {}) };

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { composeSecretFile } from "../model/secretFile";
+import { composed } from "../model/secretFile";
 import type { HealthCheckSpec, StackModel } from "../model/specs";
 import { Cache } from "./Cache";
 import { ContainerService } from "./ContainerService";
@@ -66,7 +66,7 @@ export class ServiceStack extends pulumi.ComponentResource {
           mode: spec.mode,
           owner: spec.owner,
           group: spec.group,
-          content: composeSecretFile(spec, (id) => values[id]),
+          ...composed(spec, (id) => values[id]),
         })),
       ),
     );

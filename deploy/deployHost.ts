@@ -27,6 +27,8 @@ export interface SecretFileContent {
   readonly owner: string;
   readonly group: string;
   readonly content: string;
+  /** Secrets with no value yet (a targeted up skipped the resources that make them): the file cannot be deployed. */
+  readonly missing?: readonly string[];
 }
 
 export interface DeployOptions {

@@ -122,9 +122,20 @@ function requireEarlierWavesHealthy(inputs: HostDeploymentInputs): void {
   if (unhealthy.length) throw new Error(`host ${inputs.host}: not deployed, because earlier rollout waves are not healthy: ${unhealthy.map((h) => `${h.host} (wave ${h.wave}: ${h.verdict})`).join(", ")}`);
 }
 
+/** A secret file whose secrets do not exist yet is never deployed (written empty, it would lock the service out). */
+export function requireSecretValues(inputs: Pick<HostDeploymentInputs, "host" | "secrets">): void {
+  const incomplete = inputs.secrets.filter((s) => s.missing?.length);
+  if (incomplete.length) {
+    throw new Error(
+      `host ${inputs.host}: not deployed: ${incomplete.map((s) => `${s.path} needs ${s.missing!.join(", ")}`).join("; ")}, which do not exist yet (a targeted up skipped the resources that generate them): run pulumi up without --target, or target those stacks too`,
+    );
+  }
+}
+
 export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ id: string; outs: HostDeploymentOutputs }> {
   const refused = promotionRefusal(inputs);
   if (refused) throw new Error(refused);
+  requireSecretValues(inputs);
   requireEarlierWavesHealthy(inputs);
   const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, optionsOf(inputs));
   return { id: inputs.host, outs: outputsOf(inputs, result) };
@@ -133,6 +144,7 @@ export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ 
 export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDeploymentOutputs): Promise<{ outs: HostDeploymentOutputs }> {
   const refused = promotionRefusal(news, olds);
   if (refused) throw new Error(refused);
+  requireSecretValues(news);
   requireEarlierWavesHealthy(news);
   const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, optionsOf(news));
   return { outs: outputsOf(news, result) };

@@ -5,7 +5,7 @@ import { childUrn } from "../deploy/engineProgress";
 import { HOST_DEPLOYMENT_TYPE, HostDeployment } from "./HostDeployment";
 import { HostPackages } from "./HostPackages";
 import type { SecretFileOutput } from "../components/ServiceStack";
-import { composeSecretFile } from "../model/secretFile";
+import { composed } from "../model/secretFile";
 
 export interface FleetHostArgs {
   /** Every file homefleet renders for the host, and its manifest. */
@@ -66,7 +66,7 @@ export class FleetHost extends pulumi.ComponentResource {
     }
     this.secretFiles = pulumi.secret(
       pulumi.all(values).apply((v) =>
-        host.secretFiles.map((spec) => ({ path: spec.path, mode: spec.mode, owner: spec.owner, group: spec.group, content: composeSecretFile(spec, (id) => v[id]) })),
+        host.secretFiles.map((spec) => ({ path: spec.path, mode: spec.mode, owner: spec.owner, group: spec.group, ...composed(spec, (id) => v[id]) })),
       ),
     );
   }

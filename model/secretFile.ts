@@ -43,3 +43,18 @@ export function composeSecretFile(spec: SecretFileSpec, lookup: (id: string) => 
       return values.map((v) => `${v.name} ${redisQuote(v.value)}\n`).join("");
   }
 }
+
+/**
+ * The secrets SPEC refers to that LOOKUP has no value for. Under `pulumi up --target`, a generated
+ * secret that was not targeted and never created has no value: the file is then marked missing
+ * instead of failing the whole program, and the host deployment refuses to deploy it.
+ */
+export function missingSecrets(spec: SecretFileSpec, lookup: (id: string) => string | undefined): string[] {
+  return spec.entries.flatMap((e) => e.parts.flatMap((p) => (typeof p !== "string" && lookup(p.secret) === undefined ? [p.secret] : [])));
+}
+
+/** A secret file's content, or the secrets it still lacks (see missingSecrets). */
+export function composed(spec: SecretFileSpec, lookup: (id: string) => string | undefined): { content: string; missing?: string[] } {
+  const missing = missingSecrets(spec, lookup);
+  return missing.length ? { content: "", missing } : { content: composeSecretFile(spec, lookup as (id: string) => string) };
+}

@@ -117,6 +117,16 @@ describe("the real Pulumi engine", () => {
     expect(r.stdout).not.toMatch(/\+\s+pulumi-nodejs/);
   });
 
+  it("a first up --target of one host's packages: the generated secrets it skips leave the program running, nothing else is created", async () => {
+    // The host's component and its packages (a child cannot be created without its parent).
+    const host = "urn:pulumi:e2e::homefleet::homefleet:host:FleetHost::eng-a";
+    const packages = "urn:pulumi:e2e::homefleet::homefleet:host:FleetHost$pulumi-nodejs:dynamic/homefleet:HostPackages::eng-a-packages";
+    const up = await project.ok(["up", "--stack", STACK, "--yes", "--skip-preview", "--color", "never", "--target", host, "--target", packages]);
+    expect(`${up.stdout}${up.stderr}`).not.toMatch(/SecretCompositionError|unhandled/i);
+    expect(up.stdout).toMatch(/eng-a-packages\s+created/);
+    expect(up.stdout).not.toMatch(/HostDeployment\s+eng-[ab]-deployment\s+created/);
+  });
+
   it("up deploys both hosts; stack output release shows each host's verdict and generation", async () => {
     const eventLog = join(project.dir, "first-up.events.jsonl");
     // --event-log exists when PULUMI_DEBUG_COMMANDS is set: the engine's own record of every event.

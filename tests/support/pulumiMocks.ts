@@ -47,6 +47,8 @@ export interface MockOptions {
   readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
   /** Health verdict each host deployment reports (default healthy). */
   readonly verdicts?: Readonly<Record<string, string>>;
+  /** Generated secrets (resource names) that report no value, as under a targeted up that skipped creating them. */
+  readonly skippedSecrets?: readonly string[];
 }
 
 export async function runProgram(config: Record<string, string>, secretKeys: string[] = ["homefleet:sshPrivateKey"], options: MockOptions = {}): Promise<ProgramRun> {
@@ -55,7 +57,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret") state.result = canaryFor(args.name);
+        if (args.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret" && !options.skippedSecrets?.includes(args.name)) state.result = canaryFor(args.name);
         if (args.type === "pulumi:pulumi:StackReference") {
           const outputs = options.stackOutputs?.[args.inputs.name as string];
           if (!outputs) throw new Error(`no outputs mocked for stack ${args.inputs.name}`);
