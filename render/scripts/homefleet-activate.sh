@@ -164,25 +164,44 @@ prepare() {
   fi
   local source=""
   if intact "$current"; then source=$gens/$current; fi
-  local kind path mode sha owner have
+  # What the generation lists, the files the upload left out (links to the running generation,
+  # made by one cp), then one sha256sum over everything: a handful of processes, not a few per file.
+  local kind path mode sha owner sum
+  local wanted=() absent=()
+  declare -A want_sha=()
   for kind in files secrets; do
+    local absent_here=()
     while IFS=$'\t' read -r path mode sha owner; do
+      [ -n "$path" ] || continue
+      wanted+=("$partial/$kind$path")
+      want_sha["$partial/$kind$path"]=$sha
       if [ ! -e "$partial/$kind$path" ]; then
         if [ -n "$source" ] && [ -e "$source/$kind$path" ]; then
-          mkdir -p "$(dirname "$partial/$kind$path")"
-          ln "$source/$kind$path" "$partial/$kind$path"
+          absent_here+=("${path#/}")
         else
           echo "missing from the upload and from generation ${current:-none}: $path" >&2
           exit 1
         fi
       fi
-      have=$(sha256sum "$partial/$kind$path" | cut -d' ' -f1)
-      if [ "$have" != "$sha" ]; then
-        echo "sha256 mismatch for $path: have $have, the upload's list says $sha" >&2
+    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; else secrets_of "$partial/secrets.json"; fi)
+    if [ "${#absent_here[@]}" -gt 0 ]; then
+      (cd "$source/$kind" && cp --link --parents -t "$partial/$kind" -- "${absent_here[@]}")
+      absent+=("${absent_here[@]}")
+    fi
+  done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    while read -r sum path; do
+      if [ "$sum" != "${want_sha[$path]}" ]; then
+        echo "sha256 mismatch for /${path#"$partial"/*/}: have $sum, the upload's list says ${want_sha[$path]}" >&2
         exit 1
       fi
-    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; else secrets_of "$partial/secrets.json"; fi)
-  done
+      unset "want_sha[$path]"
+    done < <(sha256sum -- "${wanted[@]}")
+    if [ "${#want_sha[@]}" -gt 0 ]; then
+      echo "could not hash: ${!want_sha[*]}" >&2
+      exit 1
+    fi
+  fi
   mv "$partial" "$dir"
   echo "prepared generation $gen"
 }
