@@ -6,7 +6,7 @@
 import type { CertificateConfig, HostConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
-import { clockTime, DaySchedule, minutesOf, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES } from "./schedule";
+import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
 import type { HostOs, StackModel } from "./specs";
 import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "./units";
 
@@ -47,7 +47,6 @@ export interface HostOperations {
 
 const daily = (hhmm: string) => `*-*-* ${hhmm}:00`;
 
-/** `04:00` plus n × 30 minutes, wrapping at midnight. */
 function redisUser(os: HostOs, stack: string): string {
   // nixpkgs runs each named server as its own user; Debian's package has one `redis` user.
   return os === "nixos" ? `redis-${stack}` : "redis";
@@ -57,21 +56,20 @@ function redisUser(os: HostOs, stack: string): string {
 export const volumesBackupJob = (stack: string) => `homefleet-backup-volumes-${stack}`;
 
 /**
- * Creates a job's directories (from the host's tmpfiles rules, under PREFIX) before it runs, as
- * root: a pool mounted after the deployment (RequiresMountsFor= mounts it for the job) would
- * otherwise hide the directories tmpfiles made on the root filesystem, and every run would fail.
+ * A backup job's own directory DEST and its metrics: the job creates DEST (from the host's
+ * tmpfiles rules, as root) before it runs, because a pool mounted after the deployment
+ * (RequiresMountsFor= mounts it for the job) hides the directories tmpfiles made on the root
+ * filesystem, and every run would fail. `-DEST` in ReadWritePaths= lets the sandbox be set up
+ * while DEST is still missing.
  */
-const createDirectories = (prefix: string): ExecSpec => ({
-  program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } },
-  args: ["--create", `--prefix=${prefix}`],
-  privileged: true,
-});
-
-/**
- * `-PATH` in ReadWritePaths=: the sandbox is set up even when the directory is missing (a pool
- * mounted after the deployment, before createDirectories ran); the job then makes it.
- */
-const optionalPath = (path: string) => `-${path}`;
+function jobDirectory(dest: string): Pick<ServiceUnitSpec, "execStartPre" | "readWritePaths"> {
+  const createDest: ExecSpec = {
+    program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } },
+    args: ["--create", `--prefix=${dest}`],
+    privileged: true,
+  };
+  return { execStartPre: [createDest], readWritePaths: [`-${dest}`, TEXTFILE_DIR] };
+}
 
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
 type UnplacedTimer = Omit<TimerSpec, "onCalendar"> & { readonly earliest: number };
@@ -98,12 +96,11 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       type: "oneshot",
       user: "postgres",
       group: "postgres",
-      execStartPre: [createDirectories(dest)],
+      ...jobDirectory(dest),
       execStart: databases.map((db) => ({ program: { script: "homefleet-backup-postgresql" }, args: [db.name, String(host.postgresql.port), dest, retention, `postgresql-${db.name}`] })),
       after: [server],
       requires: [server],
       requiresMountsFor: [b.dir],
-      readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
       service: metricsAccess,
       hardening: hardening.postgresClient,
     });
@@ -126,13 +123,12 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
         type: "oneshot",
         user,
         group: user,
-        execStartPre: [createDirectories(dest)],
+        ...jobDirectory(dest),
         execStart: [{ program: { script: "homefleet-backup-redis" }, args: [String(cache.port), `/var/lib/redis-${s.name}`, dest, retention, `redis-${s.name}`] }],
         credentials: [{ name: "redis-password", path: cache.passwordFile }],
         after: [units.cache(s.name)],
         requires: [units.cache(s.name)],
         requiresMountsFor: [b.dir],
-        readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
         service: metricsAccess,
         hardening: hardening.loopbackClient,
       });
@@ -150,10 +146,9 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     description: `homefleet: archive of ${hostName}'s homefleet config and secrets`,
     why: ["Config and secrets archived nightly, root-only."],
     type: "oneshot",
-    execStartPre: [createDirectories(configDest)],
+    ...jobDirectory(configDest),
     execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
     requiresMountsFor: [b.dir],
-    readWritePaths: [optionalPath(configDest), TEXTFILE_DIR],
     service: { Nice: 10, IOSchedulingClass: "idle" },
     hardening: hardening.localOnly,
   });
@@ -172,10 +167,9 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       description: `homefleet: archive of stack ${s.name}'s volumes`,
       why: ["A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
       type: "oneshot",
-      execStartPre: [createDirectories(dest)],
+      ...jobDirectory(dest),
       execStart: [{ program: { script: "homefleet-backup-config" }, args: [dest, retention, `volumes-${s.name}`, "volumes", ...sources] }],
       requiresMountsFor: [b.dir, ...sources],
-      readWritePaths: [optionalPath(dest), TEXTFILE_DIR],
       service: { Nice: 10, IOSchedulingClass: "idle" },
       hardening: hardening.localOnly,
     });
@@ -267,10 +261,10 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
       hardening: hardening.certificateRenewal,
     });
     dirs.push({ path: `${ACME_STATE_ROOT}/${name}`, mode: "0700", user: "root", group: "root" });
-    const start = schedule.place(earliest, CERTIFICATE_TIMER_DELAY_SEC);
-    earliest = start + RENEWAL_STAGGER_MINUTES;
-    lastWindowEnd = Math.max(lastWindowEnd, start + CERTIFICATE_TIMER_DELAY_SEC / 60 + NOMINAL_RUN_MINUTES);
-    timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(clockTime(start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    const window = schedule.place(earliest, CERTIFICATE_TIMER_DELAY_SEC);
+    earliest = window.start + RENEWAL_STAGGER_MINUTES;
+    lastWindowEnd = Math.max(lastWindowEnd, window.end);
+    timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(clockTime(window.start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
     list.push({ name, issuer: c.issuer, certFile: `${certDir}/${name}.crt` });
   }
   if (list.length) {
@@ -283,7 +277,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
       readWritePaths: [TEXTFILE_DIR],
       hardening: hardening.localOnly,
     });
-    const start = schedule.place(Math.max(minutesOf(CERTIFICATE_CHECK_EARLIEST), lastWindowEnd), CERTIFICATE_TIMER_DELAY_SEC);
+    const { start } = schedule.place(Math.max(minutesOf(CERTIFICATE_CHECK_EARLIEST), lastWindowEnd), CERTIFICATE_TIMER_DELAY_SEC);
     timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily(clockTime(start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
   }
   return { services, timers, dirs, list };
@@ -333,7 +327,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   const backups = backupUnits(hostName, host, os, stacks, pgVersion);
   // The times config sets first; then what homefleet places itself, in the windows left free.
   const schedule = new DaySchedule(backups.timers);
-  const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec))) }));
+  const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));
   const certs = certificateUnits(hostName, host.certificates, schedule);
   const address = host.monitoring.listenAddress;
   const exporters: ExporterSpec[] = [{ kind: "node", address, port: EXPORTER_PORTS.node }];

@@ -60,11 +60,11 @@ export class DaySchedule {
   }
 
   /**
-   * The first start at or after EARLIEST (on the placement step) whose daily window overlaps no
-   * taken window, recorded as taken. When the day has no room left, EARLIEST itself: the review
-   * then reports the overlap.
+   * The first daily window starting at or after EARLIEST (on the placement step) that overlaps no
+   * taken window, recorded as taken. When the day has no room left, the window at EARLIEST itself:
+   * the review then reports the overlap.
    */
-  place(earliest: number, randomizedDelaySec: number): number {
+  place(earliest: number, randomizedDelaySec: number): DayWindow {
     const length = Math.ceil(randomizedDelaySec / 60) + NOMINAL_RUN_MINUTES;
     const first = Math.ceil(earliest / PLACEMENT_STEP_MINUTES) * PLACEMENT_STEP_MINUTES;
     let start = earliest;
@@ -74,7 +74,8 @@ export class DaySchedule {
         break;
       }
     }
-    this.taken.push({ start, end: start + length });
-    return start;
+    const window = { start, end: start + length };
+    this.taken.push(window);
+    return window;
   }
 }
