@@ -3,42 +3,16 @@
  * for the host named by `homefleet:monitoring.prometheusHost`.
  */
 import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
-import { EXPORTER_PORTS, isLoopback, type HostOperations } from "./operations";
+import { EXPORTER_PORTS, isLoopback } from "./operations";
 import { secretPaths } from "./paths";
-import type { SecretFileSpec } from "./specs";
+import type { AlertmanagerSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
 
 export interface MonitoredHost {
   readonly name: string;
   readonly operations: HostOperations;
 }
 
-export interface PrometheusSpec {
-  readonly scrapeInterval: string;
-  readonly retention: string;
-  readonly listenAddress: string;
-  readonly port: number;
-  /** Scrape jobs in Prometheus' own configuration format (shared by both flavours). */
-  readonly scrapeConfigs: readonly Record<string, unknown>[];
-  /** Exporters the Prometheus host cannot reach (listening on another host's loopback). */
-  readonly unreachable: readonly string[];
-  /** Alertmanager addresses (host:port) Prometheus sends alerts to; empty without one. */
-  readonly alertmanagers: readonly string[];
-}
 
-/** Alertmanager on the Prometheus host. */
-export interface AlertmanagerSpec {
-  /** The unit that runs it: Debian's packaged one, or nixpkgs'. */
-  readonly unit: string;
-  readonly listenAddress: string;
-  readonly port: number;
-  /** Receiver credentials: LoadCredential name → root-only secret file (the unit reads them as its own). */
-  readonly credentials: readonly { readonly name: string; readonly path: string }[];
-  readonly secretFiles: readonly SecretFileSpec[];
-  /** Config keys whose secret values the secret files hold. */
-  readonly configSecrets: readonly string[];
-  /** Alertmanager's own configuration (alertmanager.yml), the same on both flavours. */
-  readonly config: Record<string, unknown>;
-}
 
 /** Alertmanager listens on the Prometheus host's loopback only (and without clustering). */
 const ALERTMANAGER = { address: "127.0.0.1", port: 9093 } as const;

@@ -7,8 +7,7 @@ import type { CertificateConfig, HostConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
 import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
-import type { HostOs, StackModel } from "./specs";
-import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "./units";
+import type { DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
@@ -19,31 +18,8 @@ export const ACME_STATE_ROOT = "/var/lib/homefleet/acme";
 
 export const EXPORTER_PORTS = { node: 9100, blackbox: 9115, postgres: 9187, redisBase: 9121 } as const;
 
-export interface ExporterSpec {
-  readonly kind: "node" | "postgres" | "redis" | "blackbox";
-  readonly address: string;
-  readonly port: number;
-  /** For redis: the stack whose cache it watches. */
-  readonly stack?: string;
-}
 
-/** A directory homefleet creates (systemd-tmpfiles `d`). */
-export interface DirectorySpec {
-  readonly path: string;
-  readonly mode: string;
-  readonly user: string;
-  readonly group: string;
-}
 
-export interface HostOperations {
-  readonly services: readonly ServiceUnitSpec[];
-  readonly timers: readonly TimerSpec[];
-  readonly directories: readonly DirectorySpec[];
-  readonly exporters: readonly ExporterSpec[];
-  /** URLs the blackbox exporter probes (every HTTP health endpoint on the host). */
-  readonly probes: readonly { readonly stack: string; readonly kind: "container" | "litellm"; readonly url: string }[];
-  readonly certificates: readonly { readonly name: string; readonly issuer: "acme" | "step-ca"; readonly certFile: string }[];
-}
 
 const daily = (hhmm: string) => `*-*-* ${hhmm}:00`;
 

@@ -9,7 +9,7 @@ import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, ListenerSpec } from "../model/specs";
 import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
-import type { TimerSpec } from "../model/units";
+import type { TimerSpec } from "../model/specs";
 import type { CheckId, Finding, Severity } from "./findings";
 import { hostUnits, values, type ParsedUnit } from "./units";
 

@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
-import { BLACKBOX_CONFIG, type AlertmanagerSpec, type PrometheusSpec } from "../../model/monitoring";
+import { BLACKBOX_CONFIG } from "../../model/monitoring";
+import type { AlertmanagerSpec, PrometheusSpec } from "../../model/specs";
 import { renderAlertRules } from "../monitoring/alertRules";
 
 export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";

@@ -3,7 +3,7 @@
  * Script programs become `writeShellApplication` store paths bound in the module's `let`.
  */
 import type { HardeningDirectives } from "../../model/hardening";
-import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/units";
+import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/specs";
 import { NixExpr, type NixValue } from "../nix/writer";
 import { scriptNamed } from "../scripts/registry";
 import { execArg } from "../systemd/unitWriter";

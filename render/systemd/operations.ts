@@ -2,7 +2,8 @@
  * Debian rendering of a host's operations: backup and certificate units with their timers,
  * exporter settings for Debian's packaged exporters, and Prometheus on the monitoring host.
  */
-import { METRICS_GROUP, TEXTFILE_DIR, type ExporterSpec } from "../../model/operations";
+import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
+import type { ExporterSpec } from "../../model/specs";
 import type { HostModel } from "../../model/specs";
 import { UNIT_DIR } from "../../model/paths";
 import { PROMETHEUS_RULES_FILE, renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";

@@ -2,7 +2,7 @@
  * ServiceUnitSpec / TimerSpec → Debian unit files.
  */
 import { SCRIPT_DIR, UNIT_DIR } from "../../model/paths";
-import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/units";
+import type { ExecSpec, ServiceUnitSpec, TimerSpec } from "../../model/specs";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type ExecCommand, type UnitSection } from "./unitWriter";
 
