@@ -75,23 +75,6 @@ function digestOf(content: string, digests: ContentDigests): { readonly sha256: 
   return digest;
 }
 
-function unitNames(host: HostModel, files: readonly RenderedFile[]): string[] {
-  if (host.os === "systemd") {
-    return files
-      .map((f) => f.path.match(/^\/etc\/systemd\/system\/([^/]+\.(service|timer))$/)?.[1])
-      .filter((u): u is string => !!u)
-      .sort();
-  }
-  const names = new Set<string>([...host.operations.services.map((s) => `${s.name}.service`), ...host.operations.timers.map((t) => `${t.name}.timer`)]);
-  for (const s of host.stacks) {
-    names.add(`podman-${s.name}.service`);
-    if (s.network.mode === "bridge") names.add(`homefleet-network-${s.name}.service`);
-    if (s.database) names.add(`homefleet-postgresql-${s.name}.service`);
-    if (s.cache) names.add(`redis-${s.name}.service`);
-  }
-  return [...names].sort();
-}
-
 export function buildHostBundle(host: HostModel, digests: ContentDigests = new Map()): HostBundle {
   const files = host.os === "nixos" ? renderNixosHost(host) : renderSystemdHost(host);
   const seen = new Set<string>();
@@ -99,23 +82,23 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
     if (seen.has(f.path)) throw new Error(`host ${host.name}: two files render to ${f.path}`);
     seen.add(f.path);
   }
-  const start = host.os === "systemd" ? unitsToStart(host, files) : [];
-  const startable = new Set(start);
+  const start = host.os === "systemd" ? unitsToStart(host) : [];
   const body = {
     os: host.os,
     arch: host.arch,
     files: files.map((f) => {
-      const restart = host.os === "systemd" ? unitsReading(host, f, startable) : [];
+      const restart = host.os === "systemd" ? unitsReading(host, f.path) : [];
       const digest = digestOf(f.content, digests);
       return { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size, ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => {
-        const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path, start) : [];
+        const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path) : [];
         return { path: s.path, mode: s.mode, owner: s.owner, group: s.group, ...(restart.length ? { restart } : {}) };
       })
       .sort((a, b) => a.path.localeCompare(b.path)),
-    units: unitNames(host, files),
+    // The units homefleet declares (not the packaged ones it configures).
+    units: host.units.filter((u) => u.source === "homefleet").map((u) => u.name),
     start,
     disabledUnits: [...host.disabledUnits],
     packages: [...host.packages],

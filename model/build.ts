@@ -10,6 +10,7 @@ import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
 import { buildHostOperations, isLoopback } from "./operations";
+import { buildHostUnits } from "./hostUnits";
 import { configPaths, secretPaths, units } from "./paths";
 import type {
   CacheSpec,
@@ -208,7 +209,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
 
 export function buildFleetModel(config: FleetConfig): FleetModel {
   const problems: { path: string; message: string }[] = [];
-  const hosts: HostModel[] = [];
+  const hosts: Omit<HostModel, "units">[] = [];
   for (const hostName of Object.keys(config.hosts).sort()) {
     const host = config.hosts[hostName];
     const pgVersion = host.postgresql.version ?? DEFAULT_PG_VERSION[host.os];
@@ -330,5 +331,5 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     });
   }
   if (problems.length) throw new ConfigError(problems);
-  return { hosts };
+  return { hosts: hosts.map((h) => ({ ...h, units: buildHostUnits(h) })) };
 }

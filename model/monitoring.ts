@@ -4,7 +4,7 @@
  */
 import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, isLoopback } from "./operations";
-import { secretPaths } from "./paths";
+import { secretPaths, units } from "./paths";
 import type { AlertmanagerSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
 
 export interface MonitoredHost {
@@ -21,7 +21,7 @@ const ALERTMANAGER = { address: "127.0.0.1", port: 9093 } as const;
 export const DISCARD_RECEIVER = "homefleet-discard";
 
 export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd"): AlertmanagerSpec {
-  const unit = os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service";
+  const unit = units.alertmanager(os);
   // systemd puts each LoadCredential file here for the unit alone, readable by its (dynamic) user.
   const credentialsDir = `/run/credentials/${unit}`;
   const credentials: { name: string; path: string }[] = [];

@@ -94,6 +94,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       const name = `homefleet-backup-redis-${s.name}`;
       services.push({
         name,
+        stack: s.name,
         description: `homefleet: Redis snapshot of stack ${s.name}`,
         why: ["`redis-cli SAVE`, then a timestamped copy of dump.rdb; `redis-cli --rdb` is a replication tool, not a backup."],
         type: "oneshot",
@@ -140,6 +141,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     dirs.push({ path: dest, mode: "0700", user: "root", group: "root" });
     services.push({
       name,
+      stack: s.name,
       description: `homefleet: archive of stack ${s.name}'s volumes`,
       why: ["A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
       type: "oneshot",
@@ -279,7 +281,8 @@ export function isLoopback(address: string): boolean {
 function redisExporterUnit(stack: StackModel, address: string, port: number): ServiceUnitSpec {
   const cache = stack.cache!;
   return {
-    name: `homefleet-redis-exporter-${stack.name}`,
+    name: units.redisExporter(stack.name).replace(/\.service$/, ""),
+    stack: stack.name,
     description: `homefleet: Prometheus exporter for the Redis of stack ${stack.name}`,
     why: ["One exporter per Redis instance; the password arrives in a root-only environment file."],
     type: "simple",

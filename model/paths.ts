@@ -20,7 +20,12 @@ export const units = {
   network: (stack: string) => `homefleet-network-${stack}.service`,
   databaseRole: (stack: string) => `homefleet-postgresql-${stack}.service`,
   cache: (stack: string) => `redis-${stack}.service`,
+  redisExporter: (stack: string) => `homefleet-redis-exporter-${stack}.service`,
   postgres: (os: "nixos" | "systemd", version: number) => (os === "nixos" ? "postgresql.service" : `postgresql@${version}-main.service`),
+  /** The packaged exporters: Debian's and nixpkgs' units have the same names. */
+  exporter: (kind: "node" | "postgres" | "blackbox") => `prometheus-${kind}-exporter.service`,
+  prometheus: () => "prometheus.service",
+  alertmanager: (os: "nixos" | "systemd") => (os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service"),
   /** Device unit of a network interface: ordering after it is what fixed seed 001's podman0 race. */
   device: (iface: string) => `sys-subsystem-net-devices-${iface.replace(/-/g, "\\x2d")}.device`,
 };
@@ -43,6 +48,25 @@ export const configPaths = {
   redis: (stack: string) => `${CONFIG_ROOT}/${stack}/redis.conf`,
   postgresConfD: (version: number) => `/etc/postgresql/${version}/main/conf.d/50-homefleet.conf`,
   postgresHba: (version: number) => `/etc/postgresql/${version}/main/pg_hba.conf`,
+  /** podman's own definition of a stack's network. */
+  podmanNetwork: (network: string) => `/etc/containers/networks/${network}.json`,
+};
+
+/** The rules file Prometheus loads (beside prometheus.yml on Debian, in the module directory on NixOS). */
+export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
+
+/**
+ * Files of Debian's packaged units that homefleet writes: their /etc/default environment files
+ * (read as EnvironmentFile= by the package's unit), configuration, and homefleet's drop-ins.
+ */
+export const debianPaths = {
+  unitFile: (unit: string) => `${UNIT_DIR}/${unit}`,
+  dropIn: (unit: string) => `${UNIT_DIR}/${unit}.d/50-homefleet.conf`,
+  defaults: (unit: string) => `/etc/default/${unit.replace(/\.service$/, "")}`,
+  blackboxConfig: "/etc/prometheus/blackbox.yml",
+  prometheusConfig: "/etc/prometheus/prometheus.yml",
+  prometheusRules: `/etc/prometheus/${PROMETHEUS_RULES_FILE}`,
+  alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
 };
 
 /**

@@ -179,7 +179,53 @@ export interface HostModel {
   readonly scrapedBy?: { readonly address: string; readonly ports: readonly number[] };
   /** Alertmanager, on the Prometheus host when homefleet:monitoring.alertmanager is set. */
   readonly alertmanager?: AlertmanagerSpec;
+  /**
+   * Every unit homefleet writes or configures on the host, with what it reads and how it is
+   * ordered: what the deployer restarts and the review checks, without reading rendered text.
+   */
+  readonly units: readonly HostUnitSpec[];
   readonly warnings: readonly string[];
+}
+
+/**
+ * One unit on a host as homefleet knows it from the model. The renderers print the same facts;
+ * the bundle reads `start`, `reads` and `secretFiles` (what a change restarts), the review the
+ * ordering and the settings it checks.
+ */
+export interface HostUnitSpec {
+  /** Full unit name, e.g. `podman-litellm.service`, `homefleet-backup-config.timer`. */
+  readonly name: string;
+  /**
+   * `homefleet`: homefleet declares the unit (its unit file, or on NixOS its systemd.services,
+   * container or Redis server entry); `distribution`: a unit of a Debian package or a nixpkgs
+   * module that homefleet configures (settings, drop-in).
+   */
+  readonly source: "homefleet" | "distribution";
+  /** The stack the unit belongs to, if any. */
+  readonly stack?: string;
+  readonly after: readonly string[];
+  readonly before: readonly string[];
+  readonly requires: readonly string[];
+  readonly wants: readonly string[];
+  readonly partOf: readonly string[];
+  /** Enabled and started by a deployment (long-running and setup units, timers, the packaged units homefleet configures). */
+  readonly start: boolean;
+  /**
+   * Rendered files the unit reads, its own unit file and drop-ins included (plain systemd hosts;
+   * on NixOS the switch decides what restarts): a change restarts a started unit.
+   */
+  readonly reads: readonly string[];
+  /** Secret files it reads at start (LoadCredential=, EnvironmentFile=, podman --env-file, NixOS password files). */
+  readonly secretFiles: readonly string[];
+  /** Non-secret Environment= settings. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Every argument its commands get (user-set values included): the review looks for secret paths in them. */
+  readonly arguments: readonly string[];
+  /** Resource limits of the unit (containers). */
+  readonly memoryMax?: string;
+  readonly cpuQuota?: string;
+  /** False when the unit sets DefaultDependencies=no (it may start before local filesystems). */
+  readonly defaultDependencies: boolean;
 }
 
 export interface FleetModel {
@@ -217,6 +263,8 @@ export interface ExecSpec {
 export interface ServiceUnitSpec {
   /** Unit name without `.service`. */
   readonly name: string;
+  /** The stack the unit serves, if it serves one. */
+  readonly stack?: string;
   readonly description: string;
   readonly type: "oneshot" | "simple" | "notify" | "exec";
   readonly user?: string;

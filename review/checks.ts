@@ -7,11 +7,10 @@ import type { FleetConfig } from "../config/load";
 import { findCycle } from "../config/litellmFallbacks";
 import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
-import type { HostModel, ListenerSpec } from "../model/specs";
+import type { HostModel, HostUnitSpec, ListenerSpec } from "../model/specs";
 import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
 import type { TimerSpec } from "../model/specs";
 import type { CheckId, Finding, Severity } from "./findings";
-import { hostUnits, values, type ParsedUnit } from "./units";
 
 export const DEFAULT_EXPOSURE_THRESHOLD = 2.0;
 
@@ -96,55 +95,60 @@ function checkTimers(host: HostModel, emit: Emit): void {
 // Dependencies
 
 /** Ordering edges of a unit graph: before → after. */
-export function orderingEdges(units: readonly ParsedUnit[]): Map<string, string[]> {
+export function orderingEdges(units: readonly HostUnitSpec[]): Map<string, string[]> {
   const edges = new Map<string, string[]>();
   const add = (from: string, to: string) => edges.set(from, [...(edges.get(from) ?? []), to]);
   for (const u of units) {
-    for (const dep of values(u, "After")) add(dep, u.name);
-    for (const dep of values(u, "Before")) add(u.name, dep);
+    for (const dep of u.after) add(dep, u.name);
+    for (const dep of u.before) add(u.name, dep);
   }
   return edges;
 }
 
-export function checkUnitGraph(hostName: string, units: readonly ParsedUnit[], emit: Emit): void {
+export function checkUnitGraph(hostName: string, units: readonly HostUnitSpec[], emit: Emit): void {
   const edges = orderingEdges(units);
   const cycle = findCycle(Object.fromEntries(edges));
   if (cycle) {
     emit("unit-cycle", "error", hostPath(hostName), `ordering cycle: ${cycle.join(" -> ")}`, "systemd breaks an ordering cycle by dropping a job at boot, so a service silently does not start.", "Remove one After=/Before= of the cycle.");
   }
   for (const u of units) {
-    const after = new Set(values(u, "After"));
-    for (const dep of [...values(u, "Requires"), ...values(u, "BindsTo")]) {
+    const after = new Set(u.after);
+    for (const dep of u.requires) {
       if (!after.has(dep)) {
         emit("requires-without-after", "warning", hostPath(hostName), `${u.name} requires ${dep} but is not ordered after it`, "Requires= without After= starts both at once: the dependent may run before what it needs is up.", `Add After=${dep}.`);
       }
     }
-    const readsSecrets = values(u, "LoadCredential").length > 0 || values(u, "EnvironmentFile").length > 0;
-    if (readsSecrets && values(u, "DefaultDependencies").includes("no") && !values(u, "After").includes("local-fs.target")) {
+    if (u.secretFiles.length > 0 && !u.defaultDependencies && !after.has("local-fs.target")) {
       emit("secret-before-filesystem", "error", hostPath(hostName), `${u.name} reads secret files without waiting for local filesystems`, "A unit that reads secrets before local filesystems are mounted reads nothing, or the wrong file.", "Add After=local-fs.target (or keep DefaultDependencies).");
     }
-    if (/^podman-/.test(u.name) && (!values(u, "MemoryMax").length || !values(u, "CPUQuota").length)) {
-      emit("resource-limits", "warning", hostPath(hostName), `${u.name} has no MemoryMax or CPUQuota`, "An unbounded container can starve PostgreSQL and Redis on the same host.", "Set container.memoryMax and container.cpuQuota.");
-    }
-    for (const env of values(u, "Environment")) {
-      if (/(PASSWORD|SECRET|TOKEN|MASTER_KEY|API_KEY)/i.test(env)) {
-        emit("secret-insecure", "error", hostPath(hostName), `${u.name} sets a secret-looking variable in Environment=: ${env.split("=")[0]}`, "Environment= is visible to every user through systemctl show and the D-Bus API.", "Pass secrets through LoadCredential= or a root-only EnvironmentFile=.");
+    for (const name of Object.keys(u.environment)) {
+      if (/(PASSWORD|SECRET|TOKEN|MASTER_KEY|API_KEY)/i.test(name)) {
+        emit("secret-insecure", "error", hostPath(hostName), `${u.name} sets a secret-looking variable in Environment=: ${name}`, "Environment= is visible to every user through systemctl show and the D-Bus API.", "Pass secrets through LoadCredential= or a root-only EnvironmentFile=.");
       }
     }
   }
 }
 
+function checkContainerLimits(host: HostModel, emit: Emit): void {
+  for (const s of host.stacks) {
+    const u = host.units.find((x) => x.name === unitNames.container(s.name));
+    if (u && (!u.memoryMax || !u.cpuQuota)) {
+      emit("resource-limits", "warning", stackPath(s.name, "container"), `${u.name} has no MemoryMax or CPUQuota`, "An unbounded container can starve PostgreSQL and Redis on the same host.", "Set container.memoryMax and container.cpuQuota.");
+    }
+  }
+}
+
 /** A listener on a bridge gateway must start after the bridge's device (seed 001's podman0 race). */
-function checkBindOrder(host: HostModel, units: readonly ParsedUnit[], emit: Emit): void {
+function checkBindOrder(host: HostModel, emit: Emit): void {
   const bridges = new Map(host.stacks.filter((s) => s.network.mode === "bridge").map((s) => [s.network.gateway as string, s]));
-  const byName = new Map(units.map((u) => [u.name.replace(/^postgresql@\d+-main\.service$/, "postgresql"), u]));
+  const byName = new Map(host.units.map((u) => [u.name, u]));
   for (const l of allListeners(host)) {
     const bridge = bridges.get(l.address);
     if (!bridge) continue;
-    const owner = byName.get(l.owner.replace(/^postgresql(@\d+-main)?\.service$/, "postgresql"));
+    const owner = byName.get(l.owner);
     if (!owner) continue;
     const device = unitNames.device(bridge.network.interface as string);
-    if (!values(owner, "After").includes(device)) {
+    if (!owner.after.includes(device)) {
       emit("bind-before-device", "error", stackPath(bridge.name, "network"), `${l.owner} listens on ${l.address} but does not start after ${device}`, "A service that starts before its bridge exists listens on loopback only: PostgreSQL started 30 s before the bridge and never listened on it.", `Order ${l.owner} After= and Requires= ${device}.`);
     }
   }
@@ -209,9 +213,9 @@ function liveDatabase(image: string, target: string): string | undefined {
   return dir ? `database (${dir})` : undefined;
 }
 
-function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit: Emit): void {
+function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<string>, emit: Emit): void {
   const services = new Map(host.operations.services.map((s) => [s.name, s]));
-  const hasAlert = (name: string) => monitored && rules.includes(`alert: ${name}`);
+  const hasAlert = (name: string) => monitored && alerts.has(name);
   for (const s of host.stacks) {
     if (s.database) {
       const backup = services.get("homefleet-backup-postgresql");
@@ -252,7 +256,7 @@ function checkCoverage(host: HostModel, monitored: boolean, rules: string, emit:
 // ---------------------------------------------------------------------------------------------
 // Security and LiteLLM
 
-function checkSecurity(bundle: HostBundle, units: readonly ParsedUnit[], exposure: ReadonlyMap<string, number> | undefined, threshold: number, emit: Emit): void {
+function checkSecurity(bundle: HostBundle, exposure: ReadonlyMap<string, number> | undefined, threshold: number, emit: Emit): void {
   const host = bundle.host;
   for (const f of bundle.files) {
     const trustLine = f.content.split("\n").find((l) => !l.trim().startsWith("#") && /\btrust\s*$/.test(l.trim()));
@@ -261,15 +265,14 @@ function checkSecurity(bundle: HostBundle, units: readonly ParsedUnit[], exposur
   for (const s of host.stacks) {
     if (s.network.mode === "host") emit("host-network", "warning", stackPath(s.name, "network", "mode"), `${s.name} runs on the host's network`, "--network=host breaks container isolation; a compromised container reaches every host port.", "Use mode: bridge with a subnet.");
   }
-  const secretPaths = bundle.manifest.secretFiles.map((s) => s.path);
-  for (const u of units) {
-    for (const [directive, vals] of u.directives) {
-      if (/^(LoadCredential|EnvironmentFile)$/.test(directive)) continue;
-      for (const v of vals) {
-        const leaked = secretPaths.find((p) => v.includes(p));
-        if (leaked && !(directive === "ExecStart" && v.includes(`--env-file=${leaked}`))) {
-          emit("secret-insecure", "error", hostPath(host.name), `${u.name} names the secret file ${leaked} in ${directive}=`, "A secret handed over as an argument or variable shows up in the process list and the journal.", "Use LoadCredential= or a root-only EnvironmentFile=.");
-        }
+  const secretPaths = [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)].map((s) => s.path);
+  for (const u of host.units) {
+    // Secret files reach a unit as credentials or environment files (u.secretFiles); never as an argument or variable.
+    const handedOver = [...u.arguments.map((v) => ({ v, where: "an argument" })), ...Object.entries(u.environment).map(([k, v]) => ({ v, where: `Environment=${k}` }))];
+    for (const { v, where } of handedOver) {
+      const leaked = secretPaths.find((p) => v.includes(p));
+      if (leaked) {
+        emit("secret-insecure", "error", hostPath(host.name), `${u.name} names the secret file ${leaked} in ${where}`, "A secret handed over as an argument or variable shows up in the process list and the journal.", "Use LoadCredential= or a root-only EnvironmentFile=.");
       }
     }
   }
@@ -315,20 +318,20 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
 
 // ---------------------------------------------------------------------------------------------
 
-export function runChecks(input: ReviewInput, rules: string): Finding[] {
+export function runChecks(input: ReviewInput, alerts: ReadonlySet<string>): Finding[] {
   const findings: Finding[] = [];
   const monitored = !!input.config.monitoring;
   const threshold = input.config.review?.exposureThreshold ?? DEFAULT_EXPOSURE_THRESHOLD;
   for (const bundle of input.render.bundles) {
     const host = bundle.host;
     const emit: Emit = (check, severity, path, message, why, fix) => findings.push({ check, severity, host: host.name, path, message, why, fix });
-    const units = hostUnits(host, bundle.files);
     checkTimers(host, emit);
-    checkUnitGraph(host.name, units, emit);
-    checkBindOrder(host, units, emit);
+    checkUnitGraph(host.name, host.units, emit);
+    checkContainerLimits(host, emit);
+    checkBindOrder(host, emit);
     checkPorts(host, emit);
-    checkCoverage(host, monitored && !input.render.model.hosts.find((h) => h.prometheus)?.prometheus?.unreachable.some((u) => u.includes(` of ${host.name} `)), rules, emit);
-    checkSecurity(bundle, units, input.exposure?.get(host.name), threshold, emit);
+    checkCoverage(host, monitored && !input.render.model.hosts.find((h) => h.prometheus)?.prometheus?.unreachable.some((u) => u.includes(` of ${host.name} `)), alerts, emit);
+    checkSecurity(bundle, input.exposure?.get(host.name), threshold, emit);
     checkLiteLLM(host, emit);
     if (host.prometheus && !host.alertmanager) {
       emit("alert-delivery", "warning", "homefleet:monitoring.alertmanager", "alerts evaluate but notify no one: there is no Alertmanager", "Prometheus only evaluates rules; without an Alertmanager and a receiver, a firing alert is seen only by someone who looks.", "Set homefleet:monitoring.alertmanager with a receiver (webhook or email) as defaultReceiver.");

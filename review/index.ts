@@ -2,7 +2,7 @@
  * `reviewFleet`: run every check, apply the config's accepted findings, and say whether the
  * change may go ahead (no error left unaccepted).
  */
-import { renderRules } from "../render/common/prometheusConfig";
+import { alertNames } from "../render/monitoring/alertRules";
 import { runChecks, type ReviewInput } from "./checks";
 import { sortFindings, type Finding } from "./findings";
 
@@ -17,7 +17,7 @@ export interface Review {
 export function reviewFleet(input: ReviewInput): Review {
   const accepts = input.config.review?.accept ?? [];
   const used = new Set<number>();
-  const findings = sortFindings(runChecks(input, renderRules())).map((f) => {
+  const findings = sortFindings(runChecks(input, alertNames())).map((f) => {
     const i = accepts.findIndex((a) => a.check === f.check && a.path === f.path);
     if (i < 0) return f;
     used.add(i);

@@ -9,7 +9,6 @@ import { NOMINAL_RUN_MINUTES } from "../model/schedule";
 import { allListeners, timerWindows } from "./checks";
 import type { Finding } from "./findings";
 import type { Review } from "./index";
-import { hostUnits, values } from "./units";
 
 export interface ReviewReportInput {
   readonly title: string;
@@ -54,7 +53,7 @@ const nodeId = (unit: string) => "u_" + unit.replace(/[^A-Za-z0-9]/g, "_");
 
 function dependencyGraph(render: FleetRender, hostName: string): string {
   const bundle = render.bundles.find((b) => b.host.name === hostName)!;
-  const units = hostUnits(bundle.host, bundle.files).filter((u) => u.name.endsWith(".service"));
+  const units = bundle.host.units.filter((u) => u.name.endsWith(".service"));
   const known = new Set(units.map((u) => u.name));
   const lines = ["flowchart LR"];
   const nodes = new Set<string>();
@@ -64,12 +63,12 @@ function dependencyGraph(render: FleetRender, hostName: string): string {
   };
   for (const u of units) {
     node(u.name);
-    for (const dep of [...values(u, "Requires"), ...values(u, "BindsTo")]) {
+    for (const dep of u.requires) {
       node(dep);
       lines.push(`  ${nodeId(u.name)} --> ${nodeId(dep)}`);
     }
-    for (const dep of values(u, "After")) {
-      if (values(u, "Requires").includes(dep) || !known.has(dep)) continue;
+    for (const dep of u.after) {
+      if (u.requires.includes(dep) || !known.has(dep)) continue;
       node(dep);
       lines.push(`  ${nodeId(u.name)} -.-> ${nodeId(dep)}`);
     }
@@ -108,7 +107,7 @@ export function reviewJson(input: ReviewReportInput): string {
     arch: h.arch,
     address: h.address,
     stacks: h.stacks.map((s) => ({ name: s.name, kind: s.kind, image: s.container.image, database: s.database?.name ?? null, cache: s.cache ? s.cache.port : null })),
-    units: hostUnits(h, input.render.bundles.find((b) => b.host.name === h.name)?.files).map((u) => u.name),
+    units: h.units.map((u) => u.name),
     timers: timerWindows(h).map((w) => ({ name: w.timer, onCalendar: w.spec.onCalendar, persistent: w.spec.persistent, randomizedDelaySec: w.spec.randomizedDelaySec, startMinute: w.start ?? null, endMinute: w.end ?? null })),
     listeners: allListeners(h)
       .map((l) => ({ address: l.address, port: l.port, owner: l.owner }))
@@ -156,7 +155,7 @@ export function reviewMarkdown(input: ReviewReportInput): string {
   out.push(
     table(
       ["host", "os", "arch", "address", "stacks", "units", "timers"],
-      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.kind})`).join(", ") || "—", String(hostUnits(h, render.bundles.find((b) => b.host.name === h.name)?.files).length), String(h.operations.timers.length)]),
+      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.kind})`).join(", ") || "—", String(h.units.length), String(h.operations.timers.length)]),
     ),
     "",
   );

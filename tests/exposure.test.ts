@@ -7,22 +7,20 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
-import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
 import { analyzeSecurity, scoreUnitFiles, systemdAnalyzeAvailable } from "../review/exposure";
 
 const ROOT = join(__dirname, "..");
 const SERVICE = /^\/etc\/systemd\/system\/([^/]+\.service)$/;
 
-/** Host → its service unit files, for both committed stacks' hosts, as the Debian flavour renders them. */
+/** Host → its service unit files, for both committed stacks' hosts, each host made a Debian host. */
 function renderedServices(): Map<string, RenderedFile[]> {
   return new Map(
-    ["staging", "prod"].flatMap((stack) =>
-      renderFleet(loadStackFile(join(ROOT, `Pulumi.${stack}.yaml`))).bundles.map((b): [string, RenderedFile[]] => [
-        b.host.name,
-        (b.host.os === "systemd" ? b.files : renderSystemdHost({ ...b.host, os: "systemd" })).filter((f) => SERVICE.test(f.path)),
-      ]),
-    ),
+    ["staging", "prod"].flatMap((stack) => {
+      const config = loadStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
+      const asDebian = { ...config, hosts: Object.fromEntries(Object.entries(config.hosts).map(([name, h]) => [name, { ...h, os: "systemd" as const }])) };
+      return renderFleet(asDebian).bundles.map((b): [string, RenderedFile[]] => [b.host.name, b.files.filter((f) => SERVICE.test(f.path))]);
+    }),
   );
 }
 

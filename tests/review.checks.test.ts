@@ -1,14 +1,14 @@
 /**
  * Each review check: a fleet that triggers it, and the clean fleet that does not. Checks that
- * homefleet's own renderers can never trigger from config (cycles, a missing After=) are fed a
- * rendered fleet edited by hand, the way a hand-written module or a future bug would look.
+ * homefleet's own model can never trigger from config (cycles, a missing After=) are fed a model
+ * whose unit facts are edited by hand, the way a hand-written unit or a future bug would look.
  */
 import { renderFleet, type FleetRender } from "../bundle/hostBundle";
 import { parseFleetConfig, type FleetConfig } from "../config/load";
 import { reviewFleet } from "../review";
 import { checkUnitGraph } from "../review/checks";
 import type { CheckId, Finding } from "../review/findings";
-import { parseUnitFile } from "../review/units";
+import type { HostUnitSpec } from "../model/specs";
 
 type Raw = { hosts: Record<string, any>; stacks: Record<string, any>; monitoring?: any; review?: any };
 
@@ -51,6 +51,15 @@ function review(raw: Raw, edit?: (render: FleetRender) => void, exposure?: Map<s
 }
 
 const of = (findings: Finding[], check: CheckId) => findings.filter((f) => f.check === check);
+
+/** Changes the model's facts about one unit (the review reads those, not the rendered files). */
+function editUnit(render: FleetRender, host: string, name: string, change: (unit: HostUnitSpec) => HostUnitSpec): void {
+  const model = render.model.hosts.find((h) => h.name === host)!;
+  const units = model.units as HostUnitSpec[];
+  const i = units.findIndex((u) => u.name === name);
+  if (i < 0) throw new Error(`${host} has no unit ${name}`);
+  units[i] = change(units[i]);
+}
 
 function editFile(render: FleetRender, host: string, path: string, change: (text: string) => string): void {
   const bundle = render.bundles.find((b) => b.host.name === host)!;
@@ -140,7 +149,22 @@ describe("timers", () => {
 });
 
 describe("dependencies", () => {
-  const unit = (name: string, text: string) => parseUnitFile(name, `/etc/systemd/system/${name}`, text);
+  const unit = (name: string, facts: Partial<HostUnitSpec> = {}): HostUnitSpec => ({
+    name,
+    source: "homefleet",
+    after: [],
+    before: [],
+    requires: [],
+    wants: [],
+    partOf: [],
+    start: true,
+    reads: [],
+    secretFiles: [],
+    environment: {},
+    arguments: [],
+    defaultDependencies: true,
+    ...facts,
+  });
   const collect = (units: ReturnType<typeof unit>[]) => {
     const out: CheckId[] = [];
     checkUnitGraph("box", units, (check) => out.push(check));
@@ -148,26 +172,26 @@ describe("dependencies", () => {
   };
 
   it("unit-cycle: a.service after b.service after a.service", () => {
-    expect(collect([unit("a.service", "[Unit]\nAfter=b.service\n"), unit("b.service", "[Unit]\nAfter=a.service\n")])).toContain("unit-cycle");
+    expect(collect([unit("a.service", { after: ["b.service"] }), unit("b.service", { after: ["a.service"] })])).toContain("unit-cycle");
   });
 
   it("unit-cycle: no cycle in a chain", () => {
-    expect(collect([unit("a.service", "[Unit]\nAfter=b.service\n"), unit("b.service", "[Unit]\nAfter=c.service\n")])).toEqual([]);
+    expect(collect([unit("a.service", { after: ["b.service"] }), unit("b.service", { after: ["c.service"] })])).toEqual([]);
   });
 
   it("requires-without-after: Requires= alone", () => {
-    expect(collect([unit("a.service", "[Unit]\nRequires=b.service\n")])).toEqual(["requires-without-after"]);
-    expect(collect([unit("a.service", "[Unit]\nRequires=b.service\nAfter=b.service\n")])).toEqual([]);
+    expect(collect([unit("a.service", { requires: ["b.service"] })])).toEqual(["requires-without-after"]);
+    expect(collect([unit("a.service", { requires: ["b.service"], after: ["b.service"] })])).toEqual([]);
   });
 
   it("secret-before-filesystem: secrets read with DefaultDependencies=no and no local-fs.target", () => {
-    expect(collect([unit("a.service", "[Unit]\nDefaultDependencies=no\n[Service]\nLoadCredential=k:/var/lib/homefleet/secrets/x\n")])).toEqual(["secret-before-filesystem"]);
-    expect(collect([unit("a.service", "[Unit]\nDefaultDependencies=no\nAfter=local-fs.target\n[Service]\nLoadCredential=k:/var/lib/homefleet/secrets/x\n")])).toEqual([]);
+    expect(collect([unit("a.service", { defaultDependencies: false, secretFiles: ["/var/lib/homefleet/secrets/x"] })])).toEqual(["secret-before-filesystem"]);
+    expect(collect([unit("a.service", { defaultDependencies: false, after: ["local-fs.target"], secretFiles: ["/var/lib/homefleet/secrets/x"] })])).toEqual([]);
   });
 
   it("bind-before-device: Redis on the gateway without waiting for the bridge (seed 001)", () => {
     const found = of(
-      review(base(), (r) => editFile(r, "box", "/etc/systemd/system/redis-llm.service", (t) => t.replace("After=sys-subsystem-net-devices-hfllm.device\n", ""))),
+      review(base(), (r) => editUnit(r, "box", "redis-llm.service", (u) => ({ ...u, after: u.after.filter((a) => a !== "sys-subsystem-net-devices-hfllm.device") }))),
       "bind-before-device",
     );
     expect(found).toEqual([expect.objectContaining({ severity: "error", path: "homefleet:stacks.llm.network" })]);
@@ -285,21 +309,23 @@ describe("security", () => {
   it("secret-insecure: a secret file path passed as an argument, and a password in Environment=", () => {
     const found = of(
       review(base(), (r) =>
-        editFile(r, "box", "/etc/systemd/system/homefleet-redis-exporter-llm.service", (t) =>
-          t.replace("[Service]\n", "[Service]\nEnvironment=REDIS_PASSWORD=hunter2\nExecStartPre=/bin/cat /var/lib/homefleet/secrets/llm/cache-password\n"),
-        ),
+        editUnit(r, "box", "homefleet-redis-exporter-llm.service", (u) => ({
+          ...u,
+          environment: { ...u.environment, REDIS_PASSWORD: "hunter2" },
+          arguments: [...u.arguments, "/var/lib/homefleet/secrets/llm/cache-password"],
+        })),
       ),
       "secret-insecure",
     );
     expect(found.map((f) => f.message).sort()).toEqual([
-      "homefleet-redis-exporter-llm.service names the secret file /var/lib/homefleet/secrets/llm/cache-password in ExecStartPre=",
+      "homefleet-redis-exporter-llm.service names the secret file /var/lib/homefleet/secrets/llm/cache-password in an argument",
       "homefleet-redis-exporter-llm.service sets a secret-looking variable in Environment=: REDIS_PASSWORD",
     ]);
   });
 
   it("resource-limits: a container unit without MemoryMax", () => {
-    const found = of(review(base(), (r) => editFile(r, "box", "/etc/systemd/system/podman-llm.service", (t) => t.replace(/^MemoryMax=.*\n/m, ""))), "resource-limits");
-    expect(found).toHaveLength(1);
+    const found = of(review(base(), (r) => editUnit(r, "box", "podman-llm.service", (u) => ({ ...u, memoryMax: undefined }))), "resource-limits");
+    expect(found).toEqual([expect.objectContaining({ path: "homefleet:stacks.llm.container" })]);
   });
 });
 

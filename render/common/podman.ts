@@ -2,6 +2,7 @@
  * Podman settings shared by both flavours: the network definition file and run options.
  */
 import { createHash } from "node:crypto";
+import { configPaths } from "../../model/paths";
 import type { ContainerSpec, NetworkSpec } from "../../model/specs";
 
 /**
@@ -29,7 +30,7 @@ export function podmanNetworkFile(network: NetworkSpec): string {
 }
 
 export function podmanNetworkFilePath(network: NetworkSpec): string {
-  return `/etc/containers/networks/${network.name}.json`;
+  return configPaths.podmanNetwork(network.name);
 }
 
 /** `3G` → `3g` (podman takes lowercase units). */

@@ -3,7 +3,7 @@ import { BLACKBOX_CONFIG } from "../../model/monitoring";
 import type { AlertmanagerSpec, PrometheusSpec } from "../../model/specs";
 import { renderAlertRules } from "../monitoring/alertRules";
 
-export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
+export { PROMETHEUS_RULES_FILE } from "../../model/paths";
 
 const header = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
 

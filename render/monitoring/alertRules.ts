@@ -402,6 +402,11 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
   ];
 }
 
+/** The names of the alerts the rule file defines: what the review asks before it says a backup or a certificate is watched. */
+export function alertNames(input: AlertRulesInput = {}): ReadonlySet<string> {
+  return new Set(groups(resolve(input)).flatMap((g) => g.rules.map((r) => r.alert)));
+}
+
 /** Renders the Prometheus rule file (YAML). */
 export function renderAlertRules(input: AlertRulesInput = {}): string {
   const doc = new Document({ groups: groups(resolve(input)) });

@@ -6,7 +6,8 @@
  * Secret files are referenced by *string* paths: a Nix path literal would copy the secret into
  * the world-readable Nix store.
  */
-import { bridgeOrdering, configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
+import { unitNamed } from "../../model/hostUnits";
+import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { anchorInterface } from "../../model/specs";
 import { hardening } from "../../model/hardening";
@@ -45,10 +46,11 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
     const prefix = (net.subnet as string).split("/")[1];
     bindings[scriptBindingName(networkScript.name)] = scriptDerivation(networkScript.name);
     etc[podmanNetworkFilePath(net).replace(/^\/etc\//, "")] = { text: podmanNetworkFile(net) };
-    services[attr(units.network(stack.name))] = {
+    const order = unitNamed(host, units.network(stack.name));
+    services[attr(order.name)] = {
       description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
-      after: ["network-pre.target"],
-      before: ["network.target"],
+      after: [...order.after],
+      before: [...order.before],
       wantedBy: ["multi-user.target"],
       serviceConfig: {
         Type: "oneshot",
@@ -65,11 +67,12 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   if (stack.database && host.postgres) {
     const db = stack.database;
     bindings[scriptBindingName(postgresRoleScript.name)] = scriptDerivation(postgresRoleScript.name);
-    services[attr(units.databaseRole(stack.name))] = {
+    const order = unitNamed(host, units.databaseRole(stack.name));
+    services[attr(order.name)] = {
       description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
-      after: ["postgresql.service"],
-      requires: ["postgresql.service"],
-      partOf: ["postgresql.service"],
+      after: [...order.after],
+      requires: [...order.requires],
+      partOf: [...order.partOf],
       wantedBy: ["multi-user.target"],
       serviceConfig: {
         Type: "oneshot",
@@ -103,8 +106,8 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
         },
       },
     };
-    const bridge = bridgeOrdering([stack]);
-    if (bridge.after.length) services[attr(units.cache(stack.name))] = { after: bridge.after, requires: bridge.requires, wants: bridge.wants };
+    const order = unitNamed(host, units.cache(stack.name));
+    if (order.after.length) services[attr(order.name)] = { after: [...order.after], requires: [...order.requires], wants: [...order.wants] };
   }
 
   if (stack.litellmConfig) {
@@ -122,11 +125,11 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
     volumes: volumeSpecs(c).length ? volumeSpecs(c) : undefined,
     extraOptions: podmanExtraOptions(c, stack.network),
   };
-  const containerUnit = attr(units.container(stack.name));
-  services[containerUnit] = {
-    after: [...c.requires, ...c.wants],
-    requires: c.requires.length ? [...c.requires] : undefined,
-    wants: c.wants.length ? [...c.wants] : undefined,
+  const containerOrder = unitNamed(host, units.container(stack.name));
+  services[attr(containerOrder.name)] = {
+    after: [...containerOrder.after],
+    requires: containerOrder.requires.length ? [...containerOrder.requires] : undefined,
+    wants: containerOrder.wants.length ? [...containerOrder.wants] : undefined,
     startLimitBurst: 5,
     startLimitIntervalSec: 600,
     unitConfig: c.requiresMountsFor.length ? { RequiresMountsFor: [...c.requiresMountsFor] } : undefined,
@@ -170,7 +173,7 @@ function hostModule(host: HostModel): RenderedFile {
   };
   if (host.postgres) {
     const pg = host.postgres;
-    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
+    const order = unitNamed(host, units.postgres("nixos", pg.version));
     const settings: Record<string, NixValue> = { ...pg.settings, port: pg.port, listen_addresses: lib("mkForce", pg.listenAddresses.join(",")) };
     body.services = {
       postgresql: {
@@ -185,9 +188,9 @@ function hostModule(host: HostModel): RenderedFile {
         authentication: lib("mkForce", hbaRules(pg).join("\n") + "\n"),
       },
     };
-    if (bridge.after.length) {
-      // seed 001: without this PostgreSQL starts before the bridge exists and listens on localhost only.
-      (body.systemd as Record<string, NixValue>).services = { postgresql: { after: bridge.after, requires: bridge.requires, wants: bridge.wants } };
+    if (order.after.length) {
+      // Without this PostgreSQL starts before the bridge exists and listens on localhost only.
+      (body.systemd as Record<string, NixValue>).services = { [attr(order.name)]: { after: [...order.after], requires: [...order.requires], wants: [...order.wants] } };
     }
   }
   return {

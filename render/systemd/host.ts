@@ -4,7 +4,8 @@
  * configuration around them.
  */
 import { hardening } from "../../model/hardening";
-import { bridgeOrdering, configPaths, SCRIPT_DIR, UNIT_DIR, units } from "../../model/paths";
+import { unitNamed } from "../../model/hostUnits";
+import { configPaths, debianPaths, SCRIPT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { anchorInterface } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
@@ -29,20 +30,22 @@ function header(what: string): string[] {
 }
 
 function unitFile(name: string, unit: UnitFile): RenderedFile {
-  return { path: `${UNIT_DIR}/${name}`, mode: "0644", content: renderUnitFile(unit) };
+  return { path: debianPaths.unitFile(name), mode: "0644", content: renderUnitFile(unit) };
 }
 
 
-function networkUnit(stack: StackModel): RenderedFile {
+function networkUnit(stack: StackModel, host: HostModel): RenderedFile {
   const net = stack.network;
   const prefix = (net.subnet as string).split("/")[1];
-  return unitFile(units.network(stack.name), {
+  const name = units.network(stack.name);
+  const order = unitNamed(host, name);
+  return unitFile(name, {
     header: header(`bridge ${net.interface} of podman network ${net.name} (stack ${stack.name})`),
     sections: {
       Unit: {
         Description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
-        After: "network-pre.target",
-        Before: "network.target",
+        After: order.after,
+        Before: order.before,
       },
       Service: {
         Type: "oneshot",
@@ -59,15 +62,16 @@ function networkUnit(stack: StackModel): RenderedFile {
 function databaseRoleUnit(stack: StackModel, host: HostModel): RenderedFile {
   const db = stack.database!;
   const pg = host.postgres!;
-  const server = units.postgres("systemd", pg.version);
-  return unitFile(units.databaseRole(stack.name), {
+  const name = units.databaseRole(stack.name);
+  const order = unitNamed(host, name);
+  return unitFile(name, {
     header: header(`database ${db.name} and role ${db.user} of stack ${stack.name}`),
     sections: {
       Unit: {
         Description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
-        After: server,
-        Requires: server,
-        PartOf: server,
+        After: order.after,
+        Requires: order.requires,
+        PartOf: order.partOf,
       },
       Service: {
         Type: "oneshot",
@@ -85,9 +89,10 @@ function databaseRoleUnit(stack: StackModel, host: HostModel): RenderedFile {
   });
 }
 
-function redisFiles(stack: StackModel): RenderedFile[] {
+function redisFiles(stack: StackModel, host: HostModel): RenderedFile[] {
   const cache = stack.cache!;
   const unitName = units.cache(stack.name);
+  const order = unitNamed(host, unitName);
   const dataDir = `/var/lib/redis-${stack.name}`;
   const conf = [
     `# Managed by homefleet: Redis of stack ${stack.name}. The password is included from a credential.`,
@@ -107,7 +112,6 @@ function redisFiles(stack: StackModel): RenderedFile[] {
     `include /run/credentials/${unitName}/auth.conf`,
     "",
   ].join("\n");
-  const bridge = bridgeOrdering([stack]);
   return [
     { path: configPaths.redis(stack.name), mode: "0644", content: conf },
     unitFile(unitName, {
@@ -115,9 +119,9 @@ function redisFiles(stack: StackModel): RenderedFile[] {
       sections: {
         Unit: {
           Description: `homefleet Redis for stack ${stack.name}`,
-          After: ["network.target", ...bridge.after],
-          Requires: bridge.requires.length ? bridge.requires : undefined,
-          Wants: bridge.wants.length ? bridge.wants : undefined,
+          After: order.after,
+          Requires: order.requires,
+          Wants: order.wants,
         },
         Service: {
           Type: "notify",
@@ -141,9 +145,10 @@ function redisFiles(stack: StackModel): RenderedFile[] {
   ];
 }
 
-function containerUnit(stack: StackModel): RenderedFile {
+function containerUnit(stack: StackModel, host: HostModel): RenderedFile {
   const c = stack.container;
   const unitName = units.container(stack.name);
+  const order = unitNamed(host, unitName);
   const runtimeDir = `podman-${stack.name}`;
   const cidFile = `/run/${runtimeDir}/ctr-id`;
   const env = Object.keys(c.environment)
@@ -167,15 +172,14 @@ function containerUnit(stack: StackModel): RenderedFile {
     c.image,
     ...c.command,
   ];
-  const after = ["network-online.target", ...c.requires, ...c.wants];
   return unitFile(unitName, {
     header: header(`container ${c.name} of stack ${stack.name}`),
     sections: {
       Unit: {
         Description: `homefleet container ${c.name} (${c.image})`,
-        Wants: ["network-online.target", ...c.wants],
-        After: after,
-        Requires: c.requires.length ? [...c.requires] : undefined,
+        Wants: order.wants,
+        After: order.after,
+        Requires: order.requires,
         RequiresMountsFor: c.requiresMountsFor.length ? [...c.requiresMountsFor] : undefined,
         StartLimitIntervalSec: "600",
         StartLimitBurst: 5,
@@ -228,10 +232,10 @@ function postgresFiles(host: HostModel): RenderedFile[] {
     },
   ];
   if (pg.bindInterfaces.length) {
-    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
-    const dropIn: UnitSection = { After: bridge.after, Requires: bridge.requires, Wants: bridge.wants };
+    const order = unitNamed(host, units.postgres("systemd", pg.version));
+    const dropIn: UnitSection = { After: order.after, Requires: order.requires, Wants: order.wants };
     files.push({
-      path: `${UNIT_DIR}/${units.postgres("systemd", pg.version)}.d/50-homefleet.conf`,
+      path: debianPaths.dropIn(units.postgres("systemd", pg.version)),
       mode: "0644",
       content: renderUnitFile({
         header: [
@@ -258,16 +262,16 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   for (const stack of host.stacks) {
     if (stack.network.mode === "bridge") {
       files.push({ path: podmanNetworkFilePath(stack.network), mode: "0644", content: podmanNetworkFile(stack.network) });
-      files.push(networkUnit(stack));
+      files.push(networkUnit(stack, host));
       needed.add(networkScript);
     }
     if (stack.database) {
       files.push(databaseRoleUnit(stack, host));
       needed.add(postgresRoleScript);
     }
-    if (stack.cache) files.push(...redisFiles(stack));
+    if (stack.cache) files.push(...redisFiles(stack, host));
     if (stack.litellmConfig) files.push({ path: stack.litellmConfig.path, mode: "0644", content: renderLiteLLMConfig(stack.litellmConfig.document) });
-    files.push(containerUnit(stack));
+    files.push(containerUnit(stack, host));
   }
   if (host.postgres) files.push(...postgresFiles(host));
   const tmp = tmpfiles(host);

@@ -5,8 +5,8 @@
 import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
 import type { ExporterSpec } from "../../model/specs";
 import type { HostModel } from "../../model/specs";
-import { UNIT_DIR } from "../../model/paths";
-import { PROMETHEUS_RULES_FILE, renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
+import { debianPaths, units } from "../../model/paths";
+import { renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
 import type { RenderedFile } from "../types";
 import { renderServiceUnit, renderTimerUnit } from "./serviceUnit";
 import { renderUnitFile } from "./unitWriter";
@@ -14,8 +14,6 @@ import { renderUnitFile } from "./unitWriter";
 const HEADER = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
 
 /** /etc/default files are read by Debian's units as EnvironmentFile; values here are homefleet's own. */
-const ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml";
-
 function defaultsFile(path: string, vars: Record<string, string>): RenderedFile {
   const lines = Object.keys(vars).map((k) => {
     if (/['\n\\]/.test(vars[k])) throw new Error(`${path}: ${k} cannot be written to an environment file`);
@@ -29,24 +27,24 @@ function exporterFiles(e: ExporterSpec): RenderedFile[] {
   switch (e.kind) {
     case "node":
       return [
-        defaultsFile("/etc/default/prometheus-node-exporter", {
+        defaultsFile(debianPaths.defaults(units.exporter("node")), {
           ARGS: [listen, "--collector.systemd", "--collector.systemd.enable-restarts-metrics", `--collector.textfile.directory=${TEXTFILE_DIR}`].join(" "),
         }),
       ];
     case "postgres":
       return [
         // Peer authentication over the socket as postgres: no password anywhere (NixOS: runAsLocalSuperUser).
-        defaultsFile("/etc/default/prometheus-postgres-exporter", { DATA_SOURCE_NAME: "host=/run/postgresql user=postgres sslmode=disable", ARGS: listen }),
+        defaultsFile(debianPaths.defaults(units.exporter("postgres")), { DATA_SOURCE_NAME: "host=/run/postgresql user=postgres sslmode=disable", ARGS: listen }),
         {
-          path: `${UNIT_DIR}/prometheus-postgres-exporter.service.d/50-homefleet.conf`,
+          path: debianPaths.dropIn(units.exporter("postgres")),
           mode: "0644",
           content: renderUnitFile({ header: ["Managed by homefleet: the exporter logs in as postgres by peer authentication."], sections: { Service: { User: "postgres", Group: "postgres" } } }),
         },
       ];
     case "blackbox":
       return [
-        { path: "/etc/prometheus/blackbox.yml", mode: "0644", content: renderBlackboxConfig() },
-        defaultsFile("/etc/default/prometheus-blackbox-exporter", { ARGS: `--config.file=/etc/prometheus/blackbox.yml ${listen}` }),
+        { path: debianPaths.blackboxConfig, mode: "0644", content: renderBlackboxConfig() },
+        defaultsFile(debianPaths.defaults(units.exporter("blackbox")), { ARGS: `--config.file=${debianPaths.blackboxConfig} ${listen}` }),
       ];
     case "redis":
       return []; // one homefleet unit per Redis instance, rendered with the other services
@@ -64,23 +62,22 @@ export function renderSystemdOperations(host: HostModel): RenderedFile[] {
   files.push({ path: "/etc/sysusers.d/homefleet.conf", mode: "0644", content: HEADER + `g ${METRICS_GROUP} -\n` });
   for (const e of ops.exporters) files.push(...exporterFiles(e));
   if (host.prometheus) {
-    const rules = `/etc/prometheus/${PROMETHEUS_RULES_FILE}`;
-    files.push({ path: "/etc/prometheus/prometheus.yml", mode: "0644", content: renderPrometheusConfig(host.prometheus, rules) });
-    files.push({ path: rules, mode: "0644", content: renderRules() });
+    files.push({ path: debianPaths.prometheusConfig, mode: "0644", content: renderPrometheusConfig(host.prometheus, debianPaths.prometheusRules) });
+    files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules() });
     files.push(
-      defaultsFile("/etc/default/prometheus", {
+      defaultsFile(debianPaths.defaults(units.prometheus()), {
         ARGS: `--web.listen-address=${host.prometheus.listenAddress}:${host.prometheus.port} --storage.tsdb.retention.time=${host.prometheus.retention}`,
       }),
     );
   }
   const am = host.alertmanager;
   if (am) {
-    files.push({ path: ALERTMANAGER_CONFIG, mode: "0644", content: renderAlertmanagerConfig(am) });
+    files.push({ path: debianPaths.alertmanagerConfig, mode: "0644", content: renderAlertmanagerConfig(am) });
     // Loopback only, and no cluster gossip port (the package default listens on 0.0.0.0:9094).
-    files.push(defaultsFile("/etc/default/prometheus-alertmanager", { ARGS: `--config.file=${ALERTMANAGER_CONFIG} --web.listen-address=${am.listenAddress}:${am.port} --cluster.listen-address=` }));
+    files.push(defaultsFile(debianPaths.defaults(am.unit), { ARGS: `--config.file=${debianPaths.alertmanagerConfig} --web.listen-address=${am.listenAddress}:${am.port} --cluster.listen-address=` }));
     if (am.credentials.length) {
       files.push({
-        path: `${UNIT_DIR}/${am.unit}.d/50-homefleet.conf`,
+        path: debianPaths.dropIn(am.unit),
         mode: "0644",
         content: renderUnitFile({
           header: ["Managed by homefleet: receiver credentials, readable by Alertmanager under /run/credentials/ and by nothing else."],

@@ -1,0 +1,181 @@
+/**
+ * The units of a host as facts: for each unit homefleet writes or configures, its ordering, what
+ * it reads and whether a deployment starts it. Computed once from the model; the bundle (what a
+ * changed file restarts) and the review (the unit graph and its checks) read these, never the
+ * rendered text; the renderers print the ordering of the units they write from here. The ordering
+ * is what homefleet writes on the host's flavour (a nixpkgs module's own After= is not repeated).
+ * Names and paths come from ./paths.
+ */
+import { isLoopback } from "./operations";
+import { bridgeOrdering, configPaths, debianPaths, units } from "./paths";
+import type { HostModel, HostUnitSpec, ServiceUnitSpec, StackModel } from "./specs";
+
+type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
+
+function unit(facts: UnitFacts): HostUnitSpec {
+  return {
+    after: [],
+    before: [],
+    requires: [],
+    wants: [],
+    partOf: [],
+    start: true,
+    reads: [],
+    secretFiles: [],
+    environment: {},
+    arguments: [],
+    defaultDependencies: true,
+    ...facts,
+  };
+}
+
+/** On a plain systemd host a unit reads its own file (and drop-ins); NixOS' switch decides restarts itself. */
+const onDebian = (host: Pick<HostModel, "os">, ...paths: (string | undefined | false)[]): string[] => (host.os === "systemd" ? paths.filter((p): p is string => !!p) : []);
+
+function serviceUnit(host: Pick<HostModel, "os">, spec: ServiceUnitSpec): HostUnitSpec {
+  const name = `${spec.name}.service`;
+  const execs = [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? [])];
+  return unit({
+    name,
+    source: "homefleet",
+    ...(spec.stack ? { stack: spec.stack } : {}),
+    after: spec.after ?? [],
+    requires: spec.requires ?? [],
+    wants: spec.wants ?? [],
+    start: !!spec.wantedBy?.length,
+    reads: onDebian(host, debianPaths.unitFile(name)),
+    secretFiles: [...(spec.credentials ?? []).map((c) => c.path), ...(spec.environmentFiles ?? [])],
+    environment: spec.environment ?? {},
+    arguments: execs.flatMap((e) => e.args),
+    defaultDependencies: spec.service?.DefaultDependencies !== "no",
+  });
+}
+
+function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnitSpec[] {
+  const result: HostUnitSpec[] = [];
+  const net = stack.network;
+  const bridge = bridgeOrdering([stack]);
+  if (net.mode === "bridge") {
+    const name = units.network(stack.name);
+    result.push(unit({ name, source: "homefleet", stack: stack.name, after: ["network-pre.target"], before: ["network.target"], reads: onDebian(host, debianPaths.unitFile(name)), arguments: [net.interface as string, `${net.gateway}`] }));
+  }
+  if (stack.database && host.postgres) {
+    const name = units.databaseRole(stack.name);
+    const server = units.postgres(host.os, host.postgres.version);
+    result.push(
+      unit({
+        name,
+        source: "homefleet",
+        stack: stack.name,
+        after: [server],
+        requires: [server],
+        partOf: [server],
+        reads: onDebian(host, debianPaths.unitFile(name)),
+        secretFiles: [stack.database.passwordFile],
+        arguments: [stack.database.name, stack.database.user],
+      }),
+    );
+  }
+  if (stack.cache) {
+    const name = units.cache(stack.name);
+    result.push(
+      unit({
+        name,
+        source: "homefleet",
+        stack: stack.name,
+        // On NixOS the module orders it after network.target itself.
+        after: [...(host.os === "systemd" ? ["network.target"] : []), ...bridge.after],
+        requires: bridge.requires,
+        wants: bridge.wants,
+        reads: onDebian(host, debianPaths.unitFile(name), configPaths.redis(stack.name)),
+        // Debian: a requirepass include through LoadCredential; NixOS: requirePassFile.
+        secretFiles: [host.os === "systemd" ? stack.cache.authConfFile : stack.cache.passwordFile],
+      }),
+    );
+  }
+  const c = stack.container;
+  const name = units.container(stack.name);
+  // The image is pulled when the unit starts: after the network is online (NixOS' oci-containers orders that itself).
+  const online = host.os === "systemd" ? ["network-online.target"] : [];
+  result.push(
+    unit({
+      name,
+      source: "homefleet",
+      stack: stack.name,
+      after: [...online, ...c.requires, ...c.wants],
+      requires: c.requires,
+      wants: [...online, ...c.wants],
+      reads: onDebian(host, debianPaths.unitFile(name), stack.litellmConfig?.path, net.mode === "bridge" && configPaths.podmanNetwork(net.name)),
+      secretFiles: c.environmentFile ? [c.environmentFile] : [],
+      arguments: [c.image, ...c.command, ...Object.entries(c.environment).map(([k, v]) => `${k}=${v}`), ...c.volumes.flatMap((v) => [v.source, v.target])],
+      memoryMax: c.memoryMax,
+      cpuQuota: c.cpuQuota,
+    }),
+  );
+  return result;
+}
+
+/** Packaged units homefleet configures: PostgreSQL, the exporters, Prometheus and Alertmanager. */
+function distributionUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
+  const result: HostUnitSpec[] = [];
+  const pg = host.postgres;
+  if (pg) {
+    const name = units.postgres(host.os, pg.version);
+    // It listens on the bridges' gateways: it must start after them (Debian: a drop-in; NixOS: the module's unit).
+    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
+    result.push(
+      unit({
+        name,
+        source: "distribution",
+        after: pg.bindInterfaces.length ? bridge.after : [],
+        requires: pg.bindInterfaces.length ? bridge.requires : [],
+        wants: pg.bindInterfaces.length ? bridge.wants : [],
+        reads: onDebian(host, pg.bindInterfaces.length > 0 && debianPaths.dropIn(name), configPaths.postgresConfD(pg.version), configPaths.postgresHba(pg.version)),
+      }),
+    );
+  }
+  for (const e of host.operations.exporters) {
+    if (e.kind === "redis") continue; // homefleet's own unit, among the operations' services
+    const name = units.exporter(e.kind);
+    // nixpkgs' exporter units on a LAN address are ordered after the network is online (homefleet adds it).
+    const online = host.os === "nixos" && !isLoopback(e.address) ? ["network-online.target"] : [];
+    const reads: Record<typeof e.kind, (string | false)[]> = {
+      node: [debianPaths.defaults(name)],
+      postgres: [debianPaths.defaults(name), debianPaths.dropIn(name)],
+      blackbox: [debianPaths.blackboxConfig, debianPaths.defaults(name)],
+    };
+    result.push(unit({ name, source: "distribution", after: online, wants: online, reads: onDebian(host, ...reads[e.kind]) }));
+  }
+  if (host.prometheus) {
+    const name = units.prometheus();
+    result.push(unit({ name, source: "distribution", reads: onDebian(host, debianPaths.defaults(name), debianPaths.prometheusConfig, debianPaths.prometheusRules) }));
+  }
+  const am = host.alertmanager;
+  if (am) {
+    result.push(
+      unit({
+        name: am.unit,
+        source: "distribution",
+        reads: onDebian(host, debianPaths.defaults(am.unit), debianPaths.alertmanagerConfig, am.credentials.length > 0 && debianPaths.dropIn(am.unit)),
+        secretFiles: am.credentials.map((c) => c.path),
+      }),
+    );
+  }
+  return result;
+}
+
+/** The facts of a unit the model declares on the host; a renderer asking for another is a bug. */
+export function unitNamed(host: Pick<HostModel, "name" | "units">, name: string): HostUnitSpec {
+  const found = host.units.find((u) => u.name === name);
+  if (!found) throw new Error(`host ${host.name}: the model has no unit ${name}`);
+  return found;
+}
+
+export function buildHostUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
+  return [
+    ...host.stacks.flatMap((s) => stackUnits(host, s)),
+    ...distributionUnits(host),
+    ...host.operations.services.map((spec) => serviceUnit(host, spec)),
+    ...host.operations.timers.map((t) => unit({ name: `${t.name}.timer`, source: "homefleet", reads: onDebian(host, debianPaths.unitFile(`${t.name}.timer`)) })),
+  ].sort((a, b) => a.name.localeCompare(b.name));
+}
