@@ -4,7 +4,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { renderFleet, type FleetRender } from "./bundle/hostBundle";
-import { ServiceStack } from "./components";
 import { ConfigError, type FleetConfig } from "./config/load";
 import type { HostDeployment } from "./hosts/HostDeployment";
 import { describeDifferences, promotionDifferences, releaseOf, type Release } from "./promotion/release";
@@ -109,20 +108,24 @@ export function defineFleet(): FleetOutputs {
   // Waves in order: a host of wave N+1 takes the verdicts of every earlier wave as an input, so
   // the engine starts it only once those deployed healthy, and never when one of them failed.
   const bundles = [...fleet.bundles].sort((a, b) => fleetConfig.hosts[a.host.name].wave - fleetConfig.hosts[b.host.name].wave);
+  // Each secret config value is read once, however many hosts and stacks use it.
+  const secrets = new Map<string, pulumi.Output<string>>();
+  const secret = (key: string) => {
+    if (!secrets.has(key)) secrets.set(key, config.requireSecret(key));
+    return secrets.get(key)!;
+  };
   for (const bundle of bundles) {
     const wave = fleetConfig.hosts[bundle.host.name].wave;
-    const hostSecrets = Object.fromEntries(bundle.host.configSecrets.map((key) => [key, config.requireSecret(key)]));
-    const host = new FleetHost(bundle.host.name, { bundle, configSecrets: hostSecrets });
-    const stackSecretFiles = bundle.host.stacks.map((stack) => {
-      const configSecrets = Object.fromEntries(stack.configSecrets.map((key) => [key, config.requireSecret(key)]));
-      const component = new ServiceStack(stack.name, { stack, configSecrets }, { parent: host });
-      stacks[stack.name] = { healthChecks: component.healthChecks };
-      return component.secretFiles;
-    });
     const earlier = deployments.filter((d) => d.wave < wave);
     // A deployment a targeted up skipped has no health yet: it counts as not deployed, never as healthy.
     const after = pulumi.all(earlier.map((d) => d.deployment.health.apply((h) => ({ host: d.host, wave: d.wave, verdict: h?.verdict ?? NOT_DEPLOYED }))));
-    host.finish(privateKey ? { settings: deploy, privateKey, stackSecretFiles, after, promotion } : undefined);
+    const host = new FleetHost(bundle.host.name, {
+      bundle,
+      secret,
+      prometheusHost: fleetConfig.monitoring?.prometheusHost,
+      deploy: privateKey ? { settings: deploy, privateKey, after, promotion } : undefined,
+    });
+    for (const [stack, healthChecks] of Object.entries(host.healthChecks)) stacks[stack] = { healthChecks };
     if (host.deployment) deployments.push({ host: bundle.host.name, wave, deployment: host.deployment });
     hosts[bundle.host.name] = pulumi.output({
       os: host.os,

@@ -1,15 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { composed } from "../model/secretFile";
-import type { HealthCheckSpec, StackModel } from "../model/specs";
+import type { BackupJobSpec, HealthCheckSpec, StackModel } from "../model/specs";
+import { BackupSchedule } from "./BackupSchedule";
 import { Cache } from "./Cache";
 import { ContainerService } from "./ContainerService";
 import { Database } from "./Database";
+import { Exporter, type ExporterArgs } from "./Exporter";
 
 export interface ServiceStackArgs {
   /** The stack as the model resolved it from config (see model/build.ts). */
   readonly stack: StackModel;
   /** Secret Pulumi config values the stack refers to as `config:<key>`, by key. */
   readonly configSecrets: Readonly<Record<string, pulumi.Output<string>>>;
+  /** The host's backup jobs that save this stack's data (Redis snapshots, volume archives). */
+  readonly backups?: readonly BackupJobSpec[];
+  /** Exporters that watch this stack alone (its Redis). */
+  readonly exporters?: readonly ExporterArgs[];
 }
 
 export interface SecretFileOutput {
@@ -22,7 +28,8 @@ export interface SecretFileOutput {
 
 /**
  * One service stack: a container service (generic, or the LiteLLM preset), an optional database
- * on the host's PostgreSQL and an optional Redis cache, with their generated secrets.
+ * on the host's PostgreSQL and an optional Redis cache, with their generated secrets, and the
+ * backups and exporters that serve this stack alone.
  */
 export class ServiceStack extends pulumi.ComponentResource {
   public readonly container: ContainerService;
@@ -31,6 +38,8 @@ export class ServiceStack extends pulumi.ComponentResource {
   /** Contents of the stack's root-only secret files, for the host deployment. A Pulumi secret. */
   public readonly secretFiles: pulumi.Output<SecretFileOutput[]>;
   public readonly healthChecks: pulumi.Output<HealthCheckSpec[]>;
+  public readonly backups: readonly BackupSchedule[];
+  public readonly exporters: readonly Exporter[];
 
   constructor(name: string, args: ServiceStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homefleet:stack:ServiceStack", name, {}, opts);
@@ -71,6 +80,8 @@ export class ServiceStack extends pulumi.ComponentResource {
       ),
     );
     this.healthChecks = pulumi.output(stack.healthChecks.map((h) => ({ ...h })));
+    this.backups = (args.backups ?? []).map((b) => new BackupSchedule(`${name}-${b.kind}-backup`, { spec: b }, { parent: this }));
+    this.exporters = (args.exporters ?? []).map((e) => new Exporter(`${name}-${e.spec.kind}-exporter`, e, { parent: this }));
     this.registerOutputs({ secretFiles: this.secretFiles, healthChecks: this.healthChecks, warnings: [...stack.warnings] });
   }
 }

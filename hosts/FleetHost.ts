@@ -4,22 +4,30 @@ import type { DeployConfig } from "../config/schema";
 import { childUrn } from "../deploy/engineProgress";
 import { HOST_DEPLOYMENT_TYPE, HostDeployment } from "./HostDeployment";
 import { HostPackages } from "./HostPackages";
-import type { SecretFileOutput } from "../components/ServiceStack";
+import { BackupSchedule } from "../components/BackupSchedule";
+import { Certificate } from "../components/Certificate";
+import { Exporter, type ExporterArgs } from "../components/Exporter";
+import { ServiceStack, type SecretFileOutput } from "../components/ServiceStack";
+import { scrapeable } from "../model/monitoring";
+import { units } from "../model/paths";
 import { composed } from "../model/secretFile";
+import type { HealthCheckSpec } from "../model/specs";
 
 export interface FleetHostArgs {
   /** Every file homefleet renders for the host, and its manifest. */
   readonly bundle: HostBundle;
-  /** Secret Pulumi config values the host's own secret files need (restic password), by key. */
-  readonly configSecrets: Readonly<Record<string, pulumi.Output<string>>>;
+  /** A secret Pulumi config value by key (homefleet:<key>): the host's and its stacks' secret files need them. */
+  readonly secret: (key: string) => pulumi.Output<string>;
+  /** The host that runs Prometheus, if any: its exporters say whether it scrapes them. */
+  readonly prometheusHost?: string;
+  /** Set when deployments are enabled. */
+  readonly deploy?: FleetHostDeployArgs;
 }
 
 export interface FleetHostDeployArgs {
   readonly settings: DeployConfig;
   /** The SSH key homefleet logs in with (a Pulumi secret). */
   readonly privateKey: pulumi.Output<string>;
-  /** The secret files of the host's stacks (Pulumi secrets). */
-  readonly stackSecretFiles: readonly pulumi.Output<SecretFileOutput[]>[];
   /** Verdicts of the hosts in earlier rollout waves: this host deploys only after them. */
   readonly after: pulumi.Output<{ host: string; wave: number; verdict: string }[]>;
   /** The promotion gate's verdict (undefined without homefleet:promoteFrom). */
@@ -27,9 +35,9 @@ export interface FleetHostDeployArgs {
 }
 
 /**
- * One host of the fleet and what it would run: its rendered files and their manifest. The
- * stacks on the host are its children. Pushing the bundle, activation, health gate and drift
- * detection attach here as the host-deployment resource.
+ * One host of the fleet and what it runs: its stacks, backups, certificates and exporters as
+ * children, its rendered files and their manifest, and (when deployments are enabled) the
+ * host-deployment resource that pushes them, activates, health-gates and detects drift.
  */
 export class FleetHost extends pulumi.ComponentResource {
   public readonly os: pulumi.Output<string>;
@@ -43,14 +51,19 @@ export class FleetHost extends pulumi.ComponentResource {
   public readonly units: pulumi.Output<string[]>;
   /** Host-level secret files (off-site backup credentials). A Pulumi secret. */
   public readonly secretFiles: pulumi.Output<SecretFileOutput[]>;
-  /** Set by `finish` when deployments are enabled. */
-  public deployment?: HostDeployment;
-  private readonly bundle: HostBundle;
+  public readonly stacks: readonly ServiceStack[];
+  /** Host-wide backup jobs (database dumps, config archive, off-site copy); a stack's own are under the stack. */
+  public readonly backups: readonly BackupSchedule[];
+  public readonly certificates: readonly Certificate[];
+  /** Host-wide exporters (node, PostgreSQL, blackbox); a stack's Redis exporter is under the stack. */
+  public readonly exporters: readonly Exporter[];
+  /** Health checks the deployment gates on, by stack. */
+  public readonly healthChecks: Readonly<Record<string, pulumi.Output<HealthCheckSpec[]>>>;
+  public readonly deployment?: HostDeployment;
 
   constructor(name: string, args: FleetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homefleet:host:FleetHost", name, {}, opts);
-    this.bundle = args.bundle;
-    const { host, manifest } = args.bundle;
+    const { host, manifest, files } = args.bundle;
     this.os = pulumi.output(host.os);
     this.arch = pulumi.output(host.arch);
     this.address = pulumi.output(host.address);
@@ -59,24 +72,41 @@ export class FleetHost extends pulumi.ComponentResource {
     this.secretFilePaths = pulumi.output(manifest.secretFiles.map((s) => s.path));
     this.units = pulumi.output([...manifest.units]);
     const values: Record<string, pulumi.Output<string>> = {};
-    for (const key of host.configSecrets) {
-      const value = args.configSecrets[key];
-      if (!value) throw new pulumi.ResourceError(`host ${host.name} needs the secret config value homefleet:${key}`, this);
-      values[`config/${key}`] = pulumi.secret(value);
-    }
+    for (const key of host.configSecrets) values[`config/${key}`] = pulumi.secret(args.secret(key));
     this.secretFiles = pulumi.secret(
       pulumi.all(values).apply((v) =>
         host.secretFiles.map((spec) => ({ path: spec.path, mode: spec.mode, owner: spec.owner, group: spec.group, ...composed(spec, (id) => v[id]) })),
       ),
     );
-  }
 
-  /**
-   * Called once the host's stacks are registered as its children: attaches the deployment (and,
-   * on plain systemd hosts, the package install it needs) and registers the outputs.
-   */
-  public finish(deploy?: FleetHostDeployArgs): void {
-    if (deploy) this.deployment = this.attachDeployment(deploy);
+    const ops = host.operations;
+    const exporter = (e: (typeof ops.exporters)[number]): ExporterArgs => ({
+      spec: e,
+      unit: e.kind === "redis" ? units.redisExporter(e.stack as string) : units.exporter(e.kind),
+      ...(args.prometheusHost && scrapeable(args.prometheusHost, host.name, e) ? { scrapedBy: args.prometheusHost } : {}),
+    });
+    this.stacks = host.stacks.map(
+      (stack) =>
+        new ServiceStack(
+          stack.name,
+          {
+            stack,
+            configSecrets: Object.fromEntries(stack.configSecrets.map((key) => [key, args.secret(key)])),
+            backups: ops.backups.filter((b) => b.stack === stack.name),
+            exporters: ops.exporters.filter((e) => e.stack === stack.name).map(exporter),
+          },
+          { parent: this },
+        ),
+    );
+    this.healthChecks = Object.fromEntries(this.stacks.map((s, i) => [host.stacks[i].name, s.healthChecks]));
+    this.backups = ops.backups.filter((b) => !b.stack).map((b) => new BackupSchedule(`${name}-${b.kind}-backup`, { spec: b }, { parent: this }));
+    this.certificates = ops.certificates.map((c) => new Certificate(`${name}-${c.name}-certificate`, { spec: c }, { parent: this }));
+    this.exporters = ops.exporters.filter((e) => !e.stack).map((e) => new Exporter(`${name}-${e.kind}-exporter`, exporter(e), { parent: this }));
+
+    if (args.deploy) {
+      const stackSecretFiles = this.stacks.map((s) => s.secretFiles);
+      this.deployment = this.attachDeployment(name, args.bundle, args.deploy, stackSecretFiles, files);
+    }
     this.registerOutputs({
       os: this.os,
       arch: this.arch,
@@ -92,19 +122,14 @@ export class FleetHost extends pulumi.ComponentResource {
     });
   }
 
-  private attachDeployment(deploy: FleetHostDeployArgs): HostDeployment {
-    const { host, manifest, files } = this.bundle;
-    const name = host.name;
+  private attachDeployment(name: string, bundle: HostBundle, deploy: FleetHostDeployArgs, stackSecretFiles: pulumi.Output<SecretFileOutput[]>[], files: HostBundle["files"]): HostDeployment {
+    const { host, manifest } = bundle;
     const connection = { address: host.address, port: host.sshPort, user: host.sshUser, ...(host.hostKey ? { hostKey: host.hostKey } : {}) };
     let packages: HostPackages | undefined;
     if (host.os === "systemd" && deploy.settings.installPackages && manifest.packages.length) {
-      packages = new HostPackages(
-        `${name}-packages`,
-        { host: name, connection, privateKey: deploy.privateKey, packages: manifest.packages },
-        { parent: this },
-      );
+      packages = new HostPackages(`${name}-packages`, { host: name, connection, privateKey: deploy.privateKey, packages: manifest.packages }, { parent: this });
     }
-    const secrets = pulumi.secret(pulumi.all([this.secretFiles, ...deploy.stackSecretFiles]).apply((groups) => groups.flat()));
+    const secrets = pulumi.secret(pulumi.all([this.secretFiles, ...stackSecretFiles]).apply((groups) => groups.flat()));
     return new HostDeployment(
       `${name}-deployment`,
       {

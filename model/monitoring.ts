@@ -5,7 +5,7 @@
 import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, isLoopback } from "./operations";
 import { secretPaths, units } from "./paths";
-import type { AlertmanagerSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
+import type { AlertmanagerSpec, ExporterSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
 
 export interface MonitoredHost {
   readonly name: string;
@@ -82,14 +82,17 @@ export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd
 /** Job names the alert rules rely on. */
 export const JOBS = { node: "node", postgres: "postgres", redis: "redis", blackbox: "blackbox-http" } as const;
 
+/** Whether the Prometheus host can scrape an exporter: its own on any address, another host's off loopback. */
+export function scrapeable(prometheusHost: string, host: string, exporter: Pick<ExporterSpec, "address">): boolean {
+  return host === prometheusHost || !isLoopback(exporter.address);
+}
+
 export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly MonitoredHost[]): PrometheusSpec {
   const unreachable: string[] = [];
   const targets: Record<string, { targets: string[]; labels: Record<string, string> }[]> = { node: [], postgres: [], redis: [], blackbox: [] };
   for (const host of hosts) {
     for (const e of host.operations.exporters) {
-      const local = host.name === monitoring.prometheusHost;
-      const loopback = isLoopback(e.address);
-      if (loopback && !local) {
+      if (!scrapeable(monitoring.prometheusHost, host.name, e)) {
         unreachable.push(`${e.kind} exporter of ${host.name} listens on ${e.address}; set homefleet:hosts.${host.name}.monitoring.listenAddress to an address ${monitoring.prometheusHost} can reach`);
         continue;
       }

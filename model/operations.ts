@@ -7,7 +7,7 @@ import type { CertificateConfig, HostConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
 import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
-import type { DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
+import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
@@ -50,8 +50,13 @@ function jobDirectory(dest: string): Pick<ServiceUnitSpec, "execStartPre" | "rea
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
 type UnplacedTimer = Omit<TimerSpec, "onCalendar"> & { readonly earliest: number };
 
-function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced: UnplacedTimer[]; dirs: DirectorySpec[] } {
+/** A backup job before its timer is placed. */
+type UnscheduledBackup = Omit<BackupJobSpec, "onCalendar" | "check">;
+
+function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced: UnplacedTimer[]; dirs: DirectorySpec[]; jobs: UnscheduledBackup[] } {
   const b = host.backup;
+  const jobs: UnscheduledBackup[] = [];
+  const kept = `${b.retentionDays} days`;
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
   const unplaced: UnplacedTimer[] = [];
@@ -81,6 +86,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       hardening: hardening.postgresClient,
     });
     timers.push({ name: "homefleet-backup-postgresql", description: "homefleet: nightly PostgreSQL dumps", onCalendar: daily(b.schedule.postgresql), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    jobs.push({ job: "homefleet-backup-postgresql", kind: "postgresql", saves: databases.map((db) => db.name), destination: dest, retention: kept });
     dumpUnits.push("homefleet-backup-postgresql.service");
   }
 
@@ -111,12 +117,15 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       });
       // The first cache at backup.schedule.redis; each further one in the first free window after it.
       const timer = { name, description: `homefleet: nightly Redis snapshot of ${s.name}`, persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) };
+      jobs.push({ job: name, kind: "redis", stack: s.name, saves: [`/var/lib/redis-${s.name}`], destination: dest, retention: kept });
       if (i === 0) timers.push({ ...timer, onCalendar: daily(b.schedule.redis) });
       else unplaced.push({ ...timer, earliest: minutesOf(b.schedule.redis) });
       dumpUnits.push(`${name}.service`);
     });
 
   const configDest = `${b.dir}/config`;
+  const configPaths = [CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])];
+  jobs.push({ job: "homefleet-backup-config", kind: "config", saves: configPaths, destination: configDest, retention: kept });
   dirs.push({ path: configDest, mode: "0700", user: "root", group: "root" });
   services.push({
     name: "homefleet-backup-config",
@@ -124,7 +133,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     why: ["Config and secrets archived nightly, root-only."],
     type: "oneshot",
     ...jobDirectory(configDest),
-    execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", "config", CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])] }],
+    execStart: [{ program: { script: "homefleet-backup-config" }, args: [configDest, retention, "config", "config", ...configPaths] }],
     requiresMountsFor: [b.dir],
     service: { Nice: 10, IOSchedulingClass: "idle" },
     hardening: hardening.localOnly,
@@ -138,6 +147,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     if (!sources.length) continue;
     const name = volumesBackupJob(s.name);
     const dest = `${b.dir}/volumes-${s.name}`;
+    jobs.push({ job: name, kind: "volumes", stack: s.name, saves: sources, destination: dest, retention: kept });
     dirs.push({ path: dest, mode: "0700", user: "root", group: "root" });
     services.push({
       name,
@@ -186,6 +196,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       hardening: hardening.networkBackup,
     });
     timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    jobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepYearly} yearly snapshots` });
     services.push({
       name: "homefleet-backup-offsite-check",
       description: `homefleet: restic check of ${hostName}'s off-site repository`,
@@ -203,7 +214,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     });
     timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec });
   }
-  return { services, timers, unplaced, dirs };
+  return { services, timers, unplaced, dirs, jobs };
 }
 
 /** Renewals from 04:00, each at least RENEWAL_STAGGER_MINUTES after the one before; the check after the last. */
@@ -211,11 +222,11 @@ const RENEWAL_EARLIEST = "04:00";
 const CERTIFICATE_CHECK_EARLIEST = "06:15";
 const CERTIFICATE_TIMER_DELAY_SEC = 600;
 
-function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>, schedule: DaySchedule): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: HostOperations["certificates"] } {
+function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>, schedule: DaySchedule): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: CertificateSpec[] } {
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
   const dirs: DirectorySpec[] = [];
-  const list: { name: string; issuer: "acme" | "step-ca"; certFile: string }[] = [];
+  const list: Omit<CertificateSpec, "check">[] = [];
   let earliest = minutesOf(RENEWAL_EARLIEST);
   let lastWindowEnd = 0;
   for (const name of Object.keys(certs).sort()) {
@@ -242,8 +253,9 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     const window = schedule.place(earliest, CERTIFICATE_TIMER_DELAY_SEC);
     earliest = window.start + RENEWAL_STAGGER_MINUTES;
     lastWindowEnd = Math.max(lastWindowEnd, window.end);
-    timers.push({ name: `homefleet-cert-${name}`, description: `homefleet: renewal of certificate ${name}`, onCalendar: daily(clockTime(window.start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
-    list.push({ name, issuer: c.issuer, certFile: `${certDir}/${name}.crt` });
+    const renewal = { name: `homefleet-cert-${name}`, onCalendar: daily(clockTime(window.start)) };
+    timers.push({ ...renewal, description: `homefleet: renewal of certificate ${name}`, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile: `${certDir}/${name}.crt`, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(c.reloadUnit ? { reloadUnit: c.reloadUnit } : {}) });
   }
   if (list.length) {
     services.push({
@@ -256,9 +268,11 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
       hardening: hardening.localOnly,
     });
     const { start } = schedule.place(Math.max(minutesOf(CERTIFICATE_CHECK_EARLIEST), lastWindowEnd), CERTIFICATE_TIMER_DELAY_SEC);
-    timers.push({ name: "homefleet-cert-check", description: "homefleet: daily certificate validation", onCalendar: daily(clockTime(start)), persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    const check = { job: "homefleet-cert-check", onCalendar: daily(clockTime(start)) };
+    timers.push({ name: check.job, description: "homefleet: daily certificate validation", onCalendar: check.onCalendar, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    return { services, timers, dirs, list: list.map((c) => ({ ...c, check })) };
   }
-  return { services, timers, dirs, list };
+  return { services, timers, dirs, list: [] };
 }
 
 /** Where a certificate is ordered: both issuers speak ACME, step-ca through its ACME provisioner. */
@@ -320,13 +334,20 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
       redisExporters.push(redisExporterUnit(s, address, port));
     });
   const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
+  const timers = [...backups.timers, ...placedBackups, ...certs.timers];
+  const calendarOf = (job: string) => timers.find((t) => t.name === job)!.onCalendar;
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
   return {
     services: [...backups.services, ...certs.services, ...redisExporters],
-    timers: [...backups.timers, ...placedBackups, ...certs.timers],
+    timers,
     directories: [...backups.dirs, ...certs.dirs, { path: TEXTFILE_DIR, mode: "2775", user: "root", group: METRICS_GROUP }],
     exporters,
     probes,
     certificates: certs.list,
+    backups: backups.jobs.map((j) => ({
+      ...j,
+      onCalendar: calendarOf(j.job),
+      ...(j.kind === "offsite" ? { check: { job: "homefleet-backup-offsite-check", onCalendar: calendarOf("homefleet-backup-offsite-check") } } : {}),
+    })),
   };
 }

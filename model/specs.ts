@@ -326,6 +326,39 @@ export interface ExporterSpec {
   readonly stack?: string;
 }
 
+/** A backup job; its service and timer carry the job's name. */
+export interface BackupJobSpec {
+  /** Unit name without suffix, e.g. `homefleet-backup-postgresql`. */
+  readonly job: string;
+  readonly kind: "postgresql" | "redis" | "config" | "volumes" | "offsite";
+  /** The stack whose data it saves, when it saves one stack's data. */
+  readonly stack?: string;
+  /** What it saves: databases, a data directory, paths. */
+  readonly saves: readonly string[];
+  /** Where it writes: a directory on the host or a restic repository. */
+  readonly destination: string;
+  /** How long its artifacts are kept, in words. */
+  readonly retention: string;
+  /** Its timer's calendar expression, once placed. */
+  readonly onCalendar: string;
+  /** The off-site repository's integrity check (job and calendar). */
+  readonly check?: { readonly job: string; readonly onCalendar: string };
+}
+
+/** A certificate homefleet renews and checks. */
+export interface CertificateSpec {
+  readonly name: string;
+  readonly issuer: "acme" | "step-ca";
+  readonly domains: readonly string[];
+  readonly certFile: string;
+  /** The renewal job (unit name without suffix) and when its timer fires. */
+  readonly renewal: { readonly job: string; readonly onCalendar: string };
+  /** The unit a renewal reloads, if any. */
+  readonly reloadUnit?: string;
+  /** The daily validation job shared by the host's certificates, and when it runs. */
+  readonly check: { readonly job: string; readonly onCalendar: string };
+}
+
 /** A directory homefleet creates (systemd-tmpfiles `d`). */
 export interface DirectorySpec {
   readonly path: string;
@@ -341,7 +374,9 @@ export interface HostOperations {
   readonly exporters: readonly ExporterSpec[];
   /** URLs the blackbox exporter probes (every HTTP health endpoint on the host). */
   readonly probes: readonly { readonly stack: string; readonly kind: "container" | "litellm"; readonly url: string }[];
-  readonly certificates: readonly { readonly name: string; readonly issuer: "acme" | "step-ca"; readonly certFile: string }[];
+  readonly certificates: readonly CertificateSpec[];
+  /** The backup jobs, as users think of them (what, where, when, how long kept). */
+  readonly backups: readonly BackupJobSpec[];
 }
 
 // ---------------------------------------------------------------------------------------------

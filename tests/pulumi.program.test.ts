@@ -42,6 +42,33 @@ describe("the prod stack under the mock runtime", () => {
     }
   });
 
+  it("shows each host's backups, certificates and exporters as components, under the stack they serve or else the host", () => {
+    const byType = (t: string) => run.resources.filter((r) => r.type === t);
+    const state = (r: { state: unknown }) => r.state as Record<string, unknown>;
+    const backups = byType("homefleet:backup:BackupSchedule");
+    expect(backups.map((b) => `${b.parentType} ${b.name}`).sort()).toEqual([
+      "homefleet:host:FleetHost forge-config-backup",
+      "homefleet:host:FleetHost forge-postgresql-backup",
+      "homefleet:host:FleetHost vulcan-config-backup",
+      "homefleet:host:FleetHost vulcan-postgresql-backup",
+      "homefleet:stack:ServiceStack litellm-forge-redis-backup",
+      "homefleet:stack:ServiceStack litellm-redis-backup",
+      "homefleet:stack:ServiceStack wallabag-volumes-backup",
+    ]);
+    const dumps = state(backups.find((b) => b.name === "vulcan-postgresql-backup")!);
+    expect(dumps).toMatchObject({ job: "homefleet-backup-postgresql", kind: "postgresql", saves: ["litellm", "wallabag"], schedule: expect.stringMatching(/^\*-\*-\* \d\d:\d\d:00$/), retention: expect.stringMatching(/days$/) });
+    const certs = byType("homefleet:cert:Certificate");
+    expect(certs.map((c) => c.name).sort()).toEqual(["forge-llm-public-certificate", "vulcan-litellm-vulcan-lan-certificate", "vulcan-wallabag-vulcan-lan-certificate"]);
+    expect(state(certs.find((c) => c.name === "forge-llm-public-certificate")!)).toMatchObject({ domains: ["llm.example.org"], issuer: "acme", expiryCheck: { job: "homefleet-cert-check" } });
+    const exporters = byType("homefleet:monitoring:Exporter");
+    const forgeNode = state(exporters.find((e) => e.name === "forge-node-exporter")!);
+    // vulcan runs Prometheus and scrapes forge's exporters over the LAN.
+    expect(forgeNode).toMatchObject({ kind: "node", unit: "prometheus-node-exporter.service", scrapeTarget: "192.168.1.20:9100", scrapedBy: "vulcan" });
+    const redis = exporters.find((e) => e.name === "litellm-forge-redis-exporter")!;
+    expect(redis.parentType).toBe("homefleet:stack:ServiceStack");
+    expect(state(redis)).toMatchObject({ unit: "homefleet-redis-exporter-litellm-forge.service", scrapedBy: "vulcan" });
+  });
+
   it("generates a database password, a Redis password and a master key as generated secrets", () => {
     const names = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/homefleet:GeneratedSecret").map((r) => r.name).sort();
     expect(names).toEqual([
