@@ -72,8 +72,11 @@ function checkTimers(host: HostModel, emit: Emit): void {
       }
     }
   }
-  const dumps = placed.filter((w) => /^homefleet-backup-(postgresql|redis-|config)/.test(w.timer));
-  const offsite = placed.find((w) => w.timer === "homefleet-backup-offsite");
+  // The off-site copy carries every local backup of the night: dumps, snapshots and archives.
+  const local = new Set(host.operations.backups.filter((b) => b.kind !== "offsite").map((b) => b.job));
+  const offsiteJob = host.operations.backups.find((b) => b.kind === "offsite")?.job;
+  const dumps = placed.filter((w) => local.has(w.timer));
+  const offsite = placed.find((w) => w.timer === offsiteJob);
   if (offsite) {
     for (const d of dumps) {
       if (offsite.start! < d.end!) {
@@ -81,7 +84,8 @@ function checkTimers(host: HostModel, emit: Emit): void {
       }
     }
   }
-  const renewals = placed.filter((w) => /^homefleet-cert-(?!check)/.test(w.timer)).sort((a, b) => a.start! - b.start!);
+  const renewalJobs = new Set(host.operations.certificates.map((c) => c.renewal.job));
+  const renewals = placed.filter((w) => renewalJobs.has(w.timer)).sort((a, b) => a.start! - b.start!);
   for (let i = 1; i < renewals.length; i++) {
     const gap = renewals[i].start! - renewals[i - 1].start!;
     if (gap < RENEWAL_STAGGER_MINUTES) {
@@ -218,7 +222,8 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
   const hasAlert = (name: string) => monitored && alerts.has(name);
   for (const s of host.stacks) {
     if (s.database) {
-      const backup = services.get("homefleet-backup-postgresql");
+      const dumps = host.operations.backups.find((b) => b.kind === "postgresql");
+      const backup = dumps && services.get(dumps.job);
       if (!backup || !backup.execStart.some((e) => e.args[0] === s.database!.name)) {
         emit("backup-coverage", "error", stackPath(s.name, "database"), `database ${s.database.name} has no backup`, "A stateful service without a backup is a service you can lose.", "Keep the host's backup settings enabled.");
       } else if (!hasAlert("BackupStale")) {
@@ -226,7 +231,8 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
       }
     }
     if (s.cache) {
-      if (!services.has(`homefleet-backup-redis-${s.name}`)) {
+      const snapshot = host.operations.backups.find((b) => b.kind === "redis" && b.stack === s.name);
+      if (!snapshot || !services.has(snapshot.job)) {
         emit("backup-coverage", "error", stackPath(s.name, "cache"), `Redis of ${s.name} has no backup`, "A stateful service without a backup is a service you can lose.", "Keep the host's backup settings enabled.");
       } else if (!hasAlert("BackupStale")) {
         emit("backup-coverage", "warning", stackPath(s.name, "cache"), `Redis backups of ${s.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost.");
@@ -245,7 +251,7 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
     }
   }
   for (const c of host.operations.certificates) {
-    if (!services.has(`homefleet-cert-${c.name}`) || !services.has("homefleet-cert-check")) {
+    if (!services.has(c.renewal.job) || !services.has(c.check.job)) {
       emit("certificate-coverage", "error", hostPath(host.name, "certificates", c.name), `certificate ${c.name} has no renewal or validation unit`, "A certificate nobody renews expires.", "Keep the certificate declared under the host.");
     } else if (!hasAlert("CertificateExpiringSoon")) {
       emit("certificate-coverage", "warning", hostPath(host.name, "certificates", c.name), `certificate ${c.name} has no expiry alert`, "Renewal can fail quietly for weeks; the expiry metric is the alarm.", "Set homefleet:monitoring.prometheusHost.");

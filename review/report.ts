@@ -4,7 +4,8 @@
  * tools (stable keys and order).
  */
 import type { FleetRender } from "../bundle/hostBundle";
-import { volumesBackupJob } from "../model/operations";
+import { units } from "../model/paths";
+import type { BackupJobSpec } from "../model/specs";
 import { NOMINAL_RUN_MINUTES } from "../model/schedule";
 import { allListeners, timerWindows } from "./checks";
 import type { Finding } from "./findings";
@@ -27,22 +28,25 @@ interface CoverageRow {
   readonly certificate: string;
 }
 
+/** `*-*-* 02:30:00` → `02:30`. */
+const timeOfDay = (onCalendar: string) => onCalendar.match(/(\d\d:\d\d)(:\d\d)?$/)?.[1] ?? onCalendar;
+
 function coverage(input: ReviewReportInput): CoverageRow[] {
   const rows: CoverageRow[] = [];
   const monitored = input.render.model.hosts.some((h) => h.prometheus);
   for (const host of input.render.model.hosts) {
-    const services = new Set(host.operations.services.map((s) => s.name));
+    const backup = (kind: BackupJobSpec["kind"], stack?: string) => host.operations.backups.find((b) => b.kind === kind && (stack === undefined || b.stack === stack));
     for (const s of host.stacks) {
-      const volumeArchive = host.operations.timers.find((t) => t.name === volumesBackupJob(s.name));
+      const volumeArchive = backup("volumes", s.name);
       const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
-      rows.push({ host: host.name, stack: s.name, service: `podman-${s.name}`, backup: volumeArchive ? `volumes archive ${volumeArchive.onCalendar.slice(6, 11)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
-      if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: services.has("homefleet-backup-postgresql") ? `pg_dump ${host.operations.timers.find((t) => t.name === "homefleet-backup-postgresql")?.onCalendar.slice(6, 11)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
-      if (s.cache) rows.push({ host: host.name, stack: s.name, service: `redis-${s.name}`, backup: services.has(`homefleet-backup-redis-${s.name}`) ? `SAVE + copy ${host.operations.timers.find((t) => t.name === `homefleet-backup-redis-${s.name}`)?.onCalendar.slice(6, 11)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
+      rows.push({ host: host.name, stack: s.name, service: units.container(s.name).replace(/\.service$/, ""), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
+      if (s.cache) rows.push({ host: host.name, stack: s.name, service: units.cache(s.name).replace(/\.service$/, ""), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }
     // A certificate belongs to the host (no stack names it), so it gets a row of its own.
     for (const c of host.operations.certificates) {
-      const renewal = host.operations.timers.find((t) => t.name === `homefleet-cert-${c.name}`)?.onCalendar.slice(6, 11);
-      rows.push({ host: host.name, stack: "—", service: `homefleet-cert-${c.name}`, backup: "—", exporter: "expiry metric (node textfile)", alert: monitored ? "CertificateExpiringSoon, CertificateExpiringCritical, CertificateRenewalFailed" : "none", certificate: `${c.name} (${c.issuer}, renewed ${renewal})` });
+      const renewal = timeOfDay(c.renewal.onCalendar);
+      rows.push({ host: host.name, stack: "—", service: c.renewal.job, backup: "—", exporter: "expiry metric (node textfile)", alert: monitored ? "CertificateExpiringSoon, CertificateExpiringCritical, CertificateRenewalFailed" : "none", certificate: `${c.name} (${c.issuer}, renewed ${renewal})` });
     }
   }
   return rows;

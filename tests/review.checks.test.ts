@@ -98,6 +98,25 @@ describe("timers", () => {
     expect(found[0]).toMatchObject({ severity: "warning", path: "homefleet:hosts.pi.backup.offsite.schedule" });
   });
 
+  it("timer-order: off-site backup before a volume archive is done (it carries the archives too)", () => {
+    const raw = base();
+    raw.stacks.app.container.volumes = [{ source: "/srv/app/data", target: "/data" }];
+    const placed = (r: FleetRender) => r.model.hosts.find((h) => h.name === "pi")!.operations.timers.find((t) => t.name === "homefleet-backup-volumes-app")!;
+    const clean = of(review(raw), "timer-order");
+    expect(clean).toEqual([]);
+    const found = of(
+      review(raw, (r) => {
+        const offsite = r.model.hosts.find((h) => h.name === "pi")!.operations.timers.find((t) => t.name === "homefleet-backup-offsite") as { onCalendar: string };
+        // The off-site copy starts 10 minutes after the archive's timer, inside its window.
+        const [, hh, mm] = placed(r).onCalendar.match(/(\d\d):(\d\d):00$/)!;
+        const start = Number(hh) * 60 + Number(mm) + 10;
+        offsite.onCalendar = `*-*-* ${String(Math.floor(start / 60)).padStart(2, "0")}:${String(start % 60).padStart(2, "0")}:00`;
+      }),
+      "timer-order",
+    );
+    expect(found.map((f) => f.message)).toEqual([expect.stringContaining("before homefleet-backup-volumes-app may have finished")]);
+  });
+
   it("timer-renewal-stagger: renewals less than 30 minutes apart", () => {
     const raw = base();
     raw.hosts.box.certificates.api = { domains: ["api.example.org"], issuer: "acme", acme: { email: "ops@example.org" } };
