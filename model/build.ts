@@ -24,8 +24,11 @@ import type {
   NetworkSpec,
   SecretFileSpec,
   SecretPart,
+  ServiceUnitSpec,
   StackModel,
 } from "./specs";
+import { anchorInterface } from "./specs";
+import { hardening } from "./hardening";
 
 /** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
 const DEFAULT_PG_VERSION = { systemd: 15, nixos: 16 } as const;
@@ -41,6 +44,54 @@ function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
     subnet,
     gateway: bridgeGateway(subnet),
     interface: names.interface,
+  };
+}
+
+/**
+ * The bridge of a stack's podman network, created by homefleet before the network is up (podman
+ * would create it only with the first container, after the services that listen on its gateway).
+ */
+function bridgeUnit(stack: string, net: NetworkSpec): ServiceUnitSpec {
+  const prefix = (net.subnet as string).split("/")[1];
+  return {
+    name: units.network(stack).replace(/\.service$/, ""),
+    stack,
+    description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
+    summary: `bridge ${net.interface} of podman network ${net.name} (stack ${stack})`,
+    why: [],
+    type: "oneshot",
+    remainAfterExit: true,
+    execStart: [{ program: { script: "homefleet-network" }, args: [net.interface as string, `${net.gateway}/${prefix}`, anchorInterface(net.interface as string)] }],
+    after: ["network-pre.target"],
+    before: ["network.target"],
+    wantedBy: ["multi-user.target"],
+    hardening: hardening.bridgeSetup,
+  };
+}
+
+/**
+ * A stack's database and role on the host's PostgreSQL: nixpkgs' ensureUsers cannot set
+ * passwords, so one script for both flavours keeps them identical. The root-only password file
+ * reaches the postgres user as a credential, never as an argument.
+ */
+function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port: number): ServiceUnitSpec {
+  return {
+    name: units.databaseRole(stack).replace(/\.service$/, ""),
+    stack,
+    description: `homefleet PostgreSQL database ${db.name} for stack ${stack}`,
+    summary: `database ${db.name} and role ${db.user} of stack ${stack}`,
+    why: [],
+    type: "oneshot",
+    remainAfterExit: true,
+    user: "postgres",
+    group: "postgres",
+    credentials: [{ name: "password", path: db.passwordFile }],
+    execStart: [{ program: { script: "homefleet-postgresql-role" }, args: [db.name, db.user, String(port)] }],
+    after: [server],
+    requires: [server],
+    partOf: [server],
+    wantedBy: ["multi-user.target"],
+    hardening: hardening.postgresClient,
   };
 }
 
@@ -189,11 +240,16 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
   healthChecks.push({ kind: "http", unit: units.container(name), url: health.url, timeoutSec: health.timeoutSec, intervalSec: health.intervalSec });
 
+  const setupUnits: ServiceUnitSpec[] = [];
+  if (network.mode === "bridge") setupUnits.push(bridgeUnit(name, network));
+  if (database) setupUnits.push(databaseRoleUnit(name, database, units.postgres(os, pgVersion), host.postgresql.port));
+
   return {
     name,
     host: stack.host,
     kind: stack.kind,
     network,
+    setupUnits,
     container,
     database,
     cache,

@@ -40,7 +40,9 @@ function serviceUnit(host: Pick<HostModel, "os">, spec: ServiceUnitSpec): HostUn
     source: "homefleet",
     ...(spec.stack ? { stack: spec.stack } : {}),
     after: spec.after ?? [],
+    before: spec.before ?? [],
     requires: spec.requires ?? [],
+    partOf: spec.partOf ?? [],
     wants: spec.wants ?? [],
     start: !!spec.wantedBy?.length,
     reads: onDebian(host, debianPaths.unitFile(name)),
@@ -55,27 +57,7 @@ function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnit
   const result: HostUnitSpec[] = [];
   const net = stack.network;
   const bridge = bridgeOrdering([stack]);
-  if (net.mode === "bridge") {
-    const name = units.network(stack.name);
-    result.push(unit({ name, source: "homefleet", stack: stack.name, after: ["network-pre.target"], before: ["network.target"], reads: onDebian(host, debianPaths.unitFile(name)), arguments: [net.interface as string, `${net.gateway}`] }));
-  }
-  if (stack.database && host.postgres) {
-    const name = units.databaseRole(stack.name);
-    const server = units.postgres(host.os, host.postgres.version);
-    result.push(
-      unit({
-        name,
-        source: "homefleet",
-        stack: stack.name,
-        after: [server],
-        requires: [server],
-        partOf: [server],
-        reads: onDebian(host, debianPaths.unitFile(name)),
-        secretFiles: [stack.database.passwordFile],
-        arguments: [stack.database.name, stack.database.user],
-      }),
-    );
-  }
+  for (const spec of stack.setupUnits) result.push(serviceUnit(host, spec));
   if (stack.cache) {
     const name = units.cache(stack.name);
     result.push(

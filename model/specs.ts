@@ -133,6 +133,8 @@ export interface StackModel {
   readonly litellmConfig?: { readonly path: string; readonly document: Readonly<Record<string, unknown>> };
   readonly secretFiles: readonly SecretFileSpec[];
   readonly generatedSecrets: readonly GeneratedSecretSpec[];
+  /** homefleet's own setup units of the stack, the same on both flavours: its bridge, its database and role. */
+  readonly setupUnits: readonly ServiceUnitSpec[];
   /** Pulumi config keys whose secret values feed the stack (provider API keys). */
   readonly configSecrets: readonly string[];
   readonly healthChecks: readonly HealthCheckSpec[];
@@ -266,7 +268,11 @@ export interface ServiceUnitSpec {
   /** The stack the unit serves, if it serves one. */
   readonly stack?: string;
   readonly description: string;
+  /** What the unit is, for the file's first comment line (`Managed by homefleet: <summary>.`). */
+  readonly summary?: string;
   readonly type: "oneshot" | "simple" | "notify" | "exec";
+  /** A oneshot setup unit that stays active after its command ran (a bridge, a database role). */
+  readonly remainAfterExit?: boolean;
   readonly user?: string;
   readonly group?: string;
   /** Several only for oneshot units: they run in order, and the first failure stops the rest. */
@@ -280,7 +286,10 @@ export interface ServiceUnitSpec {
   /** Non-secret environment. */
   readonly environment?: Readonly<Record<string, string>>;
   readonly after?: readonly string[];
+  readonly before?: readonly string[];
   readonly requires?: readonly string[];
+  /** Stopped and restarted with these units. */
+  readonly partOf?: readonly string[];
   readonly wants?: readonly string[];
   readonly wantedBy?: readonly string[];
   /**

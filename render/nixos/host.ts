@@ -9,17 +9,15 @@
 import { unitNamed } from "../../model/hostUnits";
 import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
-import { anchorInterface } from "../../model/specs";
-import { hardening } from "../../model/hardening";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
-import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
+import { waitHttpScript, type ScriptSpec } from "../scripts";
 import type { RenderedFile } from "../types";
 import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
-import { nixExec, nixServiceConfig, scriptBindingName, scriptDerivation } from "./serviceUnit";
+import { nixExec, nixService, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
 
@@ -41,50 +39,16 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
 
   bindings[scriptBindingName(waitHttpScript.name)] = scriptDerivation(waitHttpScript.name);
 
+  for (const spec of stack.setupUnits) {
+    services[spec.name] = nixService(spec);
+    for (const script of scriptsOf(spec)) bindings[scriptBindingName(script)] = scriptDerivation(script);
+  }
   if (stack.network.mode === "bridge") {
     const net = stack.network;
-    const prefix = (net.subnet as string).split("/")[1];
-    bindings[scriptBindingName(networkScript.name)] = scriptDerivation(networkScript.name);
     etc[podmanNetworkFilePath(net).replace(/^\/etc\//, "")] = { text: podmanNetworkFile(net) };
-    const order = unitNamed(host, units.network(stack.name));
-    services[attr(order.name)] = {
-      description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
-      after: [...order.after],
-      before: [...order.before],
-      wantedBy: ["multi-user.target"],
-      serviceConfig: {
-        Type: "oneshot",
-        RemainAfterExit: true,
-        ExecStart: execScript(networkScript, [net.interface as string, `${net.gateway}/${prefix}`, anchorInterface(net.interface as string)]),
-        ...nixServiceConfig(hardening.bridgeSetup),
-      },
-    };
     // Containers reach PostgreSQL and Redis on the gateway: open only those ports, only on this bridge.
     const ports = [...(stack.database && host.postgres ? [host.postgres.port] : []), ...(stack.cache ? [stack.cache.port] : [])];
     if (ports.length) body.networking = { firewall: { interfaces: { [net.interface as string]: { allowedTCPPorts: ports } } } };
-  }
-
-  if (stack.database && host.postgres) {
-    const db = stack.database;
-    bindings[scriptBindingName(postgresRoleScript.name)] = scriptDerivation(postgresRoleScript.name);
-    const order = unitNamed(host, units.databaseRole(stack.name));
-    services[attr(order.name)] = {
-      description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
-      after: [...order.after],
-      requires: [...order.requires],
-      partOf: [...order.partOf],
-      wantedBy: ["multi-user.target"],
-      serviceConfig: {
-        Type: "oneshot",
-        RemainAfterExit: true,
-        User: "postgres",
-        Group: "postgres",
-        // ensureUsers cannot set passwords; one script for both flavours keeps them identical.
-        LoadCredential: [`password:${db.passwordFile}`],
-        ExecStart: execScript(postgresRoleScript, [db.name, db.user, String(host.postgres.port)]),
-        ...nixServiceConfig(hardening.postgresClient),
-      },
-    };
   }
 
   if (stack.cache) {
@@ -212,8 +176,7 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
     const { module, extra } = stackModule(stack, host);
     files.push(module, ...extra);
     imports.push(NixExpr.relativePath(`./${stack.name}.nix`));
-    if (stack.network.mode === "bridge") scripts.add(networkScript);
-    if (stack.database) scripts.add(postgresRoleScript);
+    for (const spec of stack.setupUnits) for (const script of scriptsOf(spec)) scripts.add(scriptNamed(script));
   }
   const operations = renderNixosOperations(host);
   files.push(...operations.files);

@@ -54,13 +54,16 @@ export function nixService(spec: ServiceUnitSpec): NixValue {
   return {
     description: spec.description,
     after: list(spec.after),
+    before: list(spec.before),
     requires: list(spec.requires),
+    partOf: list(spec.partOf),
     wants: list(spec.wants),
     wantedBy: list(spec.wantedBy),
     unitConfig: spec.requiresMountsFor?.length ? { RequiresMountsFor: [...spec.requiresMountsFor] } : undefined,
     environment: spec.environment && Object.keys(spec.environment).length ? { ...spec.environment } : undefined,
     serviceConfig: {
       Type: spec.type,
+      RemainAfterExit: spec.remainAfterExit,
       User: spec.user,
       Group: spec.group,
       EnvironmentFile: list(spec.environmentFiles),

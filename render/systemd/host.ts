@@ -7,16 +7,15 @@ import { hardening } from "../../model/hardening";
 import { unitNamed } from "../../model/hostUnits";
 import { configPaths, debianPaths, SCRIPT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
-import { anchorInterface } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { renderPostgresConf } from "../common/postgresConf";
-import { networkScript, postgresRoleScript, waitHttpScript, type ScriptSpec } from "../scripts";
+import { waitHttpScript, type ScriptSpec } from "../scripts";
 import { scriptNamed } from "../scripts/registry";
 import { activateScript } from "../scripts/activate";
 import { renderSystemdOperations } from "./operations";
-import { SAFE_PATH } from "./serviceUnit";
+import { renderServiceUnit, SAFE_PATH } from "./serviceUnit";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
 
@@ -33,61 +32,6 @@ function unitFile(name: string, unit: UnitFile): RenderedFile {
   return { path: debianPaths.unitFile(name), mode: "0644", content: renderUnitFile(unit) };
 }
 
-
-function networkUnit(stack: StackModel, host: HostModel): RenderedFile {
-  const net = stack.network;
-  const prefix = (net.subnet as string).split("/")[1];
-  const name = units.network(stack.name);
-  const order = unitNamed(host, name);
-  return unitFile(name, {
-    header: header(`bridge ${net.interface} of podman network ${net.name} (stack ${stack.name})`),
-    sections: {
-      Unit: {
-        Description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
-        After: order.after,
-        Before: order.before,
-      },
-      Service: {
-        Type: "oneshot",
-        RemainAfterExit: true,
-        Environment: SAFE_PATH,
-        ExecStart: { argv: [scriptPath(networkScript), net.interface as string, `${net.gateway}/${prefix}`, anchorInterface(net.interface as string)] },
-        ...hardening.bridgeSetup,
-      },
-      Install: { WantedBy: "multi-user.target" },
-    },
-  });
-}
-
-function databaseRoleUnit(stack: StackModel, host: HostModel): RenderedFile {
-  const db = stack.database!;
-  const pg = host.postgres!;
-  const name = units.databaseRole(stack.name);
-  const order = unitNamed(host, name);
-  return unitFile(name, {
-    header: header(`database ${db.name} and role ${db.user} of stack ${stack.name}`),
-    sections: {
-      Unit: {
-        Description: `homefleet PostgreSQL database ${db.name} for stack ${stack.name}`,
-        After: order.after,
-        Requires: order.requires,
-        PartOf: order.partOf,
-      },
-      Service: {
-        Type: "oneshot",
-        RemainAfterExit: true,
-        User: "postgres",
-        Group: "postgres",
-        // The root-only password file reaches the postgres user as a credential, never as an argument.
-        LoadCredential: `password:${db.passwordFile}`,
-        Environment: SAFE_PATH,
-        ExecStart: { argv: [scriptPath(postgresRoleScript), db.name, db.user, String(pg.port)] },
-        ...hardening.postgresClient,
-      },
-      Install: { WantedBy: "multi-user.target" },
-    },
-  });
-}
 
 function redisFiles(stack: StackModel, host: HostModel): RenderedFile[] {
   const cache = stack.cache!;
@@ -260,15 +204,8 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   // The deployer runs the new generation's own copy of homefleet-activate.
   const needed = new Set<ScriptSpec>([waitHttpScript, activateScript]);
   for (const stack of host.stacks) {
-    if (stack.network.mode === "bridge") {
-      files.push({ path: podmanNetworkFilePath(stack.network), mode: "0644", content: podmanNetworkFile(stack.network) });
-      files.push(networkUnit(stack, host));
-      needed.add(networkScript);
-    }
-    if (stack.database) {
-      files.push(databaseRoleUnit(stack, host));
-      needed.add(postgresRoleScript);
-    }
+    if (stack.network.mode === "bridge") files.push({ path: podmanNetworkFilePath(stack.network), mode: "0644", content: podmanNetworkFile(stack.network) });
+    files.push(...stack.setupUnits.map(renderServiceUnit));
     if (stack.cache) files.push(...redisFiles(stack, host));
     if (stack.litellmConfig) files.push({ path: stack.litellmConfig.path, mode: "0644", content: renderLiteLLMConfig(stack.litellmConfig.document) });
     files.push(containerUnit(stack, host));
@@ -277,7 +214,7 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   const tmp = tmpfiles(host);
   if (tmp) files.push(tmp);
   files.push(...renderSystemdOperations(host));
-  for (const svc of host.operations.services) for (const e of svc.execStart) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
+  for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const e of svc.execStart) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
   for (const script of [...needed].sort((a, b) => a.name.localeCompare(b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }

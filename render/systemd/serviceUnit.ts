@@ -14,19 +14,28 @@ export function debianExec(exec: ExecSpec): ExecCommand {
   return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : exec.privileged ? "+" : "" };
 }
 
-const managedHeader = ["Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment."];
+const HAND_EDITS = "Hand edits are reported as drift and replaced on the next deployment.";
+const managedHeader = [`Managed by homefleet. ${HAND_EDITS}`];
+
+/** A unit with a summary says what it is first; the others say why they exist first. */
+function headerOf(spec: ServiceUnitSpec): string[] {
+  return spec.summary ? [`Managed by homefleet: ${spec.summary}.`, HAND_EDITS, ...spec.why] : [...spec.why, ...managedHeader];
+}
 
 export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
   const unit: UnitSection = {
     Description: spec.description,
     Wants: spec.wants?.length ? [...spec.wants] : undefined,
     After: spec.after?.length ? [...spec.after] : undefined,
+    Before: spec.before?.length ? [...spec.before] : undefined,
     Requires: spec.requires?.length ? [...spec.requires] : undefined,
+    PartOf: spec.partOf?.length ? [...spec.partOf] : undefined,
     RequiresMountsFor: spec.requiresMountsFor?.length ? [...spec.requiresMountsFor] : undefined,
   };
   const env = [SAFE_PATH, ...Object.keys(spec.environment ?? {}).sort().map((k) => ({ envName: k, envValue: (spec.environment as Record<string, string>)[k] }))];
   const service: UnitSection = {
     Type: spec.type,
+    RemainAfterExit: spec.remainAfterExit,
     User: spec.user,
     Group: spec.group,
     Environment: env,
@@ -42,7 +51,7 @@ export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
   };
   const sections: Record<string, UnitSection> = { Unit: unit, Service: service };
   if (spec.wantedBy?.length) sections.Install = { WantedBy: [...spec.wantedBy] };
-  return { path: `${UNIT_DIR}/${spec.name}.service`, mode: "0644", content: renderUnitFile({ header: [...spec.why, ...managedHeader], sections }) };
+  return { path: `${UNIT_DIR}/${spec.name}.service`, mode: "0644", content: renderUnitFile({ header: headerOf(spec), sections }) };
 }
 
 export function renderTimerUnit(spec: TimerSpec): RenderedFile {
