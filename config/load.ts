@@ -289,6 +289,12 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     else listeners.set(key, owner);
   };
   for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
+  const proxyPath = (host: string) => `${CONFIG_NAMESPACE}:hosts.${host}.proxy`;
+  for (const [name, host] of Object.entries(hosts)) {
+    if (!host.proxy) continue;
+    claim(name, 80, proxyPath(name));
+    claim(name, 443, proxyPath(name));
+  }
 
   const subnets: { host: string; stack: string; range: [number, number]; cidr: string }[] = [];
   // Two stacks on one host with one podman network or bridge would share it, and write the same files.
@@ -365,7 +371,34 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       const [block, challenge] = spec.acme ? ["acme", spec.acme] : spec.stepCa ? ["stepCa", spec.stepCa] : [];
       if (!challenge) continue;
       const owner = listeners.get(`${hostName}:${challenge.httpPort}`);
-      if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.${block}.httpPort`, message: `port ${challenge.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal` });
+      const forwarded = owner === proxyPath(hostName) ? "; the proxy forwards /.well-known/acme-challenge/ to the responder: give it another port, such as 8402" : "";
+      if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.${block}.httpPort`, message: `port ${challenge.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal${forwarded}` });
+    }
+  }
+  problems.push(...proxyProblems(hosts, stacks));
+  return problems;
+}
+
+/** A virtual host's certificate and upstream must exist on its own host; what nginx needs of the certificate. */
+function proxyProblems(hosts: Readonly<Record<string, HostConfig>>, stacks: Readonly<Record<string, StackConfig>>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [hostName, host] of Object.entries(hosts)) {
+    for (const [vhost, v] of Object.entries(host.proxy?.vhosts ?? {})) {
+      const path = `${CONFIG_NAMESPACE}:hosts.${hostName}.proxy.vhosts.${vhost}`;
+      const cert = host.certificates[v.certificate];
+      if (!cert) {
+        problems.push({ path: `${path}.certificate`, message: `unknown certificate "${v.certificate}" (certificates of host ${hostName}: ${Object.keys(host.certificates).sort().join(", ") || "none"})` });
+      } else {
+        const certPath = `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${v.certificate}`;
+        if (cert.reloadUnit && cert.reloadUnit !== "nginx.service") problems.push({ path: `${certPath}.reloadUnit`, message: `the proxy serves this certificate (vhost ${vhost}): its renewal must reload nginx.service, not ${cert.reloadUnit}` });
+        // NixOS runs nginx as the nginx user (Debian's master process reads the key as root).
+        if (host.os === "nixos" && cert.group !== "nginx") problems.push({ path: `${certPath}.group`, message: `the proxy serves this certificate (vhost ${vhost}), and NixOS runs nginx as the nginx user: set group: nginx so it can read the key` });
+      }
+      if ("stack" in v.upstream) {
+        const target = stacks[v.upstream.stack];
+        if (!target) problems.push({ path: `${path}.upstream.stack`, message: `unknown stack "${v.upstream.stack}" (stacks: ${Object.keys(stacks).sort().join(", ") || "none"})` });
+        else if (target.host !== hostName) problems.push({ path: `${path}.upstream.stack`, message: `stack ${v.upstream.stack} runs on host ${target.host}: a proxy forwards to the stacks of its own host (give url: to reach another host)` });
+      }
     }
   }
   return problems;

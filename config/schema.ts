@@ -168,6 +168,39 @@ export const CertificateSchema = z.strictObject({
   reloadUnit: unitName.optional(),
 });
 
+/** Where a virtual host sends requests: a stack of the same host (its published port) or an http:// URL. */
+const ProxyUpstreamSchema = z.union([
+  z.strictObject({ stack: z.string().min(1) }),
+  z.strictObject({
+    url: withoutPassword(
+      // Written into nginx's configuration: letters, digits and . _ ~ / - only, nothing nginx would parse.
+      z.string().regex(/^http:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~/-]*)?$/, { error: "expected an http:// URL such as http://127.0.0.1:8080 (the proxy ends TLS; the upstream is on this host or its LAN)" }),
+      "the upstream authenticates its clients itself",
+    ),
+  }),
+]);
+
+export const ProxyVhostSchema = z.strictObject({
+  /** Names it answers to; each must be one of its certificate's domains. */
+  domains: z.array(domainName.refine((d) => !d.startsWith("*."), { error: "a wildcard name needs a DNS-01 certificate, which homefleet does not order" })).min(1, { error: "expected at least one domain" }),
+  /** A certificate of this host (homefleet:hosts.<host>.certificates.<name>); its renewal reloads the proxy. */
+  certificate: z.string().min(1),
+  upstream: ProxyUpstreamSchema,
+  /** Largest request body; nginx's own default of 1m breaks uploads. */
+  maxBodySize: z.string().regex(/^[1-9][0-9]*[kmg]?$/, { error: "expected a size such as 512k, 50m or 1g" }).default("10m"),
+  /** Pass WebSocket upgrades through to the upstream. */
+  websockets: z.boolean().default(false),
+  /** How long to wait for the upstream's answer (slow for LLM completions), in seconds. */
+  readTimeoutSec: z.int().min(1).max(3600).default(60),
+});
+
+/** An nginx reverse proxy on the host: TLS with homefleet's certificates, HTTP redirected to HTTPS. */
+export const ProxySchema = z.strictObject({
+  /** Address nginx listens on, ports 80 and 443. */
+  listenAddress: ipv4.default("0.0.0.0"),
+  vhosts: z.record(resourceName, ProxyVhostSchema).refine((v) => Object.keys(v).length > 0, { error: "expected at least one virtual host" }),
+});
+
 export const HostMonitoringSchema = z.strictObject({
   /** Address the exporters listen on. 127.0.0.1 unless the Prometheus host scrapes over the network. */
   listenAddress: ipv4.default("127.0.0.1"),
@@ -203,6 +236,8 @@ export const HostSchema = z.strictObject({
     )
     .default({}),
   monitoring: HostMonitoringSchema.default({ listenAddress: "127.0.0.1" }),
+  /** A reverse proxy (nginx) in front of the host's stacks. */
+  proxy: ProxySchema.optional(),
   /** Rollout wave: hosts of wave N+1 deploy only after every host of wave N deployed healthy. */
   wave: z.int().min(0).max(99).default(0),
 });
@@ -492,6 +527,7 @@ export type HostConfig = z.infer<typeof HostSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringSchema>;
 export type AlertmanagerConfig = z.infer<typeof AlertmanagerSchema>;
 export type CertificateConfig = z.infer<typeof CertificateSchema>;
+export type ProxyConfig = z.infer<typeof ProxySchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;

@@ -11,6 +11,7 @@ import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./li
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
 import { buildHostOperations, isLoopback } from "./operations";
 import { buildHostUnits } from "./hostUnits";
+import { buildProxy } from "./proxy";
 import { configPaths, secretPaths, units } from "./paths";
 import type {
   CacheSpec,
@@ -333,6 +334,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             ...(postgres ? [`postgresql-${pgVersion}`, "postgresql-client", "prometheus-postgres-exporter"] : []),
             ...(offsite ? ["restic"] : []),
             ...(hasAcme ? ["lego"] : []),
+            ...(host.proxy ? ["nginx"] : []),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
           ].sort()
         : [];
@@ -346,6 +348,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
       hostKey: host.hostKey,
       postgres,
       stacks,
+      proxy: buildProxy(host, stacks),
       // Debian's packaged instances would hold ports next to homefleet's own units
       // (redis-server on 6379; the redis exporter's single instance on 9121).
       disabledUnits: host.os === "systemd" && hasCache ? ["prometheus-redis-exporter.service", "redis-server.service"] : [],

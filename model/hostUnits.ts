@@ -132,6 +132,7 @@ function distributionUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
     const name = units.prometheus();
     result.push(unit({ name, source: "distribution", reads: onDebian(host, debianPaths.defaults(name), debianPaths.prometheusConfig, debianPaths.prometheusRules) }));
   }
+  if (host.proxy) result.push(unit({ name: host.proxy.unit, source: "distribution", reads: onDebian(host, debianPaths.nginxProxy) }));
   const am = host.alertmanager;
   if (am) {
     result.push(

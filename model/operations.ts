@@ -222,7 +222,7 @@ const RENEWAL_EARLIEST = "04:00";
 const CERTIFICATE_CHECK_EARLIEST = "06:15";
 const CERTIFICATE_TIMER_DELAY_SEC = 600;
 
-function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>, schedule: DaySchedule): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: CertificateSpec[] } {
+function certificateUnits(hostName: string, certs: Readonly<Record<string, CertificateConfig>>, schedule: DaySchedule, proxied: ReadonlySet<string>): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; list: CertificateSpec[] } {
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
   const dirs: DirectorySpec[] = [];
@@ -235,7 +235,8 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     // With a group, the directory is setgid: the files the renewal writes take its group
     // without a chown, and the key is readable by the service of that group.
     dirs.push(c.group ? { path: certDir, mode: "2750", user: "root", group: c.group } : { path: certDir, mode: "0750", user: "root", group: "root" });
-    const reload = c.reloadUnit ?? "-";
+    // A certificate the proxy serves reloads nginx (config makes sure no other unit is named).
+    const reload = c.reloadUnit ?? (proxied.has(name) ? "nginx.service" : "-");
     const order = acmeOrder(c);
     services.push({
       name: `homefleet-cert-${name}`,
@@ -255,7 +256,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     lastWindowEnd = Math.max(lastWindowEnd, window.end);
     const renewal = { name: `homefleet-cert-${name}`, onCalendar: daily(clockTime(window.start)) };
     timers.push({ ...renewal, description: `homefleet: renewal of certificate ${name}`, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
-    list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile: `${certDir}/${name}.crt`, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(c.reloadUnit ? { reloadUnit: c.reloadUnit } : {}) });
+    list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile: `${certDir}/${name}.crt`, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(reload !== "-" ? { reloadUnit: reload } : {}) });
   }
   if (list.length) {
     services.push({
@@ -321,7 +322,8 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   // The times config sets first; then what homefleet places itself, in the windows left free.
   const schedule = new DaySchedule(backups.timers);
   const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));
-  const certs = certificateUnits(hostName, host.certificates, schedule);
+  const proxied = new Set(Object.values(host.proxy?.vhosts ?? {}).map((v) => v.certificate));
+  const certs = certificateUnits(hostName, host.certificates, schedule, proxied);
   const address = host.monitoring.listenAddress;
   const exporters: ExporterSpec[] = [{ kind: "node", address, port: EXPORTER_PORTS.node }];
   if (pgVersion !== undefined && stacks.some((s) => s.database)) exporters.push({ kind: "postgres", address, port: EXPORTER_PORTS.postgres });

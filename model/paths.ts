@@ -67,6 +67,8 @@ export const debianPaths = {
   prometheusConfig: "/etc/prometheus/prometheus.yml",
   prometheusRules: `/etc/prometheus/${PROMETHEUS_RULES_FILE}`,
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
+  /** Included by the packaged nginx.conf (conf.d/*.conf). */
+  nginxProxy: "/etc/nginx/conf.d/homefleet-proxy.conf",
 };
 
 /**

@@ -181,6 +181,8 @@ export interface HostModel {
   readonly scrapedBy?: { readonly address: string; readonly ports: readonly number[] };
   /** Alertmanager, on the Prometheus host when homefleet:monitoring.alertmanager is set. */
   readonly alertmanager?: AlertmanagerSpec;
+  /** nginx in front of the host's stacks. */
+  readonly proxy?: ProxySpec;
   /**
    * Every unit homefleet writes or configures on the host, with what it reads and how it is
    * ordered: what the deployer restarts and the review checks, without reading rendered text.
@@ -228,6 +230,27 @@ export interface HostUnitSpec {
   readonly cpuQuota?: string;
   /** False when the unit sets DefaultDependencies=no (it may start before local filesystems). */
   readonly defaultDependencies: boolean;
+}
+
+/** nginx in front of a host's stacks (homefleet:hosts.<host>.proxy). */
+export interface ProxySpec {
+  readonly unit: string;
+  /** Ports 80 and 443 on this address. */
+  readonly listenAddress: string;
+  readonly vhosts: readonly {
+    readonly name: string;
+    readonly domains: readonly string[];
+    readonly certificate: string;
+    readonly certFile: string;
+    readonly keyFile: string;
+    /** `http://address:port[/path]`. */
+    readonly upstream: string;
+    readonly maxBodySize: string;
+    readonly websockets: boolean;
+    readonly readTimeoutSec: number;
+  }[];
+  /** Every certificate of the host: its names' /.well-known/acme-challenge/ goes to its responder's port. */
+  readonly challenges: readonly { readonly certificate: string; readonly domains: readonly string[]; readonly port: number }[];
 }
 
 export interface FleetModel {

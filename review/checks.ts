@@ -173,6 +173,7 @@ export function allListeners(host: HostModel): ListenerSpec[] {
   }
   for (const e of host.operations.exporters) listeners.push({ address: e.address, port: e.port, owner: e.kind === "redis" ? `homefleet-redis-exporter-${e.stack}.service` : `${e.kind} exporter` });
   if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, owner: "prometheus" });
+  if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, owner: host.proxy.unit });
   if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, owner: unitNames.postgres(host.os, host.postgres.version) });
   return listeners;
 }
@@ -197,6 +198,31 @@ function checkPorts(host: HostModel, emit: Emit): void {
   for (const s of host.stacks) {
     if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
       emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "Published ports belong on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reverse proxy
+
+/** Every name a virtual host answers to is in its certificate, and something on the host listens where it forwards. */
+function checkProxy(host: HostModel, emit: Emit): void {
+  const proxy = host.proxy;
+  if (!proxy) return;
+  const listeners = allListeners(host);
+  for (const v of proxy.vhosts) {
+    const path = hostPath(host.name, "proxy", "vhosts", v.name);
+    const cert = host.operations.certificates.find((c) => c.name === v.certificate);
+    const uncovered = v.domains.filter((d) => !cert?.domains.includes(d));
+    if (uncovered.length) {
+      emit("proxy-certificate", "error", path, `${v.name} answers to ${uncovered.join(", ")}, which certificate ${v.certificate} does not name`, "Clients refuse a certificate that does not name the host they asked for; the port-80 redirect does not cover the name either.", `Add ${uncovered.join(", ")} to homefleet:hosts.${host.name}.certificates.${v.certificate}.domains, or serve it from a certificate that names it.`);
+    }
+    const target = new URL(v.upstream);
+    const port = Number(target.port || 80);
+    const local = target.hostname === host.address || target.hostname.startsWith("127.") || target.hostname === "localhost";
+    const served = listeners.some((l) => l.port === port && (l.address === target.hostname || l.address === "0.0.0.0" || (target.hostname === "localhost" && l.address.startsWith("127."))));
+    if (local && !served) {
+      emit("proxy-upstream", "warning", `${path}.upstream`, `${v.name} forwards to ${v.upstream}, where nothing homefleet runs on ${host.name} listens`, "A virtual host whose upstream is down answers every request with 502.", "Point upstream at a stack (upstream: {stack: NAME}) or at the port the service really listens on.");
     }
   }
 }
@@ -336,6 +362,7 @@ export function runChecks(input: ReviewInput, alerts: ReadonlySet<string>): Find
     checkContainerLimits(host, emit);
     checkBindOrder(host, emit);
     checkPorts(host, emit);
+    checkProxy(host, emit);
     checkCoverage(host, monitored && !input.render.model.hosts.find((h) => h.prometheus)?.prometheus?.unreachable.some((u) => u.includes(` of ${host.name} `)), alerts, emit);
     checkSecurity(bundle, input.exposure?.get(host.name), threshold, emit);
     checkLiteLLM(host, emit);

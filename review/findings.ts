@@ -30,7 +30,9 @@ export type CheckId =
   | "litellm-fallback"
   | "litellm-timeouts"
   | "monitoring-unreachable"
-  | "alert-delivery";
+  | "alert-delivery"
+  | "proxy-certificate"
+  | "proxy-upstream";
 
 export interface Finding {
   readonly check: CheckId;

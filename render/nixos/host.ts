@@ -8,7 +8,7 @@
  */
 import { unitNamed } from "../../model/hostUnits";
 import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
-import type { HostModel, StackModel } from "../../model/specs";
+import type { HostModel, ProxySpec, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
@@ -125,6 +125,40 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   return { module: { path: `${NIXOS_MODULE_DIR}/${stack.name}.nix`, mode: "0644", content: text }, extra };
 }
 
+/**
+ * nixpkgs' services.nginx: per virtual host an HTTPS server (certificate paths as strings, never
+ * copied into the store) and, per certificate, a port-80 server that forwards HTTP-01 challenges
+ * to the certificate's responder and redirects the rest.
+ */
+function nginxModule(proxy: ProxySpec): NixValue {
+  const virtualHosts: Record<string, NixValue> = {};
+  const listen = (port: number, ssl: boolean) => [{ addr: proxy.listenAddress, port, ssl }];
+  for (const v of proxy.vhosts) {
+    virtualHosts[v.name] = {
+      serverName: v.domains[0],
+      serverAliases: v.domains.slice(1),
+      onlySSL: true,
+      listen: listen(443, true),
+      sslCertificate: v.certFile,
+      sslCertificateKey: v.keyFile,
+      extraConfig: `client_max_body_size ${v.maxBodySize};\n`,
+      locations: { "/": { proxyPass: v.upstream, proxyWebsockets: v.websockets, extraConfig: `proxy_read_timeout ${v.readTimeoutSec}s;\n` } },
+    };
+  }
+  for (const c of proxy.challenges) {
+    virtualHosts[`acme-challenge-${c.certificate}`] = {
+      serverName: c.domains[0],
+      serverAliases: c.domains.slice(1),
+      listen: listen(80, false),
+      locations: {
+        "/.well-known/acme-challenge/": { proxyPass: `http://127.0.0.1:${c.port}` },
+        "/": { return: "301 https://$host$request_uri" },
+      },
+    };
+  }
+  return { enable: true, recommendedProxySettings: true, recommendedTlsSettings: true, virtualHosts };
+}
+
 function hostModule(host: HostModel): RenderedFile {
   const body: Record<string, NixValue | undefined> = {
     virtualisation: { podman: { enable: true } },
@@ -156,6 +190,11 @@ function hostModule(host: HostModel): RenderedFile {
       // Without this PostgreSQL starts before the bridge exists and listens on localhost only.
       (body.systemd as Record<string, NixValue>).services = { [attr(order.name)]: { after: [...order.after], requires: [...order.requires], wants: [...order.wants] } };
     }
+  }
+  if (host.proxy) {
+    body.services = { ...((body.services as Record<string, NixValue> | undefined) ?? {}), nginx: nginxModule(host.proxy) };
+    // The NixOS firewall drops everything not opened: a proxy on a LAN address must be reachable.
+    if (host.proxy.listenAddress !== "127.0.0.1") body.networking = { firewall: { allowedTCPPorts: [80, 443] } };
   }
   return {
     path: `${NIXOS_MODULE_DIR}/host.nix`,

@@ -11,6 +11,7 @@ import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { renderPostgresConf } from "../common/postgresConf";
+import { renderNginxProxy } from "../common/nginx";
 import { waitHttpScript, type ScriptSpec } from "../scripts";
 import { scriptNamed } from "../scripts/registry";
 import { activateScript } from "../scripts/activate";
@@ -211,6 +212,7 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
     files.push(containerUnit(stack, host));
   }
   if (host.postgres) files.push(...postgresFiles(host));
+  if (host.proxy) files.push({ path: debianPaths.nginxProxy, mode: "0644", content: renderNginxProxy(host.proxy) });
   const tmp = tmpfiles(host);
   if (tmp) files.push(tmp);
   files.push(...renderSystemdOperations(host));

@@ -1,0 +1,45 @@
+/**
+ * The reverse proxy of a host: nginx ends TLS with homefleet's certificates and forwards each
+ * virtual host to a stack of the host (its published port) or to a URL. nginx holds ports 80 and
+ * 443, so every certificate's HTTP-01 responder listens on another port and nginx forwards the
+ * challenge path of the certificate's names to it; everything else on port 80 is redirected.
+ */
+import type { HostConfig } from "../config/schema";
+import { CERT_ROOT, acmeOrder } from "./operations";
+import type { ProxySpec, StackModel } from "./specs";
+
+export const PROXY_UNIT = "nginx.service";
+
+export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): ProxySpec | undefined {
+  const proxy = host.proxy;
+  if (!proxy) return undefined;
+  const vhosts = Object.keys(proxy.vhosts)
+    .sort()
+    .map((name) => {
+      const v = proxy.vhosts[name];
+      const upstream =
+        "stack" in v.upstream
+          ? (() => {
+              const c = stacks.find((s) => s.name === (v.upstream as { stack: string }).stack)!.container;
+              // nginx on the host reaches a stack where it is published (0.0.0.0 includes loopback).
+              return `http://${c.publishAddress === "0.0.0.0" ? "127.0.0.1" : c.publishAddress}:${c.publishPort}`;
+            })()
+          : v.upstream.url.replace(/\/$/, "");
+      const certDir = `${CERT_ROOT}/${v.certificate}`;
+      return {
+        name,
+        domains: [...v.domains],
+        certificate: v.certificate,
+        certFile: `${certDir}/${v.certificate}.crt`,
+        keyFile: `${certDir}/${v.certificate}.key`,
+        upstream,
+        maxBodySize: v.maxBodySize,
+        websockets: v.websockets,
+        readTimeoutSec: v.readTimeoutSec,
+      };
+    });
+  const challenges = Object.keys(host.certificates)
+    .sort()
+    .map((certificate) => ({ certificate, domains: [...host.certificates[certificate].domains], port: acmeOrder(host.certificates[certificate]).httpPort }));
+  return { unit: PROXY_UNIT, listenAddress: proxy.listenAddress, vhosts, challenges };
+}
