@@ -8,8 +8,8 @@ import { closest, distance } from "fastest-levenshtein";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from "yaml";
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
-import { checkLiteLLMFallbacks } from "./litellmFallbacks";
-import { bridgeGateway, databaseNames, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
+import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
+import { bridgeGateway, databaseNames, linkEnvPrefix, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -281,11 +281,12 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
   const at = (stack: string, ...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [stack, ...path]);
   if (Object.keys(hosts).length === 0) problems.push({ path: `${CONFIG_NAMESPACE}:hosts`, message: "declare at least one host" });
 
+  // A TCP and a UDP socket on the same port do not clash: the claim is per protocol.
   const listeners = new Map<string, string>();
-  const claim = (host: string, port: number, owner: string) => {
-    const key = `${host}:${port}`;
+  const claim = (host: string, port: number, owner: string, protocol: "tcp" | "udp" = "tcp") => {
+    const key = `${host}:${protocol}:${port}`;
     const previous = listeners.get(key);
-    if (previous) problems.push({ path: owner, message: `port ${port} on host ${host} is already used by ${previous}` });
+    if (previous) problems.push({ path: owner, message: `${protocol === "udp" ? "UDP " : ""}port ${port} on host ${host} is already used by ${previous}` });
     else listeners.set(key, owner);
   };
   for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
@@ -349,6 +350,12 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (stack.cache) claim(stack.host, stack.cache.port, at(name, "cache", "port"));
     const published = stack.container.publish?.hostPort ?? stack.container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
     if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
+    stack.container.ports.forEach((p, i) => {
+      const where = at(name, "container", "ports", String(i));
+      // With the host's network the container's sockets are the host's: podman publishes nothing.
+      if (stack.network.mode === "host") problems.push({ path: where, message: "network.mode host publishes no ports (the container listens on the host's ports directly): use a bridge network" });
+      else claim(stack.host, p.hostPort ?? p.container, p.hostPort === undefined ? where : `${where}.hostPort`, p.protocol);
+    });
     if (stack.litellm) {
       for (const p of checkLiteLLMFallbacks(stack.litellm)) problems.push({ path: at(name, "litellm", ...p.path), message: p.message });
       if (stack.litellm.responseCache && !stack.cache) problems.push({ path: at(name, "litellm", "responseCache"), message: "responses are cached in the stack's Redis, and the stack has none: add cache" });
@@ -365,12 +372,13 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       }
     }
   }
+  problems.push(...linkChecks(stacks));
   // lego's HTTP-01 responder listens on its port during each renewal: a service there makes every renewal fail.
   for (const [hostName, host] of Object.entries(hosts)) {
     for (const [cert, spec] of Object.entries(host.certificates)) {
       const [block, challenge] = spec.acme ? ["acme", spec.acme] : spec.stepCa ? ["stepCa", spec.stepCa] : [];
       if (!challenge) continue;
-      const owner = listeners.get(`${hostName}:${challenge.httpPort}`);
+      const owner = listeners.get(`${hostName}:tcp:${challenge.httpPort}`);
       const forwarded = owner === proxyPath(hostName) ? "; the proxy forwards /.well-known/acme-challenge/ to the responder: give it another port, such as 8402" : "";
       if (owner) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}.${block}.httpPort`, message: `port ${challenge.httpPort} on host ${hostName} is already used by ${owner}: the HTTP-01 responder could not listen during renewal${forwarded}` });
     }
@@ -401,6 +409,50 @@ function proxyProblems(hosts: Readonly<Record<string, HostConfig>>, stacks: Read
       }
     }
   }
+  return problems;
+}
+
+/**
+ * `links`: a stack joins the bridge of another stack on its own host. Refused: an unknown stack,
+ * itself, a stack on another host (a bridge exists on one host only), host networking on either
+ * side (no bridge to join or to join from), the same link twice, variable names taken already,
+ * and cycles (each container starts after the ones it links to: a cycle cannot start).
+ */
+function linkChecks(stacks: Record<string, StackConfig>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (stack: string, ...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [stack, ...path]);
+  const graph: Record<string, string[]> = {};
+  for (const [name, stack] of Object.entries(stacks)) {
+    const seen = new Set<string>();
+    const taken = new Map<string, string>();
+    for (const env of Object.keys(stack.container.environment)) taken.set(env, "container.environment");
+    for (const env of Object.keys(stack.container.secretEnvironment)) taken.set(env, "container.secretEnvironment");
+    stack.links.forEach((link, i) => {
+      const where = at(name, "links", String(i), "stack");
+      const target = stacks[link.stack];
+      if (!target) {
+        problems.push({ path: where, message: `unknown stack "${link.stack}" (stacks: ${Object.keys(stacks).filter((s) => s !== name).sort().join(", ") || "none"})` });
+        return;
+      }
+      if (link.stack === name) return void problems.push({ path: where, message: "a stack cannot link to itself: its container reaches its own ports on localhost" });
+      if (target.host !== stack.host) {
+        return void problems.push({ path: where, message: `stack ${link.stack} runs on host ${target.host}, this stack on ${stack.host}: a link joins a bridge, which exists on one host only; reach ${link.stack} at a published address instead` });
+      }
+      if (stack.network.mode === "host") return void problems.push({ path: where, message: "a container on the host's network cannot join another stack's bridge: use network.mode bridge" });
+      if (target.network.mode === "host") return void problems.push({ path: where, message: `stack ${link.stack} runs on the host's network and has no bridge to join: reach it at its published address on the host` });
+      if (seen.has(link.stack)) return void problems.push({ path: where, message: `stack ${link.stack} is linked twice` });
+      seen.add(link.stack);
+      (graph[name] ??= []).push(link.stack);
+      const prefix = linkEnvPrefix(link);
+      for (const env of [`${prefix}_HOST`, `${prefix}_PORT`]) {
+        const owner = taken.get(env);
+        if (owner) problems.push({ path: link.env ? at(name, "links", String(i), "env") : at(name, "links", String(i)), message: `${env} is also set by ${owner}${link.env ? "" : ": name another prefix with env"}` });
+        else taken.set(env, `links.${i}`);
+      }
+    });
+  }
+  const cycle = findCycle(graph);
+  if (cycle) problems.push({ path: at(cycle[0], "links"), message: `links form a cycle: ${cycle.join(" -> ")} (each container starts after the ones it links to)` });
   return problems;
 }
 

@@ -23,6 +23,25 @@ export function bridgeGateway(subnet: string): string {
   return octets.join(".");
 }
 
+/**
+ * The fixed address of a stack's container on its own bridge when another stack links to it: the
+ * last host address of the subnet (10.89.2.254 in 10.89.2.0/24). homefleet's networks run no DNS
+ * (see render/common/podman.ts), so a linked container is reached by address, and podman hands
+ * out the others from the bottom of the range, below it (the network's lease range ends before it).
+ */
+export function linkAddress(subnet: string): string {
+  const [base, bits] = subnet.split("/");
+  const address = base.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  const last = address - (address % size) + size - 2;
+  return [24, 16, 8, 0].map((shift) => Math.floor(last / 2 ** shift) % 256).join(".");
+}
+
+/** `<PREFIX>_HOST` and `<PREFIX>_PORT` carry a linked container's address: the link's env, or the stack name in upper case. */
+export function linkEnvPrefix(link: { readonly stack: string; readonly env?: string }): string {
+  return link.env ?? link.stack.toUpperCase().replace(/-/g, "_");
+}
+
 export function networkNames(stackName: string, network: { readonly name?: string; readonly interface?: string }): { name: string; interface: string } {
   return { name: network.name ?? `hf-${stackName}`, interface: network.interface ?? `hf${stackName.replace(/-/g, "")}`.slice(0, 13) };
 }

@@ -314,6 +314,45 @@ export const HealthCheckSchema = z.strictObject({
   intervalSec: z.int().min(1).max(60).default(5),
 });
 
+/**
+ * Device paths that are disks, raw memory or disk controllers: valid syntax for `podman --device`,
+ * and each gives the container the host's data underneath every filesystem and permission (a
+ * `mkfs` or `dd` inside the container wipes a host disk). LVM volumes at /dev/<vg>/<lv> cannot be
+ * told apart by name; /dev/mapper/ and /dev/dm-* (their other names) are refused.
+ */
+const DISK_DEVICE = /^\/dev\/((sd|hd|vd|xvd)[a-z]+[0-9]*|(nvme|mmcblk|md|dm-|loop|nbd|rbd|zd|sg|ram|pmem|mtd|mtdblock|bcache|nullb)[0-9][^/]*|(mapper|disk|zvol|block|md)(\/.*)?|mem|kmem|port|root)$/;
+
+/** A host device handed to the container (`podman --device`). */
+export const DeviceSchema = z
+  .string()
+  .regex(/^\/dev\/[A-Za-z0-9._/:-]+$/, { error: "expected a device path under /dev, such as /dev/dri or /dev/nvidia0", abort: true })
+  .refine((d) => !d.split("/").some((seg, i) => i > 0 && (seg === "" || seg === "." || seg === "..")), { error: "expected a normalized path under /dev (no empty, '.' or '..' segments, no trailing '/')", abort: true })
+  .refine((d) => !DISK_DEVICE.test(d), {
+    error: "is a disk, a disk controller or raw memory: a container given it can read and overwrite the host's data below every filesystem and permission; mount a directory as a volume instead",
+  });
+
+/** A port published besides the main one (`port`/`publish`), e.g. a UDP port of a media or DNS server. */
+export const PublishedPortSchema = z.strictObject({
+  /** The port the process listens on inside the container. */
+  container: port(),
+  /** The port on the host. Default: the same as `container`. */
+  hostPort: port().optional(),
+  protocol: z.enum(["tcp", "udp"]).default("tcp"),
+  /** seed 002/004: published ports stay on loopback unless a reverse proxy needs otherwise. */
+  address: ipv4.default("127.0.0.1"),
+});
+
+/** Another stack on the same host whose container this one reaches over that stack's bridge. */
+export const LinkSchema = z.strictObject({
+  /** The linked stack (a key of `homefleet:stacks`, on the same host). */
+  stack: resourceName,
+  /**
+   * Prefix of the variables that carry the linked container's address into this container:
+   * `<env>_HOST` and `<env>_PORT`. Default: the stack name in upper case, '-' as '_'.
+   */
+  env: envName.optional(),
+});
+
 export const ContainerSchema = z.strictObject({
   /** Image reference; pinned by tag, better by digest (`name@sha256:...`). `latest` is refused. */
   image: z.string().regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, { error: "expected an image reference such as ghcr.io/org/name:1.2.3 or name@sha256:<64 hex>" }),
@@ -328,6 +367,10 @@ export const ContainerSchema = z.strictObject({
       address: ipv4.default("127.0.0.1"),
     })
     .optional(),
+  /** Further published ports, each with its protocol; the health check stays on the main `port`. */
+  ports: z.array(PublishedPortSchema).default([]),
+  /** Host devices for the container (`podman --device`), e.g. /dev/dri for a GPU. Disks are refused. */
+  devices: z.array(DeviceSchema).default([]),
   environment: z.record(envName, z.string()).default({}),
   secretEnvironment: z.record(envName, SecretRefSchema).default({}),
   volumes: z
@@ -459,6 +502,12 @@ export const StackSchema = z.strictObject({
   /** A Redis instance of the stack's own. Omit for none. */
   cache: CacheSchema.optional(),
   litellm: LiteLLMSchema.optional(),
+  /**
+   * Stacks on the same host this stack's container reaches (seed 002: an app reaching Qdrant):
+   * the container also joins each linked stack's bridge, starts after its container and gets its
+   * address in the environment.
+   */
+  links: z.array(LinkSchema).default([]),
 });
 
 export const HostsSchema = z.record(resourceName, HostSchema);
@@ -534,3 +583,5 @@ export type CacheConfig = z.infer<typeof CacheSchema>;
 export type LiteLLMConfig = z.infer<typeof LiteLLMSchema>;
 export type LiteLLMModelConfig = z.infer<typeof LiteLLMModelSchema>;
 export type SecretRef = z.infer<typeof SecretRefSchema>;
+export type PublishedPortConfig = z.infer<typeof PublishedPortSchema>;
+export type LinkConfig = z.infer<typeof LinkSchema>;

@@ -5,7 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
-import { bridgeGateway, databaseNames, networkNames } from "../config/reserved";
+import { bridgeGateway, databaseNames, linkAddress, linkEnvPrefix, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
@@ -35,7 +35,7 @@ import { hardening } from "./hardening";
 const DEFAULT_PG_VERSION = { systemd: 15, nixos: 16 } as const;
 
 
-function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
+function buildNetwork(name: string, stack: StackConfig, linkedTo: boolean): NetworkSpec {
   const names = networkNames(name, stack.network);
   if (stack.network.mode === "host") return { mode: "host", name: names.name };
   const subnet = stack.network.subnet as string;
@@ -45,6 +45,7 @@ function buildNetwork(name: string, stack: StackConfig): NetworkSpec {
     subnet,
     gateway: bridgeGateway(subnet),
     interface: names.interface,
+    ...(linkedTo ? { linkedAddress: linkAddress(subnet) } : {}),
   };
 }
 
@@ -96,13 +97,19 @@ function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port:
   };
 }
 
+/** The port a stack's container listens on inside its network (what a linked container connects to). */
+function containerPortOf(stack: StackConfig): number {
+  return stack.container.port ?? LITELLM_PORT;
+}
+
 /** The address containers use to reach host services: the bridge gateway, or loopback on host networking. */
 function hostServiceAddress(network: NetworkSpec): string {
   return network.mode === "bridge" ? (network.gateway as string) : "127.0.0.1";
 }
 
-function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number): StackModel {
-  const network = buildNetwork(name, stack);
+function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
+  const linkedTo = Object.values(allStacks).some((other) => other.links.some((l) => l.stack === name));
+  const network = buildNetwork(name, stack, linkedTo);
   const serviceAddress = hostServiceAddress(network);
   const warnings: string[] = [];
   if (network.mode === "host") {
@@ -198,7 +205,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const environmentFile = envEntries.length ? secretPaths.containerEnv(name) : undefined;
   if (environmentFile) secretFiles.push({ path: environmentFile, owner: "root", group: "root", mode: "0400", format: "env", entries: envEntries });
 
-  const containerPort = stack.container.port ?? LITELLM_PORT;
+  const containerPort = containerPortOf(stack);
   const publishPort = stack.container.publish?.hostPort ?? containerPort;
   const publishAddress = stack.container.publish?.address ?? "127.0.0.1";
   const healthPath = stack.container.healthCheck?.path ?? LITELLM_READINESS_PATH;
@@ -210,6 +217,30 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   };
   const command = stack.container.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
   const environment = { ...stack.container.environment };
+  // Links: the container joins each linked stack's bridge and reaches its container at the fixed
+  // address there, by name through /etc/hosts or by the <PREFIX>_HOST/_PORT variables. It starts
+  // after that container and wants it (a restart of the target does not stop this one), and it
+  // cannot run without the bridge.
+  const networks: ContainerSpec["networks"][number][] = network.mode === "bridge" ? [{ name: network.name, ...(network.linkedAddress ? { ip: network.linkedAddress } : {}) }] : [];
+  const hostEntries: ContainerSpec["hostEntries"][number][] = [];
+  for (const link of stack.links) {
+    const target = allStacks[link.stack];
+    const targetNet = buildNetwork(link.stack, target, true);
+    const address = targetNet.linkedAddress as string;
+    networks.push({ name: targetNet.name });
+    hostEntries.push({ name: link.stack, address });
+    const prefix = linkEnvPrefix(link);
+    environment[`${prefix}_HOST`] = address;
+    environment[`${prefix}_PORT`] = String(containerPortOf(target));
+    requires.push(units.network(link.stack));
+    wants.push(units.container(link.stack));
+  }
+  const published = network.mode === "bridge"
+    ? [
+        { address: publishAddress, hostPort: publishPort, containerPort, protocol: "tcp" as const },
+        ...stack.container.ports.map((p) => ({ address: p.address, hostPort: p.hostPort ?? p.container, containerPort: p.container, protocol: p.protocol })),
+      ]
+    : [];
   const container: ContainerSpec = {
     name,
     image: stack.container.image,
@@ -217,6 +248,10 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     containerPort,
     publishAddress,
     publishPort,
+    published,
+    networks,
+    hostEntries,
+    devices: stack.container.devices,
     environment,
     environmentFile,
     volumes: stack.container.volumes,
@@ -233,10 +268,13 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   };
 
   const healthChecks: HealthCheckSpec[] = [];
-  const listeners: ListenerSpec[] = [{ address: publishAddress, port: publishPort, owner: units.container(name) }];
+  // On host networking nothing is published, yet the container listens on the host's main port.
+  const listeners: ListenerSpec[] = published.length
+    ? published.map((p) => ({ address: p.address, port: p.hostPort, protocol: p.protocol, owner: units.container(name) }))
+    : [{ address: publishAddress, port: publishPort, protocol: "tcp", owner: units.container(name) }];
   if (cache) {
     healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: cache.passwordFile });
-    for (const address of cache.bind) listeners.push({ address, port: cache.port, owner: units.cache(name) });
+    for (const address of cache.bind) listeners.push({ address, port: cache.port, protocol: "tcp", owner: units.cache(name) });
   }
   if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
   healthChecks.push({ kind: "http", unit: units.container(name), url: health.url, timeoutSec: health.timeoutSec, intervalSec: health.intervalSec });
@@ -273,7 +311,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     const stackNames = Object.keys(config.stacks)
       .filter((s) => config.stacks[s].host === hostName)
       .sort();
-    const stacks = stackNames.map((s) => buildStack(s, config.stacks[s], host, host.os, pgVersion));
+    const stacks = stackNames.map((s) => buildStack(s, config.stacks[s], host, host.os, pgVersion, config.stacks));
 
     const interfaces = new Map<string, string>();
     for (const s of stacks) {
@@ -300,7 +338,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
           databases,
         }
       : undefined;
-    if (postgres) for (const s of bridges) (s.listeners as ListenerSpec[]).push({ address: s.network.gateway as string, port: postgres.port, owner: units.postgres(host.os, pgVersion) });
+    if (postgres) for (const s of bridges) (s.listeners as ListenerSpec[]).push({ address: s.network.gateway as string, port: postgres.port, protocol: "tcp", owner: units.postgres(host.os, pgVersion) });
 
     const hasCache = stacks.some((s) => s.cache);
     const operations = buildHostOperations(hostName, host, host.os, stacks, postgres ? pgVersion : undefined);

@@ -87,9 +87,10 @@ function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnit
       after: [...online, ...c.requires, ...c.wants],
       requires: c.requires,
       wants: [...online, ...c.wants],
-      reads: onDebian(host, debianPaths.unitFile(name), stack.litellmConfig?.path, net.mode === "bridge" && configPaths.podmanNetwork(net.name)),
+      // The definitions of every bridge it joins (its own, and those of the stacks it links to).
+      reads: onDebian(host, debianPaths.unitFile(name), stack.litellmConfig?.path, ...c.networks.map((n) => configPaths.podmanNetwork(n.name))),
       secretFiles: c.environmentFile ? [c.environmentFile] : [],
-      arguments: [c.image, ...c.command, ...Object.entries(c.environment).map(([k, v]) => `${k}=${v}`), ...c.volumes.flatMap((v) => [v.source, v.target])],
+      arguments: [c.image, ...c.command, ...Object.entries(c.environment).map(([k, v]) => `${k}=${v}`), ...c.volumes.flatMap((v) => [v.source, v.target]), ...c.devices],
       memoryMax: c.memoryMax,
       cpuQuota: c.cpuQuota,
     }),

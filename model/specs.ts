@@ -41,6 +41,11 @@ export interface NetworkSpec {
   readonly subnet?: string;
   readonly gateway?: string;
   readonly interface?: string;
+  /**
+   * The fixed address of the stack's container on this bridge, when another stack links to it;
+   * podman's dynamic leases then end below it.
+   */
+  readonly linkedAddress?: string;
 }
 
 /** The dummy interface that keeps a bridge alive while no container is attached (see homefleet-network). */
@@ -58,7 +63,24 @@ export type HealthCheckSpec =
 export interface ListenerSpec {
   readonly address: string;
   readonly port: number;
+  /** A TCP and a UDP socket on one port do not clash. */
+  readonly protocol: "tcp" | "udp";
   readonly owner: string;
+}
+
+/** A port podman publishes from the container to the host (`--publish ADDRESS:HOSTPORT:CONTAINERPORT[/udp]`). */
+export interface PublishedPortSpec {
+  readonly address: string;
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: "tcp" | "udp";
+}
+
+/** A podman network the container joins, with its fixed address there when it has one. */
+export interface ContainerNetworkSpec {
+  readonly name: string;
+  /** Set on the container's own bridge when another stack links to it (`--network=NAME:ip=ADDRESS`). */
+  readonly ip?: string;
 }
 
 export interface ContainerSpec {
@@ -68,6 +90,17 @@ export interface ContainerSpec {
   readonly containerPort: number;
   readonly publishAddress: string;
   readonly publishPort: number;
+  /** Every published port, the main one (`publishAddress:publishPort:containerPort`) first; empty on host networking. */
+  readonly published: readonly PublishedPortSpec[];
+  /**
+   * Bridges the container joins: its own first, then those of the stacks it links to; empty on
+   * host networking.
+   */
+  readonly networks: readonly ContainerNetworkSpec[];
+  /** `/etc/hosts` entries for linked containers (`--add-host`): their names resolve without DNS. */
+  readonly hostEntries: readonly { readonly name: string; readonly address: string }[];
+  /** Host devices passed in (`podman --device`). */
+  readonly devices: readonly string[];
   readonly environment: Readonly<Record<string, string>>;
   /** Root-only env file with the container's secret variables, if any. */
   readonly environmentFile?: string;

@@ -166,15 +166,15 @@ export function allListeners(host: HostModel): ListenerSpec[] {
   const seen = new Set<string>();
   for (const s of host.stacks) {
     for (const l of s.listeners) {
-      const key = `${l.address}:${l.port}:${l.owner}`;
+      const key = `${l.address}:${l.protocol}:${l.port}:${l.owner}`;
       if (!seen.has(key)) listeners.push(l);
       seen.add(key);
     }
   }
-  for (const e of host.operations.exporters) listeners.push({ address: e.address, port: e.port, owner: e.kind === "redis" ? `homefleet-redis-exporter-${e.stack}.service` : `${e.kind} exporter` });
-  if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, owner: "prometheus" });
-  if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, owner: host.proxy.unit });
-  if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, owner: unitNames.postgres(host.os, host.postgres.version) });
+  for (const e of host.operations.exporters) listeners.push({ address: e.address, port: e.port, protocol: "tcp", owner: e.kind === "redis" ? `homefleet-redis-exporter-${e.stack}.service` : `${e.kind} exporter` });
+  if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, protocol: "tcp", owner: "prometheus" });
+  if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, protocol: "tcp", owner: host.proxy.unit });
+  if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, protocol: "tcp", owner: unitNames.postgres(host.os, host.postgres.version) });
   return listeners;
 }
 
@@ -185,8 +185,10 @@ function checkPorts(host: HostModel, emit: Emit): void {
     for (let j = i + 1; j < listeners.length; j++) {
       const a = listeners[i];
       const b = listeners[j];
-      if (a.port === b.port && overlaps(a.address, b.address) && a.owner !== b.owner) {
-        emit("port-clash", "error", hostPath(host.name), `${a.owner} and ${b.owner} both listen on ${b.address}:${b.port}`, "The second to start fails to bind and stays down.", "Move one of them to another port.");
+      // A TCP and a UDP socket on one port are two different sockets: no clash.
+      if (a.port === b.port && a.protocol === b.protocol && overlaps(a.address, b.address) && a.owner !== b.owner) {
+        const on = `${b.address}:${b.port}${b.protocol === "udp" ? "/udp" : ""}`;
+        emit("port-clash", "error", hostPath(host.name), `${a.owner} and ${b.owner} both listen on ${on}`, "The second to start fails to bind and stays down.", "Move one of them to another port.");
       }
     }
   }
@@ -199,6 +201,11 @@ function checkPorts(host: HostModel, emit: Emit): void {
     if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
       emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "Published ports belong on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
     }
+    // The further ports (container.ports) follow the main one in `published`, in config order.
+    s.container.published.slice(1).forEach((p, i) => {
+      if (p.address === "127.0.0.1") return;
+      emit("published-not-loopback", "warning", stackPath(s.name, "container", "ports", String(i), "address"), `${s.name} publishes ${p.protocol.toUpperCase()} port ${p.hostPort} on ${p.address}`, "A published port bypasses the NixOS firewall and is open to every network the address is on.", "Publish on 127.0.0.1 unless the port must be reached from the network (a DNS or media server's UDP port), and accept the finding with its reason then.");
+    });
   }
 }
 
@@ -220,7 +227,7 @@ function checkProxy(host: HostModel, emit: Emit): void {
     const target = new URL(v.upstream);
     const port = Number(target.port || 80);
     const local = target.hostname === host.address || target.hostname.startsWith("127.") || target.hostname === "localhost";
-    const served = listeners.some((l) => l.port === port && (l.address === target.hostname || l.address === "0.0.0.0" || (target.hostname === "localhost" && l.address.startsWith("127."))));
+    const served = listeners.some((l) => l.protocol === "tcp" && l.port === port && (l.address === target.hostname || l.address === "0.0.0.0" || (target.hostname === "localhost" && l.address.startsWith("127."))));
     if (local && !served) {
       emit("proxy-upstream", "warning", `${path}.upstream`, `${v.name} forwards to ${v.upstream}, where nothing homefleet runs on ${host.name} listens`, "A virtual host whose upstream is down answers every request with 502.", "Point upstream at a stack (upstream: {stack: NAME}) or at the port the service really listens on.");
     }

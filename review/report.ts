@@ -114,7 +114,7 @@ export function reviewJson(input: ReviewReportInput): string {
     units: h.units.map((u) => u.name),
     timers: timerWindows(h).map((w) => ({ name: w.timer, onCalendar: w.spec.onCalendar, persistent: w.spec.persistent, randomizedDelaySec: w.spec.randomizedDelaySec, startMinute: w.start ?? null, endMinute: w.end ?? null })),
     listeners: allListeners(h)
-      .map((l) => ({ address: l.address, port: l.port, owner: l.owner }))
+      .map((l) => ({ address: l.address, port: l.port, protocol: l.protocol, owner: l.owner }))
       .sort((a, b) => a.port - b.port || a.address.localeCompare(b.address)),
     exposure: input.exposure?.get(h.name) ? Object.fromEntries([...input.exposure.get(h.name)!].sort((a, b) => a[0].localeCompare(b[0]))) : null,
   }));

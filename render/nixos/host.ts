@@ -10,7 +10,7 @@ import { unitNamed } from "../../model/hostUnits";
 import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
 import type { HostModel, ProxySpec, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
-import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
+import { joinsSeveralNetworks, networkValues, podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpecs, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import { waitHttpScript, type ScriptSpec } from "../scripts";
@@ -83,11 +83,14 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   const containerAttrs: Record<string, NixValue | undefined> = {
     image: c.image,
     cmd: c.command.length ? [...c.command] : undefined,
-    ports: stack.network.mode === "bridge" ? [publishSpec(c)] : undefined,
+    ports: c.published.length ? publishSpecs(c) : undefined,
     environment: Object.keys(c.environment).length ? { ...c.environment } : undefined,
     environmentFiles: c.environmentFile ? [c.environmentFile] : undefined,
     volumes: volumeSpecs(c).length ? volumeSpecs(c) : undefined,
-    extraOptions: podmanExtraOptions(c, stack.network),
+    // oci-containers' own options (nixpkgs 25.05+): `devices` as --device=, `networks` as --network= each.
+    devices: c.devices.length ? [...c.devices] : undefined,
+    networks: joinsSeveralNetworks(c) ? networkValues(c) : undefined,
+    extraOptions: podmanExtraOptions(c, stack.network, { networks: !joinsSeveralNetworks(c) }),
   };
   const containerOrder = unitNamed(host, units.container(stack.name));
   services[attr(containerOrder.name)] = {

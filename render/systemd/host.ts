@@ -8,7 +8,7 @@ import { unitNamed } from "../../model/hostUnits";
 import { configPaths, debianPaths, SCRIPT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
-import { podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpec, volumeSpecs } from "../common/podman";
+import { deviceAllow, podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpecs, volumeSpecs } from "../common/podman";
 import { hbaRules } from "../common/postgresHba";
 import { renderPostgresConf } from "../common/postgresConf";
 import { renderNginxProxy } from "../common/nginx";
@@ -110,7 +110,8 @@ function containerUnit(stack: StackModel, host: HostModel): RenderedFile {
     "--pull=missing",
     "--log-driver=journald",
     ...podmanExtraOptions(c, stack.network),
-    ...(stack.network.mode === "bridge" ? [`--publish=${publishSpec(c)}`] : []),
+    ...publishSpecs(c).map((p) => `--publish=${p}`),
+    ...c.devices.map((d) => `--device=${d}`),
     ...(c.environmentFile ? [`--env-file=${c.environmentFile}`] : []),
     ...env,
     ...volumeSpecs(c).map((v) => `--volume=${v}`),
@@ -147,6 +148,7 @@ function containerUnit(stack: StackModel, host: HostModel): RenderedFile {
         MemoryMax: c.memoryMax,
         CPUQuota: c.cpuQuota,
         ...hardening.podman,
+        DeviceAllow: c.devices.length ? deviceAllow(c.devices) : undefined,
       },
       Install: { WantedBy: "multi-user.target" },
     },
