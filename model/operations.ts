@@ -3,11 +3,11 @@
  * certificate renewal and validation, exporters. Seeds 000, 001 and 004 spend most of their
  * words on these; here every host gets them without asking.
  */
-import type { CertificateConfig, HostConfig } from "../config/schema";
+import type { CertificateConfig, HostConfig, JobConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
 import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
-import type { DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
+import type { DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ProgramRef, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
@@ -299,10 +299,68 @@ function redisExporterUnit(stack: StackModel, address: string, port: number): Se
   };
 }
 
+/** `homefleet:hosts.<host>.jobs.<name>`: where a scheduled job is set, for the review's findings. */
+export const jobConfigPath = (host: string, job: string) => `homefleet:hosts.${host}.jobs.${job}`;
+
+/** Home directories: a job that writes below one needs ProtectHome=read-only instead of yes. */
+const HOME_TREES = ["/home", "/root", "/run/user"];
+
+/**
+ * A scheduled job: a oneshot service and its timer, both named after the job. Hardened like
+ * homefleet's own units: no network unless asked (`localOnly`), writes only to its writePaths,
+ * no capabilities unless listed; its writePaths are mount requirements too, so a job never
+ * writes onto the root disk under an absent pool.
+ */
+function jobUnits(hostName: string, name: string, job: JobConfig, os: HostOs): { service: ServiceUnitSpec; timer: TimerSpec } {
+  // Config checks (config/load.ts jobChecks) require the host's own flavour of the program.
+  const program: ProgramRef = { ...(os === "systemd" ? { debian: job.program.debian } : { nix: job.program.nix }) };
+  const mounts = [...new Set([...job.mounts, ...job.writePaths])].sort();
+  const writesHome = job.writePaths.some((p) => HOME_TREES.some((h) => p === h || p.startsWith(`${h}/`)));
+  const caps = [...new Set(job.capabilities)].sort().join(" ");
+  const hardeningOf = {
+    ...(job.network ? hardening.networkJob : hardening.localOnly),
+    // ProtectHome=yes hides home directories entirely; read-only lets ReadWritePaths= open the job's own.
+    ...(writesHome ? { ProtectHome: "read-only" } : {}),
+    // PrivateDevices=yes would hide every device node: the listed ones are opened, nothing else.
+    ...(job.devices.length ? { PrivateDevices: "no", DevicePolicy: "closed", DeviceAllow: [...new Set(job.devices)].sort().map((d) => `${d} rw`) } : {}),
+    ...(caps ? { CapabilityBoundingSet: caps, ...(job.user && job.user !== "root" ? { AmbientCapabilities: caps } : {}) } : {}),
+  };
+  const after = [...job.after, ...job.requires.filter((u) => !job.after.includes(u)), ...(job.network ? ["network-online.target"] : [])];
+  const service: ServiceUnitSpec = {
+    name,
+    description: job.description ?? `homefleet job ${name}`,
+    why: [`Scheduled job ${name}, set in ${jobConfigPath(hostName, name)}.`],
+    type: "oneshot",
+    ...(job.user ? { user: job.user } : {}),
+    ...(job.group ? { group: job.group } : {}),
+    execStart: [{ program, args: [...job.args] }],
+    ...(Object.keys(job.environment).length ? { environment: { ...job.environment } } : {}),
+    ...(after.length ? { after } : {}),
+    ...(job.requires.length ? { requires: [...job.requires] } : {}),
+    ...(job.network ? { wants: ["network-online.target"] } : {}),
+    ...(mounts.length ? { requiresMountsFor: mounts } : {}),
+    ...(job.writePaths.length ? { readWritePaths: [...job.writePaths] } : {}),
+    service: { TimeoutStartSec: `${job.timeoutSec}s` },
+    hardening: hardeningOf,
+  };
+  const timer: TimerSpec = {
+    name,
+    description: `homefleet: schedule of job ${name}`,
+    onCalendar: job.calendar,
+    persistent: job.persistent,
+    randomizedDelaySec: job.randomizedDelaySec,
+    configPath: jobConfigPath(hostName, name),
+  };
+  return { service, timer };
+}
+
 export function buildHostOperations(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): HostOperations {
   const backups = backupUnits(hostName, host, os, stacks, pgVersion);
-  // The times config sets first; then what homefleet places itself, in the windows left free.
-  const schedule = new DaySchedule(backups.timers);
+  const jobs = Object.keys(host.jobs)
+    .sort()
+    .map((name) => jobUnits(hostName, name, host.jobs[name], os));
+  // The times config sets first (backups and jobs); then what homefleet places itself, in the windows left free.
+  const schedule = new DaySchedule([...backups.timers, ...jobs.map((j) => j.timer)]);
   const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));
   const certs = certificateUnits(hostName, host.certificates, schedule);
   const address = host.monitoring.listenAddress;
@@ -319,8 +377,8 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
   return {
-    services: [...backups.services, ...certs.services, ...redisExporters],
-    timers: [...backups.timers, ...placedBackups, ...certs.timers],
+    services: [...backups.services, ...certs.services, ...redisExporters, ...jobs.map((j) => j.service)],
+    timers: [...backups.timers, ...placedBackups, ...certs.timers, ...jobs.map((j) => j.timer)],
     directories: [...backups.dirs, ...certs.dirs, { path: TEXTFILE_DIR, mode: "2775", user: "root", group: METRICS_GROUP }],
     exporters,
     probes,

@@ -10,7 +10,9 @@ import { renderUnitFile, type ExecCommand, type UnitSection } from "./unitWriter
 export const SAFE_PATH = { envName: "PATH", envValue: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 export function debianExec(exec: ExecSpec): ExecCommand {
-  const exe = "script" in exec.program ? `${SCRIPT_DIR}/${exec.program.script}` : exec.program.debian;
+  const p = exec.program;
+  const exe = "script" in p ? `${SCRIPT_DIR}/${p.script}` : p.debian;
+  if (exe === undefined) throw new Error(`no Debian path for the program ${JSON.stringify(p)}`);
   return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : exec.privileged ? "+" : "" };
 }
 
