@@ -311,9 +311,9 @@ const HOME_TREES = ["/home", "/root", "/run/user"];
  * no capabilities unless listed; its writePaths are mount requirements too, so a job never
  * writes onto the root disk under an absent pool.
  */
-function jobUnits(hostName: string, name: string, job: JobConfig, os: HostOs): { service: ServiceUnitSpec; timer: TimerSpec } {
-  // Config checks (config/load.ts jobChecks) require the host's own flavour of the program.
-  const program: ProgramRef = { ...(os === "systemd" ? { debian: job.program.debian } : { nix: job.program.nix }) };
+function jobUnits(hostName: string, name: string, job: JobConfig): { service: ServiceUnitSpec; timer: TimerSpec } {
+  // As the config gives it; config checks (config/load.ts jobChecks) require the host's own flavour.
+  const program: ProgramRef = { ...(job.program.debian ? { debian: job.program.debian } : {}), ...(job.program.nix ? { nix: { ...job.program.nix } } : {}) };
   const mounts = [...new Set([...job.mounts, ...job.writePaths])].sort();
   const writesHome = job.writePaths.some((p) => HOME_TREES.some((h) => p === h || p.startsWith(`${h}/`)));
   const caps = [...new Set(job.capabilities)].sort().join(" ");
@@ -358,7 +358,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   const backups = backupUnits(hostName, host, os, stacks, pgVersion);
   const jobs = Object.keys(host.jobs)
     .sort()
-    .map((name) => jobUnits(hostName, name, host.jobs[name], os));
+    .map((name) => jobUnits(hostName, name, host.jobs[name]));
   // The times config sets first (backups and jobs); then what homefleet places itself, in the windows left free.
   const schedule = new DaySchedule([...backups.timers, ...jobs.map((j) => j.timer)]);
   const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));

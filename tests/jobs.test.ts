@@ -98,8 +98,7 @@ describe("the model", () => {
   it("makes a oneshot service and a timer of the job's name, with its config path on the timer", () => {
     const box = host(model({ trim: trim({ randomizedDelaySec: 300 }) }), "box");
     const service = box.operations.services.find((s) => s.name === "trim")!;
-    expect(service).toMatchObject({ type: "oneshot", execStart: [{ program: { debian: "/usr/sbin/fstrim" }, args: ["--all"] }], service: { TimeoutStartSec: "14400s" } });
-    expect(service.execStart[0].program).not.toHaveProperty("nix");
+    expect(service).toMatchObject({ type: "oneshot", execStart: [{ program: { debian: "/usr/sbin/fstrim", nix: { pkg: "util-linux", bin: "fstrim" } }, args: ["--all"] }], service: { TimeoutStartSec: "14400s" } });
     expect(box.operations.timers.find((t) => t.name === "trim")).toEqual({
       name: "trim",
       description: "homefleet: schedule of job trim",
@@ -181,6 +180,13 @@ describe("the review's timer plan", () => {
     const config = parseFleetConfig(fleet({ nightly: trim({ calendar: "*-*-* 02:00:00" }) }));
     const findings = reviewFleet({ config, render: renderFleet(config) }).findings.filter((f) => f.check === "timer-collision");
     expect(findings).toEqual([expect.objectContaining({ severity: "warning", host: "box", path: "homefleet:hosts.box.jobs.nightly", message: "homefleet-backup-postgresql and nightly start at the same time (02:00)" })]);
+  });
+
+  it("reads a NixOS host's job with a nixpkgs-only program, and reports its collision at its path", () => {
+    const raw = fleet({}, { scrub: { program: { nix: { pkg: "zfs", bin: "zpool" } }, args: ["scrub", "tank"], calendar: "*-*-* 02:45:00" } });
+    const config = parseFleetConfig(raw);
+    const findings = reviewFleet({ config, render: renderFleet(config) }).findings.filter((f) => f.check === "timer-collision");
+    expect(findings).toEqual([expect.objectContaining({ host: "pi", path: "homefleet:hosts.pi.jobs.scrub", message: "homefleet-backup-config and scrub start at the same time (02:45)" })]);
   });
 
   it("reports a job that is not Persistent, and none for a job that is clear of the others", () => {
