@@ -2,7 +2,8 @@
  * Scheduled jobs on a real Debian host with systemd as PID 1: deployed with the stack, each
  * job's timer is enabled and listed by `systemctl list-timers`, and `systemctl start` of its
  * service runs the command in homefleet's sandbox: it writes where its config allows and
- * nowhere else (not even as root), and reaches the network only when asked.
+ * nowhere else (not even as root), and reaches the network only when asked. A job taken out of
+ * the config leaves the host with the next deployment.
  */
 import { fleet } from "./support/fleet";
 import { bootHost, onHost, stopHost, type TestHost } from "./support/hosts";
@@ -24,7 +25,7 @@ const sh = (script: string) => ({ program: { debian: "/bin/sh" }, args: ["-c", s
 const start = (unit: string) => onHost(host, `systemctl start ${unit}; echo "rc=$?"; systemctl show -p Result --value ${unit}`).stdout.trim().split("\n");
 const journal = (unit: string) => onHost(host, `journalctl --no-pager -o cat -u ${unit}`).stdout;
 
-it("deploys jobs whose timers are listed and whose services write only where allowed and reach the network only when asked", async () => {
+it("deploys jobs whose timers are listed, whose services write only where allowed and reach the network only when asked, and which leave with the config", async () => {
   // What a user's host would have before: a service user and the directories a job works on.
   const prepare = onHost(host, "useradd --system --no-create-home exports && mkdir -p /srv/jobs-out /srv/jobs-other && chown exports: /srv/jobs-out && chmod 0755 /srv/jobs-other");
   expect(prepare.stderr).toBe("");
@@ -62,4 +63,13 @@ it("deploys jobs whose timers are listed and whose services write only where all
   expect(journal("offline-probe.service")).toMatch(/socket: Address family not supported by protocol/);
   expect(start("online-probe.service")).toEqual(["rc=0", "success"]);
   expect(journal("online-probe.service")).toContain("reached");
+
+  // A job taken out of the config leaves the host: its timer is stopped and its files removed.
+  const { "stray-write": _gone, ...kept } = jobs;
+  const again = await deployTo(host, fleet(host, () => undefined, "proxy", { jobs: kept }));
+  expect(again.health.verdict).toBe("healthy");
+  const after = onHost(host, "systemctl list-timers --all --no-legend --no-pager").stdout;
+  expect(after).not.toContain("stray-write");
+  expect(after).toContain("export-report.timer");
+  expect(onHost(host, "ls /etc/systemd/system/stray-write.service /etc/systemd/system/stray-write.timer 2>&1 | grep -c 'No such file'").stdout.trim()).toBe("2");
 });
