@@ -325,7 +325,7 @@ function jobUnits(hostName: string, name: string, job: JobConfig): { service: Se
     ...(job.devices.length ? { PrivateDevices: "no", DevicePolicy: "closed", DeviceAllow: [...new Set(job.devices)].sort().map((d) => `${d} rw`) } : {}),
     ...(caps ? { CapabilityBoundingSet: caps, ...(job.user && job.user !== "root" ? { AmbientCapabilities: caps } : {}) } : {}),
   };
-  const after = [...job.after, ...job.requires.filter((u) => !job.after.includes(u)), ...(job.network ? ["network-online.target"] : [])];
+  const after = [...new Set([...job.after, ...job.requires, ...(job.network ? ["network-online.target"] : [])])];
   const service: ServiceUnitSpec = {
     name,
     description: job.description ?? `homefleet job ${name}`,

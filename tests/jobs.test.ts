@@ -110,7 +110,7 @@ describe("the model", () => {
   });
 
   it("gives no network unless asked, and then IPv4/IPv6 after network-online.target", () => {
-    const box = host(model({ local: trim(), online: trim({ network: true }) }), "box");
+    const box = host(model({ local: trim(), online: trim({ network: true, after: ["network-online.target"] }) }), "box");
     const local = box.operations.services.find((s) => s.name === "local")!;
     const online = box.operations.services.find((s) => s.name === "online")!;
     expect(local.hardening).toMatchObject({ PrivateNetwork: "yes", IPAddressDeny: "any", RestrictAddressFamilies: "AF_UNIX" });
