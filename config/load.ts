@@ -9,7 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
-import { bridgeGateway, databaseNames, linkEnvPrefix, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
+import { bridgeGateway, databaseNames, linkEnvPrefix, malformedPath, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -205,6 +205,7 @@ export function parseFleetConfig(input: {
   const configKeys = input.configKeys ?? [];
   problems.push(...crossChecks(hosts.data, stacks.data));
   problems.push(...operationsChecks(hosts.data, monitoring?.data));
+  problems.push(...jobChecks(hosts.data, stacks.data));
   problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data, monitoring?.data), configKeys, input.secretKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
@@ -242,6 +243,31 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     }
     if (am.heartbeatReceiver !== undefined && am.heartbeatReceiver === am.defaultReceiver) {
       problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.alertmanager.heartbeatReceiver`, message: "must not be the default receiver: it would get the always-firing Watchdog as an alert" });
+    }
+  }
+  return problems;
+}
+
+/** Scheduled jobs: a program for the host's flavour, names of their own, paths a job may write. */
+function jobChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [hostName, host] of Object.entries(hosts)) {
+    const onHost = Object.keys(stacks).filter((s) => stacks[s].host === hostName);
+    for (const [name, job] of Object.entries(host.jobs)) {
+      const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [hostName, "jobs", name, ...path]);
+      const reserved = reservedJobName(name, onHost);
+      if (reserved) problems.push({ path: at(), message: reserved });
+      if (host.os === "systemd" && !job.program.debian) problems.push({ path: at("program", "debian"), message: "required on a plain systemd host (os: systemd): the program's absolute path, such as /usr/sbin/fstrim" });
+      if (host.os === "nixos" && !job.program.nix) problems.push({ path: at("program", "nix"), message: "required on a NixOS host: the nixpkgs package and its binary, such as { pkg: util-linux, bin: fstrim }" });
+      job.writePaths.forEach((p, i) => {
+        const bad = unsafeWritePath(p);
+        if (bad) problems.push({ path: at("writePaths", String(i)), message: bad });
+      });
+      job.mounts.forEach((p, i) => {
+        const bad = malformedPath(p);
+        if (bad) problems.push({ path: at("mounts", String(i)), message: bad });
+      });
+      if ("PATH" in job.environment) problems.push({ path: at("environment", "PATH"), message: "homefleet sets PATH for every unit: give the program's absolute path instead" });
     }
   }
   return problems;

@@ -88,3 +88,44 @@ export function unsafeDataDirectory(path: string): string | undefined {
   if (tree) return `"${path}" is ${path === tree ? "" : `inside ${tree}, `}a system directory: homefleet would change its owner and mode; use a directory of its own, e.g. below /var/lib`;
   return undefined;
 }
+
+/**
+ * Why a job may not be given write access to PATH (ReadWritePaths=), or undefined. Unlike a data
+ * directory homefleet owns, a write path stays the user's: any directory below the shared parents
+ * is fine, but never a system tree (a job could rewrite /etc, the Nix store or homefleet's
+ * secrets) nor a shared parent as a whole (all of /var/lib holds every service's state).
+ */
+export function unsafeWritePath(path: string): string | undefined {
+  const segments = path.split("/").slice(1);
+  if (segments.some((s) => s === "." || s === "..")) return `"${path}" contains "." or ".." segments: write the path it means`;
+  if (path !== "/" && segments.some((s) => s === "")) return `"${path}" has empty segments: write it without "//" or a trailing "/"`;
+  if (path === "/") return `"/" would let the job write the whole system: name the directories it writes`;
+  if (SHARED_PARENTS.includes(path)) return `"${path}" is a shared system directory: name the job's own directory below it`;
+  const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+  if (tree) return `"${path}" is ${path === tree ? "" : `inside ${tree}, `}a system directory a job must not write (its programs, configuration or homefleet's secrets): use a directory of its own, e.g. below /var/lib or /srv`;
+  return undefined;
+}
+
+/** Paths that must be given whole (RequiresMountsFor=): absolute, without "." / ".." or empty segments. */
+export function malformedPath(path: string): string | undefined {
+  const segments = path.split("/").slice(1);
+  if (segments.some((s) => s === "." || s === "..")) return `"${path}" contains "." or ".." segments: write the path it means`;
+  if (path !== "/" && segments.some((s) => s === "")) return `"${path}" has empty segments: write it without "//" or a trailing "/"`;
+  return undefined;
+}
+
+/**
+ * Why NAME cannot be a job on a host with STACKS, or undefined: a job's units are `<name>.service`
+ * and `<name>.timer`, and one named like a unit homefleet writes or configures would replace it.
+ */
+export function reservedJobName(name: string, stacks: readonly string[]): string | undefined {
+  if (name.startsWith("homefleet-")) return `"${name}": names starting homefleet- are homefleet's own units (backups, certificates, exporters, networks)`;
+  for (const stack of stacks) {
+    if (name === `podman-${stack}`) return `"${name}" is the unit of stack ${stack}'s container: a job named so would replace it`;
+    if (name === `redis-${stack}`) return `"${name}" is the unit of stack ${stack}'s Redis: a job named so would replace it`;
+  }
+  if (name === "postgresql" || name.startsWith("postgresql-")) return `"${name}" is a PostgreSQL unit homefleet configures: name the job after what it does`;
+  if (name === "prometheus" || name.startsWith("prometheus-")) return `"${name}" is a Prometheus or exporter unit homefleet configures: name the job after what it does`;
+  if (["redis-server", "podman", "alertmanager", "nginx"].includes(name)) return `"${name}" is a unit homefleet configures or disables: name the job after what it does`;
+  return undefined;
+}

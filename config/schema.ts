@@ -201,6 +201,68 @@ export const ProxySchema = z.strictObject({
   vhosts: z.record(resourceName, ProxyVhostSchema).refine((v) => Object.keys(v).length > 0, { error: "expected at least one virtual host" }),
 });
 
+/** A unit name a job may be ordered after or require, e.g. postgresql.service or tank.mount. */
+const dependencyUnit = z.string().regex(/^[A-Za-z0-9@_:][A-Za-z0-9@._:-]*\.(service|socket|mount|target|path|device)$/, { error: "expected a unit name such as postgresql.service or tank.mount" });
+/** Text systemd reads literally on both flavours: no `%` (a specifier) and no `\` (an escape). */
+const literalText = (max: number) => z.string().min(1).max(max).regex(/^[^%\\]*$/, { error: "expected text without % or \\ (systemd would read them as specifiers and escapes)" });
+/** A calendar expression systemd accepts (config/calendar.ts). */
+const calendarExpression = z.string().superRefine((value, ctx) => {
+  const problem = calendarProblem(value);
+  // The message quotes the value already.
+  if (problem) ctx.addIssue({ code: "custom", message: problem, params: { hideValue: true } });
+});
+
+/**
+ * A scheduled job (`homefleet:hosts.<host>.jobs.<name>`): any command on a timer, as a oneshot
+ * service and a timer of the job's name, hardened like homefleet's own units and placed in the
+ * review's timer plan. Seed 001's vulcan runs about thirty of them (scrubs, trims, prunes, syncs).
+ */
+export const JobSchema = z.strictObject({
+  /** The unit's Description=. Default: `homefleet job <name>`. */
+  description: literalText(120).optional(),
+  /** What runs: `debian` on plain systemd hosts, `nix` on NixOS hosts; give both to run it on either. */
+  program: z.strictObject({
+    /** Absolute path of the executable on a Debian host, e.g. /usr/sbin/fstrim. */
+    debian: z.string().regex(/^\/[A-Za-z0-9._+/-]*[A-Za-z0-9._+-]$/, { error: "expected the program's absolute path, such as /usr/sbin/fstrim" }).optional(),
+    /** nixpkgs attribute and the binary in its bin/, e.g. { pkg: util-linux, bin: fstrim }. */
+    nix: z
+      .strictObject({
+        pkg: z.string().regex(/^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/, { error: "expected a nixpkgs attribute path such as util-linux or python3Packages.borgbackup" }),
+        bin: z.string().regex(/^[A-Za-z0-9._+-]+$/, { error: "expected the name of a binary in the package's bin/" }),
+      })
+      .optional(),
+  }),
+  /** Arguments, one list entry each; never parsed by a shell. */
+  args: z.array(z.string()).default([]),
+  /** When it runs: a systemd calendar expression, e.g. "Sun *-*-* 03:00:00" or "*:0/15". */
+  calendar: calendarExpression,
+  /** Catch up on a run missed while the host was off (seed 001). */
+  persistent: z.boolean().default(true),
+  /** Random delay after the calendar time; the review counts it in the job's window. */
+  randomizedDelaySec: z.int().min(0).max(86400).default(0),
+  /** Runs as this user (default root, without capabilities: see capabilities). */
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "expected a Unix user name" }).optional(),
+  group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "expected a Unix group name" }).optional(),
+  /** Directories and files it writes (ReadWritePaths=); everything else is read-only. Each must exist. */
+  writePaths: z.array(absolutePath).default([]),
+  /** Paths whose filesystems must be mounted first (RequiresMountsFor=); writePaths are added. */
+  mounts: z.array(absolutePath).default([]),
+  /** Network access (IPv4/IPv6, after network-online.target). Without it the job has none at all. */
+  network: z.boolean().default(false),
+  /** Non-secret environment. PATH is homefleet's: give the program's absolute path instead. */
+  environment: z.record(envName, literalText(4096)).default({}),
+  /** The run is stopped (and fails) after this long, so a hung job cannot block every later run. */
+  timeoutSec: z.int().min(1).max(7 * 86400).default(4 * 3600),
+  /** Device nodes it opens read-write, e.g. [/dev/zfs] for zpool (DeviceAllow=); every other device stays closed. */
+  devices: z.array(z.string().regex(/^\/dev\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: "expected a device node such as /dev/zfs" })).default([]),
+  /** Capabilities it keeps, e.g. [CAP_SYS_ADMIN] for fstrim. Default none, even as root. */
+  capabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/, { error: "expected a capability name such as CAP_SYS_ADMIN" })).default([]),
+  /** Units it starts after (After=), e.g. postgresql.service. */
+  after: z.array(dependencyUnit).default([]),
+  /** Units it needs (Requires= and After=): the job fails when one cannot start. */
+  requires: z.array(dependencyUnit).default([]),
+});
+
 export const HostMonitoringSchema = z.strictObject({
   /** Address the exporters listen on. 127.0.0.1 unless the Prometheus host scrapes over the network. */
   listenAddress: ipv4.default("127.0.0.1"),
@@ -240,6 +302,8 @@ export const HostSchema = z.strictObject({
   proxy: ProxySchema.optional(),
   /** Rollout wave: hosts of wave N+1 deploy only after every host of wave N deployed healthy. */
   wave: z.int().min(0).max(99).default(0),
+  /** Scheduled jobs by name; the name is the unit's (`<name>.service`, `<name>.timer`). */
+  jobs: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, { error: "expected a job name of lowercase letters, digits and '-', starting with a letter, at most 48 characters" }), JobSchema).default({}),
 });
 
 const duration = z.string().regex(/^[1-9][0-9]*[smh]$/, { error: "expected a duration such as 30s, 5m or 4h" });
@@ -577,6 +641,7 @@ export type MonitoringConfig = z.infer<typeof MonitoringSchema>;
 export type AlertmanagerConfig = z.infer<typeof AlertmanagerSchema>;
 export type CertificateConfig = z.infer<typeof CertificateSchema>;
 export type ProxyConfig = z.infer<typeof ProxySchema>;
+export type JobConfig = z.infer<typeof JobSchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;

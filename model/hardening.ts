@@ -82,6 +82,16 @@ export const hardening = {
   } as HardeningDirectives,
 
   /**
+   * A scheduled job that asked for the network (`jobs.<name>.network`): IPv4 and IPv6 sockets,
+   * nothing else beyond the base. A job without it gets `localOnly`.
+   */
+  networkJob: {
+    ...BASE,
+    RestrictAddressFamilies: "AF_UNIX AF_INET AF_INET6",
+    RemoveIPC: "yes",
+  } as HardeningDirectives,
+
+  /**
    * Off-site backup: reaches the repository over the network and reads dumps owned by postgres
    * and redis (0700), hence CAP_DAC_READ_SEARCH and nothing else.
    */

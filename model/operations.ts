@@ -3,11 +3,11 @@
  * certificate renewal and validation, exporters. Seeds 000, 001 and 004 spend most of their
  * words on these; here every host gets them without asking.
  */
-import type { CertificateConfig, HostConfig } from "../config/schema";
+import type { CertificateConfig, HostConfig, JobConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
 import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
-import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
+import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ProgramRef, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
@@ -55,7 +55,7 @@ type UnscheduledBackup = Omit<BackupJobSpec, "onCalendar" | "check">;
 
 function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced: UnplacedTimer[]; dirs: DirectorySpec[]; jobs: UnscheduledBackup[] } {
   const b = host.backup;
-  const jobs: UnscheduledBackup[] = [];
+  const backupJobs: UnscheduledBackup[] = [];
   const kept = `${b.retentionDays} days`;
   const services: ServiceUnitSpec[] = [];
   const timers: TimerSpec[] = [];
@@ -86,7 +86,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       hardening: hardening.postgresClient,
     });
     timers.push({ name: "homefleet-backup-postgresql", description: "homefleet: nightly PostgreSQL dumps", onCalendar: daily(b.schedule.postgresql), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
-    jobs.push({ job: "homefleet-backup-postgresql", kind: "postgresql", saves: databases.map((db) => db.name), destination: dest, retention: kept });
+    backupJobs.push({ job: "homefleet-backup-postgresql", kind: "postgresql", saves: databases.map((db) => db.name), destination: dest, retention: kept });
     dumpUnits.push("homefleet-backup-postgresql.service");
   }
 
@@ -117,7 +117,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       });
       // The first cache at backup.schedule.redis; each further one in the first free window after it.
       const timer = { name, description: `homefleet: nightly Redis snapshot of ${s.name}`, persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) };
-      jobs.push({ job: name, kind: "redis", stack: s.name, saves: [`/var/lib/redis-${s.name}`], destination: dest, retention: kept });
+      backupJobs.push({ job: name, kind: "redis", stack: s.name, saves: [`/var/lib/redis-${s.name}`], destination: dest, retention: kept });
       if (i === 0) timers.push({ ...timer, onCalendar: daily(b.schedule.redis) });
       else unplaced.push({ ...timer, earliest: minutesOf(b.schedule.redis) });
       dumpUnits.push(`${name}.service`);
@@ -125,7 +125,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
 
   const configDest = `${b.dir}/config`;
   const configPaths = [CONFIG_ROOT, SECRETS_ROOT, ...(os === "nixos" ? [NIXOS_MODULE_DIR] : [])];
-  jobs.push({ job: "homefleet-backup-config", kind: "config", saves: configPaths, destination: configDest, retention: kept });
+  backupJobs.push({ job: "homefleet-backup-config", kind: "config", saves: configPaths, destination: configDest, retention: kept });
   dirs.push({ path: configDest, mode: "0700", user: "root", group: "root" });
   services.push({
     name: "homefleet-backup-config",
@@ -147,7 +147,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     if (!sources.length) continue;
     const name = volumesBackupJob(s.name);
     const dest = `${b.dir}/volumes-${s.name}`;
-    jobs.push({ job: name, kind: "volumes", stack: s.name, saves: sources, destination: dest, retention: kept });
+    backupJobs.push({ job: name, kind: "volumes", stack: s.name, saves: sources, destination: dest, retention: kept });
     dirs.push({ path: dest, mode: "0700", user: "root", group: "root" });
     services.push({
       name,
@@ -196,7 +196,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       hardening: hardening.networkBackup,
     });
     timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
-    jobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepYearly} yearly snapshots` });
+    backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepYearly} yearly snapshots` });
     services.push({
       name: "homefleet-backup-offsite-check",
       description: `homefleet: restic check of ${hostName}'s off-site repository`,
@@ -214,7 +214,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     });
     timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec });
   }
-  return { services, timers, unplaced, dirs, jobs };
+  return { services, timers, unplaced, dirs, jobs: backupJobs };
 }
 
 /** Renewals from 04:00, each at least RENEWAL_STAGGER_MINUTES after the one before; the check after the last. */
@@ -317,10 +317,68 @@ function redisExporterUnit(stack: StackModel, address: string, port: number): Se
   };
 }
 
+/** `homefleet:hosts.<host>.jobs.<name>`: where a scheduled job is set, for the review's findings. */
+export const jobConfigPath = (host: string, job: string) => `homefleet:hosts.${host}.jobs.${job}`;
+
+/** Home directories: a job that writes below one needs ProtectHome=read-only instead of yes. */
+const HOME_TREES = ["/home", "/root", "/run/user"];
+
+/**
+ * A scheduled job: a oneshot service and its timer, both named after the job. Hardened like
+ * homefleet's own units: no network unless asked (`localOnly`), writes only to its writePaths,
+ * no capabilities unless listed; its writePaths are mount requirements too, so a job never
+ * writes onto the root disk under an absent pool.
+ */
+function jobUnits(hostName: string, name: string, job: JobConfig): { service: ServiceUnitSpec; timer: TimerSpec } {
+  // As the config gives it; config checks (config/load.ts jobChecks) require the host's own flavour.
+  const program: ProgramRef = { ...(job.program.debian ? { debian: job.program.debian } : {}), ...(job.program.nix ? { nix: { ...job.program.nix } } : {}) };
+  const mounts = [...new Set([...job.mounts, ...job.writePaths])].sort();
+  const writesHome = job.writePaths.some((p) => HOME_TREES.some((h) => p === h || p.startsWith(`${h}/`)));
+  const caps = [...new Set(job.capabilities)].sort().join(" ");
+  const hardeningOf = {
+    ...(job.network ? hardening.networkJob : hardening.localOnly),
+    // ProtectHome=yes hides home directories entirely; read-only lets ReadWritePaths= open the job's own.
+    ...(writesHome ? { ProtectHome: "read-only" } : {}),
+    // PrivateDevices=yes would hide every device node: the listed ones are opened, nothing else.
+    ...(job.devices.length ? { PrivateDevices: "no", DevicePolicy: "closed", DeviceAllow: [...new Set(job.devices)].sort().map((d) => `${d} rw`) } : {}),
+    ...(caps ? { CapabilityBoundingSet: caps, ...(job.user && job.user !== "root" ? { AmbientCapabilities: caps } : {}) } : {}),
+  };
+  const after = [...new Set([...job.after, ...job.requires, ...(job.network ? ["network-online.target"] : [])])];
+  const service: ServiceUnitSpec = {
+    name,
+    description: job.description ?? `homefleet job ${name}`,
+    why: [`Scheduled job ${name}, set in ${jobConfigPath(hostName, name)}.`],
+    type: "oneshot",
+    ...(job.user ? { user: job.user } : {}),
+    ...(job.group ? { group: job.group } : {}),
+    execStart: [{ program, args: [...job.args] }],
+    ...(Object.keys(job.environment).length ? { environment: { ...job.environment } } : {}),
+    ...(after.length ? { after } : {}),
+    ...(job.requires.length ? { requires: [...job.requires] } : {}),
+    ...(job.network ? { wants: ["network-online.target"] } : {}),
+    ...(mounts.length ? { requiresMountsFor: mounts } : {}),
+    ...(job.writePaths.length ? { readWritePaths: [...job.writePaths] } : {}),
+    service: { TimeoutStartSec: `${job.timeoutSec}s` },
+    hardening: hardeningOf,
+  };
+  const timer: TimerSpec = {
+    name,
+    description: `homefleet: schedule of job ${name}`,
+    onCalendar: job.calendar,
+    persistent: job.persistent,
+    randomizedDelaySec: job.randomizedDelaySec,
+    configPath: jobConfigPath(hostName, name),
+  };
+  return { service, timer };
+}
+
 export function buildHostOperations(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): HostOperations {
   const backups = backupUnits(hostName, host, os, stacks, pgVersion);
-  // The times config sets first; then what homefleet places itself, in the windows left free.
-  const schedule = new DaySchedule(backups.timers);
+  const jobs = Object.keys(host.jobs)
+    .sort()
+    .map((name) => jobUnits(hostName, name, host.jobs[name]));
+  // The times config sets first (backups and jobs); then what homefleet places itself, in the windows left free.
+  const schedule = new DaySchedule([...backups.timers, ...jobs.map((j) => j.timer)]);
   const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));
   const proxied = new Set(Object.values(host.proxy?.vhosts ?? {}).map((v) => v.certificate));
   const certs = certificateUnits(hostName, host.certificates, schedule, proxied);
@@ -336,11 +394,11 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
       redisExporters.push(redisExporterUnit(s, address, port));
     });
   const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
-  const timers = [...backups.timers, ...placedBackups, ...certs.timers];
+  const timers = [...backups.timers, ...placedBackups, ...certs.timers, ...jobs.map((j) => j.timer)];
   const calendarOf = (job: string) => timers.find((t) => t.name === job)!.onCalendar;
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
   return {
-    services: [...backups.services, ...certs.services, ...redisExporters],
+    services: [...backups.services, ...certs.services, ...redisExporters, ...jobs.map((j) => j.service)],
     timers,
     directories: [...backups.dirs, ...certs.dirs, { path: TEXTFILE_DIR, mode: "2775", user: "root", group: METRICS_GROUP }],
     exporters,

@@ -307,7 +307,9 @@ export type ProgramRef =
       readonly debian: string;
       /** nixpkgs attribute and binary, e.g. { pkg: "prometheus-node-exporter", bin: "node_exporter" }. */
       readonly nix: { readonly pkg: string; readonly bin: string };
-    };
+    }
+  /** A user's program (a scheduled job), given for the flavours the config names: the printer of a missing one refuses. */
+  | { readonly debian?: string; readonly nix?: { readonly pkg: string; readonly bin: string } };
 
 export interface ExecSpec {
   readonly program: ProgramRef;
@@ -373,6 +375,8 @@ export interface TimerSpec {
   readonly persistent: boolean;
   /** Spreads load across hosts; kept below the gap to the next job of the host. */
   readonly randomizedDelaySec: number;
+  /** The config key that sets this timer, for the review's findings (a scheduled job's `homefleet:hosts.<h>.jobs.<name>`). */
+  readonly configPath?: string;
 }
 
 export interface OperationsUnits {

@@ -42,7 +42,8 @@ export function timerWindows(host: HostModel): TimerWindow[] {
   return host.operations.timers.map((t) => ({ timer: t.name, ...dayWindow(t.onCalendar, t.randomizedDelaySec), spec: t }));
 }
 
-function timerPath(host: string, timer: string): string {
+function timerPath(host: string, timer: string, spec?: TimerSpec): string {
+  if (spec?.configPath) return spec.configPath;
   if (timer.startsWith("homefleet-backup-offsite")) return hostPath(host, "backup", "offsite");
   if (timer.startsWith("homefleet-backup-")) return hostPath(host, "backup", "schedule");
   if (timer.startsWith("homefleet-cert-")) return hostPath(host, "certificates");
@@ -53,10 +54,10 @@ function checkTimers(host: HostModel, emit: Emit): void {
   const windows = timerWindows(host);
   for (const w of windows) {
     if (w.start === undefined) {
-      emit("timer-calendar", "warning", timerPath(host.name, w.timer), `${w.timer}.timer: cannot place "${w.spec.onCalendar}" on the schedule`, "A calendar expression homefleet cannot read cannot be checked for collisions, and may not be what you meant.", "Use the form `[Mon..Sun ]*-*-* HH:MM[:SS]`, and check it with `systemd-analyze calendar`.");
+      emit("timer-calendar", "warning", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer: cannot place "${w.spec.onCalendar}" on the schedule`, "A calendar expression homefleet cannot read cannot be checked for collisions, and may not be what you meant.", "Use the form `[Mon..Sun ]*-*-* HH:MM[:SS]`, and check it with `systemd-analyze calendar`.");
     }
     if (!w.spec.persistent) {
-      emit("timer-persistent", "warning", timerPath(host.name, w.timer), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
+      emit("timer-persistent", "warning", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
     }
   }
   const placed = windows.filter((w) => w.start !== undefined);
@@ -66,9 +67,9 @@ function checkTimers(host: HostModel, emit: Emit): void {
       const b = placed[j];
       if (!windowsOverlap({ start: a.start!, end: a.end!, weekday: a.weekday }, { start: b.start!, end: b.end!, weekday: b.weekday })) continue;
       if (a.start === b.start) {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} and ${b.timer} start at the same time (${clockTime(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
+        emit("timer-collision", "warning", timerPath(host.name, b.timer, b.spec), `${a.timer} and ${b.timer} start at the same time (${clockTime(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
       } else {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer), `${a.timer} (${clockTime(a.start!)}-${clockTime(a.end!)}) overlaps ${b.timer} (${clockTime(b.start!)}-${clockTime(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
+        emit("timer-collision", "warning", timerPath(host.name, b.timer, b.spec), `${a.timer} (${clockTime(a.start!)}-${clockTime(a.end!)}) overlaps ${b.timer} (${clockTime(b.start!)}-${clockTime(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
       }
     }
   }

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { parseFleetConfig } from "../config/load";
 import { certAcmeScript, certCheckScript, CERTIFICATE_SCRIPTS } from "../render/scripts/certificates";
-import { run, shellcheck, type ToolResult } from "./support/validators";
+import { hostScriptPath, run, shellcheckFile, type ToolResult } from "./support/validators";
 
 jest.setTimeout(60_000);
 
@@ -221,8 +221,8 @@ afterAll(async () => {
 });
 
 describe("certificate scripts", () => {
-  it.each(CERTIFICATE_SCRIPTS.map((s) => [s.name, s] as const))("%s passes shellcheck without a single finding", (_name, script) => {
-    const result = shellcheck(script.text);
+  it.each(CERTIFICATE_SCRIPTS.map((s) => [s.name, s] as const))("%s passes shellcheck as committed, without a single finding", (name) => {
+    const result = shellcheckFile(hostScriptPath(name));
     expect({ status: result.status, findings: result.stdout }).toEqual({ status: 0, findings: "" });
   });
 });

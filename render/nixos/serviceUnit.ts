@@ -30,7 +30,9 @@ export function nixExec(exec: ExecSpec): NixExpr {
   if ("script" in exec.program) {
     return NixExpr.interpolate([prefix, NixExpr.ref(scriptBindingName(exec.program.script)), `/bin/${exec.program.script}${args}`]);
   }
-  return NixExpr.interpolate([prefix, NixExpr.ref(`pkgs.${exec.program.nix.pkg}`), `/bin/${exec.program.nix.bin}${args}`]);
+  const nix = exec.program.nix;
+  if (!nix) throw new Error(`no nixpkgs package for the program ${exec.program.debian}`);
+  return NixExpr.interpolate([prefix, NixExpr.ref(`pkgs.${nix.pkg}`), `/bin/${nix.bin}${args}`]);
 }
 
 /** systemd directive values as NixOS serviceConfig: lists stay lists, "yes"/"no" become booleans. */

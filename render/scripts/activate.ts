@@ -1,12 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { homefleetRoot } from "../../config/packageRoot";
+import { hostScriptText } from "./files";
 import type { ScriptSpec } from "./index";
-
-/** Reads a host script once, at load: the deployer's dynamic provider carries the text, not the path. */
-export function hostScriptText(fileName: string): string {
-  return readFileSync(join(homefleetRoot(), "render", "scripts", fileName), "utf8");
-}
 
 /**
  * The host side of a deployment (render/scripts/homefleet-activate.sh): generations, the deploy

@@ -64,6 +64,19 @@ export function shellcheck(source: string): ToolResult {
   return run("shellcheck", ["--shell=bash", "--severity=style", "-"], source);
 }
 
+/**
+ * shellcheck on a file as committed: its own shebang or `# shellcheck shell=` directive, and
+ * the .shellcheckrc beside it (render/scripts/.shellcheckrc lets it follow lib/ includes).
+ */
+export function shellcheckFile(path: string): ToolResult {
+  return run("shellcheck", ["--severity=style", path]);
+}
+
+/** A committed host script, render/scripts/<name>.sh. */
+export function hostScriptPath(name: string): string {
+  return join(__dirname, "..", "..", "render", "scripts", `${name}.sh`);
+}
+
 const EXEC_DIRECTIVE = /^(ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecStopPost|ExecReload|ExecCondition)=(.*)$/s;
 
 /** The executable of each Exec*= line, with systemd's prefixes (-, +, !, @, :) removed. */
