@@ -54,7 +54,8 @@ function checkTimers(host: HostModel, emit: Emit): void {
   const windows = timerWindows(host);
   for (const w of windows) {
     if (w.start === undefined) {
-      emit("timer-calendar", "warning", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer: cannot place "${w.spec.onCalendar}" on the schedule`, "A calendar expression homefleet cannot read cannot be checked for collisions, and may not be what you meant.", "Use the form `[Mon..Sun ]*-*-* HH:MM[:SS]`, and check it with `systemd-analyze calendar`.");
+      // Config has checked the expression against systemd's grammar: it is valid, only not one fixed time a day.
+      emit("timer-calendar", "info", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer runs on "${w.spec.onCalendar}", which is not on the day plan: its collisions with other jobs are not checked`, "Only jobs at one fixed time of day (daily, or on given weekdays) are laid out on the day plan; a job that runs several times a day or on given dates is not.", "Nothing, if that is what it should do; give it a fixed time (`*-*-* HH:MM:00`) to have it checked.");
     }
     if (!w.spec.persistent) {
       emit("timer-persistent", "warning", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
