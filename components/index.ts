@@ -6,3 +6,5 @@ export { GeneratedSecret, generateSecretValue } from "./GeneratedSecret";
 export { BackupSchedule, type BackupScheduleArgs } from "./BackupSchedule";
 export { Certificate, type CertificateArgs } from "./Certificate";
 export { Exporter, type ExporterArgs } from "./Exporter";
+export { ScheduledJob, type ScheduledJobArgs } from "./ScheduledJob";
+export { VirtualHost, type VirtualHostArgs } from "./VirtualHost";

@@ -7,7 +7,9 @@ import { HostPackages } from "./HostPackages";
 import { BackupSchedule } from "../components/BackupSchedule";
 import { Certificate } from "../components/Certificate";
 import { Exporter, type ExporterArgs } from "../components/Exporter";
+import { ScheduledJob } from "../components/ScheduledJob";
 import { ServiceStack, type SecretFileOutput } from "../components/ServiceStack";
+import { VirtualHost } from "../components/VirtualHost";
 import { scrapeable } from "../model/monitoring";
 import { units } from "../model/paths";
 import { composed } from "../model/secretFile";
@@ -35,9 +37,10 @@ export interface FleetHostDeployArgs {
 }
 
 /**
- * One host of the fleet and what it runs: its stacks, backups, certificates and exporters as
- * children, its rendered files and their manifest, and (when deployments are enabled) the
- * host-deployment resource that pushes them, activates, health-gates and detects drift.
+ * One host of the fleet and what it runs: its stacks, backups, certificates, exporters, scheduled
+ * jobs and virtual hosts as children, its rendered files and their manifest, and (when
+ * deployments are enabled) the host-deployment resource that pushes them, activates,
+ * health-gates and detects drift.
  */
 export class FleetHost extends pulumi.ComponentResource {
   public readonly os: pulumi.Output<string>;
@@ -57,6 +60,8 @@ export class FleetHost extends pulumi.ComponentResource {
   public readonly certificates: readonly Certificate[];
   /** Host-wide exporters (node, PostgreSQL, blackbox); a stack's Redis exporter is under the stack. */
   public readonly exporters: readonly Exporter[];
+  public readonly jobs: readonly ScheduledJob[];
+  public readonly virtualHosts: readonly VirtualHost[];
   /** Health checks the deployment gates on, by stack. */
   public readonly healthChecks: Readonly<Record<string, pulumi.Output<HealthCheckSpec[]>>>;
   public readonly deployment?: HostDeployment;
@@ -102,6 +107,9 @@ export class FleetHost extends pulumi.ComponentResource {
     this.backups = ops.backups.filter((b) => !b.stack).map((b) => new BackupSchedule(`${name}-${b.kind}-backup`, { spec: b }, { parent: this }));
     this.certificates = ops.certificates.map((c) => new Certificate(`${name}-${c.name}-certificate`, { spec: c }, { parent: this }));
     this.exporters = ops.exporters.filter((e) => !e.stack).map((e) => new Exporter(`${name}-${e.kind}-exporter`, exporter(e), { parent: this }));
+    this.jobs = ops.jobs.map((j) => new ScheduledJob(`${name}-${j.name}-job`, { service: j.service, timer: j.timer }, { parent: this }));
+    const proxy = host.proxy;
+    this.virtualHosts = proxy ? proxy.vhosts.map((v) => new VirtualHost(`${name}-${v.name}-vhost`, { spec: v, listenAddress: proxy.listenAddress }, { parent: this })) : [];
 
     if (args.deploy) {
       const stackSecretFiles = this.stacks.map((s) => s.secretFiles);

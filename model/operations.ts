@@ -404,6 +404,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
     exporters,
     probes,
     certificates: certs.list,
+    jobs: jobs.map((j) => ({ name: j.timer.name, service: j.service, timer: j.timer })),
     backups: backups.jobs.map((j) => ({
       ...j,
       onCalendar: calendarOf(j.job),

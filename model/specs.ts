@@ -446,6 +446,8 @@ export interface HostOperations {
   readonly certificates: readonly CertificateSpec[];
   /** The backup jobs, as users think of them (what, where, when, how long kept). */
   readonly backups: readonly BackupJobSpec[];
+  /** Scheduled jobs from config (homefleet:hosts.<host>.jobs): each a service and a timer of the job's name, also among services and timers. */
+  readonly jobs: readonly { readonly name: string; readonly service: ServiceUnitSpec; readonly timer: TimerSpec }[];
 }
 
 // ---------------------------------------------------------------------------------------------
