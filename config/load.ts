@@ -417,6 +417,19 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
 function proxyProblems(hosts: Readonly<Record<string, HostConfig>>, stacks: Readonly<Record<string, StackConfig>>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const [hostName, host] of Object.entries(hosts)) {
+    if (host.proxy) {
+      // The proxy routes a name's challenges to one responder port: every certificate with that name must use it.
+      const portOf = new Map<string, { port: number; cert: string }>();
+      for (const [cert, spec] of Object.entries(host.certificates)) {
+        const port = (spec.acme ?? spec.stepCa)?.httpPort;
+        if (port === undefined) continue;
+        for (const d of spec.domains) {
+          const other = portOf.get(d);
+          if (other && other.port !== port) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${hostName}.certificates.${cert}`, message: `certificate ${other.cert} also names ${d} and proves it on port ${other.port}, this one on ${port}: behind the proxy a name's challenges go to one port, so give both the same httpPort` });
+          else portOf.set(d, { port, cert });
+        }
+      }
+    }
     for (const [vhost, v] of Object.entries(host.proxy?.vhosts ?? {})) {
       const path = `${CONFIG_NAMESPACE}:hosts.${hostName}.proxy.vhosts.${vhost}`;
       const cert = host.certificates[v.certificate];

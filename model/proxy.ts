@@ -38,8 +38,16 @@ export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): Pro
         readTimeoutSec: v.readTimeoutSec,
       };
     });
-  const challenges = Object.keys(host.certificates)
-    .sort()
-    .map((certificate) => ({ certificate, domains: [...host.certificates[certificate].domains], port: acmeOrder(host.certificates[certificate]).httpPort }));
+  // One port-80 server per responder port, each name in exactly one of them (config refuses a name
+  // whose certificates answer on different ports): nginx ignores a second server with the same name.
+  const byPort = new Map<number, { certificates: string[]; domains: Set<string> }>();
+  for (const certificate of Object.keys(host.certificates).sort()) {
+    const port = acmeOrder(host.certificates[certificate]).httpPort;
+    const group = byPort.get(port) ?? { certificates: [], domains: new Set<string>() };
+    group.certificates.push(certificate);
+    for (const d of host.certificates[certificate].domains) group.domains.add(d);
+    byPort.set(port, group);
+  }
+  const challenges = [...byPort.keys()].sort((a, b) => a - b).map((port) => ({ certificates: byPort.get(port)!.certificates, domains: [...byPort.get(port)!.domains].sort(), port }));
   return { unit: PROXY_UNIT, listenAddress: proxy.listenAddress, vhosts, challenges };
 }

@@ -282,8 +282,8 @@ export interface ProxySpec {
     readonly websockets: boolean;
     readonly readTimeoutSec: number;
   }[];
-  /** Every certificate of the host: its names' /.well-known/acme-challenge/ goes to its responder's port. */
-  readonly challenges: readonly { readonly certificate: string; readonly domains: readonly string[]; readonly port: number }[];
+  /** Per HTTP-01 responder port, the certificates answering there and their names: /.well-known/acme-challenge/ of those names goes to that port. */
+  readonly challenges: readonly { readonly certificates: readonly string[]; readonly domains: readonly string[]; readonly port: number }[];
 }
 
 export interface FleetModel {

@@ -175,6 +175,7 @@ export function allListeners(host: HostModel): ListenerSpec[] {
   }
   for (const e of host.operations.exporters) listeners.push({ address: e.address, port: e.port, protocol: "tcp", owner: e.kind === "redis" ? `homefleet-redis-exporter-${e.stack}.service` : `${e.kind} exporter` });
   if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, protocol: "tcp", owner: "prometheus" });
+  if (host.alertmanager) listeners.push({ address: host.alertmanager.listenAddress, port: host.alertmanager.port, protocol: "tcp", owner: host.alertmanager.unit });
   if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, protocol: "tcp", owner: host.proxy.unit });
   if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, protocol: "tcp", owner: unitNames.postgres(host.os, host.postgres.version) });
   return listeners;

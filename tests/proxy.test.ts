@@ -95,6 +95,15 @@ describe("config", () => {
     expect(problems(nixos)).toEqual([expect.objectContaining({ path: "homefleet:hosts.web.certificates.site.group", message: expect.stringContaining("set group: nginx") })]);
   });
 
+  it("refuses one name proven on two responder ports behind the proxy; on one port the names share a server", () => {
+    const raw = base();
+    raw.hosts.web.certificates.www = { domains: ["www.example.test"], issuer: "acme", acme: { email: "ops@example.test", httpPort: 8404 } };
+    expect(problems(raw)).toEqual([expect.objectContaining({ path: "homefleet:hosts.web.certificates.www", message: expect.stringContaining("give both the same httpPort") })]);
+    raw.hosts.web.certificates.www.acme.httpPort = 8402;
+    const conf = fileOf(raw, "/etc/nginx/conf.d/homefleet-proxy.conf").content;
+    expect(conf.match(/server_name [^;]*www\.example\.test/g)).toEqual(["server_name app.example.test www.example.test", "server_name app.example.test www.example.test"]);
+  });
+
   it("refuses upstream URLs nginx would parse, wildcards and stacks on 443", () => {
     const raw = base();
     raw.hosts.web.proxy.vhosts.app.upstream = { url: "http://127.0.0.1:8080/;return 200" };
@@ -149,7 +158,7 @@ describe("rendering", () => {
         extraConfig: "client_max_body_size 50m;\n",
         locations: { "/": { proxyPass: "http://127.0.0.1:18080", proxyWebsockets: true, extraConfig: "proxy_read_timeout 300s;\n" } },
       });
-      expect(evaluated.nginx.virtualHosts["acme-challenge-db"]).toEqual({
+      expect(evaluated.nginx.virtualHosts["acme-challenge-8403"]).toEqual({
         serverName: "db.example.test",
         serverAliases: [],
         listen: [{ addr: "0.0.0.0", port: 80, ssl: false }],
@@ -195,6 +204,8 @@ describe("the rendered Debian configuration in a real nginx", () => {
     expect(missing).toEqual([]);
     const raw = base();
     raw.hosts.web.proxy.vhosts.app.upstream = { url: "http://127.0.0.1:18080" };
+    // A second certificate for one of the names, on the same responder port: one port-80 server.
+    raw.hosts.web.certificates.www = { domains: ["www.example.test"], issuer: "acme", acme: { email: "ops@example.test", httpPort: 8402 } };
     const conf = fileOf(raw, "/etc/nginx/conf.d/homefleet-proxy.conf").content;
     const dir = mkdtempSync(join(tmpdir(), "hf-nginx-"));
     try {
@@ -231,6 +242,7 @@ describe("the rendered Debian configuration in a real nginx", () => {
           -keyout /var/lib/homefleet/certs/site/site.key -out /var/lib/homefleet/certs/site/site.crt 2>/dev/null
         python3 -m http.server 18080 --bind 127.0.0.1 --directory $D/upstream >/dev/null 2>&1 &
         python3 -m http.server 8403 --bind 127.0.0.1 --directory $D/responder >/dev/null 2>&1 &
+        echo "warnings: $(nginx -t -c $D/nginx.conf 2>&1 | grep -c warn || true)"
         nginx -t -c $D/nginx.conf 2>&1 | tail -1
         nginx -c $D/nginx.conf
         for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18080/ && curl -s -o /dev/null http://127.0.0.1:8403/ && break; sleep 0.1; done
@@ -244,6 +256,7 @@ describe("the rendered Debian configuration in a real nginx", () => {
       expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
       const lines = result.stdout.trim().split("\n");
       expect(lines).toEqual([
+        "warnings: 0",
         expect.stringMatching(/test is successful$/),
         "tls: hello from the upstream",
         "redirect: 301 https://app.example.test/hello.txt",

@@ -42,7 +42,7 @@ export function renderNginxProxy(proxy: ProxySpec): string {
   for (const c of proxy.challenges) {
     out.push(
       "",
-      `# ${c.certificate}: HTTP-01 challenges go to the certificate's responder; everything else to HTTPS.`,
+      `# ${c.certificates.join(", ")}: HTTP-01 challenges go to the responder on port ${c.port}; everything else to HTTPS.`,
       ...block("server", [
         `listen ${address}:80;`,
         `server_name ${c.domains.join(" ")};`,

@@ -149,7 +149,7 @@ function nginxModule(proxy: ProxySpec): NixValue {
     };
   }
   for (const c of proxy.challenges) {
-    virtualHosts[`acme-challenge-${c.certificate}`] = {
+    virtualHosts[`acme-challenge-${c.port}`] = {
       serverName: c.domains[0],
       serverAliases: c.domains.slice(1),
       listen: listen(80, false),
