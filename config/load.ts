@@ -268,6 +268,9 @@ function jobChecks(hosts: Record<string, HostConfig>, stacks: Record<string, Sta
         if (bad) problems.push({ path: at("mounts", String(i)), message: bad });
       });
       if ("PATH" in job.environment) problems.push({ path: at("environment", "PATH"), message: "homefleet sets PATH for every unit: give the program's absolute path instead" });
+      for (const env of Object.keys(job.secretEnvironment)) {
+        if (env in job.environment) problems.push({ path: at("secretEnvironment", env), message: `${env} is also in environment: give it once` });
+      }
     }
   }
   return problems;
@@ -533,6 +536,9 @@ function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Recor
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "backup", "offsite", ...path]);
     if (offsite?.passwordConfig) refs.push({ key: offsite.passwordConfig, path: at("passwordConfig") });
     if (offsite?.environmentConfig) refs.push({ key: offsite.environmentConfig, path: at("environmentConfig") });
+    for (const [job, spec] of Object.entries(host.jobs)) {
+      for (const [env, ref] of Object.entries(spec.secretEnvironment)) refs.push({ key: ref.slice("config:".length), path: joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "jobs", job, "secretEnvironment", env]) });
+    }
   }
   for (const [name, stack] of Object.entries(stacks)) {
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [name, ...path]);

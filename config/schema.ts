@@ -251,6 +251,11 @@ export const JobSchema = z.strictObject({
   network: z.boolean().default(false),
   /** Non-secret environment. PATH is homefleet's: give the program's absolute path instead. */
   environment: z.record(envName, literalText(4096)).default({}),
+  /**
+   * Secret environment: each variable's value is a secret config key (`config:<key>`, stored with
+   * `pulumi config set --secret`), written to a root-only file systemd reads before the job starts.
+   */
+  secretEnvironment: z.record(envName, z.string().regex(/^config:[A-Za-z][A-Za-z0-9_]*$/, { error: "expected config:<secret config key>" })).default({}),
   /** The run is stopped (and fails) after this long, so a hung job cannot block every later run. */
   timeoutSec: z.int().min(1).max(7 * 86400).default(4 * 3600),
   /** Device nodes it opens read-write, e.g. [/dev/zfs] for zpool (DeviceAllow=); every other device stays closed. */

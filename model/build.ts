@@ -354,6 +354,13 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
         hostConfigSecrets.push(offsite.environmentConfig);
       }
     }
+    // A job's secret environment: one root-only file per job, from secret config values.
+    for (const [job, spec] of Object.entries(host.jobs)) {
+      const names = Object.keys(spec.secretEnvironment).sort();
+      if (!names.length) continue;
+      hostSecretFiles.push({ path: secretPaths.jobEnv(job), owner: "root", group: "root", mode: "0400", format: "env", entries: names.map((env) => ({ name: env, parts: [{ secret: `config/${spec.secretEnvironment[env].slice("config:".length)}` }] })) });
+      for (const env of names) hostConfigSecrets.push(spec.secretEnvironment[env].slice("config:".length));
+    }
     // Both issuers order through lego (step-ca by its ACME provisioner).
     const hasAcme = Object.keys(host.certificates).length > 0;
     const packages =
@@ -393,7 +400,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
       packages,
       operations,
       secretFiles: hostSecretFiles,
-      configSecrets: hostConfigSecrets,
+      configSecrets: [...new Set(hostConfigSecrets)],
       warnings: [],
     });
   }

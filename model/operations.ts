@@ -353,6 +353,8 @@ function jobUnits(hostName: string, name: string, job: JobConfig): { service: Se
     ...(job.group ? { group: job.group } : {}),
     execStart: [{ program, args: [...job.args] }],
     ...(Object.keys(job.environment).length ? { environment: { ...job.environment } } : {}),
+    // Read by systemd as root before the job's user takes over; the values never reach the unit.
+    ...(Object.keys(job.secretEnvironment).length ? { environmentFiles: [secretPaths.jobEnv(name)] } : {}),
     ...(after.length ? { after } : {}),
     ...(job.requires.length ? { requires: [...job.requires] } : {}),
     ...(job.network ? { wants: ["network-online.target"] } : {}),

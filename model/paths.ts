@@ -39,6 +39,8 @@ export const secretPaths = {
   redisExporterEnv: (stack: string) => `${SECRETS_ROOT}/${stack}/redis-exporter.env`,
   resticPassword: () => `${SECRETS_ROOT}/backup/restic-password`,
   resticEnv: () => `${SECRETS_ROOT}/backup/restic.env`,
+  /** A scheduled job's secret environment (EnvironmentFile=). */
+  jobEnv: (job: string) => `${SECRETS_ROOT}/jobs/${job}.env`,
   /** A receiver's credential for Alertmanager (read through LoadCredential). */
   alertmanager: (credential: string) => `${SECRETS_ROOT}/alertmanager/${credential}`,
 };

@@ -195,3 +195,33 @@ describe("the review's timer plan", () => {
     expect(timers).toEqual([expect.objectContaining({ check: "timer-persistent", path: "homefleet:hosts.box.jobs.quiet", message: "quiet.timer is not Persistent" })]);
   });
 });
+
+describe("a job's secret environment", () => {
+  const sync = (extra: Raw = {}) => ({ program: { debian: "/usr/bin/git", nix: { pkg: "git", bin: "git" } }, args: ["fetch", "--all"], calendar: "*-*-* 00:00:00", network: true, secretEnvironment: { GITHUB_TOKEN: "config:githubToken" }, ...extra });
+
+  it("reaches the job through a root-only environment file of secret config values, never through the unit", () => {
+    const input = { ...fleet({ archive: sync() }, { archive: sync() }), configKeys: ["githubToken"], secretKeys: ["githubToken"] };
+    const render = renderFleet(parseFleetConfig(input));
+    for (const bundle of render.bundles) {
+      expect(bundle.host.secretFiles).toContainEqual({ path: "/var/lib/homefleet/secrets/jobs/archive.env", owner: "root", group: "root", mode: "0400", format: "env", entries: [{ name: "GITHUB_TOKEN", parts: [{ secret: "config/githubToken" }] }] });
+      expect(bundle.host.configSecrets).toContain("githubToken");
+      expect(bundle.manifest.secretFiles.find((s) => s.path === "/var/lib/homefleet/secrets/jobs/archive.env")).toEqual({ path: "/var/lib/homefleet/secrets/jobs/archive.env", mode: "0400", owner: "root", group: "root" });
+    }
+    const box = render.bundles.find((b) => b.host.name === "box")!;
+    const unit = box.files.find((f) => f.path === "/etc/systemd/system/archive.service")!.content;
+    expect(unit).toContain("EnvironmentFile=/var/lib/homefleet/secrets/jobs/archive.env");
+    expect(unit).not.toContain("GITHUB_TOKEN");
+    expect(verifyUnits(box.files.filter((f) => f.path.startsWith("/etc/systemd/system/archive."))).stdout).toBe("");
+    const pi = render.bundles.find((b) => b.host.name === "pi")!;
+    expect(pi.files.find((f) => f.path.endsWith("/operations.nix"))!.content).toContain('EnvironmentFile = [ "/var/lib/homefleet/secrets/jobs/archive.env" ];');
+  });
+
+  it("refuses a key stored in plain text, and a variable given twice", () => {
+    const plain = problems({ ...fleet({ archive: sync() }), configKeys: ["githubToken"], secretKeys: [] } as never);
+    expect(plain).toEqual([{ path: "homefleet:githubToken", message: "holds a secret but is stored in plain text: set it again with pulumi config set --secret homefleet:githubToken < FILE" }]);
+    const missing = problems({ ...fleet({ archive: sync() }), configKeys: [], secretKeys: [] } as never);
+    expect(missing.map((p) => p.path)).toEqual(["homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN"]);
+    const twice = problems({ ...fleet({ archive: sync({ environment: { GITHUB_TOKEN: "x" } }) }), configKeys: ["githubToken"], secretKeys: ["githubToken"] } as never);
+    expect(twice).toEqual([{ path: "homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN", message: "GITHUB_TOKEN is also in environment: give it once" }]);
+  });
+});

@@ -26,3 +26,4 @@ it("registers a ScheduledJob per job and a VirtualHost per virtual host, under t
   expect(vhost).toMatchObject({ name: "debian-api-vhost", parentType: "homefleet:host:FleetHost" });
   expect(vhost.state).toMatchObject({ domains: ["api.example.org"], certificate: "api", upstream: "http://127.0.0.1:8080", url: "https://api.example.org/", listen: "0.0.0.0:443" });
 });
+
