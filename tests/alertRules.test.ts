@@ -113,6 +113,7 @@ describe("rendered rule file", () => {
         "PostgreSQLTooManyConnections",
         "RedisDown",
         "RedisMemoryHigh",
+        "SystemdUnitFailed",
         "TargetDown",
         "Watchdog",
       ].sort(),

@@ -64,6 +64,8 @@ export const LITELLM_PROBE_SELECTOR = `job="${BLACKBOX_HTTP_JOB}",kind="litellm"
 
 /** Units homefleet renders on both flavours (podman-<stack>, redis-<stack>, homefleet-*). */
 const HOMEFLEET_UNITS = String.raw`name=~"(podman|redis|homefleet)-.*\\.service"`;
+/** Every other unit: scheduled jobs and the services homefleet does not run itself. */
+const OTHER_UNITS = String.raw`name!~"(podman|redis|homefleet)-.*\\.service"`;
 /**
  * The homefleet units that stay active while healthy (services, and oneshots with
  * RemainAfterExit). Timer-driven oneshots (homefleet-backup-*, homefleet-cert-*) are inactive
@@ -252,6 +254,15 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
           "critical",
           "Unit {{ $labels.name }} on {{ $labels.instance }} has failed.",
           "The homefleet unit {{ $labels.name }} on {{ $labels.instance }} is in the failed state. See journalctl -u {{ $labels.name }}.",
+        ),
+        alert(
+          // Scheduled jobs and the host's other services: a failed oneshot stays failed until its next run.
+          "SystemdUnitFailed",
+          `node_systemd_unit_state{${OTHER_UNITS},state="failed"} == 1`,
+          "5m",
+          "warning",
+          "Unit {{ $labels.name }} on {{ $labels.instance }} has failed.",
+          "{{ $labels.name }} on {{ $labels.instance }} (a scheduled job, or a service homefleet does not run itself) is in the failed state. See journalctl -u {{ $labels.name }}.",
         ),
         alert(
           "HomefleetUnitInactive",
