@@ -219,6 +219,11 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, ...path]);
     const backupDir = unsafeDataDirectory(host.backup.dir);
     if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
+    host.backup.offsite?.paths.forEach((p, i) => {
+      const malformed = malformedPath(p);
+      if (malformed) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: malformed });
+      else if (p === "/" || ["/proc", "/sys", "/dev", "/run", "/tmp"].some((t) => p === t || p.startsWith(`${t}/`))) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: `"${p}" is not data: name the directories that hold it` });
+    });
     for (const [cert, spec] of Object.entries(host.certificates)) {
       // Both issuers prove names by HTTP-01, which cannot prove a wildcard: the renewal script
       // would refuse it on every run.

@@ -93,7 +93,11 @@ export const OffsiteBackupSchema = z.strictObject({
   schedule: timeOfDay.default("03:30"),
   keepDaily: z.int().min(1).default(7),
   keepWeekly: z.int().min(0).default(5),
+  /** Monthly snapshots kept (0: none; a year of monthly copies is 12). */
+  keepMonthly: z.int().min(0).default(0),
   keepYearly: z.int().min(0).default(3),
+  /** Paths backed up off-site besides backup.dir (data a stack keeps outside homefleet's dumps); each must be mounted first. */
+  paths: z.array(absolutePath).default([]),
   /** Weekly `restic check`, as a systemd calendar expression. */
   checkCalendar: z
     .string()

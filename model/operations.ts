@@ -170,6 +170,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     const credentials = [{ name: "restic-password", path: secretPaths.resticPassword() }];
     const environmentFiles = offsite.environmentConfig ? [secretPaths.resticEnv()] : [];
     const cacheDir = "/var/cache/homefleet-restic";
+    const keep = [offsite.keepDaily, offsite.keepWeekly, offsite.keepMonthly, offsite.keepYearly].map(String);
     services.push({
       name: "homefleet-backup-offsite",
       description: `homefleet: off-site restic backup of ${hostName}`,
@@ -181,7 +182,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       execStart: [
         {
           program: { script: "homefleet-backup-restic" },
-          args: ["backup", offsite.repository, String(offsite.keepDaily), String(offsite.keepWeekly), String(offsite.keepYearly), "offsite", b.dir],
+          args: ["backup", offsite.repository, ...keep, "offsite", b.dir, ...offsite.paths],
         },
       ],
       credentials,
@@ -189,20 +190,21 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       environment: { RESTIC_CACHE_DIR: cacheDir },
       after: [...dumpUnits, "network-online.target"],
       wants: ["network-online.target"],
-      // It uploads the backup directory: an absent pool would make an empty snapshot.
-      requiresMountsFor: [b.dir],
+      // It uploads the backup directory (and the extra paths): an absent pool would make an empty snapshot.
+      requiresMountsFor: [b.dir, ...offsite.paths],
       readWritePaths: [cacheDir, TEXTFILE_DIR],
       service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
-      hardening: hardening.networkBackup,
+      // ProtectHome=yes would hide a home directory it is asked to back up: read-only instead.
+      hardening: offsite.paths.some((p) => /^\/(home|root)(\/|$)/.test(p)) ? { ...hardening.networkBackup, ProtectHome: "read-only" } : hardening.networkBackup,
     });
     timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
-    backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepYearly} yearly snapshots` });
+    backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir, ...offsite.paths], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepMonthly} monthly, ${offsite.keepYearly} yearly snapshots` });
     services.push({
       name: "homefleet-backup-offsite-check",
       description: `homefleet: restic check of ${hostName}'s off-site repository`,
       why: ["A repository nobody checks is a repository nobody can restore from."],
       type: "oneshot",
-      execStart: [{ program: { script: "homefleet-backup-restic" }, args: ["check", offsite.repository, String(offsite.keepDaily), String(offsite.keepWeekly), String(offsite.keepYearly), "offsite-check", b.dir] }],
+      execStart: [{ program: { script: "homefleet-backup-restic" }, args: ["check", offsite.repository, ...keep, "offsite-check", b.dir] }],
       credentials,
       environmentFiles,
       environment: { RESTIC_CACHE_DIR: cacheDir },
