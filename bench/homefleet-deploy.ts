@@ -7,7 +7,8 @@
  *
  * BUNDLE_DIR/rendered.json holds the rendered files and the manifest (bench/deployWorkload.ts);
  * HOSTS_JSON is [{name, address, hostKey, keyFile}]. With HOMEFLEET_BENCH_TIMINGS=1 it also times
- * each SSH command (by wrapping HostSession's methods in this process, no change to deploy/).
+ * each SSH command, and the deploy lock's command until it holds the lock (by wrapping
+ * HostSession's methods in this process, no change to deploy/).
  * Prints one JSON object on stdout: {startMs, results, commands}; exits 1 when a host fails.
  */
 import { readFileSync } from "node:fs";
@@ -43,6 +44,17 @@ function timeCommands(log: TimedCommand[]): void {
       return await exec.apply(this, args);
     } finally {
       log.push({ host: this.target.host, command: args[0].slice(0, 4000), ms: performance.now() - t0 });
+    }
+  };
+  // The deploy lock's command, until the lock is held (it also recovers and reads the state):
+  // its time to "held", not the whole deploy it then lasts.
+  const lease = HostSession.prototype.lease;
+  HostSession.prototype.lease = async function (this: HostSession, ...args: Parameters<HostSession["lease"]>) {
+    const t0 = performance.now();
+    try {
+      return await lease.apply(this, args);
+    } finally {
+      log.push({ host: this.target.host, command: `(lock) ${args[0].slice(0, 4000)}`, ms: performance.now() - t0 });
     }
   };
   const connect = HostSession.connect.bind(HostSession);
