@@ -7,7 +7,7 @@ import type { DeployResult } from "../deploy/deployHost";
 import { activateScript } from "../render/scripts/activate";
 import { DEBS, STATE } from "./deployHosts";
 import { CHANGED_CONFIG } from "./deployWorkload";
-import { HEALTH_TIMEOUT_SEC, type TimedCommand } from "./homefleet-deploy";
+import { HEALTH_SOAK_SEC, HEALTH_TIMEOUT_SEC, type TimedCommand } from "./homefleet-deploy";
 
 export type DeployerId = "homefleet" | "plain" | "ansible" | "minimal";
 const IDS: readonly DeployerId[] = ["homefleet", "plain", "ansible", "minimal"];
@@ -99,6 +99,8 @@ function homefleetVersion(): string {
 /** What a homefleet command does, from the host-side steps it names ("status", "switch", ...), in order. */
 function labelOf(command: string): string {
   if (command === "(connect)") return "SSH connect and authenticate";
+  // The deploy lock's command, timed until it holds the lock: it also recovers and reads the state.
+  if (command.startsWith("(lock) ")) return /\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock";
   const steps: [number, string][] = [];
   const mark = (re: RegExp, name: string) => {
     const at = command.search(re);
@@ -108,8 +110,8 @@ function labelOf(command: string): string {
   mark(/homefleet-activate\.new/, "install activate script");
   mark(/current\/manifest\.json/, "read manifest");
   for (const m of command.matchAll(/homefleet-activate\s+(prepare|switch|rollback|arm|confirm|status|gc|recover)\b/g)) steps.push([m.index ?? 0, m[1]]);
-  mark(/=ok; else/, "health checks");
-  mark(/^systemctl is-active /, "unit states");
+  mark(/=ok; else|states-end/, "health checks");
+  if (!/states-end/.test(command)) mark(/^systemctl is-active |echo units:; systemctl is-active /, "unit states");
   mark(/^for f in .*sha256sum/, "secret hashes");
   const names = [...new Set(steps.sort((a, b) => a[0] - b[0]).map(([, n]) => n))];
   return names.length ? names.join(" + ") : command.split(/\s+/).slice(0, 3).join(" ");
@@ -203,7 +205,8 @@ export function report(all: Record<DeployerId, Results>, ctx: Context): string {
     "",
     "- **homefleet**: `node dist/bench/homefleet-deploy.js` (bench/homefleet-deploy.ts): loads the deployer and runs",
     "  `deployHost()` (deploy/deployHost.ts) for each host in parallel, then exits; its full cycle: deploy lock, state,",
-    `  generation upload, switch under confirm-or-revert, health gate (${HEALTH_TIMEOUT_SEC} s budget), confirm, gc. No Pulumi engine.`,
+    `  generation upload, switch under confirm-or-revert, health gate (${HEALTH_TIMEOUT_SEC} s budget; soak ${HEALTH_SOAK_SEC} s: a stack's \`deploy.healthSoakSec\`,`,
+    "  30 s by default, is a wait on purpose that a real deploy adds on top), confirm, gc. No Pulumi engine.",
     "- **plain script**: `bench/plain-deploy.sh`: per host in parallel one `ssh` session; a tar of all files",
     "  plus their sha256s in; on the host one `sha256sum --check`, install what differs, `daemon-reload` (or",
     "  `enable` of new units, which reloads), restart the changed units, start all. A no-op is the hash comparison only.",
@@ -267,7 +270,7 @@ export function report(all: Record<DeployerId, Results>, ctx: Context): string {
     "Where homefleet's time goes: node's start and loading the deployer (from the process's start to the first line of",
     "its main, median), then each SSH command it runs (named by the host-side steps it contains), timed in the process",
     "around `HostSession`'s methods, in ms per host per deploy (mean over the hosts and rounds; the hosts run in",
-    "parallel, so these add up per host, not across hosts; the deploy lock's command, which lasts the whole deploy, is not timed):",
+    "parallel, so these add up per host, not across hosts; the deploy lock's command, which lasts the whole deploy, is timed until it holds the lock):",
     "",
     `| command | ${breakdownScenarios.map((s) => SCENARIO_LABEL[s]).join(" | ")} |`,
     `|---|${breakdownScenarios.map(() => "---:").join("|")}|`,

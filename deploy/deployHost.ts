@@ -154,6 +154,42 @@ function parseState(session: HostSession, what: string, out: string): HostState 
   }
 }
 
+/**
+ * The state from the parts `homefleet-activate hold HOLDER status` prints before "held" (see
+ * do_begin in the script): put together here, as its status command would with a second jq run.
+ */
+export function stateFromParts(host: string, what: string, out: string): HostState {
+  const lines = out.split("\n");
+  const fail = (why: string) => new DeployError(host, `${what}: homefleet-activate printed no state (${why}): ${out.slice(0, 200)}`);
+  let summary: { kept: HostState["generations"]; manifest: HostState["manifest"]; secretList: string[] };
+  try {
+    summary = JSON.parse(lines[0]);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  const state = lines[1]?.match(/^state (confirmed|switching|armed|rolling-back) (-|\d+) (-|\d+)$/);
+  const holder = lines[2]?.match(/^holder (.*)$/)?.[1];
+  const [u, h] = [lines.indexOf("units:"), lines.indexOf("hashes:")];
+  if (!state || holder === undefined || u < 0 || h < u) throw fail("its parts are not all there");
+  const units = summary.manifest?.start ?? [];
+  const active = lines.slice(u + 1, h);
+  const have = new Map(lines.slice(h + 1).flatMap((l) => (/^[0-9a-f]{64}  ./.test(l) ? [[l.slice(66), l.slice(0, 64)] as const] : [])));
+  const number = (v: string) => (v === "-" ? null : Number(v));
+  return {
+    phase: state[1] as HostState["phase"],
+    current: number(state[2]),
+    confirmed: number(state[3]),
+    manifest: summary.manifest,
+    files: Object.fromEntries((summary.manifest?.files ?? []).map((f) => [f.path, have.get(f.path) ?? "missing"])),
+    secrets: Object.fromEntries(summary.secretList.map((p) => [p, have.get(p) ?? "missing"])),
+    units: Object.fromEntries(units.map((unit, i) => [unit, active[i] || "unknown"])),
+    generations: summary.kept,
+    // The revert timer's line follows the units'.
+    armed: active[units.length] === "active",
+    holder: holder || null,
+  };
+}
+
 function statusOf(session: HostSession, state: HostState): HostStatus {
   const generations = Object.fromEntries(Object.entries(state.generations).map(([g, e]) => [g, e === "damaged" ? "damaged" : e.manifest]));
   return {
@@ -215,7 +251,7 @@ async function underDeployLock<T>(session: HostSession, holder: string | undefin
     if (!lease) throw new DeployError(session.target.host, "not deployed: homefleet-activate was installed but its sha256 does not match the deployer's copy");
   }
   try {
-    return await work(withStatus ? parseState(session, RECOVER_AND_STATUS, lease.output) : undefined);
+    return await work(withStatus ? stateFromParts(session.target.host, RECOVER_AND_STATUS, lease.output) : undefined);
   } finally {
     lease.release();
   }

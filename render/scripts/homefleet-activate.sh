@@ -16,7 +16,8 @@
 # Commands:
 #   hold HOLDER [status]  take the deploy lock and keep it while stdin sends a line at least every
 #                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER.
-#                     With status: first recover, then print the status (one line), then "held"
+#                     With status: first recover, then print the status (in parts, see
+#                     do_begin), then "held"
 #   prepare GEN       read a tar (manifest.json, files/ of the files that changed, secrets.json,
 #                     secrets/ of the secrets that changed) from stdin; link every unchanged file
 #                     and secret from the current generation; verify every sha256
@@ -679,17 +680,16 @@ summarize() {
 
 # The status as JSON, from read_state's and summarize's variables: the hashes of the current
 # generation's files and secrets (one sha256sum), its units' states and the revert timer's (one
-# systemctl). HOLDER: who holds the deploy lock, when the caller knows (it holds it); COMPACT:
-# one line.
-print_status() { # [HOLDER] [COMPACT]
-  local hashes="" active=() armed=false holder=${1:-}
+# systemctl).
+print_status() {
+  local hashes="" active=() armed=false holder=""
   if [ "${#paths[@]}" -gt 0 ]; then hashes=$(sha256sum -- "${paths[@]}" 2>/dev/null || true); fi
   mapfile -t active < <(systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true)
   if [ "${active[${#units[@]}]:-}" = active ]; then armed=true; fi
-  if [ -z "$holder" ] && [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
+  if [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
   local states
   states=$(printf '%s\n' "${active[@]:0:${#units[@]}}")
-  jq ${2:+-c} --arg hashes "$hashes" --arg units "${units[*]}" --arg active "$states" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
+  jq --arg hashes "$hashes" --arg units "${units[*]}" --arg active "$states" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
     ($hashes | split("\n") | map(select(length > 0) | capture("^(?<h>[0-9a-f]{64})  (?<p>.*)$")) | map({key: .p, value: .h}) | from_entries) as $have
     | {phase: $phase,
        current: ($current | if . == "" then null else tonumber end),
@@ -698,7 +698,7 @@ print_status() { # [HOLDER] [COMPACT]
        files: ((.manifest.files // []) | map({key: .path, value: ($have[.path] // "missing")}) | from_entries),
        secrets: (.secretList | map({key: ., value: ($have[.] // "missing")}) | from_entries),
        units: (($units | split(" ") | map(select(length > 0))) as $u | ($active | split("\n")) as $s
-         | [range(0; $u | length) | {key: $u[.], value: ($s[.] // "unknown")}] | from_entries),
+         | [range(0; $u | length) | {key: $u[.], value: (($s[.] // "") | if . == "" then "unknown" else . end)}] | from_entries),
        generations: .kept,
        armed: $armed,
        holder: (if $holder == "" then null else $holder end)}' <<<"$summary"
@@ -710,14 +710,21 @@ status_json() {
   print_status
 }
 
-# Under the deploy lock: recover, then the status, in one process under the state lock.
+# Under the deploy lock: recover, then the status, in one process under the state lock. The
+# deployer (deploy/deployHost.ts) assembles the status from its parts, sparing a second jq run:
+# summarize's summary line; "state PHASE CURRENT CONFIRMED"; "holder HOLDER"; after "units:",
+# systemctl is-active of the units to start and then of the revert timer; after "hashes:",
+# sha256sum of the current generation's files and secrets.
 do_begin() { # HOLDER
   do_recover >&2
-  print_status "$1" compact
+  printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+  systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
+  echo "hashes:"
+  if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
 }
 
 hold() { # HOLDER [status]
-  (umask 077 && mkdir -p "$root")
+  if [ ! -d "$root" ]; then (umask 077 && mkdir -p "$root"); fi
   exec 9>>"$root/deploy.lock"
   if ! flock -n 9; then
     echo "another deployment holds this host: $(head -c 300 "$root/deploy.holder" 2>/dev/null || echo "holder unknown")" >&2
