@@ -100,7 +100,7 @@ function homefleetVersion(): string {
 function labelOf(command: string): string {
   if (command === "(connect)") return "SSH connect and authenticate";
   // The deploy lock's command, timed until it holds the lock: it also recovers and reads the state.
-  if (command.startsWith("(lock) ")) return /\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock";
+  if (command.startsWith("(lock) ")) return (/head -c \d+ > \S*homefleet-activate\.new/.test(command) ? "install activate script + " : "") + (/\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock");
   const steps: [number, string][] = [];
   const mark = (re: RegExp, name: string) => {
     const at = command.search(re);

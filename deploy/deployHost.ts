@@ -21,8 +21,9 @@ const ACTIVATE = `${STATE_DIR}/homefleet-activate`;
 /** Exit statuses of homefleet-activate (see the script). */
 const EXIT_HELD = 75;
 const EXIT_STALE = 77;
-/** The lock command's own: homefleet-activate is missing or not this deployer's (see underDeployLock). */
+/** The lock command's own: homefleet-activate is missing or not this deployer's, or installing it failed (see underDeployLock). */
 const EXIT_OTHER_SCRIPT = 78;
+const EXIT_INSTALL = 79;
 
 export interface SecretFileContent {
   readonly path: string;
@@ -211,8 +212,14 @@ export async function hostStatus(session: HostSession): Promise<HostStatus> {
   return statusOf(session, await readState(session));
 }
 
-async function installActivateScript(session: HostSession): Promise<void> {
-  await session.run("installing homefleet-activate", `umask 077 && mkdir -p ${STATE_DIR} && cat > ${ACTIVATE}.new && chmod 0700 ${ACTIVATE}.new && mv -f ${ACTIVATE}.new ${ACTIVATE}`, activateScript.text);
+/**
+ * Installs homefleet-activate from the first bytes of stdin (head -c reads no further: the
+ * deploy lock's heartbeats follow on the same stdin), then runs `then`. A copy cut short is not
+ * installed; a failure exits EXIT_INSTALL.
+ */
+function installingActivate(then: string): string {
+  const size = Buffer.byteLength(activateScript.text);
+  return `(umask 077 && mkdir -p ${STATE_DIR} && head -c ${size} > ${ACTIVATE}.new && [ "$(stat -c %s ${ACTIVATE}.new)" = ${size} ] && chmod 0700 ${ACTIVATE}.new && mv -f ${ACTIVATE}.new ${ACTIVATE}) || exit ${EXIT_INSTALL}; ${then}`;
 }
 
 function defaultHolder(): string {
@@ -236,20 +243,19 @@ const RECOVER_AND_STATUS = "reading the host's state (and clearing what interrup
  */
 async function underDeployLock<T>(session: HostSession, holder: string | undefined, withStatus: boolean, work: (state: HostState | undefined) => Promise<T>): Promise<T> {
   const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
-  const command = `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${sha256(activateScript.text)} ] || exit ${EXIT_OTHER_SCRIPT}; exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}`;
-  const take = () =>
-    session.lease(command, "held").catch((err: DeployError) => {
+  const want = sha256(activateScript.text);
+  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}`;
+  const take = (install: boolean) =>
+    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", install ? activateScript.text : undefined).catch((err: DeployError) => {
       if (err.exitCode === EXIT_OTHER_SCRIPT) return undefined;
+      if (err.exitCode === EXIT_INSTALL) throw new DeployError(session.target.host, `installing homefleet-activate failed: ${err.reason}`);
       // The lock was free but the recovery or the status after it failed: name that step.
       if (withStatus && err.exitCode !== undefined && err.exitCode !== EXIT_HELD) throw new DeployError(session.target.host, `${RECOVER_AND_STATUS} failed (exit ${err.exitCode}): ${err.reason.split("\n").slice(-15).join("\n")}`);
       throw new DeployError(session.target.host, `not deployed: ${err.reason}`);
     });
-  let lease = await take();
-  if (!lease) {
-    await installActivateScript(session);
-    lease = await take();
-    if (!lease) throw new DeployError(session.target.host, "not deployed: homefleet-activate was installed but its sha256 does not match the deployer's copy");
-  }
+  // Missing or another deployer's: installed by the next lock command, in the same round trip.
+  const lease = (await take(false)) ?? (await take(true));
+  if (!lease) throw new DeployError(session.target.host, "not deployed: installing homefleet-activate failed");
   try {
     return await work(withStatus ? stateFromParts(session.target.host, RECOVER_AND_STATUS, lease.output) : undefined);
   } finally {

@@ -209,13 +209,18 @@ export class HostSession {
    * A command that lives as long as the deployment (the host's deploy lock): resolves once it
    * prints `ready`, with what it printed before that line, then gets a line on stdin every 5 s
    * (the lease); release() ends its stdin. Rejects with its error output and exit status when
-   * it exits first.
+   * it exits first. `stdin`, if given, is written first (the command reads exactly that much).
    */
-  lease(command: string, ready: string): Promise<{ release(): void; output: string }> {
+  lease(command: string, ready: string, stdin?: Buffer | string): Promise<{ release(): void; output: string }> {
     this.commands++;
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
         if (err) return reject(this.lost ? this.connectionLost(command.split(" ")[1] ?? command) : new DeployError(this.target.host, `cannot run a command: ${err.message}`));
+        if (stdin !== undefined) {
+          const data = typeof stdin === "string" ? Buffer.from(stdin) : stdin;
+          this.bytesSent += data.length;
+          channel.write(data);
+        }
         let out = "";
         let errOut = "";
         let beat: NodeJS.Timeout | undefined;

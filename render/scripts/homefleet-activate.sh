@@ -250,25 +250,44 @@ prepare() {
   echo "prepared generation $gen"
 }
 
-# Installs files from stdin lines "SOURCE<TAB>PATH<TAB>MODE<TAB>OWNER:GROUP<TAB>KIND", each
-# through a temporary name and an atomic rename: two processes per file, install(1) creating
-# the temporary file with its owner and mode, mv(1) renaming it. Missing parent directories are
-# made first, in two calls: a secret's root's alone (0700), a file's the usual 0755.
+# Installs files from stdin lines "SOURCE<TAB>PATH<TAB>MODE<TAB>OWNER:GROUP<TAB>KIND". A file that
+# exists is replaced through a temporary name and an atomic rename: install(1) creates the
+# temporary file with its owner and mode, mv(1) renames it. A file that does not exist yet has
+# nothing to replace and nothing reads it: one install -t per directory, mode and owner puts all
+# such files in (the source has the target's name), so a first deployment takes a few processes,
+# not two per file. A copy cut short there is found by the next switch (its sha256 differs).
+# Missing parent directories are made first, in two calls: a secret's root's alone (0700), a
+# file's the usual 0755.
 install_files() {
   local rows=() row source path mode owner kind
   mapfile -t rows
   [ "${#rows[@]}" -gt 0 ] || return 0
-  local file_dirs=() secret_dirs=()
+  local file_dirs=() secret_dirs=() dir
   for row in "${rows[@]}"; do
     IFS=$'\t' read -r source path mode owner kind <<<"$row"
-    if [ "$kind" = secret ]; then secret_dirs+=("${path%/*}"); else file_dirs+=("${path%/*}"); fi
+    dir=${path%/*}
+    if [ -d "$dir" ]; then continue; fi
+    if [ "$kind" = secret ]; then secret_dirs+=("$dir"); else file_dirs+=("$dir"); fi
   done
   if [ "${#secret_dirs[@]}" -gt 0 ]; then (umask 077 && mkdir -p -- "${secret_dirs[@]}"); fi
   if [ "${#file_dirs[@]}" -gt 0 ]; then mkdir -p -- "${file_dirs[@]}"; fi
+  declare -A new_files=()
+  local group
   for row in "${rows[@]}"; do
     IFS=$'\t' read -r source path mode owner kind <<<"$row"
-    install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -T -- "$source" "$path.homefleet-new"
-    mv -f -- "$path.homefleet-new" "$path"
+    if [ -e "$path" ] || [ -L "$path" ] || [ "${source##*/}" != "${path##*/}" ]; then
+      install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -T -- "$source" "$path.homefleet-new"
+      mv -f -- "$path.homefleet-new" "$path"
+    else
+      group=$mode$'\t'$owner$'\t'${path%/*}
+      new_files[$group]+=$source$'\n'
+    fi
+  done
+  local sources=()
+  for group in "${!new_files[@]}"; do
+    IFS=$'\t' read -r mode owner dir <<<"$group"
+    mapfile -t sources <<<"${new_files[$group]%$'\n'}"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -t "$dir" -- "${sources[@]}"
   done
 }
 
@@ -650,6 +669,12 @@ locked() { # COMMAND ARGS...
 summarize() {
   local jq_files=() out kind item
   kept_generations
+  paths=() units=() others=()
+  if [ "${#kept[@]}" -eq 0 ] && [ -z "$current" ] && [ -z "$confirmed" ]; then
+    # Nothing of homefleet's yet (a first deployment): nothing for jq to read.
+    summary='{"kept":{},"manifest":null,"secretList":[]}'
+    return 0
+  fi
   generation_files "${kept[@]}"
   out=$(jq -n -r --arg list "${kept[*]}" --arg current "$current" --arg confirmed "$confirmed" "${jq_files[@]}" "$JQ_GENERATIONS"'
     def entry($g): parsed("m" + $g) as $m | parsed("s" + $g) as $s
@@ -667,7 +692,6 @@ summarize() {
       ((listed($current) + listed($confirmed)) - $paths | unique[] | "other\t\(.)")')
   # The summary is the first line: cut off by the shell, not read byte by byte.
   summary=${out%%$'\n'*}
-  paths=() units=() others=()
   if [ "$out" = "$summary" ]; then return 0; fi
   while IFS=$'\t' read -r kind item; do
     case $kind in
