@@ -117,6 +117,18 @@ function labelOf(command: string): string {
   return names.length ? names.join(" + ") : command.split(/\s+/).slice(0, 3).join(" ");
 }
 
+/** Issue 14's goals: within 1.3× of the plain script everywhere, within 2× of the floor for a no-op and a one-file change. */
+function goals14(rows: readonly { s: ScenarioId; hf: number; pl: number; mn: number }[]): string {
+  const list = (xs: readonly { s: ScenarioId; r: number }[]) => xs.map((x) => `${SCENARIO_LABEL[x.s]} ${x.r.toFixed(2)}×`).join("; ");
+  const plain = rows.map((r) => ({ s: r.s, r: r.hf / r.pl }));
+  const floor = rows.filter((r) => r.s === "noop4" || r.s === "change4").map((r) => ({ s: r.s, r: r.hf / r.mn }));
+  const [plainMissed, floorMissed] = [plain.filter((x) => x.r > 1.3), floor.filter((x) => x.r > 2)];
+  return (
+    `Goals (issue 14): within 1.3× of the plain script in every scenario: ${plainMissed.length ? `**not met** in ${plainMissed.length} of ${plain.length} (${list(plainMissed)})` : "met"}; ` +
+    `within 2× of the floor for the no-op and the one-file change: ${floorMissed.length ? `**not met** (${list(floorMissed)})` : `met (${list(floor)})`}.`
+  );
+}
+
 export function report(all: Record<DeployerId, Results>, ctx: Context): string {
   const med = (d: DeployerId, s: ScenarioId) => median(all[d][s].map((x) => x.seconds));
   const rows = SCENARIOS.map((s) => {
@@ -229,6 +241,7 @@ export function report(all: Record<DeployerId, Results>, ctx: Context): string {
       `; at least 10× faster than Ansible in ${faster} of ${rows.length}` +
       (faster < rows.length ? ` (not: ${rows.filter((r) => r.anHf < 10).map((r) => SCENARIO_LABEL[r.s]).join("; ")})` : "") +
       ".",
+    goals14(rows),
     "For reference, floors measured earlier by hand on this kind of machine: first push 0.72 s for one host, no-op 0.54 s and",
     "a real change 0.67 s for four hosts; shared/DESIGN.md's figures for 4 hosts: Ansible 16.7 s first push, 9.7 s no-op,",
     "11.4 s one-file change; the one-session script 0.81 s, 0.34 s, 0.67 s.",
