@@ -11,7 +11,7 @@ import type { HealthCheckSpec } from "../model/specs";
 import type { RenderedFile } from "../render/types";
 import { activateScript } from "../render/scripts/activate";
 import { planDeployment, type DeployPlan, type HostState, type SecretEntry, type WantedGeneration } from "./plan";
-import { DeployError, HostSession, sh, sha256, type SshTarget } from "./ssh";
+import { DeployError, HostSession, sh, sha256, type ExecResult, type SshTarget } from "./ssh";
 import { createTar, type TarEntry } from "./tar";
 
 export { sh } from "./ssh";
@@ -19,7 +19,11 @@ export { sh } from "./ssh";
 export const STATE_DIR = "/var/lib/homefleet";
 const ACTIVATE = `${STATE_DIR}/homefleet-activate`;
 /** Exit statuses of homefleet-activate (see the script). */
+const EXIT_HELD = 75;
 const EXIT_STALE = 77;
+/** The lock command's own: homefleet-activate is missing or not this deployer's, or installing it failed (see underDeployLock). */
+const EXIT_OTHER_SCRIPT = 78;
+const EXIT_INSTALL = 79;
 
 export interface SecretFileContent {
   readonly path: string;
@@ -151,6 +155,42 @@ function parseState(session: HostSession, what: string, out: string): HostState 
   }
 }
 
+/**
+ * The state from the parts `homefleet-activate hold HOLDER status` prints before "held" (see
+ * do_begin in the script): put together here, as its status command would with a second jq run.
+ */
+export function stateFromParts(host: string, what: string, out: string): HostState {
+  const lines = out.split("\n");
+  const fail = (why: string) => new DeployError(host, `${what}: homefleet-activate printed no state (${why}): ${out.slice(0, 200)}`);
+  let summary: { kept: HostState["generations"]; manifest: HostState["manifest"]; secretList: string[] };
+  try {
+    summary = JSON.parse(lines[0]);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  const state = lines[1]?.match(/^state (confirmed|switching|armed|rolling-back) (-|\d+) (-|\d+)$/);
+  const holder = lines[2]?.match(/^holder (.*)$/)?.[1];
+  const [u, h] = [lines.indexOf("units:"), lines.indexOf("hashes:")];
+  if (!state || holder === undefined || u < 0 || h < u) throw fail("its parts are not all there");
+  const units = summary.manifest?.start ?? [];
+  const active = lines.slice(u + 1, h);
+  const have = new Map(lines.slice(h + 1).flatMap((l) => (/^[0-9a-f]{64}  ./.test(l) ? [[l.slice(66), l.slice(0, 64)] as const] : [])));
+  const number = (v: string) => (v === "-" ? null : Number(v));
+  return {
+    phase: state[1] as HostState["phase"],
+    current: number(state[2]),
+    confirmed: number(state[3]),
+    manifest: summary.manifest,
+    files: Object.fromEntries((summary.manifest?.files ?? []).map((f) => [f.path, have.get(f.path) ?? "missing"])),
+    secrets: Object.fromEntries(summary.secretList.map((p) => [p, have.get(p) ?? "missing"])),
+    units: Object.fromEntries(units.map((unit, i) => [unit, active[i] || "unknown"])),
+    generations: summary.kept,
+    // The revert timer's line follows the units'.
+    armed: active[units.length] === "active",
+    holder: holder || null,
+  };
+}
+
 function statusOf(session: HostSession, state: HostState): HostStatus {
   const generations = Object.fromEntries(Object.entries(state.generations).map(([g, e]) => [g, e === "damaged" ? "damaged" : e.manifest]));
   return {
@@ -172,12 +212,14 @@ export async function hostStatus(session: HostSession): Promise<HostStatus> {
   return statusOf(session, await readState(session));
 }
 
-async function ensureActivateScript(session: HostSession): Promise<void> {
-  const want = sha256(activateScript.text);
-  const have = (await session.exec(`sha256sum ${ACTIVATE} 2>/dev/null | cut -d' ' -f1`)).stdout.trim();
-  if (have !== want) {
-    await session.run("installing homefleet-activate", `umask 077 && mkdir -p ${STATE_DIR} && cat > ${ACTIVATE}.new && chmod 0700 ${ACTIVATE}.new && mv -f ${ACTIVATE}.new ${ACTIVATE}`, activateScript.text);
-  }
+/**
+ * Installs homefleet-activate from the first bytes of stdin (head -c reads no further: the
+ * deploy lock's heartbeats follow on the same stdin), then runs `then`. A copy cut short is not
+ * installed; a failure exits EXIT_INSTALL.
+ */
+function installingActivate(then: string): string {
+  const size = Buffer.byteLength(activateScript.text);
+  return `(umask 077 && mkdir -p ${STATE_DIR} && head -c ${size} > ${ACTIVATE}.new && [ "$(stat -c %s ${ACTIVATE}.new)" = ${size} ] && chmod 0700 ${ACTIVATE}.new && mv -f ${ACTIVATE}.new ${ACTIVATE}) || exit ${EXIT_INSTALL}; ${then}`;
 }
 
 function defaultHolder(): string {
@@ -190,24 +232,40 @@ function defaultHolder(): string {
   return `homefleet deployer ${user}@${hostname()} (pid ${process.pid})`;
 }
 
+const RECOVER_AND_STATUS = "reading the host's state (and clearing what interrupted deployments left)";
+
 /**
  * Runs `work` holding the host's deploy lock: a second deployment to the same host is refused
  * with the holder's name, and a killed or cut-off deployer frees the host within 30 s.
+ * The lock's command first checks that homefleet-activate is this deployer's (else it is
+ * installed and the lock asked for again); with `withStatus`, it also clears what interrupted
+ * deployments left and reports the host's state, which `work` gets: one round trip in all.
  */
-async function underDeployLock<T>(session: HostSession, holder: string | undefined, work: () => Promise<T>): Promise<T> {
-  await ensureActivateScript(session);
-  const lease = await session.lease(`${ACTIVATE} hold ${sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"))}`, "held").catch((err: DeployError) => {
-    throw new DeployError(session.target.host, `not deployed: ${err.reason}`);
-  });
+async function underDeployLock<T>(session: HostSession, holder: string | undefined, withStatus: boolean, work: (state: HostState | undefined) => Promise<T>): Promise<T> {
+  const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
+  const want = sha256(activateScript.text);
+  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}`;
+  const take = (install: boolean) =>
+    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", install ? activateScript.text : undefined).catch((err: DeployError) => {
+      if (err.exitCode === EXIT_OTHER_SCRIPT) return undefined;
+      if (err.exitCode === EXIT_INSTALL) throw new DeployError(session.target.host, `installing homefleet-activate failed: ${err.reason}`);
+      // The lock was free but the recovery or the status after it failed: name that step.
+      if (withStatus && err.exitCode !== undefined && err.exitCode !== EXIT_HELD) throw new DeployError(session.target.host, `${RECOVER_AND_STATUS} failed (exit ${err.exitCode}): ${err.reason.split("\n").slice(-15).join("\n")}`);
+      throw new DeployError(session.target.host, `not deployed: ${err.reason}`);
+    });
+  // Missing or another deployer's: installed by the next lock command, in the same round trip.
+  const lease = (await take(false)) ?? (await take(true));
+  if (!lease) throw new DeployError(session.target.host, "not deployed: installing homefleet-activate failed");
   try {
-    return await work();
+    return await work(withStatus ? stateFromParts(session.target.host, RECOVER_AND_STATUS, lease.output) : undefined);
   } finally {
     lease.release();
   }
 }
 
-function healthCommand(check: HealthCheckSpec): { name: string; unit: string; command: string } {
-  return { unit: check.unit, ...healthProbe(check) };
+/** `unitActive`: a unit check, asked of systemd with every other unit check in one call. */
+function healthCommand(check: HealthCheckSpec): { name: string; unit: string; command: string; unitActive?: string } {
+  return { unit: check.unit, ...healthProbe(check), ...(check.kind === "unit" ? { unitActive: check.unit } : {}) };
 }
 
 function healthProbe(check: HealthCheckSpec): { name: string; command: string } {
@@ -233,17 +291,27 @@ export async function healthGate(session: HostSession, checks: readonly HealthCh
   // The service's own checks first: a failing HTTP check says more than "unit not active".
   const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
   const deadline = Date.now() + timeoutSec * 1000;
-  // One command per round (sshd allows few channels at once): a line per check, then whether any unit failed for good.
+  // One command per round (sshd allows few channels at once), and one systemctl for every unit
+  // check: a line of state per unit (is-active --quiet passes on active and reloading; failed is
+  // a unit failed for good), then a line per other check.
+  const unitChecks = commands.flatMap((c, i) => (c.unitActive !== undefined ? [{ i, unit: c.unitActive }] : []));
   const round = [
-    ...commands.map((c, i) => `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; fi`),
-    units.length ? `if systemctl is-failed --quiet ${units.map(sh).join(" ")}; then echo failed-unit; fi` : "",
+    unitChecks.length ? `systemctl is-active -- ${unitChecks.map((u) => sh(u.unit)).join(" ")}; echo states-end` : "",
+    ...commands.map((c, i) => (c.unitActive !== undefined ? "" : `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; fi`)),
   ].join("\n");
   let results = commands.map((c) => ({ check: c.name, unit: c.unit, ok: false }));
   let passingSince: number | undefined;
   let heldSec = 0;
   for (let n = 1; ; n++) {
     const out = (await session.exec(round, undefined, 60)).stdout;
-    results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: new RegExp(`^${i}=ok$`, "m").test(out) }));
+    const states = new Map<number, string>();
+    if (unitChecks.length) {
+      const lines = out.split("\n");
+      const end = lines.indexOf("states-end");
+      if (end === unitChecks.length) unitChecks.forEach((u, k) => states.set(u.i, lines[k]));
+    }
+    const failedUnit = units.some((u) => unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
+    results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
     const allOk = results.every((r) => r.ok);
     onRound?.(n, results.filter((r) => r.ok).length, results.length, allOk && soakSec > 0 ? soakSec : undefined);
     if (allOk) {
@@ -255,7 +323,7 @@ export async function healthGate(session: HostSession, checks: readonly HealthCh
       const heldFor = Math.round((Date.now() - passingSince) / 1000);
       results = results.map((r) => (r.ok ? r : { ...r, check: `${r.check} (failed ${heldFor} s after passing)` }));
       break;
-    } else if (Date.now() > deadline || /^failed-unit$/m.test(out)) break;
+    } else if (Date.now() > deadline || failedUnit) break;
     // Soon after a switch the units are still starting: look again after 0.1 s, then back off to 1 s.
     await new Promise((r) => setTimeout(r, passingSince !== undefined ? 2000 : Math.min(1000, 100 * 2 ** (n - 1))));
   }
@@ -295,9 +363,9 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
   options.progress?.({ step: "connecting", address: `${target.address}:${target.port}` });
   const session = await HostSession.connect(target);
   try {
-    return await underDeployLock(session, options.holder, async () => {
-      // Leftovers of cut deployments go first, and a rollback that was cut off is finished.
-      const state = await readState(session, "reading the host's state (and clearing what interrupted deployments left)", `${ACTIVATE} recover >&2 && `);
+    // Leftovers of cut deployments go first, and a rollback that was cut off is finished: the lock's command does that and reports the state.
+    return await underDeployLock(session, options.holder, true, async (state) => {
+      if (!state) throw new DeployError(target.host, `${RECOVER_AND_STATUS}: no state came with the lock`);
       const { entries, digest } = secretEntries(manifest, secrets);
       const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
       const plan = planDeployment(state, wanted);
@@ -340,8 +408,8 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
       throw new DeployError(host, `generation ${plan.generation} was never confirmed by the deployment that switched to it, and fails its health check "${failedCheck(health)}"; ${outcome}.`);
     }
     progress({ step: "confirming", generation: plan.generation });
-    const confirmed = await confirm(session, plan.generation, s);
-    return report(session, confirmed, manifest, plan.generation, { changed: true }, health, await unitStates(session, manifest.start));
+    const confirmed = await confirm(session, plan.generation, s, manifest.start);
+    return report(session, confirmed, manifest, plan.generation, { changed: true }, health, confirmed.units);
   }
 
   // Images first, before the timer runs: a slow pull must not count against it.
@@ -354,6 +422,10 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
       1800,
     );
   }
+  // The upload and the switch go in one command: the switch starts as soon as the generation is verified.
+  const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}`;
+  const switching = () => progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
+  let switched: ExecResult;
   if (plan.prepare) {
     const byPath = new Map(bundle.files.map((f) => [f.path, f]));
     const secretByPath = new Map(bundle.secrets.map((x) => [x.path, x]));
@@ -369,12 +441,27 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     await options.beforeUpload?.(session);
     const archive = createTar(tar);
     progress({ step: "uploading", generation: plan.generation, files: plan.prepare.files.length, bytes: archive.length });
-    await session.run("uploading the new generation", `${ACTIVATE} prepare ${plan.generation}`, archive);
+    const prepared = new RegExp(`^prepared generation ${plan.generation}$`, "m");
+    let uploaded = false;
+    try {
+      switched = await session.exec(`${ACTIVATE} prepare ${plan.generation} || exit $?; ${switchCommand}`, archive, 900, (soFar) => {
+        if (uploaded || !prepared.test(soFar)) return;
+        uploaded = true;
+        switching();
+      });
+    } catch (err) {
+      // Cut before the host had the generation: the upload failed, nothing was switched.
+      if (!uploaded) throw new DeployError(host, `uploading the new generation failed: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
+      throw err;
+    }
+    if (!prepared.test(switched.stdout)) {
+      throw new DeployError(host, `uploading the new generation failed (exit ${switched.code}): ${(switched.stderr || switched.stdout).trim().split("\n").slice(-15).join("\n")}`);
+    }
+  } else {
+    // Armed and switched in one locked command on the host: the timer runs before anything changes.
+    switching();
+    switched = await session.exec(switchCommand, undefined, 900);
   }
-
-  // Armed and switched in one locked command on the host: the timer runs before anything changes.
-  progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
-  const switched = await session.exec(`${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}`, undefined, 900);
   const restarted = (switched.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
   await options.afterActivate?.(session);
 
@@ -394,27 +481,44 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     throw new DeployError(host, `generation ${plan.generation} failed its health check "${failedCheck(health)}"; ${outcome}.${activation}${unit ? `\nlast journal lines of ${unit}:\n${journal}` : ""}`);
   }
   progress({ step: "confirming", generation: plan.generation });
-  const now = plan.repair ? await readState(session, "removing old generations", `${ACTIVATE} gc ${s.keepGenerations} >&2 && `) : await confirm(session, plan.generation, s);
+  // A repair re-installed the confirmed generation: confirm finds it confirmed already and only drops old generations.
+  const now = await confirm(session, plan.generation, s, manifest.start);
   const secretsWritten = plan.prepare ? [...plan.prepare.secrets] : [];
-  return report(session, now, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, await unitStates(session, manifest.start));
+  return report(session, now, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, now.units);
 }
 
 function failedCheck(health: HealthResult): string {
   return health.checks.find((c) => !c.ok)?.check ?? "activation";
 }
 
+/** What the host runs after a confirmation: its phase and generations, and its units' states. */
+interface Confirmed {
+  readonly phase: HostState["phase"];
+  readonly current: number | null;
+  readonly units: Record<string, string>;
+}
+
 /**
- * Confirms a generation, drops old ones and reads the state back, in one round trip; when the
- * revert timer won the race, says what the host runs instead.
+ * Confirms a generation and drops old ones (one locked command on the host), then asks systemd
+ * for the units' states, in one round trip; when the revert timer won the race, says what the
+ * host runs instead.
  */
-async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>): Promise<HostState> {
-  const r = await session.exec(`${ACTIVATE} confirm ${generation} >&2 || exit $?; ${ACTIVATE} gc ${s.keepGenerations} >&2 && ${ACTIVATE} status`, undefined, 900);
+async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>, units: readonly string[]): Promise<Confirmed> {
+  const states = units.length ? `; echo units:; systemctl is-active -- ${units.map(sh).join(" ")}` : "";
+  const r = await session.exec(`${ACTIVATE} confirm ${generation} ${s.keepGenerations} || exit $?${states}`, undefined, 900);
   if (r.code === EXIT_STALE) {
     const now = await readState(session, "reading the host's state after a refused confirmation");
     throw new DeployError(session.target.host, `generation ${generation} passed its health gate but was rolled back by its revert timer before the confirmation (confirmAfterSec ${s.confirmAfterSec} s); the host runs generation ${now.current ?? "none"} (${now.phase}).`);
   }
-  if (r.code !== 0) throw new DeployError(session.target.host, `confirming generation ${generation} failed (exit ${r.code}): ${r.stderr.trim().split("\n").slice(-5).join(" / ")}`);
-  return parseState(session, "reading back the host's state after the confirmation", r.stdout);
+  // systemctl is-active exits non-zero when a unit is not active: its lines say which.
+  const now = r.stdout.match(/^now: (\S+) (\S+) (\S+)$/m);
+  if (!now || (r.code !== 0 && !/^units:$/m.test(r.stdout))) throw new DeployError(session.target.host, `confirming generation ${generation} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" / ")}`);
+  const lines = r.stdout.slice(r.stdout.search(/^units:$/m) + "units:\n".length).split("\n");
+  return {
+    phase: now[1] as HostState["phase"],
+    current: now[2] === "-" ? null : Number(now[2]),
+    units: Object.fromEntries(units.map((u, i) => [u, lines[i] || "unknown"])),
+  };
 }
 
 /**
@@ -438,7 +542,7 @@ async function rollBack(session: HostSession, generation: number, s: ReturnType<
 /** The report of a deployment: the generation as the host reported it after the deployment (`now`). */
 function report(
   session: HostSession,
-  now: HostState,
+  now: Pick<HostState, "phase" | "current">,
   manifest: HostManifest,
   generation: number,
   done: { changed: boolean; uploadedFiles?: readonly string[]; reusedGeneration?: boolean; secretsWritten?: readonly string[]; restarted?: readonly string[] },
@@ -483,7 +587,7 @@ export async function readHost(target: SshTarget): Promise<HostStatus> {
 export async function removeHost(target: SshTarget, holder?: string): Promise<void> {
   const session = await HostSession.connect(target);
   try {
-    await underDeployLock(session, holder, () => session.run("removing homefleet from the host", `${ACTIVATE} remove`, undefined, 900));
+    await underDeployLock(session, holder, false, () => session.run("removing homefleet from the host", `${ACTIVATE} remove`, undefined, 900));
   } finally {
     session.close();
   }

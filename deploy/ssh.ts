@@ -60,6 +60,8 @@ export interface ExecResult {
 export class DeployError extends Error {
   /** The message without the host: what a caller that adds its own context wraps. */
   readonly reason: string;
+  /** The exit status of the host command that failed, when one did (a lease's command). */
+  exitCode?: number;
 
   constructor(
     readonly host: string,
@@ -145,9 +147,10 @@ export class HostSession {
   /**
    * Runs a command; `stdin` (if given) is written and closed. Never throws on a non-zero exit,
    * but does when the command outlives `timeoutSec` (the host stops it: GNU timeout kills its
-   * process group) or the connection is lost (the error names why).
+   * process group) or the connection is lost (the error names why). `onStdout` sees the output
+   * as it comes (a command of several steps says which has begun).
    */
-  exec(command: string, stdin?: Buffer | string, timeoutSec = 600): Promise<ExecResult> {
+  exec(command: string, stdin?: Buffer | string, timeoutSec = 600, onStdout?: (soFar: string) => void): Promise<ExecResult> {
     this.commands++;
     if (process.env.HOMEFLEET_DEBUG_SSH) process.stderr.write(`[${this.target.host}] $ ${command.slice(0, 120)}\n`);
     const what = command.split(/\s+/).slice(0, 3).join(" ");
@@ -165,7 +168,10 @@ export class HostSession {
           channel.close();
           reject(new DeployError(this.target.host, `a command did not finish within ${timeoutSec} s and the host did not stop it: ${what}`));
         }, (timeoutSec + 20) * 1000);
-        channel.on("data", (d: Buffer) => out.push(d));
+        channel.on("data", (d: Buffer) => {
+          out.push(d);
+          onStdout?.(Buffer.concat(out).toString("utf8"));
+        });
         channel.stderr.on("data", (d: Buffer) => errOut.push(d));
         channel.on("exit", (c: number | null, s?: string) => {
           code = c ?? undefined;
@@ -201,21 +207,29 @@ export class HostSession {
 
   /**
    * A command that lives as long as the deployment (the host's deploy lock): resolves once it
-   * prints `ready`, then gets a line on stdin every 5 s (the lease); release() ends its stdin.
-   * Rejects with its error output when it exits first.
+   * prints `ready`, with what it printed before that line, then gets a line on stdin every 5 s
+   * (the lease); release() ends its stdin. Rejects with its error output and exit status when
+   * it exits first. `stdin`, if given, is written first (the command reads exactly that much).
    */
-  lease(command: string, ready: string): Promise<{ release(): void }> {
+  lease(command: string, ready: string, stdin?: Buffer | string): Promise<{ release(): void; output: string }> {
     this.commands++;
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
         if (err) return reject(this.lost ? this.connectionLost(command.split(" ")[1] ?? command) : new DeployError(this.target.host, `cannot run a command: ${err.message}`));
+        if (stdin !== undefined) {
+          const data = typeof stdin === "string" ? Buffer.from(stdin) : stdin;
+          this.bytesSent += data.length;
+          channel.write(data);
+        }
         let out = "";
         let errOut = "";
         let beat: NodeJS.Timeout | undefined;
         channel.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
         channel.on("data", (d: Buffer) => {
           out += d.toString("utf8");
-          if (beat || !out.split("\n").includes(ready)) return;
+          const lines = out.split("\n");
+          const at = lines.indexOf(ready);
+          if (beat || at < 0) return;
           beat = setInterval(() => channel.write("\n"), 5000);
           beat.unref();
           resolve({
@@ -223,10 +237,14 @@ export class HostSession {
               clearInterval(beat);
               channel.end();
             },
+            output: lines.slice(0, at).join("\n"),
           });
         });
         channel.on("exit", (code: number | null) => {
-          if (!beat) reject(new DeployError(this.target.host, errOut.trim() || `${command.split(" ").slice(0, 2).join(" ")} exited with ${code ?? "no status"}`));
+          if (beat) return;
+          const error = new DeployError(this.target.host, errOut.trim() || `${command.split(" ").slice(0, 2).join(" ")} exited with ${code ?? "no status"}`);
+          if (code !== null) error.exitCode = code;
+          reject(error);
         });
         channel.on("close", () => {
           clearInterval(beat);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
+import { stateFromParts } from "../deploy/deployHost";
 import { createTar } from "../deploy/tar";
 import { activateScript } from "../render/scripts/activate";
 
@@ -102,6 +103,30 @@ describe("generations", () => {
     expect(status.phase).toBe("confirmed");
     expect(status.manifest.sha256).toBe(forge.manifest.sha256);
     expect(Object.keys(status.generations).sort()).toEqual(["1", "2"]);
+  });
+
+  it("hands the deployer, with the deploy lock, the parts of the status it puts together as status does", () => {
+    // stdin closed: the lease ends as soon as the lock is held.
+    const r = activate(state, ["hold", "tester", "status"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.endsWith("\nheld\n")).toBe(true);
+    const fromParts = stateFromParts("test", "reading the state", r.stdout.slice(0, -"\nheld\n".length));
+    const status = JSON.parse(activate(state, ["status"]).stdout);
+    expect(fromParts.holder).toMatch(/^tester, since \d{4}-\d\d-\d\dT/);
+    expect({ ...fromParts, holder: null }).toEqual(status);
+    expect(Object.keys(fromParts.files).length).toBe(forge.manifest.files.length);
+  });
+
+  it("puts the hashes the host printed with the deploy lock where they belong, and names a status cut short", () => {
+    const [file] = forge.manifest.files;
+    const summary = JSON.stringify({ kept: { "1": { manifest: forge.manifest.sha256, secrets: "" } }, manifest: forge.manifest, secretList: [] });
+    const units = forge.manifest.start.map(() => "active");
+    const parts = [summary, "state armed 1 -", "holder someone, since now", "units:", ...units, "active", "hashes:", `${"a".repeat(64)}  ${file.path}`].join("\n");
+    const state = stateFromParts("test", "reading the state", parts);
+    expect(state).toMatchObject({ phase: "armed", current: 1, confirmed: null, armed: true, holder: "someone, since now" });
+    expect(state.files[file.path]).toBe("a".repeat(64));
+    expect(Object.values(state.files).filter((h) => h === "missing").length).toBe(forge.manifest.files.length - 1);
+    expect(() => stateFromParts("test", "reading the state", [summary, "state armed 1 -"].join("\n"))).toThrow(/^host test: reading the state: homefleet-activate printed no state/);
   });
 
   it("reads the state of a host deployed by an older homefleet (current and previous links)", () => {

@@ -14,15 +14,19 @@
 # that lock first, so a rollback that lost the race does nothing.
 #
 # Commands:
-#   hold HOLDER       take the deploy lock and keep it while stdin sends a line at least every
-#                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER
+#   hold HOLDER [status]  take the deploy lock and keep it while stdin sends a line at least every
+#                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER.
+#                     With status: first recover, then print the status (in parts, see
+#                     do_begin), then "held"
 #   prepare GEN       read a tar (manifest.json, files/ of the files that changed, secrets.json,
 #                     secrets/ of the secrets that changed) from stdin; link every unchanged file
 #                     and secret from the current generation; verify every sha256
 #   switch GEN [ARM]  arm the revert timer for ARM seconds (unless GEN is a repair of the
 #                     confirmed generation), then install GEN: stop and disable units that leave,
 #                     install what differs, remove what GEN has not, restart what reads a change
-#   confirm GEN       GEN passed its health gate: disarm, GEN becomes the confirmed generation
+#   confirm GEN [KEEP]  GEN passed its health gate: disarm, GEN becomes the confirmed generation
+#                     (also when it is already); with KEEP, then gc KEEP; last, a line
+#                     "now: PHASE CURRENT CONFIRMED"
 #   rollback GEN      GEN failed: install the confirmed generation again (or remove GEN's units
 #                     and files when none is); nothing happens when GEN is no longer current
 #   expire GEN        the revert timer: the same as rollback
@@ -43,7 +47,8 @@ fi
 
 root=${HOMEFLEET_STATE_DIR:-/var/lib/homefleet}
 gens=$root/generations
-self=$(readlink -f "$0")
+# The deployer and the revert timer call this script by its absolute path: no readlink process then.
+if [[ $0 == /* && ! -L $0 ]]; then self=$0; else self=$(readlink -f "$0"); fi
 timer=homefleet-confirm
 # Exit statuses the deployer tells apart.
 EXIT_HELD=75    # another deployment holds the deploy lock
@@ -51,7 +56,7 @@ EXIT_STATE=76   # the state file is damaged
 EXIT_STALE=77   # confirm: the generation is no longer the one waiting for confirmation
 
 usage() {
-  echo "usage: $0 hold HOLDER | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
+  echo "usage: $0 hold HOLDER [status] | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN [KEEP] | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
   exit 2
 }
 
@@ -67,8 +72,10 @@ number() {
 read_state() {
   phase=confirmed current="" confirmed=""
   if [ -f "$root/state" ]; then
-    local line
-    line=$(head -c 200 "$root/state")
+    # read, not head: a builtin. Up to 200 bytes, trailing newlines dropped, as $(head -c 200) did.
+    local line=""
+    IFS= read -r -d '' -n 200 line <"$root/state" || true
+    while [[ $line == *$'\n' ]]; do line=${line%$'\n'}; done
     if ! [[ "$line" =~ ^(confirmed|switching|armed|rolling-back)\ (-|[0-9]+)\ (-|[0-9]+)$ ]]; then
       echo "the state file $root/state is damaged (it holds '${line//[^a-z0-9 -]/?}'); expected 'PHASE CURRENT CONFIRMED'" >&2
       exit "$EXIT_STATE"
@@ -88,7 +95,8 @@ read_state() {
 write_state() { # PHASE CURRENT CONFIRMED
   printf '%s %s %s\n' "$1" "${2:--}" "${3:--}" >"$root/state.new"
   mv -f "$root/state.new" "$root/state"
-  rm -f "$root/current" "$root/previous"
+  # The links of an older homefleet: rm only when there are any.
+  if [ -L "$root/current" ] || [ -L "$root/previous" ]; then rm -f "$root/current" "$root/previous"; fi
   phase=$1 current=$2 confirmed=$3
 }
 
@@ -98,20 +106,46 @@ intact() { # GEN
     { [ ! -e "$gens/$1/secrets.json" ] || jq -e '.secrets' "$gens/$1/secrets.json" >/dev/null 2>&1; }
 }
 
-# One line per file: PATH<TAB>MODE<TAB>SHA256<TAB>OWNER:GROUP
-files_of() { # MANIFEST
-  jq -r '.files[] | [.path, .mode, .sha256, ((.owner // "root") + ":" + (.group // "root"))] | @tsv' "$1"
+# jq: a generation's manifest and secrets list, given to jq as --rawfile mGEN / sGEN: parsed,
+# null when absent, "damaged" when they do not parse; and whether the generation is intact (as
+# intact() says), so one jq run can judge many generations.
+# shellcheck disable=SC2016 # jq's $variables, not the shell's
+JQ_GENERATIONS='
+  def parsed($k): $ARGS.named[$k] as $t | if $t == null then null else (try ($t | fromjson) catch "damaged") end;
+  def whole($g): parsed("m" + $g) as $m | parsed("s" + $g) as $s
+    | (($m | type) == "object" and ($m.sha256 and $m.files)) and ($s == null or (($s | type) == "object" and ($s.secrets | . != null and . != false)));'
+
+# --rawfile arguments for jq: the manifest and secrets list of each generation GEN... that has them.
+generation_files() { # GEN...
+  local g
+  jq_files=()
+  for g in "$@"; do
+    if [ -f "$gens/$g/manifest.json" ]; then jq_files+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
+    if [ -f "$gens/$g/secrets.json" ]; then jq_files+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
+  done
 }
 
-secrets_of() { # SECRETS_JSON: the same for a generation's secrets (nothing when it has none)
-  if [ -f "$1" ]; then
-    jq -r '.secrets[] | [.path, .mode, .sha256, (.owner + ":" + .group)] | @tsv' "$1"
-  fi
-}
 
-# Numbers of the kept generations, in ascending order.
+
+# Sets kept to the numbers of the kept generations, in ascending order: a glob and the keys of an
+# indexed array (which bash lists in ascending order), no find or sort process.
 kept_generations() {
-  if [ -d "$gens" ]; then find "$gens" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\n' | sort -n; fi
+  local dir name
+  local -a seen=()
+  for dir in "$gens"/[0-9]*/; do
+    name=${dir%/}
+    name=${name##*/}
+    if [[ $name =~ ^(0|[1-9][0-9]{0,8})$ ]]; then seen[name]=1; fi
+  done
+  kept=("${!seen[@]}")
+}
+
+# Removes what uploads that were cut off left (glob, no find).
+remove_partials() {
+  local partial
+  for partial in "$gens"/.*.partial; do
+    if [ -e "$partial" ]; then rm -rf -- "$partial"; fi
+  done
 }
 
 # Removes secret files and the directories they leave empty.
@@ -135,14 +169,6 @@ remove_interfaces() { # NAME...
 OWN_UNITS='def own_units: [.files[].path | capture("^/etc/systemd/system/(?<u>[^/]+[.](service|timer))$").u];'
 
 
-# What may be installed now besides GEN: the current generation, and during an unconfirmed or
-# interrupted change also the confirmed one (each listed once, only when intact).
-installed_besides() { # GEN
-  local g
-  for g in "$current" "$confirmed"; do
-    if [ -n "$g" ] && [ "$g" != "$1" ] && intact "$g"; then echo "$g"; fi
-  done | sort -u
-}
 
 prepare() {
   local gen=$1 dir=$gens/$1 partial=$gens/.$1.partial
@@ -152,43 +178,61 @@ prepare() {
     exit 1
   fi
   umask 077
-  mkdir -p "$gens"
   # Leftovers of uploads that were cut off.
-  find "$gens" -mindepth 1 -maxdepth 1 -name '.*.partial' -exec rm -rf {} +
+  remove_partials
   mkdir -p "$partial/files" "$partial/secrets"
   # Root-only inside, whatever the upload says: the generation holds secrets.
   tar --no-same-permissions -x -C "$partial" -f -
-  if ! jq -e '.sha256 and .files' "$partial/manifest.json" >/dev/null 2>&1; then
+  if [ ! -f "$partial/manifest.json" ]; then
     echo "the upload has no readable manifest.json" >&2
     exit 1
   fi
+  # One jq run: the upload's lists of files and secrets, and whether the running generation is
+  # intact (then it is where the files the upload left out are linked from).
+  local jq_files=() list
+  generation_files "$current"
+  jq_files+=(--rawfile mupload "$partial/manifest.json")
+  if [ -f "$partial/secrets.json" ]; then jq_files+=(--rawfile supload "$partial/secrets.json"); fi
+  list=$(jq -n -r --arg current "$current" "${jq_files[@]}" "$JQ_GENERATIONS"'
+    parsed("mupload") as $m | parsed("supload") as $s
+    | if ($m | type) != "object" or ($m.sha256 and $m.files | not) then "bad-manifest"
+      elif $s != null and (($s | type) != "object" or ($s.secrets | type) != "array") then "bad-secrets"
+      else (if $current != "" and whole($current) then "source" else empty end),
+        ($m.files[] | ["files", .path, .sha256] | @tsv),
+        (($s // {secrets: []}).secrets[] | ["secrets", .path, .sha256] | @tsv)
+      end')
+  case $list in
+    bad-manifest)
+      echo "the upload has no readable manifest.json" >&2
+      exit 1
+      ;;
+    bad-secrets)
+      echo "the upload's secrets.json does not parse" >&2
+      exit 1
+      ;;
+  esac
   local source=""
-  if intact "$current"; then source=$gens/$current; fi
+  if [[ $list == source* ]]; then source=$gens/$current; fi
   # What the generation lists, the files the upload left out (links to the running generation,
-  # made by one cp), then one sha256sum over everything: a handful of processes, not a few per file.
-  local kind path mode sha owner sum
-  local wanted=() absent=()
+  # made by one cp per kind), then one sha256sum over everything: a handful of processes, not a few per file.
+  local kind path sha sum
+  local wanted=() absent_files=() absent_secrets=()
   declare -A want_sha=()
-  for kind in files secrets; do
-    local absent_here=()
-    while IFS=$'\t' read -r path mode sha owner; do
-      [ -n "$path" ] || continue
-      wanted+=("$partial/$kind$path")
-      want_sha["$partial/$kind$path"]=$sha
-      if [ ! -e "$partial/$kind$path" ]; then
-        if [ -n "$source" ] && [ -e "$source/$kind$path" ]; then
-          absent_here+=("${path#/}")
-        else
-          echo "missing from the upload and from generation ${current:-none}: $path" >&2
-          exit 1
-        fi
+  while IFS=$'\t' read -r kind path sha; do
+    [ "$kind" = files ] || [ "$kind" = secrets ] || continue
+    wanted+=("$partial/$kind$path")
+    want_sha["$partial/$kind$path"]=$sha
+    if [ ! -e "$partial/$kind$path" ]; then
+      if [ -n "$source" ] && [ -e "$source/$kind$path" ]; then
+        if [ "$kind" = files ]; then absent_files+=("${path#/}"); else absent_secrets+=("${path#/}"); fi
+      else
+        echo "missing from the upload and from generation ${current:-none}: $path" >&2
+        exit 1
       fi
-    done < <(if [ "$kind" = files ]; then files_of "$partial/manifest.json"; else secrets_of "$partial/secrets.json"; fi)
-    if [ "${#absent_here[@]}" -gt 0 ]; then
-      (cd "$source/$kind" && cp --link --parents -t "$partial/$kind" -- "${absent_here[@]}")
-      absent+=("${absent_here[@]}")
     fi
-  done
+  done <<<"$list"
+  if [ "${#absent_files[@]}" -gt 0 ]; then (cd "$source/files" && cp --link --parents -t "$partial/files" -- "${absent_files[@]}"); fi
+  if [ "${#absent_secrets[@]}" -gt 0 ]; then (cd "$source/secrets" && cp --link --parents -t "$partial/secrets" -- "${absent_secrets[@]}"); fi
   if [ "${#wanted[@]}" -gt 0 ]; then
     while read -r sum path; do
       if [ "$sum" != "${want_sha[$path]}" ]; then
@@ -206,55 +250,74 @@ prepare() {
   echo "prepared generation $gen"
 }
 
-# Installs files from stdin lines "SOURCE<TAB>PATH<TAB>MODE<TAB>OWNER:GROUP<TAB>KIND", each
-# through a temporary name and an atomic rename: two processes per file, install(1) creating
-# the temporary file with its owner and mode, mv(1) renaming it. Missing parent directories are
-# made first, in two calls: a secret's root's alone (0700), a file's the usual 0755.
+# Installs files from stdin lines "SOURCE<TAB>PATH<TAB>MODE<TAB>OWNER:GROUP<TAB>KIND". A file that
+# exists is replaced through a temporary name and an atomic rename: install(1) creates the
+# temporary file with its owner and mode, mv(1) renames it. A file that does not exist yet has
+# nothing to replace and nothing reads it: one install -t per directory, mode and owner puts all
+# such files in (the source has the target's name), so a first deployment takes a few processes,
+# not two per file. A copy cut short there is found by the next switch (its sha256 differs).
+# Missing parent directories are made first, in two calls: a secret's root's alone (0700), a
+# file's the usual 0755.
 install_files() {
   local rows=() row source path mode owner kind
   mapfile -t rows
   [ "${#rows[@]}" -gt 0 ] || return 0
-  local file_dirs=() secret_dirs=()
+  local file_dirs=() secret_dirs=() dir
   for row in "${rows[@]}"; do
     IFS=$'\t' read -r source path mode owner kind <<<"$row"
-    if [ "$kind" = secret ]; then secret_dirs+=("${path%/*}"); else file_dirs+=("${path%/*}"); fi
+    dir=${path%/*}
+    if [ -d "$dir" ]; then continue; fi
+    if [ "$kind" = secret ]; then secret_dirs+=("$dir"); else file_dirs+=("$dir"); fi
   done
   if [ "${#secret_dirs[@]}" -gt 0 ]; then (umask 077 && mkdir -p -- "${secret_dirs[@]}"); fi
   if [ "${#file_dirs[@]}" -gt 0 ]; then mkdir -p -- "${file_dirs[@]}"; fi
+  declare -A new_files=()
+  local group
   for row in "${rows[@]}"; do
     IFS=$'\t' read -r source path mode owner kind <<<"$row"
-    install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -T -- "$source" "$path.homefleet-new"
-    mv -f -- "$path.homefleet-new" "$path"
+    if [ -e "$path" ] || [ -L "$path" ] || [ "${source##*/}" != "${path##*/}" ]; then
+      install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -T -- "$source" "$path.homefleet-new"
+      mv -f -- "$path.homefleet-new" "$path"
+    else
+      group=$mode$'\t'$owner$'\t'${path%/*}
+      new_files[$group]+=$source$'\n'
+    fi
+  done
+  local sources=()
+  for group in "${!new_files[@]}"; do
+    IFS=$'\t' read -r mode owner dir <<<"$group"
+    mapfile -t sources <<<"${new_files[$group]%$'\n'}"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" -t "$dir" -- "${sources[@]}"
   done
 }
 
-# What installing GEN over OLD... means, in one jq run: the flavour; the units that leave; every
+# What installing GEN over OLD... means, in one jq run that also judges every generation it reads:
+# "damaged" alone when GEN is not intact; else the flavour; how many OLDs are intact (only those
+# count: a damaged one is not installed); the units that leave; every
 # file and secret GEN has (path, mode, sha256, owner:group, the units that read it); the files,
 # secrets and bridges the olds have and GEN has not; the units to keep disabled and to start.
 plan_install() { # GEN OLD...
-  local dir=$gens/$1 g
+  local gen=$1 jq_files=()
+  generation_files "$@"
   shift
-  local olds=() new_secrets=$dir/secrets.json
-  for g in "$@"; do
-    olds+=("$gens/$g/manifest.json")
-    if [ -f "$gens/$g/secrets.json" ]; then olds+=("$gens/$g/secrets.json"); fi
-  done
-  [ -f "$new_secrets" ] || new_secrets=/dev/null
-  jq -n -r --slurpfile new "$dir/manifest.json" --slurpfile newsec "$new_secrets" "$OWN_UNITS"'
-    $new[0] as $m
-    | (($newsec[0] // {}).secrets // []) as $s
-    | [inputs | {file: input_filename, doc: .}] as $in
-    | [$in[] | select(.file | endswith("/manifest.json")) | .doc] as $oldm
-    | [$in[] | select(.file | endswith("/secrets.json")) | .doc] as $olds
-    | "os\t\($m.os)",
-      (if $m.os != "nixos" then [$oldm[] | (.start[]?), own_units[]] | unique - ([$m.start[]?] + [$m.units[]?]) | .[] | "leaving\t\(.)" else empty end),
-      ($m.files[] | "file\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner // "root"):\(.group // "root")\t\((.restart // []) | join(" "))"),
-      ($s[] | "secret\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner):\(.group)\t\((.restart // []) | join(" "))"),
-      ([$oldm[] | .files[].path] | unique - [$m.files[].path] | .[] | "gone-file\t\(.)"),
-      ([$olds[] | .secrets[].path] | unique - [$s[].path] | .[] | "gone-secret\t\(.)"),
-      ([$oldm[] | .interfaces[]?] | unique - [$m.interfaces[]?] | .[] | "gone-iface\t\(.)"),
-      ($m.disabledUnits[]? | "disabled\t\(.)"),
-      ($m.start[]? | "start\t\(.)")' "${olds[@]}"
+  jq -n -r --arg gen "$gen" --arg olds "$*" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS"'
+    if whole($gen) | not then "damaged" else
+      parsed("m" + $gen) as $m
+      | ((parsed("s" + $gen) // {}).secrets // []) as $s
+      | [$olds | split(" ")[] | select(length > 0 and . != $gen and whole(.))] as $oldgens
+      | [$oldgens[] | parsed("m" + .)] as $oldm
+      | [$oldgens[] | parsed("s" + .) | select(. != null)] as $olds
+      | "os\t\($m.os)",
+        "olds\t\($oldgens | length)",
+        (if $m.os != "nixos" then [$oldm[] | (.start[]?), own_units[]] | unique - ([$m.start[]?] + [$m.units[]?]) | .[] | "leaving\t\(.)" else empty end),
+        ($m.files[] | "file\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner // "root"):\(.group // "root")\t\((.restart // []) | join(" "))"),
+        ($s[] | "secret\t\(.path)\t\(.mode)\t\(.sha256)\t\(.owner):\(.group)\t\((.restart // []) | join(" "))"),
+        ([$oldm[] | .files[].path] | unique - [$m.files[].path] | .[] | "gone-file\t\(.)"),
+        ([$olds[] | .secrets[].path] | unique - [$s[].path] | .[] | "gone-secret\t\(.)"),
+        ([$oldm[] | .interfaces[]?] | unique - [$m.interfaces[]?] | .[] | "gone-iface\t\(.)"),
+        ($m.disabledUnits[]? | "disabled\t\(.)"),
+        ($m.start[]? | "start\t\(.)")
+    end'
 }
 
 # Installs generation GEN over whatever is installed now (the generations OLD...): units that
@@ -262,17 +325,26 @@ plan_install() { # GEN OLD...
 # and secret that differs on disk is installed, what GEN does not have is removed, and the units
 # that read a change restart.
 install_generation() { # GEN OLD...
-  local gen=$1 dir=$gens/$1
   local plan
   plan=$(plan_install "$@")
-  shift
-  local os leaving=() gone_files=() gone_secrets=() gone_ifaces=() disabled=() start=()
+  if [ "$plan" = damaged ]; then
+    echo "generation $1 does not exist or is damaged" >&2
+    exit 1
+  fi
+  apply_plan "$1" "$plan"
+}
+
+# Carries out plan_install's PLAN for generation GEN.
+apply_plan() { # GEN PLAN
+  local gen=$1 dir=$gens/$1 plan=$2
+  local os olds=0 leaving=() gone_files=() gone_secrets=() gone_ifaces=() disabled=() start=()
   local kind path mode sha owner restart
   declare -A want=() restart_of=()
   local paths=() rows=()
   while IFS=$'\t' read -r kind path mode sha owner restart; do
     case $kind in
       os) os=$path ;;
+      olds) olds=$path ;;
       leaving) leaving+=("$path") ;;
       file | secret)
         paths+=("$path")
@@ -334,11 +406,17 @@ install_generation() { # GEN OLD...
     return 0
   fi
 
-  local touched conf
-  touched=$(printf '%s\n' "${installed[@]}" "${gone_files[@]}")
-  if grep -qx '/etc/sysusers.d/homefleet.conf' <<<"$touched"; then systemd-sysusers /etc/sysusers.d/homefleet.conf; fi
-  for conf in $(grep -x '/etc/tmpfiles.d/homefleet.*\.conf' <<<"$touched" || true); do
-    if [ -f "$conf" ]; then systemd-tmpfiles --create "$conf"; fi
+  # What the installed and removed files ask for, matched by the shell (no grep per question).
+  local reload="" tmpfiles=()
+  for path in "${installed[@]}" "${gone_files[@]}"; do
+    case $path in
+      /etc/systemd/*) reload=1 ;;
+      /etc/sysusers.d/homefleet.conf) systemd-sysusers /etc/sysusers.d/homefleet.conf ;;
+      /etc/tmpfiles.d/homefleet*.conf) tmpfiles+=("$path") ;;
+    esac
+  done
+  for path in "${tmpfiles[@]}"; do
+    if [ -f "$path" ]; then systemd-tmpfiles --create "$path"; fi
   done
 
   if [ "${#disabled[@]}" -gt 0 ]; then systemctl disable --now --no-reload "${disabled[@]}" 2>/dev/null || true; fi
@@ -353,26 +431,50 @@ install_generation() { # GEN OLD...
     done
   fi
   if [ "${#enable[@]}" -gt 0 ]; then systemctl enable --no-reload --quiet "${enable[@]}"; fi
-  if [ "$#" -eq 0 ] || [ "${#enable[@]}" -gt 0 ] || [ "${#leaving[@]}" -gt 0 ] || [ "${#disabled[@]}" -gt 0 ] || grep -q '^/etc/systemd/' <<<"$touched"; then
+  if [ "$olds" -eq 0 ] || [ "${#enable[@]}" -gt 0 ] || [ "${#leaving[@]}" -gt 0 ] || [ "${#disabled[@]}" -gt 0 ] || [ -n "$reload" ]; then
     systemctl daemon-reload
   fi
 
   # Restart what changed (one transaction, so systemd orders it), then start what is not running.
   # Jobs are queued, not waited for: a unit whose start hangs must not hang the switch or the
   # rollback; the deployer's health gate (or the revert timer) judges the outcome.
-  local status=0 restart=() unit
-  for unit in $(printf '%s\n' "${restart_units[@]}" | sort -u); do
-    if systemctl cat "$unit" >/dev/null 2>&1; then restart+=("$unit"); fi
+  # One systemctl show answers for every unit at once: which exist (a unit to restart that does
+  # not is left out) and which run already (starting those would change nothing).
+  local restart=() run=() asked=() line unit n=0
+  if [ "${#restart_units[@]}" -gt 0 ]; then mapfile -t restart_units < <(printf '%s\n' "${restart_units[@]}" | sort -u); fi
+  asked=("${restart_units[@]}" "${start[@]}")
+  declare -A load_of=() active_of=() restarting=()
+  if [ "${#asked[@]}" -gt 0 ]; then
+    # Blocks of KEY=VALUE lines, one block per unit in the order asked, a blank line between.
+    while IFS= read -r line; do
+      if [ "$n" -ge "${#asked[@]}" ]; then break; fi
+      case $line in
+        '') n=$((n + 1)) ;;
+        LoadState=*) load_of[${asked[n]}]=${line#*=} ;;
+        ActiveState=*) active_of[${asked[n]}]=${line#*=} ;;
+      esac
+    done < <(systemctl show --property=LoadState,ActiveState -- "${asked[@]}" 2>/dev/null || true)
+  fi
+  for unit in "${restart_units[@]}"; do
+    if [ "${load_of[$unit]:-}" = loaded ]; then
+      restart+=("$unit")
+      restarting[$unit]=1
+    fi
   done
+  for unit in "${start[@]}"; do
+    case ${restarting[$unit]:-}${active_of[$unit]:-} in
+      1* | active | reloading) ;;
+      *) run+=("$unit") ;;
+    esac
+  done
+  local status=0
+  # reset-failed also clears the start-rate counter: a unit that failed often may start again.
+  if [ "${#restart[@]}" -gt 0 ] || [ "${#run[@]}" -gt 0 ]; then systemctl reset-failed "${restart[@]}" "${run[@]}" 2>/dev/null || true; fi
   if [ "${#restart[@]}" -gt 0 ]; then
     echo "restarting: ${restart[*]}"
-    systemctl reset-failed "${restart[@]}" 2>/dev/null || true
     systemctl restart --no-block "${restart[@]}" || status=$?
   fi
-  if [ "${#start[@]}" -gt 0 ]; then
-    systemctl reset-failed "${start[@]}" 2>/dev/null || true
-    systemctl start --no-block "${start[@]}" || status=$?
-  fi
+  if [ "${#run[@]}" -gt 0 ]; then systemctl start --no-block "${run[@]}" || status=$?; fi
   echo "installed generation $gen"
   return "$status"
 }
@@ -419,51 +521,62 @@ disarm() {
 }
 
 arm() { # GEN SECONDS
-  systemctl stop "$timer.timer" "$timer.service" 2>/dev/null || true
-  systemctl reset-failed "$timer.service" 2>/dev/null || true
-  systemd-run --quiet --unit="$timer" --on-active="$2" --timer-property=AccuracySec=1s "$self" expire "$1"
+  # The timer's units are gone once a deployment confirmed or rolled back (transient units
+  # unload when stopped): then systemd-run alone arms it. Units still loaded (an armed timer, a
+  # failed expiry) are stopped and reset first, and it is tried again.
+  if ! systemd-run --quiet --unit="$timer" --on-active="$2" --timer-property=AccuracySec=1s "$self" expire "$1" 2>/dev/null; then
+    systemctl stop "$timer.timer" "$timer.service" 2>/dev/null || true
+    systemctl reset-failed "$timer.service" 2>/dev/null || true
+    systemd-run --quiet --unit="$timer" --on-active="$2" --timer-property=AccuracySec=1s "$self" expire "$1"
+  fi
   echo "armed: generation $1 goes back to ${confirmed:-nothing installed} in $2 s unless confirmed"
 }
 
 # The commands below run under the state lock.
 do_switch() { # GEN ARM_SECONDS (0: a repair of the confirmed generation, no timer)
-  local gen=$1 seconds=$2
+  local gen=$1 seconds=$2 plan
   read_state
-  if ! intact "$gen"; then
-    echo "generation $gen does not exist or is damaged" >&2
-    exit 1
-  fi
-  local olds=()
-  mapfile -t olds < <(installed_besides "$gen")
   if [ "$seconds" -eq 0 ]; then
     if [ "$phase" != confirmed ] || [ "$current" != "$gen" ]; then
       echo "only the confirmed generation can be installed again without a revert timer (the host is $phase on ${current:-nothing})" >&2
       exit 1
     fi
-    install_generation "$gen" "${olds[@]}"
+  fi
+  # Planned (and GEN found intact) before anything changes, over what may be installed now
+  # besides GEN: the current generation, and during an unconfirmed or interrupted change also
+  # the confirmed one (the plan counts only intact ones).
+  plan=$(plan_install "$gen" "$current" "$confirmed")
+  if [ "$plan" = damaged ]; then
+    echo "generation $gen does not exist or is damaged" >&2
+    exit 1
+  fi
+  if [ "$seconds" -eq 0 ]; then
+    apply_plan "$gen" "$plan"
     return
   fi
   arm "$gen" "$seconds"
   write_state switching "$gen" "$confirmed"
   # A failure here leaves the state at switching: a rollback (or the timer) takes the host back.
-  install_generation "$gen" "${olds[@]}"
+  apply_plan "$gen" "$plan"
   write_state armed "$gen" "$confirmed"
   echo "switched to generation $gen"
 }
 
-do_confirm() { # GEN
+do_confirm() { # GEN [KEEP]
   read_state
   if [ "$phase" = confirmed ] && [ "$current" = "$1" ]; then
     echo "generation $1 was confirmed already"
-    return 0
-  fi
-  if [ "$phase" != armed ] || [ "$current" != "$1" ]; then
+  elif [ "$phase" != armed ] || [ "$current" != "$1" ]; then
     echo "generation $1 cannot be confirmed: the host is $phase on generation ${current:-none} (confirmed: ${confirmed:-none}); its revert timer may have rolled it back" >&2
     exit "$EXIT_STALE"
+  else
+    disarm
+    write_state confirmed "$1" "$1"
+    echo "confirmed generation $1"
   fi
-  disarm
-  write_state confirmed "$1" "$1"
-  echo "confirmed generation $1"
+  if [ -n "${2:-}" ]; then do_gc "$2"; fi
+  # What the host runs now, for the deployer's report: no second status round trip.
+  echo "now: $phase ${current:--} ${confirmed:--}"
 }
 
 do_rollback() { # GEN WHO
@@ -489,28 +602,33 @@ finish_rollback() { # WHO
   echo "rolled back ($1) from generation $failed to ${confirmed:-nothing installed}"
 }
 
+# Leaves read_state and summarize's variables set for what the host runs afterwards.
 do_recover() {
   read_state
-  find "$gens" -mindepth 1 -maxdepth 1 -name '.*.partial' -exec rm -rf {} + 2>/dev/null || true
-  # Every path the current and the confirmed generation install, in one jq run (a damaged file
-  # lists nothing): a deployment cut off mid-install leaves PATH.homefleet-new beside them.
-  local args=() g path
-  for g in "$current" "$confirmed"; do
-    if [ -n "$g" ] && [ -f "$gens/$g/manifest.json" ]; then args+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
-    if [ -n "$g" ] && [ -f "$gens/$g/secrets.json" ]; then args+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
-  done
-  while IFS= read -r path; do
+  remove_partials
+  # A deployment cut off mid-install leaves PATH.homefleet-new beside the paths the current or
+  # the confirmed generation installs: summarize lists them (one jq run, shared with status).
+  summarize
+  local path
+  for path in "${paths[@]}" "${others[@]}"; do
     if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
-  done < <(jq -n -r "${args[@]}" '$ARGS.named | to_entries[] | (try (.value | fromjson) catch {}) | ((.files // []) + (.secrets // []))[] | .path? // empty' | sort -u)
-  if [ "$phase" = rolling-back ]; then finish_rollback "an interrupted rollback, finished"; fi
+  done
+  if [ "$phase" = rolling-back ]; then
+    finish_rollback "an interrupted rollback, finished"
+    summarize
+  fi
 }
 
 do_remove() {
   read_state
   disarm
-  local all=()
+  kept_generations
   # The current generation first (its manifest says which flavour the host is), then the newest.
-  mapfile -t all < <( (echo "$current"; kept_generations | sort -rn) | sed '/^$/d' | awk '!seen[$0]++')
+  local all=() i
+  if [ -n "$current" ]; then all+=("$current"); fi
+  for ((i = ${#kept[@]} - 1; i >= 0; i--)); do
+    if [ "${kept[i]}" != "$current" ]; then all+=("${kept[i]}"); fi
+  done
   uninstall "${all[@]}"
   rm -rf "$root/secrets" "$gens" "$root/current" "$root/previous" "$root/state" "$root/deploy.holder" "$self"
   echo "removed homefleet from this host"
@@ -518,24 +636,24 @@ do_remove() {
 
 do_gc() { # KEEP
   read_state
-  local all=() remove gen
-  mapfile -t all < <(kept_generations)
-  remove=$((${#all[@]} - $1))
-  for gen in "${all[@]}"; do
+  kept_generations
+  local remove=$((${#kept[@]} - $1)) gen doomed=()
+  for gen in "${kept[@]}"; do
     [ "$remove" -gt 0 ] || break
     if [ "$gen" != "$current" ] && [ "$gen" != "$confirmed" ]; then
-      rm -rf "${gens:?}/$gen"
+      doomed+=("$gens/$gen")
       remove=$((remove - 1))
     fi
   done
+  if [ "${#doomed[@]}" -gt 0 ]; then rm -rf -- "${doomed[@]}"; fi
 }
 
 # Runs this script's COMMAND under the state lock, its output through files: a cut connection
-# (a closed pipe) must not stop a switch or a rollback halfway.
+# (a closed pipe) must not stop a switch or a rollback halfway. The files are in the root-only
+# state directory, named by this process's ID (no mktemp processes).
 locked() { # COMMAND ARGS...
-  local out err status=0
-  (umask 077 && mkdir -p "$root")
-  out=$(mktemp) err=$(mktemp)
+  local out=$root/.locked.$$.out err=$root/.locked.$$.err status=0
+  if [ ! -d "$root" ]; then (umask 077 && mkdir -p "$root"); fi
   # Its own session: a timeout that stops the calling command's process group does not reach it.
   setsid --wait flock --wait 900 "$root/state.lock" "$self" --locked "$@" >"$out" 2>"$err" </dev/null || status=$?
   cat "$err" >&2 || true
@@ -544,39 +662,58 @@ locked() { # COMMAND ARGS...
   return "$status"
 }
 
-status_json() {
-  read_state
-  local list=() args=() g
-  mapfile -t list < <(kept_generations)
-  for g in "${list[@]}"; do
-    if [ -f "$gens/$g/manifest.json" ]; then args+=(--rawfile "m$g" "$gens/$g/manifest.json"); fi
-    if [ -f "$gens/$g/secrets.json" ]; then args+=(--rawfile "s$g" "$gens/$g/secrets.json"); fi
-  done
-  # Every kept generation in one jq run (a status must stay fast with many kept): a manifest or
-  # secrets list that does not parse marks its generation damaged.
-  local summary
-  summary=$(jq -n -c --arg list "${list[*]}" --arg current "$current" "${args[@]}" '
-    def parsed($k): $ARGS.named[$k] as $t | if $t == null then null else (try ($t | fromjson) catch "damaged") end;
+# One jq run over every kept generation. Sets summary (JSON: each kept generation's manifest
+# and secrets digest or "damaged", the current manifest, the current secrets' paths), paths (the
+# files and secrets the current generation installs), units (its units to start) and others
+# (paths the current or confirmed generation lists besides those, damaged or not: for recover).
+summarize() {
+  local jq_files=() out kind item
+  kept_generations
+  paths=() units=() others=()
+  if [ "${#kept[@]}" -eq 0 ] && [ -z "$current" ] && [ -z "$confirmed" ]; then
+    # Nothing of homefleet's yet (a first deployment): nothing for jq to read.
+    summary='{"kept":{},"manifest":null,"secretList":[]}'
+    return 0
+  fi
+  generation_files "${kept[@]}"
+  out=$(jq -n -r --arg list "${kept[*]}" --arg current "$current" --arg confirmed "$confirmed" "${jq_files[@]}" "$JQ_GENERATIONS"'
     def entry($g): parsed("m" + $g) as $m | parsed("s" + $g) as $s
-      | if ($m | type) != "object" or ($m.sha256 | not) or ($m.files | not) or $s == "damaged" or ($s != null and ($s | type) != "object") or (($s | type) == "object" and ($s.secrets | not))
-        then "damaged" else {manifest: $m.sha256, secrets: (($s // {}).digest // "")} end;
+      | if whole($g) then {manifest: $m.sha256, secrets: (($s // {}).digest // "")} else "damaged" end;
+    def listed($g): [(parsed("m" + $g), parsed("s" + $g)) | objects | try (((.files // []) + (.secrets // []))[] | .path | strings) catch empty];
     ($list | split(" ") | map(select(length > 0))) as $gens
     | ($gens | map({key: ., value: entry(.)}) | from_entries) as $kept
     | (($current != "") and (($kept[$current] | type) == "object")) as $readable
-    | {kept: $kept,
-       manifest: (if $readable then parsed("m" + $current) else null end),
-       secretList: (if $readable then ((parsed("s" + $current) // {secrets: []}).secrets | map(.path)) else [] end)}')
-  # The current generation's paths to hash and units to ask about, in one jq run.
-  local paths=() units=() hashes="" active="" kind item
+    | (if $readable then parsed("m" + $current) else null end) as $manifest
+    | (if $readable then ((parsed("s" + $current) // {secrets: []}).secrets | map(.path)) else [] end) as $secretList
+    | ([($manifest.files // [])[].path] + $secretList) as $paths
+    | ({kept: $kept, manifest: $manifest, secretList: $secretList} | tojson),
+      ($paths[] | "path\t\(.)"),
+      (($manifest.start // [])[] | "unit\t\(.)"),
+      ((listed($current) + listed($confirmed)) - $paths | unique[] | "other\t\(.)")')
+  # The summary is the first line: cut off by the shell, not read byte by byte.
+  summary=${out%%$'\n'*}
+  if [ "$out" = "$summary" ]; then return 0; fi
   while IFS=$'\t' read -r kind item; do
-    if [ "$kind" = path ]; then paths+=("$item"); elif [ "$kind" = unit ]; then units+=("$item"); fi
-  done < <(jq -r '(((.manifest.files // []) | map(.path)) + .secretList | .[] | "path\t\(.)"), ((.manifest.start // [])[] | "unit\t\(.)")' <<<"$summary")
+    case $kind in
+      path) paths+=("$item") ;;
+      unit) units+=("$item") ;;
+      other) others+=("$item") ;;
+    esac
+  done <<<"${out#*$'\n'}"
+}
+
+# The status as JSON, from read_state's and summarize's variables: the hashes of the current
+# generation's files and secrets (one sha256sum), its units' states and the revert timer's (one
+# systemctl).
+print_status() {
+  local hashes="" active=() armed=false holder=""
   if [ "${#paths[@]}" -gt 0 ]; then hashes=$(sha256sum -- "${paths[@]}" 2>/dev/null || true); fi
-  if [ "${#units[@]}" -gt 0 ]; then active=$(systemctl is-active -- "${units[@]}" 2>/dev/null || true); fi
-  local armed=false holder=""
-  if systemctl is-active --quiet "$timer.timer" 2>/dev/null; then armed=true; fi
+  mapfile -t active < <(systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true)
+  if [ "${active[${#units[@]}]:-}" = active ]; then armed=true; fi
   if [ -e "$root/deploy.lock" ] && ! flock -n "$root/deploy.lock" true 2>/dev/null; then holder=$(head -c 300 "$root/deploy.holder" 2>/dev/null || echo unknown); fi
-  jq --arg hashes "$hashes" --arg units "${units[*]}" --arg active "$active" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
+  local states
+  states=$(printf '%s\n' "${active[@]:0:${#units[@]}}")
+  jq --arg hashes "$hashes" --arg units "${units[*]}" --arg active "$states" --arg phase "$phase" --arg current "$current" --arg confirmed "$confirmed" --argjson armed "$armed" --arg holder "$holder" '
     ($hashes | split("\n") | map(select(length > 0) | capture("^(?<h>[0-9a-f]{64})  (?<p>.*)$")) | map({key: .p, value: .h}) | from_entries) as $have
     | {phase: $phase,
        current: ($current | if . == "" then null else tonumber end),
@@ -585,20 +722,49 @@ status_json() {
        files: ((.manifest.files // []) | map({key: .path, value: ($have[.path] // "missing")}) | from_entries),
        secrets: (.secretList | map({key: ., value: ($have[.] // "missing")}) | from_entries),
        units: (($units | split(" ") | map(select(length > 0))) as $u | ($active | split("\n")) as $s
-         | [range(0; $u | length) | {key: $u[.], value: ($s[.] // "unknown")}] | from_entries),
+         | [range(0; $u | length) | {key: $u[.], value: (($s[.] // "") | if . == "" then "unknown" else . end)}] | from_entries),
        generations: .kept,
        armed: $armed,
        holder: (if $holder == "" then null else $holder end)}' <<<"$summary"
 }
 
-hold() { # HOLDER
-  (umask 077 && mkdir -p "$root")
+status_json() {
+  read_state
+  summarize
+  print_status
+}
+
+# Under the deploy lock: recover, then the status, in one process under the state lock. The
+# deployer (deploy/deployHost.ts) assembles the status from its parts, sparing a second jq run:
+# summarize's summary line; "state PHASE CURRENT CONFIRMED"; "holder HOLDER"; after "units:",
+# systemctl is-active of the units to start and then of the revert timer; after "hashes:",
+# sha256sum of the current generation's files and secrets.
+do_begin() { # HOLDER
+  do_recover >&2
+  printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+  systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
+  echo "hashes:"
+  if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
+}
+
+hold() { # HOLDER [status]
+  if [ ! -d "$root" ]; then (umask 077 && mkdir -p "$root"); fi
   exec 9>>"$root/deploy.lock"
   if ! flock -n 9; then
     echo "another deployment holds this host: $(head -c 300 "$root/deploy.holder" 2>/dev/null || echo "holder unknown")" >&2
     exit "$EXIT_HELD"
   fi
-  printf '%s, since %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$root/deploy.holder"
+  local since status=0
+  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  printf '%s, since %s\n' "$1" "$since" >"$root/deploy.holder"
+  if [ "${2:-}" = status ]; then
+    # The deployer's first round trip does it all: lock, recover, status.
+    locked begin "$1, since $since" || status=$?
+    if [ "$status" -ne 0 ]; then
+      rm -f "$root/deploy.holder"
+      exit "$status"
+    fi
+  fi
   echo held
   # The lease lasts while the deployer sends a line every few seconds: a deployer killed or cut
   # off (its connection silent, not even closed) frees the host within 30 s.
@@ -613,10 +779,11 @@ if [ "$1" = --locked ]; then
   trap '' HUP PIPE
   case "$1" in
     switch) do_switch "$2" "$3" ;;
-    confirm) do_confirm "$2" ;;
+    confirm) do_confirm "$2" "${3:-}" ;;
     rollback) do_rollback "$2" "the deployer's health gate failed" ;;
     expire) do_rollback "$2" "not confirmed in time: the revert timer" ;;
     recover) do_recover ;;
+    begin) do_begin "$2" ;;
     remove) do_remove ;;
     gc) do_gc "$2" ;;
     *) usage ;;
@@ -626,8 +793,8 @@ fi
 
 case "$1" in
   hold)
-    [ "$#" -eq 2 ] || usage
-    hold "$2"
+    [ "$#" -eq 2 ] || { [ "$#" -eq 3 ] && [ "$3" = status ]; } || usage
+    hold "$2" "${3:-}"
     ;;
   prepare)
     [ "$#" -eq 2 ] || usage
@@ -640,7 +807,13 @@ case "$1" in
     number "${3:-0}"
     locked switch "$2" "${3:-0}"
     ;;
-  confirm | rollback | expire | gc)
+  confirm)
+    [ "$#" -eq 2 ] || [ "$#" -eq 3 ] || usage
+    number "$2"
+    number "${3:-0}"
+    locked confirm "$2" "${3:-}"
+    ;;
+  rollback | expire | gc)
     [ "$#" -eq 2 ] || usage
     number "$2"
     locked "$1" "$2"
