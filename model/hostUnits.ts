@@ -12,7 +12,8 @@ import type { HostModel, HostUnitSpec, ServiceUnitSpec, StackModel } from "./spe
 
 type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
 
-function unit(facts: UnitFacts): HostUnitSpec {
+/** A unit's facts with everything not given empty: no ordering, nothing read, started. */
+export function unit(facts: UnitFacts): HostUnitSpec {
   return {
     after: [],
     before: [],

@@ -8,6 +8,7 @@ import { parseFleetConfig, type FleetConfig } from "../config/load";
 import { reviewFleet } from "../review";
 import { checkUnitGraph } from "../review/checks";
 import type { CheckId, Finding } from "../review/findings";
+import { unit as hostUnit } from "../model/hostUnits";
 import type { HostUnitSpec } from "../model/specs";
 
 type Raw = { hosts: Record<string, any>; stacks: Record<string, any>; monitoring?: any; review?: any };
@@ -168,22 +169,7 @@ describe("timers", () => {
 });
 
 describe("dependencies", () => {
-  const unit = (name: string, facts: Partial<HostUnitSpec> = {}): HostUnitSpec => ({
-    name,
-    source: "homefleet",
-    after: [],
-    before: [],
-    requires: [],
-    wants: [],
-    partOf: [],
-    start: true,
-    reads: [],
-    secretFiles: [],
-    environment: {},
-    arguments: [],
-    defaultDependencies: true,
-    ...facts,
-  });
+  const unit = (name: string, facts: Partial<HostUnitSpec> = {}): HostUnitSpec => hostUnit({ name, source: "homefleet", ...facts });
   const collect = (units: ReturnType<typeof unit>[]) => {
     const out: CheckId[] = [];
     checkUnitGraph("box", units, (check) => out.push(check));

@@ -11,11 +11,9 @@ export const SAFE_PATH = { envName: "PATH", envValue: "/usr/local/sbin:/usr/loca
 
 export function debianExec(exec: ExecSpec): ExecCommand {
   const p = exec.program;
-  // A job's nixpkgs-only program: the review reads a NixOS host through this rendering
-  // (review/units.ts), where the program stands as the NixOS system profile's binary. A Debian
-  // host always has the Debian path (config/load.ts jobChecks).
-  const exe = "script" in p ? `${SCRIPT_DIR}/${p.script}` : (p.debian ?? (p.nix ? `/run/current-system/sw/bin/${p.nix.bin}` : undefined));
-  if (exe === undefined) throw new Error(`no program path in ${JSON.stringify(p)}`);
+  // A Debian host's job always has the Debian path (config/load.ts jobChecks refuses it otherwise).
+  const exe = "script" in p ? `${SCRIPT_DIR}/${p.script}` : p.debian;
+  if (exe === undefined) throw new Error(`no Debian path in ${JSON.stringify(p)}`);
   return { argv: [exe, ...exec.args], prefix: exec.ignoreFailure ? "-" : exec.privileged ? "+" : "" };
 }
 
