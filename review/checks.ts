@@ -244,10 +244,17 @@ function checkProxy(host: HostModel, emit: Emit): void {
 const DATABASE_IMAGES = ["postgres", "postgis", "timescaledb", "mysql", "mariadb", "mongo", "redis", "valkey", "influxdb", "elasticsearch", "opensearch", "qdrant", "clickhouse-server", "cockroach", "couchdb", "neo4j"];
 const DATABASE_DIRS = ["/var/lib/postgresql", "/var/lib/mysql", "/var/lib/mongodb", "/data/db", "/var/lib/redis", "/var/lib/influxdb", "/qdrant/storage", "/usr/share/elasticsearch/data", "/bitnami"];
 
+/**
+ * Directories of a database image that do not hold its live files: where the engine writes its own
+ * consistent snapshots or dumps (what should be archived), and the init scripts it only reads.
+ */
+const NOT_LIVE_DIRS = ["/qdrant/snapshots", "/docker-entrypoint-initdb.d", "/usr/share/elasticsearch/snapshots", "/backups"];
+
 /** The database engine a writable volume belongs to, when the image or the mount target says so. */
 function liveDatabase(image: string, target: string): string | undefined {
   const name = image.split("/").pop()!.split(/[:@]/)[0];
   const byImage = DATABASE_IMAGES.find((db) => name === db || name.startsWith(`${db}-`));
+  if (byImage && NOT_LIVE_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) return undefined;
   if (byImage) return byImage;
   const dir = DATABASE_DIRS.find((d) => target === d || target.startsWith(`${d}/`));
   return dir ? `database (${dir})` : undefined;

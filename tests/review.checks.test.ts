@@ -247,14 +247,14 @@ describe("alert delivery", () => {
 });
 
 describe("coverage", () => {
-  it("volume-live-database: a database's files archived while it runs, by image or by data directory; not for ephemeral or other volumes", () => {
+  it("volume-live-database: a database's files archived while it runs, by image or by data directory; not for ephemeral or other volumes, nor the engine's own snapshots", () => {
     const raw = base();
     raw.stacks.app.container.volumes = [
       { source: "/srv/app/images", target: "/var/www/images" },
       { source: "/srv/app/pg", target: "/var/lib/postgresql/data" },
       { source: "/srv/app/cache", target: "/var/lib/mysql", ephemeral: true },
     ];
-    raw.stacks.vectors = { host: "pi", network: { subnet: "10.89.2.0/24" }, container: { image: "docker.io/qdrant/qdrant:v1.12.4", port: 6333, publish: { hostPort: 6333 }, healthCheck: { path: "/readyz" }, volumes: [{ source: "/srv/qdrant", target: "/storage" }] } };
+    raw.stacks.vectors = { host: "pi", network: { subnet: "10.89.2.0/24" }, container: { image: "docker.io/qdrant/qdrant:v1.12.4", port: 6333, publish: { hostPort: 6333 }, healthCheck: { path: "/readyz" }, volumes: [{ source: "/srv/qdrant", target: "/storage" }, { source: "/srv/qdrant-snapshots", target: "/qdrant/snapshots" }] } };
     const found = of(review(raw), "volume-live-database");
     expect(found.map((f) => [f.path, f.message])).toEqual([
       ["homefleet:stacks.app.container.volumes.1", "/srv/app/pg holds database (/var/lib/postgresql) files, archived while the container runs"],
