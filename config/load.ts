@@ -9,6 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks } from "./litellmFallbacks";
+import { fastStackYaml } from "./stackYaml";
 import { bridgeGateway, databaseNames, networkNames, reservedDatabaseName, reservedRoleName, unsafeDataDirectory } from "./reserved";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -492,13 +493,33 @@ function locate(doc: Document, lines: LineCounter, file: string, path: string): 
   return { file, line, column: col };
 }
 
-/** Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way `pulumi config` stores it; problems carry their file, line and column. */
+/**
+ * Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) the way `pulumi config` stores it; problems carry their file, line and column.
+ *
+ * A file the fast reader takes (config/stackYaml.ts) and that validates is done without `yaml`'s
+ * document; any other file, and any file with a config problem, is read with `yaml`'s
+ * parseDocument as the only reader was before, so its errors and their locations are the same.
+ */
 export function loadStackFile(file: string): FleetConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError([{ path: file, message: `cannot read stack file: ${(err as Error).message}` }]);
+  }
+  const fast = fastStackYaml(text);
+  if (fast) {
+    try {
+      return parseStackConfig(fast.value);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
   let doc: unknown;
   const lines = new LineCounter();
   let parsed: Document;
   try {
-    parsed = parseDocument(readFileSync(file, "utf8"), { lineCounter: lines });
+    parsed = parseDocument(text, { lineCounter: lines });
     if (parsed.errors.length) throw parsed.errors[0];
     doc = parsed.toJS();
   } catch (err) {
