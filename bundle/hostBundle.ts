@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { anchorInterface, type FleetModel, type HealthCheckSpec, type HostModel } from "../model/specs";
+import { compareText } from "../model/textOrder";
 import { renderNixosHost } from "../render/nixos/host";
 import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
@@ -114,7 +115,7 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
         const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path, start) : [];
         return { path: s.path, mode: s.mode, owner: s.owner, group: s.group, ...(restart.length ? { restart } : {}) };
       })
-      .sort((a, b) => a.path.localeCompare(b.path)),
+      .sort((a, b) => compareText(a.path, b.path)),
     units: unitNames(host, files),
     start,
     disabledUnits: [...host.disabledUnits],

@@ -6,6 +6,7 @@ import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, isLoopback, type HostOperations } from "./operations";
 import { secretPaths } from "./paths";
 import type { SecretFileSpec } from "./specs";
+import { compareText } from "./textOrder";
 
 export interface MonitoredHost {
   readonly name: string;
@@ -61,7 +62,7 @@ export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd
     return `${credentialsDir}/${name}`;
   };
   const receivers: Record<string, unknown>[] = Object.entries(am.receivers)
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([name, r]) => {
       if (r.webhook) {
         const token = r.webhook.bearerTokenConfig ? credential(`${name}-token`, r.webhook.bearerTokenConfig) : undefined;
