@@ -134,6 +134,8 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
  * in keys and values alike, so the message names the config path.
  */
 function controlCharacterProblems(root: string, value: unknown, path: readonly string[]): ConfigProblem[] {
+  // Almost always none: look without building paths first (it was ~8 ms for 200 hosts).
+  if (path.length === 0 && !holdsControlCharacter(value)) return [];
   const problem = (text: string, at: readonly string[]) => {
     const code = text.match(CONTROL_CHARACTER)![0].charCodeAt(0);
     return { path: joinPath(root, at), message: `control character U+${code.toString(16).toUpperCase().padStart(4, "0")} is not allowed: values become unit-file lines, Nix strings and command arguments` };
@@ -144,6 +146,16 @@ function controlCharacterProblems(root: string, value: unknown, path: readonly s
     return Object.entries(value).flatMap(([k, v]) => (CONTROL_CHARACTER.test(k) ? [problem(k, [...path, JSON.stringify(k)])] : controlCharacterProblems(root, v, [...path, k])));
   }
   return [];
+}
+
+/** True if a string in `value`, or a key of an object in it, holds a control character. */
+function holdsControlCharacter(value: unknown): boolean {
+  if (typeof value === "string") return CONTROL_CHARACTER.test(value);
+  if (Array.isArray(value)) return value.some(holdsControlCharacter);
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) if (CONTROL_CHARACTER.test(k) || holdsControlCharacter(v)) return true;
+  }
+  return false;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
