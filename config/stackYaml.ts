@@ -11,8 +11,8 @@
  *
  * Where the two agree: both implement YAML 1.2's syntax; the values are those of the YAML 1.2
  * core schema, which the `yaml` package uses by default and which is mirrored below, test for
- * test, because js-yaml's own CORE_SCHEMA also reads `0b1`, `1_000`, `0x-1`, `.5e3` and others
- * differently. Declined, where the two differ or could (each found by
+ * test, because js-yaml's own CORE_SCHEMA reads `0b1`, `-0x1F` and `+0x1` as numbers and `+.5`
+ * as a string, where `yaml` reads the opposite. Declined, where the two differ or could (each found by
  * tests/config.stackYaml.test.ts, which compares both parsers over the committed stacks, the
  * hostile corpus and generated stack files):
  * - tags (`!!str`, `!x`), directives (`%YAML 1.1` switches `yaml` to YAML 1.1 values) and document
