@@ -17,10 +17,24 @@ function writeAtomically(file, content) {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * zod's translations of its messages into ~45 languages (zod/v4/locales/index.cjs): zod core and
+ * zod classic require them all at load, homefleet never switches language (English, the default,
+ * is required on its own and stays), and they were 484 KiB of the 1.68 MB bundle that every start
+ * reads and deserializes. Only this one require, from those two zod directories, is replaced.
+ */
+const zodLocalesStub = {
+  name: "zod-locales-stub",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.cjs$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: "zod-locales", namespace: "zod-locales-stub" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "zod-locales-stub" }, () => ({ contents: "module.exports = {};", loader: "js" }));
+  },
+};
+
 async function build() {
   // A cache must never outlive the bundle it was made for.
   fs.rmSync(CODE_CACHE, { force: true });
-  const result = esbuild.buildSync({
+  const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: ["dist/cli/main.js"],
     outfile: BUNDLE,
@@ -33,12 +47,13 @@ async function build() {
     external: ["@pulumi/*", "ssh2"],
     metafile: true,
     logLevel: "warning",
+    plugins: [zodLocalesStub],
   });
   // The build id ties the code cache to this bundle (bin/cliBundle.js checks it).
   const id = crypto.randomBytes(8).toString("hex");
   const bundle = result.outputFiles.find((f) => f.path === BUNDLE);
   writeAtomically(BUNDLE, `${bundle.text}\n// homefleet-cli-build: ${id}\n`);
-  const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/"));
+  const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/") && !f.startsWith("zod-locales-stub:"));
   writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json"], null, 1) + "\n");
 
   // The cache holds what V8 compiled while the bundle ran: render both committed stacks (and

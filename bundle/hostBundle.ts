@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { anchorInterface, type FleetModel, type HealthCheckSpec, type HostModel } from "../model/specs";
+import { compareText } from "../model/textOrder";
 import { renderNixosHost } from "../render/nixos/host";
 import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
@@ -96,7 +97,7 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
         const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path) : [];
         return { path: s.path, mode: s.mode, owner: s.owner, group: s.group, ...(restart.length ? { restart } : {}) };
       })
-      .sort((a, b) => a.path.localeCompare(b.path)),
+      .sort((a, b) => compareText(a.path, b.path)),
     // The units homefleet declares (not the packaged ones it configures).
     units: host.units.filter((u) => u.source === "homefleet").map((u) => u.name),
     start,

@@ -8,6 +8,7 @@
  */
 import { isLoopback } from "./operations";
 import { bridgeOrdering, configPaths, debianPaths, units } from "./paths";
+import { compareText } from "./textOrder";
 import type { HostModel, HostUnitSpec, ServiceUnitSpec, StackModel } from "./specs";
 
 type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
@@ -162,5 +163,5 @@ export function buildHostUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
     ...distributionUnits(host),
     ...host.operations.services.map((spec) => serviceUnit(host, spec)),
     ...host.operations.timers.map((t) => unit({ name: `${t.name}.timer`, source: "homefleet", reads: onDebian(host, debianPaths.unitFile(`${t.name}.timer`)) })),
-  ].sort((a, b) => a.name.localeCompare(b.name));
+  ].sort((a, b) => compareText(a.name, b.name));
 }

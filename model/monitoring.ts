@@ -6,6 +6,7 @@ import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, isLoopback } from "./operations";
 import { secretPaths, units } from "./paths";
 import type { AlertmanagerSpec, ExporterSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
+import { compareText } from "./textOrder";
 
 export interface MonitoredHost {
   readonly name: string;
@@ -35,7 +36,7 @@ export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd
     return `${credentialsDir}/${name}`;
   };
   const receivers: Record<string, unknown>[] = Object.entries(am.receivers)
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([name, r]) => {
       if (r.webhook) {
         const token = r.webhook.bearerTokenConfig ? credential(`${name}-token`, r.webhook.bearerTokenConfig) : undefined;

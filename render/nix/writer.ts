@@ -147,12 +147,23 @@ function collapse(key: string, value: NixValue): [string, NixValue] {
   let path = nixAttrName(key);
   let current = value;
   while (isAttrs(current)) {
-    const entries = definedEntries(current);
-    if (entries.length !== 1) break;
-    path += "." + nixAttrName(entries[0][0]);
-    current = entries[0][1];
+    const only = onlyDefinedKey(current);
+    if (only === undefined) break;
+    path += "." + nixAttrName(only);
+    current = current[only] as NixValue;
   }
   return [path, current];
+}
+
+/** The key of the one defined value in `attrs`, or undefined if it has none or several (without sorting them, as definedEntries would). */
+function onlyDefinedKey(attrs: { readonly [key: string]: NixValue | undefined }): string | undefined {
+  let only: string | undefined;
+  for (const key of Object.keys(attrs)) {
+    if (attrs[key] === undefined) continue;
+    if (only !== undefined) return undefined;
+    only = key;
+  }
+  return only;
 }
 
 /**

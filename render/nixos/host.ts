@@ -18,6 +18,7 @@ import type { RenderedFile } from "../types";
 import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
 import { nixExec, nixService, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
+import { compareText } from "../../model/textOrder";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
 
@@ -224,7 +225,7 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
   files.push(...operations.files);
   imports.push(NixExpr.relativePath("./operations.nix"));
   for (const name of operations.scripts) scripts.add(scriptNamed(name));
-  for (const script of [...scripts].sort((a, b) => a.name.localeCompare(b.name))) files.push({ path: `${NIXOS_MODULE_DIR}/scripts/${script.name}.sh`, mode: "0644", content: script.text });
+  for (const script of [...scripts].sort((a, b) => compareText(a.name, b.name))) files.push({ path: `${NIXOS_MODULE_DIR}/scripts/${script.name}.sh`, mode: "0644", content: script.text });
   files.push({
     path: `${NIXOS_MODULE_DIR}/default.nix`,
     mode: "0644",
@@ -234,5 +235,5 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
       body: { imports },
     }),
   });
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  return files.sort((a, b) => compareText(a.path, b.path));
 }

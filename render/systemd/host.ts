@@ -19,6 +19,7 @@ import { renderSystemdOperations } from "./operations";
 import { renderServiceUnit, SAFE_PATH } from "./serviceUnit";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
+import { compareText } from "../../model/textOrder";
 
 const PODMAN = "/usr/bin/podman";
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -219,6 +220,6 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   if (tmp) files.push(tmp);
   files.push(...renderSystemdOperations(host));
   for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const e of svc.execStart) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
-  for (const script of [...needed].sort((a, b) => a.name.localeCompare(b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  for (const script of [...needed].sort((a, b) => compareText(a.name, b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
+  return files.sort((a, b) => compareText(a.path, b.path));
 }

@@ -7,6 +7,7 @@
  * is doubled there, so a value is never expanded as an environment variable
  * (systemd.service(5), "Command lines"; nixpkgs `utils.escapeSystemdExecArg` does the same).
  */
+import { compareText } from "../../model/textOrder";
 
 export class UnitWriterError extends Error {}
 
@@ -117,7 +118,7 @@ export function renderUnitFile(unit: UnitFile): string {
   const names = Object.keys(unit.sections).sort((a, b) => {
     const ia = SECTION_ORDER.indexOf(a);
     const ib = SECTION_ORDER.indexOf(b);
-    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || compareText(a, b);
   });
   for (const name of names) {
     if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) throw new UnitWriterError(`bad section name ${JSON.stringify(name)}`);
