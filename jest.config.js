@@ -5,5 +5,9 @@ module.exports = {
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   testTimeout: 120000,
-  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { types: ["node", "jest"], esModuleInterop: true, strict: true } }] },
+  // One worker per CPU (jest's default leaves one idle, which on 2 CPUs runs the suite serially).
+  // The tests that start real servers take free ports and their own namespaces and directories.
+  maxWorkers: "100%",
+  // Types are checked by tsc (npm ci's prepare, npm run typecheck); ts-jest only transpiles.
+  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, tsconfig: { types: ["node", "jest"], esModuleInterop: true, strict: true } }] },
 };
