@@ -9,5 +9,5 @@ module.exports = {
   // The tests that start real servers take free ports and their own namespaces and directories.
   maxWorkers: "100%",
   // Types are checked by tsc (npm ci's prepare, npm run typecheck); ts-jest only transpiles.
-  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, tsconfig: { types: ["node", "jest"], esModuleInterop: true, strict: true } }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { types: ["node", "jest"], esModuleInterop: true, strict: true, isolatedModules: true } }] },
 };
