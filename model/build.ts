@@ -12,7 +12,7 @@ import { buildAlertmanager, buildPrometheus } from "./monitoring";
 import { buildHostOperations, isLoopback } from "./operations";
 import { buildHostUnits } from "./hostUnits";
 import { buildProxy } from "./proxy";
-import { configPaths, secretPaths, units } from "./paths";
+import { configPaths, secretPaths, serviceName, units } from "./paths";
 import type {
   CacheSpec,
   ContainerSpec,
@@ -56,7 +56,7 @@ function buildNetwork(name: string, stack: StackConfig, linkedTo: boolean): Netw
 function bridgeUnit(stack: string, net: NetworkSpec): ServiceUnitSpec {
   const prefix = (net.subnet as string).split("/")[1];
   return {
-    name: units.network(stack).replace(/\.service$/, ""),
+    name: serviceName(units.network(stack)),
     stack,
     description: `homefleet bridge ${net.interface} for podman network ${net.name}`,
     summary: `bridge ${net.interface} of podman network ${net.name} (stack ${stack})`,
@@ -78,7 +78,7 @@ function bridgeUnit(stack: string, net: NetworkSpec): ServiceUnitSpec {
  */
 function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port: number): ServiceUnitSpec {
   return {
-    name: units.databaseRole(stack).replace(/\.service$/, ""),
+    name: serviceName(units.databaseRole(stack)),
     stack,
     description: `homefleet PostgreSQL database ${db.name} for stack ${stack}`,
     summary: `database ${db.name} and role ${db.user} of stack ${stack}`,

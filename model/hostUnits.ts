@@ -107,14 +107,14 @@ function distributionUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
   if (pg) {
     const name = units.postgres(host.os, pg.version);
     // It listens on the bridges' gateways: it must start after them (Debian: a drop-in; NixOS: the module's unit).
-    const bridge = bridgeOrdering(host.stacks.filter((s) => s.database));
+    const bridge = pg.bindInterfaces.length ? bridgeOrdering(host.stacks.filter((s) => s.database)) : { after: [], requires: [], wants: [] };
     result.push(
       unit({
         name,
         source: "distribution",
-        after: pg.bindInterfaces.length ? bridge.after : [],
-        requires: pg.bindInterfaces.length ? bridge.requires : [],
-        wants: pg.bindInterfaces.length ? bridge.wants : [],
+        after: bridge.after,
+        requires: bridge.requires,
+        wants: bridge.wants,
         reads: onDebian(host, pg.bindInterfaces.length > 0 && debianPaths.dropIn(name), configPaths.postgresConfD(pg.version), configPaths.postgresHba(pg.version)),
       }),
     );

@@ -5,7 +5,7 @@
  */
 import type { CertificateConfig, HostConfig, JobConfig } from "../config/schema";
 import { hardening } from "./hardening";
-import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units } from "./paths";
+import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units, serviceName } from "./paths";
 import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
 import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ProgramRef, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
@@ -14,6 +14,11 @@ export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 /** Group allowed to write metrics into TEXTFILE_DIR (backup jobs run as postgres or redis). */
 export const METRICS_GROUP = "homefleet-metrics";
 export const CERT_ROOT = "/var/lib/homefleet/certs";
+/** Where a certificate's renewal writes NAME.crt (full chain) and NAME.key. */
+export function certificatePaths(name: string): { dir: string; cert: string; key: string } {
+  const dir = `${CERT_ROOT}/${name}`;
+  return { dir, cert: `${dir}/${name}.crt`, key: `${dir}/${name}.key` };
+}
 export const ACME_STATE_ROOT = "/var/lib/homefleet/acme";
 
 export const EXPORTER_PORTS = { node: 9100, blackbox: 9115, postgres: 9187, redisBase: 9121 } as const;
@@ -233,12 +238,12 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
   let lastWindowEnd = 0;
   for (const name of Object.keys(certs).sort()) {
     const c = certs[name];
-    const certDir = `${CERT_ROOT}/${name}`;
+    const { dir: certDir, cert: certFile } = certificatePaths(name);
     // With a group, the directory is setgid: the files the renewal writes take its group
     // without a chown, and the key is readable by the service of that group.
     dirs.push(c.group ? { path: certDir, mode: "2750", user: "root", group: c.group } : { path: certDir, mode: "0750", user: "root", group: "root" });
     // A certificate the proxy serves reloads nginx (config makes sure no other unit is named).
-    const reload = c.reloadUnit ?? (proxied.has(name) ? "nginx.service" : "-");
+    const reload = c.reloadUnit ?? (proxied.has(name) ? units.nginx() : "-");
     const order = acmeOrder(c);
     services.push({
       name: `homefleet-cert-${name}`,
@@ -258,7 +263,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     lastWindowEnd = Math.max(lastWindowEnd, window.end);
     const renewal = { name: `homefleet-cert-${name}`, onCalendar: daily(clockTime(window.start)) };
     timers.push({ ...renewal, description: `homefleet: renewal of certificate ${name}`, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
-    list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile: `${certDir}/${name}.crt`, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(reload !== "-" ? { reloadUnit: reload } : {}) });
+    list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(reload !== "-" ? { reloadUnit: reload } : {}) });
   }
   if (list.length) {
     services.push({
@@ -298,7 +303,7 @@ export function isLoopback(address: string): boolean {
 function redisExporterUnit(stack: StackModel, address: string, port: number): ServiceUnitSpec {
   const cache = stack.cache!;
   return {
-    name: units.redisExporter(stack.name).replace(/\.service$/, ""),
+    name: serviceName(units.redisExporter(stack.name)),
     stack: stack.name,
     description: `homefleet: Prometheus exporter for the Redis of stack ${stack.name}`,
     why: ["One exporter per Redis instance; the password arrives in a root-only environment file."],

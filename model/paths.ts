@@ -15,6 +15,9 @@ export const UNIT_DIR = "/etc/systemd/system";
 /** NixOS modules; the host's configuration.nix imports `./homefleet`. */
 export const NIXOS_MODULE_DIR = "/etc/nixos/homefleet";
 
+/** `podman-x.service` → `podman-x`: the name a ServiceUnitSpec and a NixOS `systemd.services` attribute take. */
+export const serviceName = (unit: string) => unit.replace(/\.service$/, "");
+
 export const units = {
   container: (stack: string) => `podman-${stack}.service`,
   network: (stack: string) => `homefleet-network-${stack}.service`,
@@ -26,6 +29,8 @@ export const units = {
   exporter: (kind: "node" | "postgres" | "blackbox") => `prometheus-${kind}-exporter.service`,
   prometheus: () => "prometheus.service",
   alertmanager: (os: "nixos" | "systemd") => (os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service"),
+  /** The reverse proxy: Debian's package and nixpkgs' module name it alike. */
+  nginx: () => "nginx.service",
   /** Device unit of a network interface: ordering after it is what fixed seed 001's podman0 race. */
   device: (iface: string) => `sys-subsystem-net-devices-${iface.replace(/-/g, "\\x2d")}.device`,
 };
@@ -64,7 +69,7 @@ export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
 export const debianPaths = {
   unitFile: (unit: string) => `${UNIT_DIR}/${unit}`,
   dropIn: (unit: string) => `${UNIT_DIR}/${unit}.d/50-homefleet.conf`,
-  defaults: (unit: string) => `/etc/default/${unit.replace(/\.service$/, "")}`,
+  defaults: (unit: string) => `/etc/default/${serviceName(unit)}`,
   blackboxConfig: "/etc/prometheus/blackbox.yml",
   prometheusConfig: "/etc/prometheus/prometheus.yml",
   prometheusRules: `/etc/prometheus/${PROMETHEUS_RULES_FILE}`,

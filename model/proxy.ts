@@ -5,10 +5,9 @@
  * challenge path of the certificate's names to it; everything else on port 80 is redirected.
  */
 import type { HostConfig } from "../config/schema";
-import { CERT_ROOT, acmeOrder } from "./operations";
+import { acmeOrder, certificatePaths } from "./operations";
+import { units } from "./paths";
 import type { ProxySpec, StackModel } from "./specs";
-
-export const PROXY_UNIT = "nginx.service";
 
 export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): ProxySpec | undefined {
   const proxy = host.proxy;
@@ -17,21 +16,17 @@ export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): Pro
     .sort()
     .map((name) => {
       const v = proxy.vhosts[name];
-      const upstream =
-        "stack" in v.upstream
-          ? (() => {
-              const c = stacks.find((s) => s.name === (v.upstream as { stack: string }).stack)!.container;
-              // nginx on the host reaches a stack where it is published (0.0.0.0 includes loopback).
-              return `http://${c.publishAddress === "0.0.0.0" ? "127.0.0.1" : c.publishAddress}:${c.publishPort}`;
-            })()
-          : v.upstream.url.replace(/\/$/, "");
-      const certDir = `${CERT_ROOT}/${v.certificate}`;
+      const target = "stack" in v.upstream ? v.upstream.stack : undefined;
+      const c = target === undefined ? undefined : stacks.find((s) => s.name === target)!.container;
+      // nginx on the host reaches a stack where it is published (0.0.0.0 includes loopback).
+      const upstream = c ? `http://${c.publishAddress === "0.0.0.0" ? "127.0.0.1" : c.publishAddress}:${c.publishPort}` : (v.upstream as { url: string }).url.replace(/\/$/, "");
+      const files = certificatePaths(v.certificate);
       return {
         name,
         domains: [...v.domains],
         certificate: v.certificate,
-        certFile: `${certDir}/${v.certificate}.crt`,
-        keyFile: `${certDir}/${v.certificate}.key`,
+        certFile: files.cert,
+        keyFile: files.key,
         upstream,
         maxBodySize: v.maxBodySize,
         websockets: v.websockets,
@@ -49,5 +44,5 @@ export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): Pro
     byPort.set(port, group);
   }
   const challenges = [...byPort.keys()].sort((a, b) => a - b).map((port) => ({ certificates: byPort.get(port)!.certificates, domains: [...byPort.get(port)!.domains].sort(), port }));
-  return { unit: PROXY_UNIT, listenAddress: proxy.listenAddress, vhosts, challenges };
+  return { unit: units.nginx(), listenAddress: proxy.listenAddress, vhosts, challenges };
 }

@@ -4,7 +4,7 @@
  * tools (stable keys and order).
  */
 import type { FleetRender } from "../bundle/hostBundle";
-import { units } from "../model/paths";
+import { serviceName, units } from "../model/paths";
 import type { BackupJobSpec } from "../model/specs";
 import { NOMINAL_RUN_MINUTES } from "../model/schedule";
 import { allListeners, timerWindows } from "./checks";
@@ -39,9 +39,9 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
     for (const s of host.stacks) {
       const volumeArchive = backup("volumes", s.name);
       const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
-      rows.push({ host: host.name, stack: s.name, service: units.container(s.name).replace(/\.service$/, ""), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
-      if (s.cache) rows.push({ host: host.name, stack: s.name, service: units.cache(s.name).replace(/\.service$/, ""), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
+      if (s.cache) rows.push({ host: host.name, stack: s.name, service: serviceName(units.cache(s.name)), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }
     // A certificate belongs to the host (no stack names it), so it gets a row of its own.
     for (const c of host.operations.certificates) {

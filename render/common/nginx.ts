@@ -7,8 +7,9 @@ import type { ProxySpec } from "../../model/specs";
 
 const HEADER = "# Managed by homefleet: reverse proxy. Hand edits are reported as drift and replaced on the next deployment.\n";
 
-function block(head: string, lines: readonly string[], indent = ""): string[] {
-  return [`${indent}${head} {`, ...lines.map((l) => `${indent}    ${l}`), `${indent}}`];
+/** `head { … }` with its lines indented (a nested block's lines are indented once more). */
+function block(head: string, lines: readonly string[]): string[] {
+  return [`${head} {`, ...lines.map((l) => `    ${l}`), "}"];
 }
 
 export function renderNginxProxy(proxy: ProxySpec): string {

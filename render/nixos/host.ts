@@ -7,7 +7,7 @@
  * the world-readable Nix store.
  */
 import { unitNamed } from "../../model/hostUnits";
-import { configPaths, NIXOS_MODULE_DIR, units } from "../../model/paths";
+import { configPaths, NIXOS_MODULE_DIR, serviceName, units } from "../../model/paths";
 import type { HostModel, ProxySpec, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
 import { joinsSeveralNetworks, networkValues, podmanExtraOptions, podmanNetworkFile, podmanNetworkFilePath, publishSpecs, volumeSpecs } from "../common/podman";
@@ -27,8 +27,8 @@ function execScript(script: ScriptSpec, args: readonly string[]): NixExpr {
   return nixExec({ program: { script: script.name }, args });
 }
 
-/** Strip the `.service` suffix: NixOS names services by attribute. */
-const attr = (unit: string) => unit.replace(/\.service$/, "");
+/** NixOS names services by attribute: the unit name without `.service`. */
+const attr = serviceName;
 
 function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile; extra: RenderedFile[] } {
   const bindings: Record<string, NixValue> = {};
