@@ -60,6 +60,9 @@ type UnscheduledBackup = Omit<BackupJobSpec, "onCalendar" | "check">;
 
 function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: readonly StackModel[], pgVersion: number | undefined): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced: UnplacedTimer[]; dirs: DirectorySpec[]; jobs: UnscheduledBackup[] } {
   const b = host.backup;
+  // Where the review points for each timer: the setting that places it.
+  const schedulePath = `homefleet:hosts.${hostName}.backup.schedule`;
+  const offsitePath = `homefleet:hosts.${hostName}.backup.offsite`;
   const backupJobs: UnscheduledBackup[] = [];
   const kept = `${b.retentionDays} days`;
   const services: ServiceUnitSpec[] = [];
@@ -90,7 +93,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       service: metricsAccess,
       hardening: hardening.postgresClient,
     });
-    timers.push({ name: "homefleet-backup-postgresql", description: "homefleet: nightly PostgreSQL dumps", onCalendar: daily(b.schedule.postgresql), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    timers.push({ name: "homefleet-backup-postgresql", description: "homefleet: nightly PostgreSQL dumps", onCalendar: daily(b.schedule.postgresql), persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: schedulePath });
     backupJobs.push({ job: "homefleet-backup-postgresql", kind: "postgresql", saves: databases.map((db) => db.name), destination: dest, retention: kept });
     dumpUnits.push("homefleet-backup-postgresql.service");
   }
@@ -121,7 +124,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
         hardening: hardening.loopbackClient,
       });
       // The first cache at backup.schedule.redis; each further one in the first free window after it.
-      const timer = { name, description: `homefleet: nightly Redis snapshot of ${s.name}`, persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240) };
+      const timer = { name, description: `homefleet: nightly Redis snapshot of ${s.name}`, persistent: true, randomizedDelaySec: Math.min(b.randomizedDelaySec, 240), configPath: schedulePath };
       backupJobs.push({ job: name, kind: "redis", stack: s.name, saves: [`/var/lib/redis-${s.name}`], destination: dest, retention: kept });
       if (i === 0) timers.push({ ...timer, onCalendar: daily(b.schedule.redis) });
       else unplaced.push({ ...timer, earliest: minutesOf(b.schedule.redis) });
@@ -143,7 +146,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     service: { Nice: 10, IOSchedulingClass: "idle" },
     hardening: hardening.localOnly,
   });
-  timers.push({ name: "homefleet-backup-config", description: "homefleet: nightly config archive", onCalendar: daily(b.schedule.config), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+  timers.push({ name: "homefleet-backup-config", description: "homefleet: nightly config archive", onCalendar: daily(b.schedule.config), persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: schedulePath });
   dumpUnits.push("homefleet-backup-config.service");
 
   // A container's writable volumes are its state: archived nightly unless declared ephemeral.
@@ -166,7 +169,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       service: { Nice: 10, IOSchedulingClass: "idle" },
       hardening: hardening.localOnly,
     });
-    unplaced.push({ name, description: `homefleet: nightly archive of ${s.name}'s volumes`, persistent: true, randomizedDelaySec: b.randomizedDelaySec, earliest: minutesOf(b.schedule.config) });
+    unplaced.push({ name, description: `homefleet: nightly archive of ${s.name}'s volumes`, persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: schedulePath, earliest: minutesOf(b.schedule.config) });
     dumpUnits.push(`${name}.service`);
   }
 
@@ -202,7 +205,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       // ProtectHome=yes would hide a home directory it is asked to back up: read-only instead.
       hardening: offsite.paths.some((p) => /^\/(home|root)(\/|$)/.test(p)) ? { ...hardening.networkBackup, ProtectHome: "read-only" } : hardening.networkBackup,
     });
-    timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: offsitePath });
     backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir, ...offsite.paths], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepMonthly} monthly, ${offsite.keepYearly} yearly snapshots` });
     services.push({
       name: "homefleet-backup-offsite-check",
@@ -219,7 +222,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
       hardening: hardening.networkBackup,
     });
-    timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec });
+    timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: offsitePath });
   }
   return { services, timers, unplaced, dirs, jobs: backupJobs };
 }
@@ -234,6 +237,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
   const timers: TimerSpec[] = [];
   const dirs: DirectorySpec[] = [];
   const list: Omit<CertificateSpec, "check">[] = [];
+  const certificatesPath = `homefleet:hosts.${hostName}.certificates`;
   let earliest = minutesOf(RENEWAL_EARLIEST);
   let lastWindowEnd = 0;
   for (const name of Object.keys(certs).sort()) {
@@ -262,7 +266,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     earliest = window.start + RENEWAL_STAGGER_MINUTES;
     lastWindowEnd = Math.max(lastWindowEnd, window.end);
     const renewal = { name: `homefleet-cert-${name}`, onCalendar: daily(clockTime(window.start)) };
-    timers.push({ ...renewal, description: `homefleet: renewal of certificate ${name}`, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    timers.push({ ...renewal, description: `homefleet: renewal of certificate ${name}`, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC, configPath: certificatesPath });
     list.push({ name, issuer: c.issuer, domains: [...c.domains], certFile, renewal: { job: renewal.name, onCalendar: renewal.onCalendar }, ...(reload !== "-" ? { reloadUnit: reload } : {}) });
   }
   if (list.length) {
@@ -277,7 +281,7 @@ function certificateUnits(hostName: string, certs: Readonly<Record<string, Certi
     });
     const { start } = schedule.place(Math.max(minutesOf(CERTIFICATE_CHECK_EARLIEST), lastWindowEnd), CERTIFICATE_TIMER_DELAY_SEC);
     const check = { job: "homefleet-cert-check", onCalendar: daily(clockTime(start)) };
-    timers.push({ name: check.job, description: "homefleet: daily certificate validation", onCalendar: check.onCalendar, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC });
+    timers.push({ name: check.job, description: "homefleet: daily certificate validation", onCalendar: check.onCalendar, persistent: true, randomizedDelaySec: CERTIFICATE_TIMER_DELAY_SEC, configPath: certificatesPath });
     return { services, timers, dirs, list: list.map((c) => ({ ...c, check })) };
   }
   return { services, timers, dirs, list: [] };

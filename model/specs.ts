@@ -375,7 +375,7 @@ export interface TimerSpec {
   readonly persistent: boolean;
   /** Spreads load across hosts; kept below the gap to the next job of the host. */
   readonly randomizedDelaySec: number;
-  /** The config key that sets this timer, for the review's findings (a scheduled job's `homefleet:hosts.<h>.jobs.<name>`). */
+  /** The setting that places this timer, where the review points (`homefleet:hosts.<h>.backup.schedule`, `…certificates`, a job's `…jobs.<name>`). */
   readonly configPath?: string;
 }
 

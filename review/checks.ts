@@ -42,12 +42,9 @@ export function timerWindows(host: HostModel): TimerWindow[] {
   return host.operations.timers.map((t) => ({ timer: t.name, ...dayWindow(t.onCalendar, t.randomizedDelaySec), spec: t }));
 }
 
-function timerPath(host: string, timer: string, spec?: TimerSpec): string {
-  if (spec?.configPath) return spec.configPath;
-  if (timer.startsWith("homefleet-backup-offsite")) return hostPath(host, "backup", "offsite");
-  if (timer.startsWith("homefleet-backup-")) return hostPath(host, "backup", "schedule");
-  if (timer.startsWith("homefleet-cert-")) return hostPath(host, "certificates");
-  return hostPath(host);
+/** The setting that places a timer, as the model gives it; the host for a timer without one. */
+function timerPath(host: string, spec: TimerSpec): string {
+  return spec.configPath ?? hostPath(host);
 }
 
 function checkTimers(host: HostModel, emit: Emit): void {
@@ -55,10 +52,10 @@ function checkTimers(host: HostModel, emit: Emit): void {
   for (const w of windows) {
     if (w.start === undefined) {
       // Config has checked the expression against systemd's grammar: it is valid, only not one fixed time a day.
-      emit("timer-calendar", "info", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer runs on "${w.spec.onCalendar}", which is not on the day plan: its collisions with other jobs are not checked`, "Only jobs at one fixed time of day (daily, or on given weekdays) are laid out on the day plan; a job that runs several times a day or on given dates is not.", "Nothing, if that is what it should do; give it a fixed time (`*-*-* HH:MM:00`) to have it checked.");
+      emit("timer-calendar", "info", timerPath(host.name, w.spec), `${w.timer}.timer runs on "${w.spec.onCalendar}", which is not on the day plan: its collisions with other jobs are not checked`, "Only jobs at one fixed time of day (daily, or on given weekdays) are laid out on the day plan; a job that runs several times a day or on given dates is not.", "Nothing, if that is what it should do; give it a fixed time (`*-*-* HH:MM:00`) to have it checked.");
     }
     if (!w.spec.persistent) {
-      emit("timer-persistent", "warning", timerPath(host.name, w.timer, w.spec), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
+      emit("timer-persistent", "warning", timerPath(host.name, w.spec), `${w.timer}.timer is not Persistent`, "A run missed while the host was off is skipped until the next day.", "Set Persistent=true.");
     }
   }
   const placed = windows.filter((w) => w.start !== undefined);
@@ -68,9 +65,9 @@ function checkTimers(host: HostModel, emit: Emit): void {
       const b = placed[j];
       if (!windowsOverlap({ start: a.start!, end: a.end!, weekday: a.weekday }, { start: b.start!, end: b.end!, weekday: b.weekday })) continue;
       if (a.start === b.start) {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer, b.spec), `${a.timer} and ${b.timer} start at the same time (${clockTime(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
+        emit("timer-collision", "warning", timerPath(host.name, b.spec), `${a.timer} and ${b.timer} start at the same time (${clockTime(a.start!)})`, "Jobs that start together compete for disk and CPU; staggered timers prevent I/O storms.", "Move one of them by at least the other's run time plus its randomized delay.");
       } else {
-        emit("timer-collision", "warning", timerPath(host.name, b.timer, b.spec), `${a.timer} (${clockTime(a.start!)}-${clockTime(a.end!)}) overlaps ${b.timer} (${clockTime(b.start!)}-${clockTime(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
+        emit("timer-collision", "warning", timerPath(host.name, b.spec), `${a.timer} (${clockTime(a.start!)}-${clockTime(a.end!)}) overlaps ${b.timer} (${clockTime(b.start!)}-${clockTime(b.end!)})`, `Windows count the randomized delay and ${NOMINAL_RUN_MINUTES} minutes of run time; overlapping jobs compete for I/O.`, "Stagger the schedule or lower RandomizedDelaySec.");
       }
     }
   }
