@@ -75,10 +75,11 @@ function homefleet(work: string): Deployer {
   return {
     id: "homefleet",
     label: "homefleet",
-    prepare(hosts, bundle) {
+    prepare(hosts, bundle, previous) {
       const list = join(work, `homefleet-hosts-${hosts[0].name}-${hosts.length}.json`);
       writeFileSync(list, JSON.stringify(hosts.map((h): BenchHostTarget => ({ name: h.name, address: h.address, hostKey: h.hostKey, keyFile: h.keyFile }))));
-      return { command: process.execPath, args: [HOMEFLEET_ENTRY, bundle.dir, list], env: { ...process.env, HOMEFLEET_BENCH_TIMINGS: "1" } };
+      // As the provider knows from Pulumi's state: a create (nothing pushed before) or an update.
+      return { command: process.execPath, args: [HOMEFLEET_ENTRY, bundle.dir, list, previous ? "update" : "create"], env: { ...process.env, HOMEFLEET_BENCH_TIMINGS: "1" } };
     },
     check(p) {
       const out = JSON.parse(must("bench/homefleet-deploy.ts", p)) as { startMs: number; results: DeployResult[]; commands: TimedCommand[] };

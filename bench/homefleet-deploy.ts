@@ -3,10 +3,11 @@
  * script and Ansible: node starts, loads the deployer, runs deployHost() (deploy/deployHost.ts) for
  * every host in parallel and exits. No Pulumi engine: this is the deployer alone.
  *
- *   node dist/bench/homefleet-deploy.js BUNDLE_DIR HOSTS_JSON
+ *   node dist/bench/homefleet-deploy.js BUNDLE_DIR HOSTS_JSON [create|update]
  *
  * BUNDLE_DIR/rendered.json holds the rendered files and the manifest (bench/deployWorkload.ts);
- * HOSTS_JSON is [{name, address, hostKey, keyFile}]. With HOMEFLEET_BENCH_TIMINGS=1 it also times
+ * HOSTS_JSON is [{name, address, hostKey, keyFile}]; `create` deploys as the provider's create
+ * does (the hosts are new to it: DeployOptions.firstDeployment), `update` (the default) as its update. With HOMEFLEET_BENCH_TIMINGS=1 it also times
  * each SSH command, and the deploy lock's command until it holds the lock (by wrapping
  * HostSession's methods in this process, no change to deploy/).
  * Prints one JSON object on stdout: {startMs, results, commands}; exits 1 when a host fails.
@@ -77,14 +78,14 @@ function timeCommands(log: TimedCommand[]): void {
 async function main(): Promise<void> {
   // Since the process started (performance's time origin): node's start and loading the deployer.
   const startMs = performance.now();
-  const [bundleDir, hostsFile] = process.argv.slice(2);
-  if (!bundleDir || !hostsFile) throw new Error("usage: homefleet-deploy.js BUNDLE_DIR HOSTS_JSON");
+  const [bundleDir, hostsFile, mode = "update"] = process.argv.slice(2);
+  if (!bundleDir || !hostsFile || !["create", "update"].includes(mode)) throw new Error("usage: homefleet-deploy.js BUNDLE_DIR HOSTS_JSON [create|update]");
   const { files, manifest } = JSON.parse(readFileSync(join(bundleDir, "rendered.json"), "utf8")) as { files: RenderedFile[]; manifest: HostManifest };
   const hosts = JSON.parse(readFileSync(hostsFile, "utf8")) as BenchHostTarget[];
   const commands: TimedCommand[] = [];
   if (process.env.HOMEFLEET_BENCH_TIMINGS === "1") timeCommands(commands);
   const results = await Promise.all(
-    hosts.map((h) => deployHost({ host: h.name, address: h.address, port: 22, user: "root", privateKey: readFileSync(h.keyFile, "utf8"), hostKey: h.hostKey }, files, manifest, [], { healthTimeoutSec: HEALTH_TIMEOUT_SEC, healthSoakSec: HEALTH_SOAK_SEC })),
+    hosts.map((h) => deployHost({ host: h.name, address: h.address, port: 22, user: "root", privateKey: readFileSync(h.keyFile, "utf8"), hostKey: h.hostKey }, files, manifest, [], { healthTimeoutSec: HEALTH_TIMEOUT_SEC, healthSoakSec: HEALTH_SOAK_SEC, firstDeployment: mode === "create" })),
   );
   process.stdout.write(JSON.stringify({ startMs, results, commands }) + "\n");
   const unhealthy = results.filter((r) => r.health.verdict !== "healthy");

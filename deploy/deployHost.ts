@@ -24,6 +24,8 @@ const EXIT_STALE = 77;
 /** The lock command's own: homefleet-activate is missing or not this deployer's, or installing it failed (see underDeployLock). */
 const EXIT_OTHER_SCRIPT = 78;
 const EXIT_INSTALL = 79;
+/** The switch command's own: pulling an image failed, before anything was uploaded or switched. */
+const EXIT_PULL = 80;
 
 export interface SecretFileContent {
   readonly path: string;
@@ -46,6 +48,12 @@ export interface DeployOptions {
   readonly keepGenerations?: number;
   /** Who deploys, as another deployment is told when it finds the host locked. */
   readonly holder?: string;
+  /**
+   * The host is new to this deployment (its resource is being created): homefleet-activate goes
+   * with the lock's first command instead of after a check has found it missing, one round trip
+   * fewer. Installing it again over the same script is harmless, so a wrong guess costs bytes only.
+   */
+  readonly firstDeployment?: boolean;
   /** Test hook: called after activation, before the health gate and confirmation. */
   readonly afterActivate?: (session: HostSession) => Promise<void>;
   /** Test hook: called before a new generation is uploaded (to cut the connection there). */
@@ -241,7 +249,7 @@ const RECOVER_AND_STATUS = "reading the host's state (and clearing what interrup
  * installed and the lock asked for again); with `withStatus`, it also clears what interrupted
  * deployments left and reports the host's state, which `work` gets: one round trip in all.
  */
-async function underDeployLock<T>(session: HostSession, holder: string | undefined, withStatus: boolean, work: (state: HostState | undefined) => Promise<T>): Promise<T> {
+async function underDeployLock<T>(session: HostSession, holder: string | undefined, withStatus: boolean, work: (state: HostState | undefined) => Promise<T>, installFirst = false): Promise<T> {
   const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
   const want = sha256(activateScript.text);
   const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}`;
@@ -254,7 +262,7 @@ async function underDeployLock<T>(session: HostSession, holder: string | undefin
       throw new DeployError(session.target.host, `not deployed: ${err.reason}`);
     });
   // Missing or another deployer's: installed by the next lock command, in the same round trip.
-  const lease = (await take(false)) ?? (await take(true));
+  const lease = installFirst ? await take(true) : ((await take(false)) ?? (await take(true)));
   if (!lease) throw new DeployError(session.target.host, "not deployed: installing homefleet-activate failed");
   try {
     return await work(withStatus ? stateFromParts(session.target.host, RECOVER_AND_STATUS, lease.output) : undefined);
@@ -282,40 +290,80 @@ function healthProbe(check: HealthCheckSpec): { name: string; command: string } 
   }
 }
 
-/**
- * Polls every check until all pass, then keeps polling until they have held for `soakSec`: a
- * service that crashes a few seconds after it first answered fails the gate. Units that must run
- * are checked too, and a unit that has failed for good (not waiting to restart) ends the wait.
- */
-export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], timeoutSec: number, units: readonly string[] = [], soakSec = 0, onRound?: (round: number, passing: number, total: number, soakingSec?: number) => void): Promise<HealthResult> {
+/** One round of the health gate as one host command, and how to read its output. */
+export interface GateRound {
+  /**
+   * The round's shell (POSIX sh): a line of state per unit check (one systemctl), `states-end`,
+   * then `<i>=ok` or `<i>=fail` per other check. It also leaves `ok=1` in the shell when every check
+   * passed, by the same rules as `parse`, so that a command can go on to confirm on the host.
+   */
+  readonly script: string;
+  parse(out: string): { results: { check: string; unit: string; ok: boolean }[]; allOk: boolean; failedUnit: boolean };
+}
+
+export function gateRound(checks: readonly HealthCheckSpec[], units: readonly string[] = []): GateRound {
   // The service's own checks first: a failing HTTP check says more than "unit not active".
   const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
-  const deadline = Date.now() + timeoutSec * 1000;
   // One command per round (sshd allows few channels at once), and one systemctl for every unit
   // check: a line of state per unit (is-active --quiet passes on active and reloading; failed is
   // a unit failed for good), then a line per other check.
   const unitChecks = commands.flatMap((c, i) => (c.unitActive !== undefined ? [{ i, unit: c.unitActive }] : []));
-  const round = [
-    unitChecks.length ? `systemctl is-active -- ${unitChecks.map((u) => sh(u.unit)).join(" ")}; echo states-end` : "",
-    ...commands.map((c, i) => (c.unitActive !== undefined ? "" : `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; fi`)),
-  ].join("\n");
-  let results = commands.map((c) => ({ check: c.name, unit: c.unit, ok: false }));
+  const script = [
+    "ok=1",
+    unitChecks.length
+      ? [
+          `s=$(systemctl is-active -- ${unitChecks.map((u) => sh(u.unit)).join(" ")}); printf '%s\n' "$s"; echo states-end`,
+          `n=0; for st in $s; do n=$((n + 1)); case $st in active|reloading) ;; *) ok=0 ;; esac; done; [ "$n" = ${unitChecks.length} ] || ok=0`,
+        ].join("\n")
+      : "",
+    ...commands.map((c, i) => (c.unitActive !== undefined ? "" : `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; ok=0; fi`)),
+  ]
+    .filter(Boolean)
+    .join("\n");
+  return {
+    script,
+    parse(out) {
+      const states = new Map<number, string>();
+      if (unitChecks.length) {
+        const lines = out.split("\n");
+        const end = lines.indexOf("states-end");
+        if (end === unitChecks.length) unitChecks.forEach((u, k) => states.set(u.i, lines[k]));
+      }
+      const failedUnit = units.some((u) => unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
+      const results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
+      return { results, allOk: results.every((r) => r.ok), failedUnit };
+    },
+  };
+}
+
+/**
+ * Polls every check until all pass, then keeps polling until they have held for `soakSec`: a
+ * service that crashes a few seconds after it first answered fails the gate. Units that must run
+ * are checked too, and a unit that has failed for good (not waiting to restart) ends the wait.
+ * `firstRound`: the output of a round the switch's own command already ran (and when), so the
+ * gate starts from it instead of asking again.
+ */
+export async function healthGate(
+  session: HostSession,
+  checks: readonly HealthCheckSpec[],
+  timeoutSec: number,
+  units: readonly string[] = [],
+  soakSec = 0,
+  onRound?: (round: number, passing: number, total: number, soakingSec?: number) => void,
+  firstRound?: { readonly out: string; readonly at: number },
+): Promise<HealthResult> {
+  const round = gateRound(checks, units);
+  const deadline = Date.now() + timeoutSec * 1000;
+  let results: { check: string; unit: string; ok: boolean }[] = [];
   let passingSince: number | undefined;
   let heldSec = 0;
   for (let n = 1; ; n++) {
-    const out = (await session.exec(round, undefined, 60)).stdout;
-    const states = new Map<number, string>();
-    if (unitChecks.length) {
-      const lines = out.split("\n");
-      const end = lines.indexOf("states-end");
-      if (end === unitChecks.length) unitChecks.forEach((u, k) => states.set(u.i, lines[k]));
-    }
-    const failedUnit = units.some((u) => unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
-    results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
-    const allOk = results.every((r) => r.ok);
-    onRound?.(n, results.filter((r) => r.ok).length, results.length, allOk && soakSec > 0 ? soakSec : undefined);
-    if (allOk) {
-      passingSince ??= Date.now();
+    const ran = n === 1 && firstRound ? firstRound : { out: (await session.exec(round.script, undefined, 60)).stdout, at: Date.now() };
+    const parsed = round.parse(ran.out);
+    results = parsed.results;
+    onRound?.(n, results.filter((r) => r.ok).length, results.length, parsed.allOk && soakSec > 0 ? soakSec : undefined);
+    if (parsed.allOk) {
+      passingSince ??= ran.at;
       heldSec = Math.round((Date.now() - passingSince) / 1000);
       if (Date.now() - passingSince >= soakSec * 1000) break;
     } else if (passingSince !== undefined) {
@@ -323,7 +371,7 @@ export async function healthGate(session: HostSession, checks: readonly HealthCh
       const heldFor = Math.round((Date.now() - passingSince) / 1000);
       results = results.map((r) => (r.ok ? r : { ...r, check: `${r.check} (failed ${heldFor} s after passing)` }));
       break;
-    } else if (Date.now() > deadline || failedUnit) break;
+    } else if (Date.now() > deadline || parsed.failedUnit) break;
     // Soon after a switch the units are still starting: look again after 0.1 s, then back off to 1 s.
     await new Promise((r) => setTimeout(r, passingSince !== undefined ? 2000 : Math.min(1000, 100 * 2 ** (n - 1))));
   }
@@ -370,7 +418,7 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
       const plan = planDeployment(state, wanted);
       return await execute(session, plan, state, { files, manifest, secrets, entries, digest }, options);
-    });
+    }, options.firstDeployment);
   } finally {
     session.close();
   }
@@ -412,19 +460,26 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     return report(session, confirmed, manifest, plan.generation, { changed: true }, health, confirmed.units);
   }
 
-  // Images first, before the timer runs: a slow pull must not count against it.
-  if (!plan.repair && manifest.images.length) {
-    progress({ step: "pulling", images: manifest.images.length });
-    await session.run(
-      "pulling container images",
-      `command -v podman >/dev/null || exit 0; for image in ${manifest.images.map(sh).join(" ")}; do podman image exists "$image" || podman pull --quiet "$image" >/dev/null; done`,
-      undefined,
-      1800,
-    );
-  }
+  // Images first, before the timer runs: a slow pull must not count against it. The pull opens
+  // the switch's command (the upload waits in the channel meanwhile): no round trip of its own.
+  const pulling = !plan.repair && manifest.images.length > 0;
+  const pull = pulling
+    ? `if command -v podman >/dev/null; then for image in ${manifest.images.map(sh).join(" ")}; do podman image exists "$image" || podman pull --quiet "$image" >/dev/null || exit ${EXIT_PULL}; done; fi; echo ${PULLED_MARK}; `
+    : "";
+  const timeoutSec = pulling ? 1800 + 900 : 900;
+  const pullFailed = (r: ExecResult) => new DeployError(host, `pulling container images failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}; nothing was switched`);
+  if (pulling) progress({ step: "pulling", images: manifest.images.length });
   // The upload and the switch go in one command: the switch starts as soon as the generation is verified.
-  const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}`;
+  // The first health round rides on the switch's command, and with no soak time so does the
+  // confirmation when that round passes: a healthy deploy needs no further round trip. A test
+  // hook between the switch and the gate (afterActivate) keeps them apart.
+  const chained = options.afterActivate
+    ? ""
+    : ` || exit $?\necho ${GATE_MARK}\n${gateRound(manifest.healthChecks, manifest.start).script}\n[ "$ok" = 1 ] || exit 0` +
+      (s.healthSoakSec === 0 ? `\necho ${CONFIRM_MARK}\n${confirmCommand(plan.generation, s, manifest.start)}` : "");
+  const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}${chained}`;
   const switching = () => progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
+  const pulledMark = new RegExp(`^${PULLED_MARK}$`, "m");
   let switched: ExecResult;
   if (plan.prepare) {
     const byPath = new Map(bundle.files.map((f) => [f.path, f]));
@@ -440,35 +495,55 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     ];
     await options.beforeUpload?.(session);
     const archive = createTar(tar);
-    progress({ step: "uploading", generation: plan.generation, files: plan.prepare.files.length, bytes: archive.length });
+    const uploading = () => progress({ step: "uploading", generation: plan.generation, files: plan.prepare!.files.length, bytes: archive.length });
+    if (!pulling) uploading();
     const prepared = new RegExp(`^prepared generation ${plan.generation}$`, "m");
+    let pulled = !pulling;
     let uploaded = false;
     try {
-      switched = await session.exec(`${ACTIVATE} prepare ${plan.generation} || exit $?; ${switchCommand}`, archive, 900, (soFar) => {
+      switched = await session.exec(`${pull}${ACTIVATE} prepare ${plan.generation} || exit $?; ${switchCommand}`, archive, timeoutSec, (soFar) => {
+        if (!pulled && pulledMark.test(soFar)) {
+          pulled = true;
+          uploading();
+        }
         if (uploaded || !prepared.test(soFar)) return;
         uploaded = true;
         switching();
       });
     } catch (err) {
-      // Cut before the host had the generation: the upload failed, nothing was switched.
-      if (!uploaded) throw new DeployError(host, `uploading the new generation failed: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
+      // Cut before the host had the generation: the pull or the upload failed, nothing was switched.
+      // (Before the images were confirmed too: the same command was pulling them, and its upload waited.)
+      if (!uploaded) throw new DeployError(host, `uploading the new generation failed${pulled ? "" : " (the host was still checking its container images)"}: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
       throw err;
     }
+    if (switched.code === EXIT_PULL && !pulledMark.test(switched.stdout)) throw pullFailed(switched);
     if (!prepared.test(switched.stdout)) {
       throw new DeployError(host, `uploading the new generation failed (exit ${switched.code}): ${(switched.stderr || switched.stdout).trim().split("\n").slice(-15).join("\n")}`);
     }
   } else {
     // Armed and switched in one locked command on the host: the timer runs before anything changes.
-    switching();
-    switched = await session.exec(switchCommand, undefined, 900);
+    let announced = !pulling;
+    if (announced) switching();
+    switched = await session.exec(`${pull}${switchCommand}`, undefined, timeoutSec, (soFar) => {
+      if (announced || !pulledMark.test(soFar)) return;
+      announced = true;
+      switching();
+    });
+    if (switched.code === EXIT_PULL && !pulledMark.test(switched.stdout)) throw pullFailed(switched);
   }
-  const restarted = (switched.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
+  // The pull's marker is not part of the switch's output.
+  if (pulling) switched = { ...switched, stdout: switched.stdout.replace(new RegExp(`^${PULLED_MARK}\n`, "m"), "") };
+  const switchedAt = Date.now();
+  const chain = splitSwitched(switched);
+  const restarted = (chain.switch.stdout.match(/^restarting: (.*)$/m)?.[1] ?? "").split(" ").filter(Boolean);
   await options.afterActivate?.(session);
 
   const health =
-    switched.code === 0
-      ? await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation))
+    chain.switch.code === 0
+      ? await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation), chain.round !== undefined ? { out: chain.round, at: switchedAt } : undefined)
       : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", unit: "", ok: false }] };
+  // The host confirmed only on a round that passed every check, which the gate reads the same way.
+  if (chain.confirm && health.verdict !== "healthy") throw new DeployError(host, `generation ${plan.generation} was confirmed on the host although its health round reads as failing: ${JSON.stringify(health.checks)}`);
   if (health.verdict !== "healthy") {
     const failing = health.checks.find((c) => !c.ok);
     const unit = failing?.unit || manifest.start.find((u) => u.startsWith("podman-")) || "";
@@ -477,14 +552,36 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     const outcome = plan.repair
       ? `it is the confirmed generation, re-installed over hand edits: there is nothing else to go back to, the host stays on it`
       : await rollBack(session, plan.generation, s);
-    const activation = switched.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
+    const activation = chain.switch.code !== 0 ? `\nactivation output:\n${(switched.stderr || switched.stdout).trim().split("\n").slice(-10).join("\n")}` : "";
     throw new DeployError(host, `generation ${plan.generation} failed its health check "${failedCheck(health)}"; ${outcome}.${activation}${unit ? `\nlast journal lines of ${unit}:\n${journal}` : ""}`);
   }
   progress({ step: "confirming", generation: plan.generation });
   // A repair re-installed the confirmed generation: confirm finds it confirmed already and only drops old generations.
-  const now = await confirm(session, plan.generation, s, manifest.start);
+  const now = await confirm(session, plan.generation, s, manifest.start, chain.confirm);
   const secretsWritten = plan.prepare ? [...plan.prepare.secrets] : [];
   return report(session, now, manifest, plan.generation, { changed: true, uploadedFiles: plan.prepare?.files ?? [], reusedGeneration: plan.reused, secretsWritten, restarted }, health, now.units);
+}
+
+/** Markers between the switch's output, the health round after it and the confirmation after that. */
+const GATE_MARK = "homefleet:health-round";
+/** Printed once the images are there, before the upload is read. */
+const PULLED_MARK = "homefleet:images-pulled";
+const CONFIRM_MARK = "homefleet:confirm";
+
+/**
+ * The switch command's result in its parts: the switch's own (exit 0 once the round began),
+ * the first health round's output, and the confirmation's result when it ran.
+ */
+export function splitSwitched(r: ExecResult): { switch: ExecResult; round?: string; confirm?: ExecResult } {
+  const gate = r.stdout.search(new RegExp(`^${GATE_MARK}$`, "m"));
+  if (gate < 0) return { switch: r };
+  const confirmAt = r.stdout.search(new RegExp(`^${CONFIRM_MARK}$`, "m"));
+  const round = r.stdout.slice(gate + GATE_MARK.length + 1, confirmAt < 0 ? undefined : confirmAt);
+  return {
+    switch: { code: 0, stdout: r.stdout.slice(0, gate), stderr: r.stderr },
+    round,
+    ...(confirmAt < 0 ? {} : { confirm: { code: r.code, stdout: r.stdout.slice(confirmAt + CONFIRM_MARK.length + 1), stderr: r.stderr } }),
+  };
 }
 
 function failedCheck(health: HealthResult): string {
@@ -498,14 +595,19 @@ interface Confirmed {
   readonly units: Record<string, string>;
 }
 
+/** The host command that confirms a generation, drops old ones and prints the units' states. */
+function confirmCommand(generation: number, s: ReturnType<typeof settings>, units: readonly string[]): string {
+  const states = units.length ? `; echo units:; systemctl is-active -- ${units.map(sh).join(" ")}` : "";
+  return `${ACTIVATE} confirm ${generation} ${s.keepGenerations} || exit $?${states}`;
+}
+
 /**
  * Confirms a generation and drops old ones (one locked command on the host), then asks systemd
  * for the units' states, in one round trip; when the revert timer won the race, says what the
- * host runs instead.
+ * host runs instead. `ran`: the confirmation's output when the switch's command already ran it.
  */
-async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>, units: readonly string[]): Promise<Confirmed> {
-  const states = units.length ? `; echo units:; systemctl is-active -- ${units.map(sh).join(" ")}` : "";
-  const r = await session.exec(`${ACTIVATE} confirm ${generation} ${s.keepGenerations} || exit $?${states}`, undefined, 900);
+async function confirm(session: HostSession, generation: number, s: ReturnType<typeof settings>, units: readonly string[], ran?: ExecResult): Promise<Confirmed> {
+  const r = ran ?? (await session.exec(confirmCommand(generation, s, units), undefined, 900));
   if (r.code === EXIT_STALE) {
     const now = await readState(session, "reading the host's state after a refused confirmation");
     throw new DeployError(session.target.host, `generation ${generation} passed its health gate but was rolled back by its revert timer before the confirmation (confirmAfterSec ${s.confirmAfterSec} s); the host runs generation ${now.current ?? "none"} (${now.phase}).`);

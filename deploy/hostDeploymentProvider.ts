@@ -137,7 +137,7 @@ export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ 
   if (refused) throw new Error(refused);
   requireSecretValues(inputs);
   requireEarlierWavesHealthy(inputs);
-  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, optionsOf(inputs));
+  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, { ...optionsOf(inputs), firstDeployment: true });
   return { id: inputs.host, outs: outputsOf(inputs, result) };
 }
 

@@ -89,6 +89,18 @@ describe("one host, in order", () => {
     expect(before.generation).not.toBe(1);
   });
 
+  it("a change that restarts nothing is confirmed in two commands: the lock's, and the switch's, which ran the health round and the confirmation too", async () => {
+    const before = await readHost(target(h1));
+    const changed = await deploy(fleet(h1, undefined, "proxy", { backup: { retentionDays: 14 } }));
+    expect(changed).toMatchObject({ changed: true, restarted: [], health: { verdict: "healthy" } });
+    expect(changed.commands).toBe(2);
+    expect(await readHost(target(h1))).toMatchObject({ generation: changed.generation, confirmed: changed.generation, phase: "confirmed" });
+    // Back to the first config (its generation is kept: reused, nothing uploaded), in two commands as well.
+    const back = await deploy(fleet(h1));
+    expect(back).toMatchObject({ generation: before.generation, reusedGeneration: true, health: { verdict: "healthy" } });
+    expect(back.commands).toBe(2);
+  });
+
   it("keeps the canary secret out of the journal, the process list, command lines and generation directories", () => {
     const places = [
       "journalctl --no-pager -o cat",

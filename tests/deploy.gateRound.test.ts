@@ -1,0 +1,98 @@
+/**
+ * The health round that rides on the switch's command decides on the host whether to confirm
+ * (`ok=1`); the deployer reads the same output to judge the round. Both must agree on every
+ * outcome, or a host could confirm a generation the deployer then rolls back. Runs the real
+ * round script in sh with a stand-in `systemctl` and check commands on PATH.
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gateRound, splitSwitched } from "../deploy/deployHost";
+import type { HealthCheckSpec } from "../model/specs";
+
+let bin: string;
+beforeAll(() => {
+  bin = mkdtempSync(join(tmpdir(), "homefleet-gate-"));
+  // systemctl is-active -- UNITS: each unit's state from $STATE_<unit with . and - as _>.
+  writeFileSync(
+    join(bin, "systemctl"),
+    `#!/bin/sh\n[ "$1" = is-active ] || exit 2\nshift; [ "$1" = -- ] && shift\nrc=3\nfor u in "$@"; do v=$(echo "STATE_$u" | tr .- __); eval "st=\\\${$v:-inactive}"; echo "$st"; [ "$st" = active ] && rc=0; done\nexit $rc\n`,
+  );
+  // curl ... URL: passes when $CURL_OK is 1.
+  writeFileSync(join(bin, "curl"), `#!/bin/sh\n[ "\${CURL_OK:-0}" = 1 ]\n`);
+  for (const f of ["systemctl", "curl"]) chmodSync(join(bin, f), 0o755);
+});
+afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+function runRound(script: string, env: Record<string, string>): { out: string; hostOk: boolean } {
+  const out = execFileSync("sh", ["-c", `${script}\necho "host-ok=$ok"`], { env: { PATH: `${bin}:/usr/bin:/bin`, ...env }, encoding: "utf8" });
+  const hostOk = /^host-ok=1$/m.test(out);
+  return { out: out.replace(/^host-ok=.*\n/m, ""), hostOk };
+}
+
+const http: HealthCheckSpec = { kind: "http", unit: "podman-app.service", url: "http://127.0.0.1:4000/health", timeoutSec: 60 } as HealthCheckSpec;
+const units = ["podman-app.service", "redis-app.service"];
+
+describe("the health round on the host and in the deployer", () => {
+  const cases: [string, Record<string, string>, boolean][] = [
+    ["all active, the HTTP check passes", { STATE_podman_app_service: "active", STATE_redis_app_service: "active", CURL_OK: "1" }, true],
+    ["a unit reloading counts as running", { STATE_podman_app_service: "reloading", STATE_redis_app_service: "active", CURL_OK: "1" }, true],
+    ["one unit still activating", { STATE_podman_app_service: "active", STATE_redis_app_service: "activating", CURL_OK: "1" }, false],
+    ["one unit failed", { STATE_podman_app_service: "failed", STATE_redis_app_service: "active", CURL_OK: "1" }, false],
+    ["units up, HTTP check failing", { STATE_podman_app_service: "active", STATE_redis_app_service: "active", CURL_OK: "0" }, false],
+  ];
+  it.each(cases)("%s", (_name, env, expected) => {
+    const round = gateRound([http], units);
+    const { out, hostOk } = runRound(round.script, env);
+    const parsed = round.parse(out);
+    expect(parsed.allOk).toBe(expected);
+    expect(hostOk).toBe(expected);
+    expect(parsed.failedUnit).toBe(env.STATE_podman_app_service === "failed");
+  });
+
+  it("agrees when systemctl prints fewer lines than units (the deployer and the host both fail the round)", () => {
+    const round = gateRound([], units);
+    const { out } = runRound(round.script, {});
+    const truncated = out.replace(/^inactive\n/m, "");
+    expect(round.parse(truncated).allOk).toBe(false);
+    // On the host: a systemctl that prints one line for two units.
+    writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho active\n`);
+    try {
+      const short = runRound(round.script, {});
+      expect(short.hostOk).toBe(false);
+      expect(round.parse(short.out).allOk).toBe(false);
+    } finally {
+      writeFileSync(
+        join(bin, "systemctl"),
+        `#!/bin/sh\n[ "$1" = is-active ] || exit 2\nshift; [ "$1" = -- ] && shift\nrc=3\nfor u in "$@"; do v=$(echo "STATE_$u" | tr .- __); eval "st=\\\${$v:-inactive}"; echo "$st"; [ "$st" = active ] && rc=0; done\nexit $rc\n`,
+      );
+    }
+  });
+
+  it("a host with nothing to check passes the round", () => {
+    const round = gateRound([], []);
+    const { out, hostOk } = runRound(round.script, {});
+    expect(hostOk).toBe(true);
+    expect(round.parse(out).allOk).toBe(true);
+  });
+});
+
+describe("splitSwitched", () => {
+  it("a switch that failed before the round is the switch's own result", () => {
+    const r = { code: 4, stdout: "prepared generation 3\nactivation failed\n", stderr: "boom" };
+    expect(splitSwitched(r)).toEqual({ switch: r });
+  });
+  it("a round that did not pass: the switch succeeded, no confirmation", () => {
+    const parts = splitSwitched({ code: 0, stdout: "prepared generation 3\nrestarting: a.service\nhomefleet:health-round\nactivating\nstates-end\n", stderr: "" });
+    expect(parts.switch).toEqual({ code: 0, stdout: "prepared generation 3\nrestarting: a.service\n", stderr: "" });
+    expect(parts.round).toBe("activating\nstates-end\n");
+    expect(parts.confirm).toBeUndefined();
+  });
+  it("a confirmation that ran carries the command's exit status", () => {
+    const parts = splitSwitched({ code: 77, stdout: "restarting: \nhomefleet:health-round\nactive\nstates-end\nhomefleet:confirm\nstale\n", stderr: "" });
+    expect(parts.switch.code).toBe(0);
+    expect(parts.round).toBe("active\nstates-end\n");
+    expect(parts.confirm).toEqual({ code: 77, stdout: "stale\n", stderr: "" });
+  });
+});
