@@ -106,6 +106,11 @@ export function unsafeWritePath(path: string): string | undefined {
   return undefined;
 }
 
+/** `path` is `parent` or below it (both normalized absolute paths). */
+export function pathWithin(path: string, parent: string): boolean {
+  return path === parent || path.startsWith(parent === "/" ? "/" : `${parent}/`);
+}
+
 /** Paths that must be given whole (RequiresMountsFor=): absolute, without "." / ".." or empty segments. */
 export function malformedPath(path: string): string | undefined {
   const segments = path.split("/").slice(1);
