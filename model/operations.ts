@@ -248,6 +248,9 @@ function localRepositoryPath(repository: string): string | undefined {
   return path.startsWith("/") ? path : undefined;
 }
 
+/** The off-site copy's preset, and no mounts of its own: restic reads files and talks to its repository, it never mounts. */
+const repositoryHardening = { ...hardening.networkBackup, PrivateMounts: "yes" };
+
 /** Earliest start of a repository whose time no config key sets: after the night's local backups, whose windows are placed first. */
 export const REPOSITORY_EARLIEST = "03:30";
 
@@ -268,7 +271,7 @@ function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig,
   const credentials = [{ name: "restic-password", path: secretPaths.repositoryPassword(name) }];
   const environmentFiles = repo.environmentConfig ? [secretPaths.repositoryEnv(name)] : [];
   const keep = [repo.keepDaily, repo.keepWeekly, repo.keepMonthly, repo.keepYearly].map(String);
-  const readsHome = repo.paths.some((p) => HOME_TREES.some((h) => pathWithin(p, h)));
+  const homePaths = repo.paths.filter((p) => HOME_TREES.some((h) => pathWithin(p, h)));
   const common = {
     type: "oneshot" as const,
     credentials,
@@ -291,8 +294,9 @@ function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig,
       execStart: [{ program: { script: "homefleet-backup-repository" }, args: ["backup", `repository-${name}`, repo.repository, ...keep, ...repo.exclude.map((e) => `--exclude=${e}`), "--", ...repo.paths] }],
       after: [...(carries ? dumpUnits : []), "network-online.target"],
       requiresMountsFor: [...new Set([...repo.paths, ...repo.mounts, ...(local ? [local] : [])])],
-      // ProtectHome=yes would hide a home directory it is asked to back up: read-only instead.
-      hardening: readsHome ? { ...hardening.networkBackup, ProtectHome: "read-only" } : hardening.networkBackup,
+      // ProtectHome=yes would hide a home directory it is asked to back up: empty home trees with
+      // only those paths bound in, read-only ("-": a missing one fails in restic, with metrics).
+      hardening: homePaths.length ? { ...repositoryHardening, ProtectHome: "tmpfs", BindReadOnlyPaths: homePaths.map((p) => `-${p}`) } : repositoryHardening,
     },
   ];
   const timer = { name: job, description: `homefleet: backup to restic repository ${name}`, persistent: true, randomizedDelaySec, configPath };
@@ -308,7 +312,7 @@ function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig,
       execStart: [{ program: { script: "homefleet-backup-repository" }, args: ["check", `check-repository-${name}`, repo.repository] }],
       after: [`${job}.service`, "network-online.target"],
       ...(local ? { requiresMountsFor: [local] } : {}),
-      hardening: hardening.networkBackup,
+      hardening: repositoryHardening,
     });
     timers.push({ name: checkJob, description: `homefleet: check of restic repository ${name}`, onCalendar: repo.checkCalendar, persistent: true, randomizedDelaySec, configPath });
   }

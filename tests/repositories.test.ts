@@ -147,8 +147,8 @@ describe("the model", () => {
     expect(unit.environmentFiles).toEqual(["/var/lib/homefleet/secrets/backup/repositories/Photos/restic.env"]);
     // It does not carry backup.dir: nothing orders it after the dumps.
     expect(unit.after).toEqual(["network-online.target"]);
-    // A home directory it backs up is readable (read-only), not hidden.
-    expect(unit.hardening).toMatchObject({ ProtectHome: "read-only", ProtectSystem: "strict", CapabilityBoundingSet: "CAP_DAC_READ_SEARCH" });
+    // A home directory it backs up is readable (bound in read-only), and no other home directory.
+    expect(unit.hardening).toMatchObject({ ProtectHome: "tmpfs", BindReadOnlyPaths: ["-/home/johnw/Pictures"], ProtectSystem: "strict", CapabilityBoundingSet: "CAP_DAC_READ_SEARCH" });
     expect(box.secretFiles.map((f) => f.path)).toEqual(expect.arrayContaining(["/var/lib/homefleet/secrets/backup/repositories/Photos/password", "/var/lib/homefleet/secrets/backup/repositories/Photos/restic.env"]));
     expect(box.configSecrets).toEqual(expect.arrayContaining(["photosPassword", "b2Environment"]));
     expect(box.packages).toContain("restic");
