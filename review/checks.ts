@@ -5,6 +5,7 @@
 import type { FleetRender, HostBundle } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
 import { findCycle } from "../config/litellmFallbacks";
+import { pathWithin } from "../config/reserved";
 import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, HostUnitSpec, ListenerSpec } from "../model/specs";
@@ -267,6 +268,7 @@ function liveDatabase(image: string, target: string): string | undefined {
 function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<string>, emit: Emit): void {
   const services = new Map(host.operations.services.map((s) => [s.name, s]));
   const hasAlert = (name: string) => monitored && alerts.has(name);
+  const repositories = host.operations.backups.filter((b) => b.kind === "repository");
   for (const s of host.stacks) {
     if (s.database) {
       const dumps = host.operations.backups.find((b) => b.kind === "postgresql");
@@ -286,6 +288,11 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
       }
     }
     s.container.volumes.forEach((v, i) => {
+      // Archived nightly and also in a repository's paths: the archive is a second copy in backup.dir.
+      const carrier = !v.readOnly && !v.ephemeral && !v.repository ? repositories.find((r) => r.saves.some((p) => pathWithin(v.source, p))) : undefined;
+      if (carrier) {
+        emit("backup-coverage", "info", stackPath(s.name, "container", "volumes", String(i)), `${v.source} is archived nightly into backup.dir and is also backed up by restic repository ${carrier.repository}`, "A volume a repository already carries, archived again, fills backup.dir with a second copy of it every night.", `Set repository: ${carrier.repository} on the volume to leave it to the repository alone.`);
+      }
       if (v.ephemeral || (v.readOnly && !v.repository)) return;
       const engine = liveDatabase(s.container.image, v.target);
       if (!engine) return;

@@ -289,6 +289,15 @@ describe("the review", () => {
     expect(findings).toEqual([expect.objectContaining({ path: "homefleet:stacks.db.container.volumes.0", message: "/srv/pg holds postgres files, backed up by restic repository Db while the container runs" })]);
   });
 
+  it("notes a volume archived nightly that a repository also backs up, and none once it names the repository", () => {
+    const twice = review(fleet({ Photos: repo() }, undefined, [{ source: "/tank/Photos/app", target: "/data" }])).review.findings.filter((f) => f.check === "backup-coverage" && f.severity === "info");
+    expect(twice).toEqual([
+      expect.objectContaining({ severity: "info", path: "homefleet:stacks.app.container.volumes.0", message: "/tank/Photos/app is archived nightly into backup.dir and is also backed up by restic repository Photos", fix: "Set repository: Photos on the volume to leave it to the repository alone." }),
+    ]);
+    const once = review(fleet({ Photos: repo() }, undefined, [{ source: "/tank/Photos/app", target: "/data", repository: "Photos" }])).review.findings.filter((f) => f.check === "backup-coverage" && f.severity === "info");
+    expect(once).toEqual([]);
+  });
+
   it("names the repository in the coverage table", () => {
     const r = review(fleet({ Photos: repo({ schedule: "04:00" }) }, undefined, [{ source: "/tank/Photos/app", target: "/data", repository: "Photos" }]));
     expect(reviewMarkdown({ title: "t", ...r })).toContain("| box | app | podman-app | restic repository Photos 04:00 |");
