@@ -9,7 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
-import { bridgeGateway, databaseNames, linkEnvPrefix, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
+import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -294,6 +294,12 @@ function repositoryChecks(host: HostConfig, at: (...path: string[]) => string): 
       const bad = malformedPath(p);
       if (bad) problems.push({ path: where("mounts", String(i)), message: bad });
     });
+    // A repository on this host's disks is a directory homefleet creates and owns, like backup.dir.
+    const local = localRepositoryPath(repo.repository);
+    if (local) {
+      const bad = /^\/[A-Za-z0-9._/-]*$/.test(local) ? unsafeDataDirectory(local) : `"${local}": a repository on this host's disks is a path of letters, digits and . _ / - only`;
+      if (bad) problems.push({ path: where("repository"), message: bad });
+    }
     const owner = urls.get(repo.repository);
     // The message names the other key, never the URL: a URL is not a secret, but it is not needed to find it.
     if (owner) problems.push({ path: where("repository"), message: `is also the repository of ${owner}: two jobs in one repository share its snapshot group, and each one's retention would thin the other's snapshots; give each its own repository` });

@@ -3,7 +3,7 @@
  * certificate renewal and validation, exporters. Seeds 000, 001 and 004 spend most of their
  * words on these; here every host gets them without asking.
  */
-import { pathWithin } from "../config/reserved";
+import { localRepositoryPath, pathWithin } from "../config/reserved";
 import type { CertificateConfig, HostConfig, JobConfig, RepositoryConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units, serviceName } from "./paths";
@@ -46,12 +46,16 @@ export const volumesBackupJob = (stack: string) => `homefleet-backup-volumes-${s
  * while DEST is still missing.
  */
 function jobDirectory(dest: string): Pick<ServiceUnitSpec, "execStartPre" | "readWritePaths"> {
-  const createDest: ExecSpec = {
+  return { execStartPre: [createDirectory(dest)], readWritePaths: [`-${dest}`, TEXTFILE_DIR] };
+}
+
+/** Creates DEST from the host's tmpfiles rules, as root, before the job's sandbox needs it (see jobDirectory). */
+function createDirectory(dest: string): ExecSpec {
+  return {
     program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } },
     args: ["--create", `--prefix=${dest}`],
     privileged: true,
   };
-  return { execStartPre: [createDest], readWritePaths: [`-${dest}`, TEXTFILE_DIR] };
 }
 
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
@@ -234,6 +238,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     services.push(...r.services);
     timers.push(...r.timers);
     if (r.unplaced) unplaced.push(r.unplaced);
+    dirs.push(...r.dirs);
     backupJobs.push(r.job);
   }
   return { services, timers, unplaced, dirs, jobs: backupJobs };
@@ -241,12 +246,6 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
 
 /** Where a repository is set, for the review's findings: `homefleet:hosts.<host>.backup.repositories.<name>`. */
 export const repositoryConfigPath = (host: string, name: string) => `homefleet:hosts.${host}.backup.repositories.${name}`;
-
-/** The directory of a restic repository on this host's own disks (a path, or `local:<path>`), which the job writes. */
-function localRepositoryPath(repository: string): string | undefined {
-  const path = repository.startsWith("local:") ? repository.slice("local:".length) : repository;
-  return path.startsWith("/") ? path : undefined;
-}
 
 /** The off-site copy's preset, and no mounts of its own: restic reads files and talks to its repository, it never mounts. */
 const repositoryHardening = { ...hardening.networkBackup, PrivateMounts: "yes" };
@@ -261,7 +260,7 @@ export const REPOSITORY_EARLIEST = "03:30";
  * in place of the good ones. A repository whose paths hold backup.dir carries the night's dumps:
  * it is ordered after them, like the off-site copy.
  */
-function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig, backupDir: string, dumpUnits: readonly string[], randomizedDelaySec: number): { services: ServiceUnitSpec[]; timers: TimerSpec[]; unplaced?: UnplacedTimer; job: UnscheduledBackup } {
+function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig, backupDir: string, dumpUnits: readonly string[], randomizedDelaySec: number): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; unplaced?: UnplacedTimer; job: UnscheduledBackup } {
   const job = serviceName(units.backupRepository(name));
   const checkJob = serviceName(units.checkRepository(name));
   const configPath = repositoryConfigPath(hostName, name);
@@ -274,12 +273,14 @@ function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig,
   const homePaths = repo.paths.filter((p) => HOME_TREES.some((h) => pathWithin(p, h)));
   const common = {
     type: "oneshot" as const,
+    // A repository on a disk of this host is written, and must be mounted too: homefleet creates
+    // its directory before each run (a pool mounted after the deployment hides the one made then).
+    ...(local ? { execStartPre: [createDirectory(local)] } : {}),
     credentials,
     environmentFiles,
     environment: { RESTIC_CACHE_DIR: cacheDir },
     wants: ["network-online.target"],
-    // A repository on another local disk is written, and must be mounted too.
-    readWritePaths: [cacheDir, TEXTFILE_DIR, ...(local ? [local] : [])],
+    readWritePaths: [cacheDir, TEXTFILE_DIR, ...(local ? [`-${local}`] : [])],
     service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
   };
   const services: ServiceUnitSpec[] = [
@@ -316,7 +317,8 @@ function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig,
     });
     timers.push({ name: checkJob, description: `homefleet: check of restic repository ${name}`, onCalendar: repo.checkCalendar, persistent: true, randomizedDelaySec, configPath });
   }
-  return { services, timers, job: spec, ...(repo.schedule ? {} : { unplaced: { ...timer, earliest: minutesOf(REPOSITORY_EARLIEST) } }) };
+  const dirs: DirectorySpec[] = local ? [{ path: local, mode: "0700", user: "root", group: "root" }] : [];
+  return { services, timers, dirs, job: spec, ...(repo.schedule ? {} : { unplaced: { ...timer, earliest: minutesOf(REPOSITORY_EARLIEST) } }) };
 }
 
 /** Renewals from 04:00, each at least RENEWAL_STAGGER_MINUTES after the one before; the check after the last. */

@@ -76,6 +76,8 @@ describe("config errors name the repository's config path", () => {
     ["a check calendar systemd would reject", repo({ checkCalendar: "Sun 25:00" }), `${at}.checkCalendar`, /is not a calendar expression/],
     ["no daily snapshot kept", repo({ keepDaily: 0 }), `${at}.keepDaily`, />=1/],
     ["an exclude pattern ending in a backslash", repo({ exclude: ["*.tmp", "cache\\"] }), `${at}.exclude.1`, /does not end with/],
+    ["a local repository in a system directory", repo({ repository: "/var/lib/homefleet/restic" }), `${at}.repository`, /inside \/var\/lib\/homefleet, a system directory/],
+    ["a local repository path with other characters", repo({ repository: "local:/mnt/usb/re$tic" }), `${at}.repository`, /a path of letters, digits/],
     ["an unknown key", repo({ keepMonthy: 12 }), `${at}.keepMonthy`, /unknown key "keepMonthy" \(did you mean "keepMonthly"\?\)/],
   ])("%s", (_what, spec, path, message) => {
     const found = problems(fleet({ Photos: spec }));
@@ -180,10 +182,13 @@ describe("the model", () => {
     expect(box.operations.backups.find((b) => b.kind === "repository")).toMatchObject({ carriesLocalBackups: true });
   });
 
-  it("writes a repository on a local disk, and requires its mount", () => {
+  it("creates and writes a repository on a local disk, and requires its mount", () => {
     const box = hostOf(fleet({ Usb: repo({ repository: "local:/mnt/usb/restic", environmentConfig: undefined, checkCalendar: "Sun *-*-* 06:00:00" }) }), "box");
     const unit = box.operations.services.find((s) => s.name === "homefleet-backup-repository-Usb")!;
-    expect(unit.readWritePaths).toEqual(["/var/cache/homefleet-restic", "/var/lib/prometheus/node-exporter", "/mnt/usb/restic"]);
+    // Created before each run from the host's tmpfiles rule (the sandbox needs it to exist).
+    expect(box.operations.directories).toContainEqual({ path: "/mnt/usb/restic", mode: "0700", user: "root", group: "root" });
+    expect(unit.execStartPre).toEqual([{ program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } }, args: ["--create", "--prefix=/mnt/usb/restic"], privileged: true }]);
+    expect(unit.readWritePaths).toEqual(["/var/cache/homefleet-restic", "/var/lib/prometheus/node-exporter", "-/mnt/usb/restic"]);
     expect(unit.requiresMountsFor).toEqual(["/tank/Photos", "/mnt/usb/restic"]);
     expect(unit.environmentFiles).toEqual([]);
     const check = box.operations.services.find((s) => s.name === "homefleet-check-repository-Usb")!;
