@@ -251,7 +251,7 @@ export const repositoryConfigPath = (host: string, name: string) => `homefleet:h
 const repositoryHardening = { ...hardening.networkBackup, PrivateMounts: "yes" };
 
 /** Earliest start of a repository whose time no config key sets: after the night's local backups, whose windows are placed first. */
-export const REPOSITORY_EARLIEST = "03:30";
+const REPOSITORY_EARLIEST = "03:30";
 
 /**
  * One restic repository of the host: a oneshot backup with its timer, and a check with its own
