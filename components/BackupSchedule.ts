@@ -19,7 +19,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
   public readonly retention: pulumi.Output<string>;
   /** The timer's calendar expression (systemd.time). */
   public readonly schedule: pulumi.Output<string>;
-  /** The off-site repository's integrity check, for the off-site job. */
+  /** The repository's integrity check: the off-site job's, or a repository's with a checkCalendar. */
   public readonly check: pulumi.Output<{ job: string; schedule: string } | undefined>;
 
   constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {

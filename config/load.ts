@@ -9,7 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from "zod";
 import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
-import { bridgeGateway, databaseNames, linkEnvPrefix, malformedPath, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
+import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
 
 export const CONFIG_NAMESPACE = "homefleet";
@@ -219,6 +219,7 @@ export function parseFleetConfig(input: {
   problems.push(...crossChecks(hosts.data, stacks.data));
   problems.push(...operationsChecks(hosts.data, monitoring?.data));
   problems.push(...jobChecks(hosts.data, stacks.data));
+  problems.push(...volumeRepositoryChecks(hosts.data, stacks.data));
   problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data, monitoring?.data), configKeys, input.secretKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
@@ -233,10 +234,10 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     const backupDir = unsafeDataDirectory(host.backup.dir);
     if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
     host.backup.offsite?.paths.forEach((p, i) => {
-      const malformed = malformedPath(p);
-      if (malformed) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: malformed });
-      else if (p === "/" || ["/proc", "/sys", "/dev", "/run", "/tmp"].some((t) => p === t || p.startsWith(`${t}/`))) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: `"${p}" is not data: name the directories that hold it` });
+      const bad = unsafeBackupPath(p);
+      if (bad) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: bad });
     });
+    problems.push(...repositoryChecks(host, at));
     for (const [cert, spec] of Object.entries(host.certificates)) {
       // Both issuers prove names by HTTP-01, which cannot prove a wildcard: the renewal script
       // would refuse it on every run.
@@ -262,6 +263,68 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     if (am.heartbeatReceiver !== undefined && am.heartbeatReceiver === am.defaultReceiver) {
       problems.push({ path: `${CONFIG_NAMESPACE}:monitoring.alertmanager.heartbeatReceiver`, message: "must not be the default receiver: it would get the always-firing Watchdog as an alert" });
     }
+  }
+  return problems;
+}
+
+/** Why a path is no backup source (malformed, or the whole system or a kernel or runtime tree), or undefined. */
+function unsafeBackupPath(p: string): string | undefined {
+  const malformed = malformedPath(p);
+  if (malformed) return malformed;
+  if (p === "/" || ["/proc", "/sys", "/dev", "/run", "/tmp"].some((t) => p === t || p.startsWith(`${t}/`))) return `"${p}" is not data: name the directories that hold it`;
+  return undefined;
+}
+
+/**
+ * A host's restic repositories: paths that are data, mounts given whole, and one URL per
+ * repository: two that shared a repository would share its snapshot group (host and tag), and
+ * each one's forget would thin the other's snapshots by its own retention.
+ */
+function repositoryChecks(host: HostConfig, at: (...path: string[]) => string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const urls = new Map<string, string>();
+  if (host.backup.offsite) urls.set(host.backup.offsite.repository, "backup.offsite");
+  for (const [name, repo] of Object.entries(host.backup.repositories ?? {})) {
+    const where = (...path: string[]) => at("backup", "repositories", name, ...path);
+    repo.paths.forEach((p, i) => {
+      const bad = unsafeBackupPath(p);
+      if (bad) problems.push({ path: where("paths", String(i)), message: bad });
+    });
+    repo.mounts.forEach((p, i) => {
+      const bad = malformedPath(p);
+      if (bad) problems.push({ path: where("mounts", String(i)), message: bad });
+    });
+    // A repository on this host's disks is a directory homefleet creates and owns, like backup.dir.
+    const local = localRepositoryPath(repo.repository);
+    if (local) {
+      const bad = /^\/[A-Za-z0-9._/-]*$/.test(local) ? unsafeDataDirectory(local) : `"${local}": a repository on this host's disks is a path of letters, digits and . _ / - only`;
+      if (bad) problems.push({ path: where("repository"), message: bad });
+    }
+    const owner = urls.get(repo.repository);
+    // The message names the other key, never the URL: a URL is not a secret, but it is not needed to find it.
+    if (owner) problems.push({ path: where("repository"), message: `is also the repository of ${owner}: two jobs in one repository share its snapshot group, and each one's retention would thin the other's snapshots; give each its own repository` });
+    else urls.set(repo.repository, `backup.repositories.${name}`);
+  }
+  return problems;
+}
+
+/**
+ * A volume backed up by a repository (`volumes[].repository`): the repository is on the stack's
+ * host, one of its paths holds the volume's source, and the volume is not also ephemeral.
+ */
+function volumeRepositoryChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [name, stack] of Object.entries(stacks)) {
+    const host = hosts[stack.host];
+    if (!host) continue;
+    stack.container.volumes.forEach((v, i) => {
+      if (v.repository === undefined) return;
+      const where = joinPath(`${CONFIG_NAMESPACE}:stacks`, [name, "container", "volumes", String(i), "repository"]);
+      const repo = host.backup.repositories?.[v.repository];
+      if (v.ephemeral) problems.push({ path: where, message: "a volume is either ephemeral (not backed up) or backed up by a repository, not both" });
+      else if (!repo) problems.push({ path: where, message: `unknown repository "${v.repository}" (repositories of host ${stack.host}: ${Object.keys(host.backup.repositories ?? {}).sort().join(", ") || "none"})` });
+      else if (!repo.paths.some((p) => pathWithin(v.source, p))) problems.push({ path: where, message: `repository ${v.repository} does not back up ${v.source}: add it (or a directory above it) to homefleet:hosts.${stack.host}.backup.repositories.${v.repository}.paths` });
+    });
   }
   return problems;
 }
@@ -554,6 +617,11 @@ function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Recor
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "backup", "offsite", ...path]);
     if (offsite?.passwordConfig) refs.push({ key: offsite.passwordConfig, path: at("passwordConfig") });
     if (offsite?.environmentConfig) refs.push({ key: offsite.environmentConfig, path: at("environmentConfig") });
+    for (const [repo, spec] of Object.entries(host.backup.repositories ?? {})) {
+      const where = (key: string) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "backup", "repositories", repo, key]);
+      refs.push({ key: spec.passwordConfig, path: where("passwordConfig") });
+      if (spec.environmentConfig) refs.push({ key: spec.environmentConfig, path: where("environmentConfig") });
+    }
     for (const [job, spec] of Object.entries(host.jobs)) {
       for (const [env, ref] of Object.entries(spec.secretEnvironment)) refs.push({ key: ref.slice("config:".length), path: joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, "jobs", job, "secretEnvironment", env]) });
     }

@@ -106,6 +106,17 @@ export function unsafeWritePath(path: string): string | undefined {
   return undefined;
 }
 
+/** The directory of a restic repository on this host's own disks (a path, or `local:<path>`), or undefined for a remote one. */
+export function localRepositoryPath(repository: string): string | undefined {
+  const path = repository.startsWith("local:") ? repository.slice("local:".length) : repository;
+  return path.startsWith("/") ? path : undefined;
+}
+
+/** `path` is `parent` or below it (both normalized absolute paths). */
+export function pathWithin(path: string, parent: string): boolean {
+  return path === parent || path.startsWith(parent === "/" ? "/" : `${parent}/`);
+}
+
 /** Paths that must be given whole (RequiresMountsFor=): absolute, without "." / ".." or empty segments. */
 export function malformedPath(path: string): string | undefined {
   const segments = path.split("/").slice(1);

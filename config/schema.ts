@@ -84,12 +84,16 @@ function withoutPassword<T extends z.ZodType<string>>(schema: T, where: string) 
   });
 }
 
-export const OffsiteBackupSchema = z.strictObject({
-  /** restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`. */
-  repository: withoutPassword(
+/** A restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`: credentials go in the secret environment. */
+const resticRepository = () =>
+  withoutPassword(
     z.string().min(1).regex(/^[^\s]+$/, { error: "expected a restic repository without spaces" }),
     "give the credentials in the secret environment instead (environmentConfig)",
-  ),
+  );
+
+export const OffsiteBackupSchema = z.strictObject({
+  /** restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`. */
+  repository: resticRepository(),
   /** Secret config key holding the repository password (`pulumi config set --secret`). */
   passwordConfig: configKey,
   /** Secret config key holding extra environment for the repository (e.g. AWS_ACCESS_KEY_ID=...), optional. */
@@ -114,6 +118,48 @@ export const OffsiteBackupSchema = z.strictObject({
     .default("Sun *-*-* 05:00:00"),
 });
 
+/** A repository's name: its units are homefleet-backup-repository-<name> (and homefleet-check-repository-<name>). */
+export const repositoryName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,47}$/, { error: "expected a repository name of letters, digits, '-' and '_', starting with a letter, at most 48 characters" });
+
+/**
+ * One of the host's restic repositories (`backup.repositories.<name>`): its own paths, exclude
+ * patterns, schedule, retention and check, as its own unit and timer. A repository whose paths
+ * hold backup.dir carries the night's dumps and is ordered after them, like the off-site copy.
+ */
+export const RepositorySchema = z.strictObject({
+  /** restic repository, e.g. `s3:s3.us-west-001.backblazeb2.com/bucket` or a local path on another disk. */
+  repository: resticRepository(),
+  /** Secret config key holding the repository password (`pulumi config set --secret`). */
+  passwordConfig: configKey,
+  /** Secret config key holding extra environment for the repository (e.g. AWS_ACCESS_KEY_ID=...), optional. */
+  environmentConfig: configKey.optional(),
+  /** What it backs up: absolute paths, each mounted first (RequiresMountsFor=). */
+  paths: z.array(absolutePath).min(1, { error: "expected at least one path" }),
+  /** restic exclude patterns (`--exclude`), e.g. `*.tmp` or `/tank/Home/johnw/.cache`. */
+  exclude: z.array(z.string().min(1).max(4096).refine((e) => !e.endsWith("\\"), { error: "expected a pattern that does not end with \\" })).default([]),
+  /**
+   * Further paths whose filesystems must be mounted first (RequiresMountsFor=): a dataset mounted
+   * below one of the paths (RequiresMountsFor= of /tank does not wait for /tank/Photos).
+   */
+  mounts: z.array(absolutePath).default([]),
+  /** Time of day it starts; without it homefleet places it in the first free window after the night's local backups. */
+  schedule: timeOfDay.optional(),
+  keepDaily: z.int().min(1).default(7),
+  keepWeekly: z.int().min(0).default(5),
+  /** Monthly snapshots kept (0: none; a year of monthly copies is 12). */
+  keepMonthly: z.int().min(0).default(0),
+  keepYearly: z.int().min(0).default(3),
+  /** `restic check` of this repository, as a systemd calendar expression; none without it. */
+  checkCalendar: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = calendarProblem(value);
+      // The message quotes the value already.
+      if (problem) ctx.addIssue({ code: "custom", message: problem, params: { hideValue: true } });
+    })
+    .optional(),
+});
+
 export const BackupSchema = z.strictObject({
   dir: absolutePath.default("/var/backup/homefleet"),
   /** seed 000: 30-day retention. */
@@ -125,6 +171,8 @@ export const BackupSchema = z.strictObject({
   /** Below the 15-minute gap between jobs, so the stagger survives the randomization. */
   randomizedDelaySec: z.int().min(0).max(3600).default(600),
   offsite: OffsiteBackupSchema.optional(),
+  /** Further restic repositories by name, each with its own paths, schedule and retention. */
+  repositories: z.record(repositoryName, RepositorySchema).optional(),
 });
 
 const domainName = z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "expected a DNS name" });
@@ -462,6 +510,11 @@ export const ContainerSchema = z.strictObject({
          * Every other writable volume is archived nightly into the host's backup directory.
          */
         ephemeral: z.boolean().default(false),
+        /**
+         * Backed up elsewhere: by this restic repository of the host (backup.repositories.<name>),
+         * whose paths hold the volume's source. Not archived nightly then.
+         */
+        repository: repositoryName.optional(),
       }),
     )
     .default([]),
@@ -656,6 +709,7 @@ export type AlertmanagerConfig = z.infer<typeof AlertmanagerSchema>;
 export type CertificateConfig = z.infer<typeof CertificateSchema>;
 export type ProxyConfig = z.infer<typeof ProxySchema>;
 export type JobConfig = z.infer<typeof JobSchema>;
+export type RepositoryConfig = z.infer<typeof RepositorySchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;

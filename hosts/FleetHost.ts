@@ -104,7 +104,8 @@ export class FleetHost extends pulumi.ComponentResource {
         ),
     );
     this.healthChecks = Object.fromEntries(this.stacks.map((s, i) => [host.stacks[i].name, s.healthChecks]));
-    this.backups = ops.backups.filter((b) => !b.stack).map((b) => new BackupSchedule(`${name}-${b.kind}-backup`, { spec: b }, { parent: this }));
+    // A host has several repositories: each is named after its own (the other kinds are one per host).
+    this.backups = ops.backups.filter((b) => !b.stack).map((b) => new BackupSchedule(b.kind === "repository" ? `${name}-repository-${b.repository}-backup` : `${name}-${b.kind}-backup`, { spec: b }, { parent: this }));
     this.certificates = ops.certificates.map((c) => new Certificate(`${name}-${c.name}-certificate`, { spec: c }, { parent: this }));
     this.exporters = ops.exporters.filter((e) => !e.stack).map((e) => new Exporter(`${name}-${e.kind}-exporter`, exporter(e), { parent: this }));
     this.jobs = ops.jobs.map((j) => new ScheduledJob(`${name}-${j.name}-job`, { service: j.service, timer: j.timer }, { parent: this }));

@@ -13,6 +13,7 @@ import { buildHostOperations, isLoopback } from "./operations";
 import { buildHostUnits } from "./hostUnits";
 import { buildProxy } from "./proxy";
 import { configPaths, secretPaths, serviceName, units } from "./paths";
+import { compareText } from "./textOrder";
 import type {
   CacheSpec,
   ContainerSpec,
@@ -354,6 +355,17 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
         hostConfigSecrets.push(offsite.environmentConfig);
       }
     }
+    // Each repository's password and environment in files of its own (two may share a config key).
+    const repositories = host.backup.repositories ?? {};
+    for (const name of Object.keys(repositories).sort(compareText)) {
+      const repo = repositories[name];
+      hostSecretFiles.push({ path: secretPaths.repositoryPassword(name), owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: `config/${repo.passwordConfig}` }] }] });
+      hostConfigSecrets.push(repo.passwordConfig);
+      if (repo.environmentConfig) {
+        hostSecretFiles.push({ path: secretPaths.repositoryEnv(name), owner: "root", group: "root", mode: "0400", format: "env-text", entries: [{ name: "environment", parts: [{ secret: `config/${repo.environmentConfig}` }] }] });
+        hostConfigSecrets.push(repo.environmentConfig);
+      }
+    }
     // A job's secret environment: one root-only file per job, from secret config values.
     for (const [job, spec] of Object.entries(host.jobs)) {
       const names = Object.keys(spec.secretEnvironment).sort();
@@ -377,7 +389,7 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             ...(operations.probes.length ? ["prometheus-blackbox-exporter"] : []),
             ...(hasCache ? ["redis-server", "redis-tools", "prometheus-redis-exporter"] : []),
             ...(postgres ? [`postgresql-${pgVersion}`, "postgresql-client", "prometheus-postgres-exporter"] : []),
-            ...(offsite ? ["restic"] : []),
+            ...(offsite || Object.keys(repositories).length ? ["restic"] : []),
             ...(hasAcme ? ["lego"] : []),
             ...(host.proxy ? ["nginx"] : []),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),

@@ -3,10 +3,12 @@
  * certificate renewal and validation, exporters. Seeds 000, 001 and 004 spend most of their
  * words on these; here every host gets them without asking.
  */
-import type { CertificateConfig, HostConfig, JobConfig } from "../config/schema";
+import { localRepositoryPath, pathWithin } from "../config/reserved";
+import type { CertificateConfig, HostConfig, JobConfig, RepositoryConfig } from "../config/schema";
 import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units, serviceName } from "./paths";
-import { clockTime, DaySchedule, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
+import { clockTime, DaySchedule, dayWindow, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
+import { compareText } from "./textOrder";
 import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ProgramRef, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
@@ -44,12 +46,16 @@ export const volumesBackupJob = (stack: string) => `homefleet-backup-volumes-${s
  * while DEST is still missing.
  */
 function jobDirectory(dest: string): Pick<ServiceUnitSpec, "execStartPre" | "readWritePaths"> {
-  const createDest: ExecSpec = {
+  return { execStartPre: [createDirectory(dest)], readWritePaths: [`-${dest}`, TEXTFILE_DIR] };
+}
+
+/** Creates DEST from the host's tmpfiles rules, as root, before the job's sandbox needs it (see jobDirectory). */
+function createDirectory(dest: string): ExecSpec {
+  return {
     program: { debian: "/usr/bin/systemd-tmpfiles", nix: { pkg: "systemd", bin: "systemd-tmpfiles" } },
     args: ["--create", `--prefix=${dest}`],
     privileged: true,
   };
-  return { execStartPre: [createDest], readWritePaths: [`-${dest}`, TEXTFILE_DIR] };
 }
 
 /** A timer whose time no config key sets: homefleet places it in the first free window at or after `earliest` (minutes after midnight). */
@@ -151,7 +157,8 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
 
   // A container's writable volumes are its state: archived nightly unless declared ephemeral.
   for (const s of stacks) {
-    const sources = [...new Set(s.container.volumes.filter((v) => !v.readOnly && !v.ephemeral).map((v) => v.source))].sort();
+    // A volume carried by a restic repository (volumes[].repository) is that repository's to back up.
+    const sources = [...new Set(s.container.volumes.filter((v) => !v.readOnly && !v.ephemeral && !v.repository).map((v) => v.source))].sort();
     if (!sources.length) continue;
     const name = volumesBackupJob(s.name);
     const dest = `${b.dir}/volumes-${s.name}`;
@@ -206,7 +213,7 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
       hardening: offsite.paths.some((p) => /^\/(home|root)(\/|$)/.test(p)) ? { ...hardening.networkBackup, ProtectHome: "read-only" } : hardening.networkBackup,
     });
     timers.push({ name: "homefleet-backup-offsite", description: "homefleet: nightly off-site backup", onCalendar: daily(offsite.schedule), persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: offsitePath });
-    backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir, ...offsite.paths], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepMonthly} monthly, ${offsite.keepYearly} yearly snapshots` });
+    backupJobs.push({ job: "homefleet-backup-offsite", kind: "offsite", saves: [b.dir, ...offsite.paths], destination: offsite.repository, retention: `${offsite.keepDaily} daily, ${offsite.keepWeekly} weekly, ${offsite.keepMonthly} monthly, ${offsite.keepYearly} yearly snapshots`, carriesLocalBackups: true });
     services.push({
       name: "homefleet-backup-offsite-check",
       description: `homefleet: restic check of ${hostName}'s off-site repository`,
@@ -224,7 +231,94 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     });
     timers.push({ name: "homefleet-backup-offsite-check", description: "homefleet: weekly restic check", onCalendar: offsite.checkCalendar, persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: offsitePath });
   }
+  const repositories = Object.keys(b.repositories ?? {})
+    .sort(compareText)
+    .map((name) => repositoryUnits(hostName, name, b.repositories![name], b.dir, dumpUnits, b.randomizedDelaySec));
+  for (const r of repositories) {
+    services.push(...r.services);
+    timers.push(...r.timers);
+    if (r.unplaced) unplaced.push(r.unplaced);
+    dirs.push(...r.dirs);
+    backupJobs.push(r.job);
+  }
   return { services, timers, unplaced, dirs, jobs: backupJobs };
+}
+
+/** Where a repository is set, for the review's findings: `homefleet:hosts.<host>.backup.repositories.<name>`. */
+export const repositoryConfigPath = (host: string, name: string) => `homefleet:hosts.${host}.backup.repositories.${name}`;
+
+/** The off-site copy's preset, and no mounts of its own: restic reads files and talks to its repository, it never mounts. */
+const repositoryHardening = { ...hardening.networkBackup, PrivateMounts: "yes" };
+
+/** Earliest start of a repository whose time no config key sets: after the night's local backups, whose windows are placed first. */
+const REPOSITORY_EARLIEST = "03:30";
+
+/**
+ * One restic repository of the host: a oneshot backup with its timer, and a check with its own
+ * timer when the repository has a checkCalendar. Each path is a mount requirement, so a pool that
+ * is not imported fails the job instead of producing an empty snapshot that retention then keeps
+ * in place of the good ones. A repository whose paths hold backup.dir carries the night's dumps:
+ * it is ordered after them, like the off-site copy.
+ */
+function repositoryUnits(hostName: string, name: string, repo: RepositoryConfig, backupDir: string, dumpUnits: readonly string[], randomizedDelaySec: number): { services: ServiceUnitSpec[]; timers: TimerSpec[]; dirs: DirectorySpec[]; unplaced?: UnplacedTimer; job: UnscheduledBackup } {
+  const job = serviceName(units.backupRepository(name));
+  const checkJob = serviceName(units.checkRepository(name));
+  const configPath = repositoryConfigPath(hostName, name);
+  const carries = repo.paths.some((p) => pathWithin(backupDir, p) || pathWithin(p, backupDir));
+  const local = localRepositoryPath(repo.repository);
+  const cacheDir = "/var/cache/homefleet-restic";
+  const credentials = [{ name: "restic-password", path: secretPaths.repositoryPassword(name) }];
+  const environmentFiles = repo.environmentConfig ? [secretPaths.repositoryEnv(name)] : [];
+  const keep = [repo.keepDaily, repo.keepWeekly, repo.keepMonthly, repo.keepYearly].map(String);
+  const homePaths = repo.paths.filter((p) => HOME_TREES.some((h) => pathWithin(p, h)));
+  const common = {
+    type: "oneshot" as const,
+    // A repository on a disk of this host is written, and must be mounted too: homefleet creates
+    // its directory before each run (a pool mounted after the deployment hides the one made then).
+    ...(local ? { execStartPre: [createDirectory(local)] } : {}),
+    credentials,
+    environmentFiles,
+    environment: { RESTIC_CACHE_DIR: cacheDir },
+    wants: ["network-online.target"],
+    readWritePaths: [cacheDir, TEXTFILE_DIR, ...(local ? [`-${local}`] : [])],
+    service: { Nice: 10, IOSchedulingClass: "idle", CacheDirectory: "homefleet-restic" },
+  };
+  const services: ServiceUnitSpec[] = [
+    {
+      name: job,
+      description: `homefleet: restic backup of ${hostName} to repository ${name}`,
+      why: [
+        `Repository ${name}, set in ${configPath}: its paths, exclude patterns and retention, with metrics like every homefleet backup job.`,
+        ...(carries ? ["Its paths hold backup.dir: ordered after the night's dumps (After= orders queued jobs)."] : []),
+      ],
+      ...common,
+      execStart: [{ program: { script: "homefleet-backup-repository" }, args: ["backup", `repository-${name}`, repo.repository, ...keep, ...repo.exclude.map((e) => `--exclude=${e}`), "--", ...repo.paths] }],
+      after: [...(carries ? dumpUnits : []), "network-online.target"],
+      requiresMountsFor: [...new Set([...repo.paths, ...repo.mounts, ...(local ? [local] : [])])],
+      // ProtectHome=yes would hide a home directory it is asked to back up: empty home trees with
+      // only those paths bound in, read-only ("-": a missing one fails in restic, with metrics).
+      hardening: homePaths.length ? { ...repositoryHardening, ProtectHome: "tmpfs", BindReadOnlyPaths: homePaths.map((p) => `-${p}`) } : repositoryHardening,
+    },
+  ];
+  const timer = { name: job, description: `homefleet: backup to restic repository ${name}`, persistent: true, randomizedDelaySec, configPath };
+  const timers: TimerSpec[] = repo.schedule ? [{ ...timer, onCalendar: daily(repo.schedule) }] : [];
+  const retention = `${repo.keepDaily} daily, ${repo.keepWeekly} weekly, ${repo.keepMonthly} monthly, ${repo.keepYearly} yearly snapshots`;
+  const spec: UnscheduledBackup = { job, kind: "repository", repository: name, saves: [...repo.paths], destination: repo.repository, retention, ...(carries ? { carriesLocalBackups: true } : {}) };
+  if (repo.checkCalendar) {
+    services.push({
+      name: checkJob,
+      description: `homefleet: restic check of ${hostName}'s repository ${name}`,
+      why: ["A repository nobody checks is a repository nobody can restore from."],
+      ...common,
+      execStart: [{ program: { script: "homefleet-backup-repository" }, args: ["check", `check-repository-${name}`, repo.repository] }],
+      after: [`${job}.service`, "network-online.target"],
+      ...(local ? { requiresMountsFor: [local] } : {}),
+      hardening: repositoryHardening,
+    });
+    timers.push({ name: checkJob, description: `homefleet: check of restic repository ${name}`, onCalendar: repo.checkCalendar, persistent: true, randomizedDelaySec, configPath });
+  }
+  const dirs: DirectorySpec[] = local ? [{ path: local, mode: "0700", user: "root", group: "root" }] : [];
+  return { services, timers, dirs, job: spec, ...(repo.schedule ? {} : { unplaced: { ...timer, earliest: minutesOf(REPOSITORY_EARLIEST) } }) };
 }
 
 /** Renewals from 04:00, each at least RENEWAL_STAGGER_MINUTES after the one before; the check after the last. */
@@ -392,7 +486,13 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
     .map((name) => jobUnits(hostName, name, host.jobs[name]));
   // The times config sets first (backups and jobs); then what homefleet places itself, in the windows left free.
   const schedule = new DaySchedule([...backups.timers, ...jobs.map((j) => j.timer)]);
-  const placedBackups = backups.unplaced.map(({ earliest, ...t }) => ({ ...t, onCalendar: daily(clockTime(schedule.place(earliest, t.randomizedDelaySec).start)) }));
+  // Repositories without a time of their own go after the last window of the night's local backups.
+  const isRepository = (t: UnplacedTimer) => backups.jobs.some((j) => j.job === t.name && j.kind === "repository");
+  const place = ({ earliest, ...t }: UnplacedTimer, after = 0) => ({ ...t, onCalendar: daily(clockTime(schedule.place(Math.max(earliest, after), t.randomizedDelaySec).start)) });
+  const placedLocal = backups.unplaced.filter((t) => !isRepository(t)).map((t) => place(t));
+  const localJobs = new Set(backups.jobs.filter((j) => j.kind !== "offsite" && j.kind !== "repository").map((j) => j.job));
+  const lastLocalEnd = Math.max(0, ...[...backups.timers, ...placedLocal].filter((t) => localJobs.has(t.name)).map((t) => dayWindow(t.onCalendar, t.randomizedDelaySec)?.end ?? 0));
+  const placedBackups = [...placedLocal, ...backups.unplaced.filter(isRepository).map((t) => place(t, lastLocalEnd))];
   const proxied = new Set(Object.values(host.proxy?.vhosts ?? {}).map((v) => v.certificate));
   const certs = certificateUnits(hostName, host.certificates, schedule, proxied);
   const address = host.monitoring.listenAddress;
@@ -409,6 +509,10 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
   const timers = [...backups.timers, ...placedBackups, ...certs.timers, ...jobs.map((j) => j.timer)];
   const calendarOf = (job: string) => timers.find((t) => t.name === job)!.onCalendar;
+  const repositoryCheck = (name: string) => {
+    const check = timers.find((t) => t.name === serviceName(units.checkRepository(name)));
+    return check ? { check: { job: check.name, onCalendar: check.onCalendar } } : {};
+  };
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
   return {
     services: [...backups.services, ...certs.services, ...redisExporters, ...jobs.map((j) => j.service)],
@@ -422,6 +526,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
       ...j,
       onCalendar: calendarOf(j.job),
       ...(j.kind === "offsite" ? { check: { job: "homefleet-backup-offsite-check", onCalendar: calendarOf("homefleet-backup-offsite-check") } } : {}),
+      ...(j.kind === "repository" ? repositoryCheck(j.repository as string) : {}),
     })),
   };
 }

@@ -31,6 +31,9 @@ export const units = {
   alertmanager: (os: "nixos" | "systemd") => (os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service"),
   /** The reverse proxy: Debian's package and nixpkgs' module name it alike. */
   nginx: () => "nginx.service",
+  /** A restic repository of the host (backup.repositories.<name>): its backup job, and its check (a prefix of its own, so no name's check is another name's job). */
+  backupRepository: (name: string) => `homefleet-backup-repository-${name}.service`,
+  checkRepository: (name: string) => `homefleet-check-repository-${name}.service`,
   /** Device unit of a network interface: ordering after it is what fixed seed 001's podman0 race. */
   device: (iface: string) => `sys-subsystem-net-devices-${iface.replace(/-/g, "\\x2d")}.device`,
 };
@@ -44,6 +47,9 @@ export const secretPaths = {
   redisExporterEnv: (stack: string) => `${SECRETS_ROOT}/${stack}/redis-exporter.env`,
   resticPassword: () => `${SECRETS_ROOT}/backup/restic-password`,
   resticEnv: () => `${SECRETS_ROOT}/backup/restic.env`,
+  /** A repository's password and secret environment (backup.repositories.<name>). */
+  repositoryPassword: (name: string) => `${SECRETS_ROOT}/backup/repositories/${name}/password`,
+  repositoryEnv: (name: string) => `${SECRETS_ROOT}/backup/repositories/${name}/restic.env`,
   /** A scheduled job's secret environment (EnvironmentFile=). */
   jobEnv: (job: string) => `${SECRETS_ROOT}/jobs/${job}.env`,
   /** A receiver's credential for Alertmanager (read through LoadCredential). */

@@ -104,7 +104,14 @@ export interface ContainerSpec {
   readonly environment: Readonly<Record<string, string>>;
   /** Root-only env file with the container's secret variables, if any. */
   readonly environmentFile?: string;
-  readonly volumes: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean; readonly ephemeral: boolean }[];
+  readonly volumes: readonly {
+    readonly source: string;
+    readonly target: string;
+    readonly readOnly: boolean;
+    readonly ephemeral: boolean;
+    /** The host's restic repository that backs it up instead of the nightly archive (backup.repositories.<name>). */
+    readonly repository?: string;
+  }[];
   /**
    * Directories that must be mounted before the container starts (its volumes): when the
    * filesystem that holds one is absent, the container does not start and write to the root disk.
@@ -399,7 +406,14 @@ export interface ExporterSpec {
 export interface BackupJobSpec {
   /** Unit name without suffix, e.g. `homefleet-backup-postgresql`. */
   readonly job: string;
-  readonly kind: "postgresql" | "redis" | "config" | "volumes" | "offsite";
+  readonly kind: "postgresql" | "redis" | "config" | "volumes" | "offsite" | "repository";
+  /** A repository's name (backup.repositories.<name>), for kind repository. */
+  readonly repository?: string;
+  /**
+   * It carries backup.dir (the off-site copy; a repository whose paths hold it): it is ordered
+   * after the night's local backups, and its timer must start after their windows.
+   */
+  readonly carriesLocalBackups?: boolean;
   /** The stack whose data it saves, when it saves one stack's data. */
   readonly stack?: string;
   /** What it saves: databases, a data directory, paths. */
@@ -410,7 +424,7 @@ export interface BackupJobSpec {
   readonly retention: string;
   /** Its timer's calendar expression, once placed. */
   readonly onCalendar: string;
-  /** The off-site repository's integrity check (job and calendar). */
+  /** The repository's integrity check (job and calendar): the off-site one's, or a repository's when it has a checkCalendar. */
   readonly check?: { readonly job: string; readonly onCalendar: string };
 }
 

@@ -5,11 +5,12 @@
 import type { FleetRender, HostBundle } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
 import { findCycle } from "../config/litellmFallbacks";
+import { pathWithin } from "../config/reserved";
 import { isLoopback } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, HostUnitSpec, ListenerSpec } from "../model/specs";
 import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
-import type { TimerSpec } from "../model/specs";
+import type { BackupJobSpec, TimerSpec } from "../model/specs";
 import type { CheckId, Finding, Severity } from "./findings";
 
 export const DEFAULT_EXPOSURE_THRESHOLD = 2.0;
@@ -71,15 +72,19 @@ function checkTimers(host: HostModel, emit: Emit): void {
       }
     }
   }
-  // The off-site copy carries every local backup of the night: dumps, snapshots and archives.
-  const local = new Set(host.operations.backups.filter((b) => b.kind !== "offsite").map((b) => b.job));
-  const offsiteJob = host.operations.backups.find((b) => b.kind === "offsite")?.job;
+  // The off-site copy, and a repository whose paths hold backup.dir, carry every local backup of
+  // the night: dumps, snapshots and archives.
+  const local = new Set(host.operations.backups.filter((b) => LOCAL_BACKUP_KINDS.has(b.kind)).map((b) => b.job));
   const dumps = placed.filter((w) => local.has(w.timer));
-  const offsite = placed.find((w) => w.timer === offsiteJob);
-  if (offsite) {
+  for (const carrier of host.operations.backups.filter((b) => b.carriesLocalBackups)) {
+    const w = placed.find((x) => x.timer === carrier.job);
+    if (!w) continue;
     for (const d of dumps) {
-      if (offsite.start! < d.end!) {
-        emit("timer-order", "warning", hostPath(host.name, "backup", "offsite", "schedule"), `off-site backup starts at ${clockTime(offsite.start!)}, before ${d.timer} may have finished (${clockTime(d.end!)})`, "The off-site copy would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start the off-site backup after the last dump window.");
+      if (w.start! >= d.end!) continue;
+      if (carrier.kind === "offsite") {
+        emit("timer-order", "warning", hostPath(host.name, "backup", "offsite", "schedule"), `off-site backup starts at ${clockTime(w.start!)}, before ${d.timer} may have finished (${clockTime(d.end!)})`, "The off-site copy would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start the off-site backup after the last dump window.");
+      } else {
+        emit("timer-order", "warning", `${timerPath(host.name, w.spec)}.schedule`, `repository ${carrier.repository} starts at ${clockTime(w.start!)}, before ${d.timer} may have finished (${clockTime(d.end!)}); its paths hold backup.dir`, "The repository would carry yesterday's dump; After= only holds it back when the dump has already started.", "Start it after the last dump window, or leave its schedule out and homefleet places it there.");
       }
     }
   }
@@ -93,6 +98,9 @@ function checkTimers(host: HostModel, emit: Emit): void {
   }
 }
 
+
+/** The backups written on the host itself each night, which the off-site copy and a repository holding backup.dir carry. */
+const LOCAL_BACKUP_KINDS: ReadonlySet<BackupJobSpec["kind"]> = new Set(["postgresql", "redis", "config", "volumes"]);
 
 // ---------------------------------------------------------------------------------------------
 // Dependencies
@@ -260,6 +268,7 @@ function liveDatabase(image: string, target: string): string | undefined {
 function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<string>, emit: Emit): void {
   const services = new Map(host.operations.services.map((s) => [s.name, s]));
   const hasAlert = (name: string) => monitored && alerts.has(name);
+  const repositories = host.operations.backups.filter((b) => b.kind === "repository");
   for (const s of host.stacks) {
     if (s.database) {
       const dumps = host.operations.backups.find((b) => b.kind === "postgresql");
@@ -279,11 +288,17 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
       }
     }
     s.container.volumes.forEach((v, i) => {
-      if (v.readOnly || v.ephemeral) return;
-      const engine = liveDatabase(s.container.image, v.target);
-      if (engine) {
-        emit("volume-live-database", "warning", stackPath(s.name, "container", "volumes", String(i)), `${v.source} holds ${engine} files, archived while the container runs`, "A database's files copied while it writes are rarely a consistent snapshot: the restore may not start, or may lose the last writes.", "Keep the data in database: (PostgreSQL, dumped with pg_dump), or dump it with the database's own tool into another volume and mark this one ephemeral: true.");
+      // Archived nightly and also in a repository's paths: the archive is a second copy in backup.dir.
+      const carrier = !v.readOnly && !v.ephemeral && !v.repository ? repositories.find((r) => r.saves.some((p) => pathWithin(v.source, p))) : undefined;
+      if (carrier) {
+        emit("backup-coverage", "info", stackPath(s.name, "container", "volumes", String(i)), `${v.source} is archived nightly into backup.dir and is also backed up by restic repository ${carrier.repository}`, "A volume a repository already carries, archived again, fills backup.dir with a second copy of it every night.", `Set repository: ${carrier.repository} on the volume to leave it to the repository alone.`);
       }
+      if (v.ephemeral || (v.readOnly && !v.repository)) return;
+      const engine = liveDatabase(s.container.image, v.target);
+      if (!engine) return;
+      // A repository's restic reads the files while the container writes them, like the archive.
+      const copied = v.repository ? `backed up by restic repository ${v.repository}` : "archived";
+      emit("volume-live-database", "warning", stackPath(s.name, "container", "volumes", String(i)), `${v.source} holds ${engine} files, ${copied} while the container runs`, "A database's files copied while it writes are rarely a consistent snapshot: the restore may not start, or may lose the last writes.", `Keep the data in database: (PostgreSQL, dumped with pg_dump), or dump it with the database's own tool into another volume and mark this one ephemeral: true${v.repository ? ` (and leave its directory out of the repository's paths, or exclude it)` : ""}.`);
     });
     const probed = host.operations.probes.some((p) => p.stack === s.name);
     if (!probed || !hasAlert("HealthEndpointFailing")) {

@@ -39,7 +39,12 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
     for (const s of host.stacks) {
       const volumeArchive = backup("volumes", s.name);
       const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
-      rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      // Volumes carried by a restic repository of the host (volumes[].repository).
+      const carriers = [...new Set(s.container.volumes.flatMap((v) => (v.repository && !v.ephemeral ? [v.repository] : [])))]
+        .map((name) => host.operations.backups.find((b) => b.kind === "repository" && b.repository === name))
+        .flatMap((b) => (b ? [`restic repository ${b.repository} ${timeOfDay(b.onCalendar)}`] : []));
+      const saved = [...(volumeArchive ? [`volumes archive ${timeOfDay(volumeArchive.onCalendar)}`] : []), ...carriers];
+      rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: saved.length ? saved.join(", ") : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: serviceName(units.cache(s.name)), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }

@@ -8,7 +8,7 @@ const scores = measureScores();
 
 it("scores a unit of every kind homefleet writes", () => {
   const units = scores.map((s) => s.unit);
-  for (const prefix of ["homefleet-network-", "homefleet-postgresql-", "redis-", "homefleet-backup-postgresql", "homefleet-backup-redis-", "homefleet-backup-config", "homefleet-backup-offsite", "homefleet-cert-", "homefleet-redis-exporter-", "podman-", "<job>.service"]) {
+  for (const prefix of ["homefleet-network-", "homefleet-postgresql-", "redis-", "homefleet-backup-postgresql", "homefleet-backup-redis-", "homefleet-backup-config", "homefleet-backup-offsite", "homefleet-backup-repository-", "homefleet-check-repository-", "homefleet-cert-", "homefleet-redis-exporter-", "podman-", "<job>.service"]) {
     expect(units.some((u) => u.startsWith(prefix))).toBe(true);
   }
 });

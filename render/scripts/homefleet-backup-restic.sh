@@ -32,57 +32,8 @@ if ! [[ "$job" =~ ^[a-z0-9_-]+$ ]]; then
   echo "bad job name $job" >&2
   exit 2
 fi
-
-textfile_dir=${HOMEFLEET_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}
-metrics="$textfile_dir/homefleet_backup_$job.prom"
-started=$(date +%s)
-previous_success=0
-if [ -r "$metrics" ]; then
-  previous_success=$(sed -n 's/^homefleet_backup_last_success_timestamp_seconds{[^}]*} \([0-9]*\)$/\1/p' "$metrics" | head -n 1)
-  previous_success=${previous_success:-0}
-fi
-
-write_metrics() {
-  local status=$1 success=$2
-  local tmp
-  tmp=$(mktemp "$textfile_dir/.homefleet_backup_$job.XXXXXX")
-  {
-    echo "# HELP homefleet_backup_last_run_timestamp_seconds Unix time the backup job last ran."
-    echo "# TYPE homefleet_backup_last_run_timestamp_seconds gauge"
-    echo "homefleet_backup_last_run_timestamp_seconds{job=\"$job\",kind=\"$kind\"} $started"
-    echo "# HELP homefleet_backup_last_status 1 if the last run succeeded, 0 if it failed."
-    echo "# TYPE homefleet_backup_last_status gauge"
-    echo "homefleet_backup_last_status{job=\"$job\",kind=\"$kind\"} $status"
-    echo "# HELP homefleet_backup_last_success_timestamp_seconds Unix time of the last successful run."
-    echo "# TYPE homefleet_backup_last_success_timestamp_seconds gauge"
-    echo "homefleet_backup_last_success_timestamp_seconds{job=\"$job\",kind=\"$kind\"} $success"
-  } >"$tmp"
-  chmod 0644 "$tmp"
-  mv "$tmp" "$metrics"
-}
-
-on_exit() {
-  local code=$?
-  if [ "$code" -eq 0 ]; then
-    write_metrics 1 "$(date +%s)"
-  else
-    write_metrics 0 "$previous_success"
-  fi
-}
-trap on_exit EXIT
-
-export RESTIC_REPOSITORY="$repository"
-export RESTIC_PASSWORD_FILE="${CREDENTIALS_DIRECTORY:?run with LoadCredential=restic-password:<file>}/restic-password"
-
-if [ "$action" = check ]; then
-  restic check
-  exit 0
-fi
-
-# First run against a new repository: initialise it.
-if ! restic cat config >/dev/null 2>&1; then
-  restic init
-fi
+# shellcheck source=lib/restic-common.sh
+. "${BASH_SOURCE%/*}/lib/restic-common.sh"
 restic backup --tag homefleet --host "$(hostname)" -- "$@"
 # Grouped by host and tag, not by the default host and paths: a path added to the backup must not
 # leave the older snapshots in a group of their own that retention never thins.

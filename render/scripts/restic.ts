@@ -11,3 +11,14 @@ export const resticScript: ScriptSpec = {
   nixRuntimeInputs: ["restic", "coreutils"],
   text: hostScriptText("homefleet-backup-restic.sh"),
 };
+
+/**
+ * One of the host's restic repositories (backup.repositories.<name>): its own paths and exclude
+ * patterns, then `forget --prune`; or `check`. The password arrives the same way as the off-site
+ * copy's; the metrics part is shared with it (lib/restic-common.sh).
+ */
+export const repositoryScript: ScriptSpec = {
+  name: "homefleet-backup-repository",
+  nixRuntimeInputs: ["restic", "coreutils"],
+  text: hostScriptText("homefleet-backup-repository.sh"),
+};

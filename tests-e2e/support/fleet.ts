@@ -13,8 +13,12 @@ export const CANARY = `CANARY${randomBytes(8).toString("hex")}`;
 
 export type StackChange = (stack: Record<string, any>) => void;
 
-/** `stackName`: the stack's name (a rename is a new name with the same settings); `hostSettings`: more host config (e.g. backup). */
-export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy", hostSettings: Record<string, unknown> = {}): FleetRender {
+/**
+ * `stackName`: the stack's name (a rename is a new name with the same settings); `hostSettings`:
+ * more host config (e.g. backup); `configKeys`: the secret config keys it names (their values in
+ * secretValues as `config/<key>`).
+ */
+export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy", hostSettings: Record<string, unknown> = {}, configKeys: string[] = []): FleetRender {
   const stack: Record<string, any> = {
     host: host.name,
     kind: "litellm",
@@ -28,6 +32,7 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
   const config = parseFleetConfig({
     hosts: { [host.name]: { address: host.address, arch: host.arch, os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" }, ...hostSettings } },
     stacks: { [stackName]: stack },
+    configKeys,
   });
   return renderFleet(config);
 }

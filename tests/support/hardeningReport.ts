@@ -27,7 +27,7 @@ export function measureScores(): UnitScore[] {
 /** Unit names without the stack or host part, so one row stands for every instance. */
 function kindOf(unit: string): string {
   return unit
-    .replace(/^(homefleet-(network|postgresql|backup-redis|redis-exporter|cert)|podman|redis)-.+\.service$/, "$1-<name>.service")
+    .replace(/^(homefleet-(network|postgresql|backup-redis|backup-repository|check-repository|redis-exporter|cert)|podman|redis)-.+\.service$/, "$1-<name>.service")
     .replace(/^homefleet-cert-check-<name>/, "homefleet-cert-check");
 }
 
