@@ -450,7 +450,9 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     hosts.forEach((h, i) => {
       // The exporters homefleet does not run listen on the host too; a container's published port
       // needs no rule (podman forwards it before the NixOS firewall's input chain sees it).
-      const targets = prometheus.extraTargets.filter((t) => t.host === h.name && !t.stack && !isLoopback(t.address)).map((t) => Number(t.address.split(":").pop()));
+      const onHost = prometheus.extraTargets.filter((t) => t.host === h.name);
+      if (onHost.length) hosts[i] = h = { ...h, scrapeTargets: onHost };
+      const targets = onHost.filter((t) => !t.stack && !isLoopback(t.address)).map((t) => Number(t.address.split(":").pop()));
       const ports = [...h.operations.exporters.filter((e) => !isLoopback(e.address)).map((e) => e.port), ...targets];
       if (i === index || !ports.length) return;
       if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(scraper)) {

@@ -229,6 +229,8 @@ export interface HostModel {
   readonly alertmanager?: AlertmanagerSpec;
   /** nginx in front of the host's stacks. */
   readonly proxy?: ProxySpec;
+  /** What the fleet's Prometheus scrapes on this host beyond homefleet's exporters (containers' own metrics, exporters homefleet does not run). */
+  readonly scrapeTargets?: readonly ScrapeTargetSpec[];
   /** Grafana, on the Prometheus host when homefleet:monitoring.grafana is set (NixOS only). */
   readonly grafana?: GrafanaSpec;
   /**
