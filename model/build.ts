@@ -10,6 +10,7 @@ import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
 import { buildGrafana } from "./grafana";
+import { EXPORTER_CATALOG } from "./exporterCatalog";
 import { buildHostOperations, isLoopback } from "./operations";
 import { buildHostUnits } from "./hostUnits";
 import { buildProxy } from "./proxy";
@@ -401,6 +402,8 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             ...(offsite ? ["restic"] : []),
             ...(hasAcme ? ["lego"] : []),
             ...(host.proxy ? ["nginx"] : []),
+            // The packaged exporters run on request (config refuses one Debian does not package).
+            ...(host.exporters ?? []).map((e) => EXPORTER_CATALOG[e].debian as string),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
           ].sort()
         : [];
