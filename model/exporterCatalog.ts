@@ -18,7 +18,9 @@ export interface PackagedExporterSpec {
 export const EXPORTER_CATALOG: Readonly<Record<PackagedExporter, PackagedExporterSpec>> = {
   // nginx's stub_status: nixpkgs serves it with services.nginx.statusPage (homefleet sets it on NixOS).
   nginx: { port: 9113, debian: "prometheus-nginx-exporter", needs: "nginx serving stub_status at http://127.0.0.1/nginx_status" },
-  postfix: { port: 9154, debian: "prometheus-postfix-exporter", needs: "Postfix's showq socket and its log (journal)" },
+  // Debian's build (0.3) has no journal reader: it reads /var/log/mail.log, which rsyslog writes,
+  // and exits when that file is missing. On NixOS homefleet has it read the journal.
+  postfix: { port: 9154, debian: "prometheus-postfix-exporter", needs: "Postfix's showq socket; on Debian /var/log/mail.log (rsyslog)" },
   bind: { port: 9119, debian: "prometheus-bind-exporter", needs: "BIND's statistics channel on http://127.0.0.1:8053/" },
   dovecot: { port: 9166, needs: "Dovecot's stats socket (old_stats plugin)" },
   zfs: { port: 9134, needs: "the ZFS kernel module and its pools" },

@@ -161,6 +161,8 @@ describe("extra scrape targets", () => {
     const nix = fileOf(render, "mon", "/etc/nixos/homefleet/operations.nix")!;
     expect(nix).toMatch(/zfs = \{\n\s+enable = true;\n\s+listenAddress = "127.0.0.1";\n\s+openFirewall = false;\n\s+port = 9134;/);
     expect(nix).toContain("nginx.statusPage = true;");
+    const postfixOnNix = fileOf(renderOf(fleet((f) => (f.hosts.nix.exporters = ["postfix"]))), "nix", "/etc/nixos/homefleet/operations.nix")!;
+    expect(postfixOnNix).toMatch(/postfix = \{\n\s+enable = true;\n\s+listenAddress = "127.0.0.1";\n\s+openFirewall = false;\n\s+port = 9154;\n\s+systemd.enable = true;/);
   });
 
   it("writes a Prometheus config promtool accepts with every rule file it names", () => {

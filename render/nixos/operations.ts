@@ -88,6 +88,10 @@ export function renderNixosOperations(host: HostModel): NixOperations {
     } else if (e.kind === "nginx") {
       // nixpkgs' statusPage serves stub_status at this URI on localhost.
       exporters.nginx = { ...common, scrapeUri: "http://127.0.0.1/nginx_status" };
+    } else if (e.kind === "postfix") {
+      // Postfix logs to the journal on NixOS; without this the exporter waits for a log file
+      // nothing writes (older nixpkgs default to the file).
+      exporters.postfix = { ...common, systemd: { enable: true } };
     } else if (e.kind !== "redis") {
       exporters[e.kind] = { ...common };
     }
