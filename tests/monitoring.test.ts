@@ -6,7 +6,7 @@
  * Grafana itself is not installable here (not packaged for Debian), so its dashboards are checked
  * for the fields its file provider needs and every query is parsed by promtool.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -379,6 +379,29 @@ describe("Grafana", () => {
       const FUNCTIONS = new Set(["sum", "by", "rate", "increase"]);
       const used = new Set(exprs.flatMap((e) => [...e.replace(/\{[^}]*\}/g, "").replace(/\[[^\]]*\]/g, "").matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]).filter((w) => !FUNCTIONS.has(w) && !/^(state|datname)$/.test(w))));
       expect([...used].filter((m) => !known.has(m))).toEqual([]);
+      // The exporters Debian packages (the same versions the alert rules are written for) name
+      // them: a metric built from a namespace and a name ("pg" + "up") is looked up by its name part.
+      const NEEDLE: Record<string, [string, string]> = {
+        node_systemd_unit_state: ["prometheus-node-exporter", "unit_state"],
+        node_systemd_service_restart_total: ["prometheus-node-exporter", "service_restart_total"],
+        probe_success: ["prometheus-blackbox-exporter", "probe_success"],
+        probe_duration_seconds: ["prometheus-blackbox-exporter", "probe_duration_seconds"],
+        pg_stat_activity_count: ["prometheus-postgres-exporter", "pg_stat_activity"],
+        pg_stat_database_xact_commit: ["prometheus-postgres-exporter", "xact_commit"],
+        pg_stat_database_xact_rollback: ["prometheus-postgres-exporter", "xact_rollback"],
+        pg_database_size_bytes: ["prometheus-postgres-exporter", "pg_database_size_bytes"],
+        redis_memory_used_bytes: ["prometheus-redis-exporter", "memory_used_bytes"],
+        redis_memory_max_bytes: ["prometheus-redis-exporter", "memory_max_bytes"],
+        redis_connected_clients: ["prometheus-redis-exporter", "connected_clients"],
+        redis_commands_processed_total: ["prometheus-redis-exporter", "commands_processed_total"],
+      };
+      for (const metric of used) {
+        const needle = NEEDLE[metric];
+        if (!needle) continue;
+        const binary = readFileSync(`/usr/bin/${needle[0]}`);
+        expect({ metric, found: binary.includes(needle[1]) }).toEqual({ metric, found: true });
+      }
+      expect(Object.keys(NEEDLE).filter((m) => used.has(m)).length).toBeGreaterThanOrEqual(12);
       // Each stack's queries select the stack (or its host and unit), never another stack's series.
       for (const { doc } of docs) {
         const stack = doc.uid.replace(/^hf-/, "");
