@@ -9,7 +9,7 @@ import { Command, CommanderError } from "commander";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
-import { ConfigError, formatProblem, loadStackFile, type ConfigProblem } from "../config/load";
+import { ConfigError, formatProblem, loadStackFile, type ConfigProblem, type FleetConfig } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
 
@@ -34,6 +34,16 @@ function requireStackFile(file: string, opts: { stack?: string }): string {
     .sort();
   throw new Error(`unknown stack "${opts.stack}": ${file} does not exist (stacks in ${dir}: ${stacks.join(", ") || "none"})`);
 }
+
+/** The user's rules checked and their tests run by promtool; undefined without monitoring. */
+async function userRuleTests(config: FleetConfig, render: ReturnType<typeof renderFleet>) {
+  const prometheus = render.model.hosts.find((h) => h.prometheus)?.prometheus;
+  if (!prometheus) return undefined;
+  const { runRuleTests } = await import("../review/ruleTests");
+  return runRuleTests(prometheus.userRuleGroups, config.monitoring?.ruleTests ?? []);
+}
+
+const indent = (text: string) => text.split("\n").map((l) => `    ${l}`).join("\n") + "\n";
 
 export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr, cwd: process.cwd() }): Promise<number> {
   const program = new Command()
@@ -66,20 +76,43 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("-f, --format <format>", "md or json", "md")
     .option("-o, --out <file>", "write the report to a file instead of standard output")
     .option("--no-exposure", "do not run systemd-analyze security")
-    .action(async (opts: { stack?: string; config?: string; format: string; out?: string; exposure: boolean }) => {
+    .option("--no-rule-tests", "do not run the rule tests of homefleet:monitoring.ruleTests with promtool")
+    .action(async (opts: { stack?: string; config?: string; format: string; out?: string; exposure: boolean; ruleTests: boolean }) => {
       if (opts.format !== "md" && opts.format !== "json") throw new Error(`--format must be md or json, got ${JSON.stringify(opts.format)}`);
       const file = requireStackFile(stackFile(opts, io.cwd), opts);
       const config = loadStackFile(file);
       const render = renderFleet(config);
       const [{ describeFinding, reviewFleet }, { measureExposure, systemdAnalyzeAvailable }, { reviewJson, reviewMarkdown }] = await Promise.all([import("../review"), import("../review/exposure"), import("../review/report")]);
       const exposure = opts.exposure && systemdAnalyzeAvailable() ? measureExposure(render) : undefined;
-      const review = reviewFleet({ config, render, exposure });
+      const ruleTests = opts.ruleTests ? await userRuleTests(config, render) : undefined;
+      const review = reviewFleet({ config, render, exposure, ...(ruleTests ? { ruleTests } : {}) });
       const title = opts.stack ?? basename(file);
       const text = opts.format === "json" ? reviewJson({ title, render, review, exposure }) : reviewMarkdown({ title, render, review, exposure });
       if (opts.out) writeFileSync(resolve(io.cwd, opts.out), text);
       else io.out.write(text);
       for (const f of review.blocking) io.err.write(`error: ${describeFinding(f)}\n`);
       exitCode = review.blocking.length ? 1 : 0;
+    });
+
+  program
+    .command("test-rules")
+    .description("check the alert rules of homefleet:monitoring.rules and run homefleet:monitoring.ruleTests with promtool")
+    .option("-s, --stack <name>", "stack name; reads Pulumi.<name>.yaml in the current directory")
+    .option("-c, --config <file>", "a Pulumi stack file to read instead")
+    .action(async (opts: { stack?: string; config?: string }) => {
+      const file = requireStackFile(stackFile(opts, io.cwd), opts);
+      const config = loadStackFile(file);
+      const run = await userRuleTests(config, renderFleet(config));
+      if (!run) {
+        io.out.write("no homefleet:monitoring (nothing to test)\n");
+        return;
+      }
+      if (!run.available) throw new Error("promtool is not installed (Debian package prometheus): the rules were not checked");
+      if (run.check) io.out.write(`${run.check.passed ? "ok  " : "FAIL"} promtool check rules (homefleet:monitoring.rules)\n${run.check.passed ? "" : indent(run.check.output)}`);
+      for (const t of run.tests) io.out.write(`${t.passed ? "ok  " : "FAIL"} homefleet:monitoring.ruleTests.${t.index}${t.name ? ` (${t.name})` : ""}\n${t.passed ? "" : indent(t.output)}`);
+      const failed = run.tests.filter((t) => !t.passed).length + (run.check && !run.check.passed ? 1 : 0);
+      io.out.write(`${run.tests.length} rule test${run.tests.length === 1 ? "" : "s"}, ${failed} failed\n`);
+      exitCode = failed ? 1 : 0;
     });
 
   program

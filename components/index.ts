@@ -8,3 +8,5 @@ export { Certificate, type CertificateArgs } from "./Certificate";
 export { Exporter, type ExporterArgs } from "./Exporter";
 export { ScheduledJob, type ScheduledJobArgs } from "./ScheduledJob";
 export { VirtualHost, type VirtualHostArgs } from "./VirtualHost";
+export { ScrapeTarget, type ScrapeTargetArgs } from "./ScrapeTarget";
+export { AlertRuleGroup, type AlertRuleGroupArgs } from "./AlertRuleGroup";

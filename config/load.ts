@@ -11,6 +11,7 @@ import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, Promote
 import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
 import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
+import { monitoringChecks } from "./monitoringChecks";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -220,6 +221,7 @@ export function parseFleetConfig(input: {
   problems.push(...operationsChecks(hosts.data, monitoring?.data));
   problems.push(...jobChecks(hosts.data, stacks.data));
   problems.push(...volumeRepositoryChecks(hosts.data, stacks.data));
+  problems.push(...monitoringChecks(hosts.data, stacks.data, monitoring?.data));
   problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data, monitoring?.data), configKeys, input.secretKeys));
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
@@ -611,6 +613,11 @@ function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Recor
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:monitoring.alertmanager.receivers`, [name, ...path]);
     if (receiver.webhook?.bearerTokenConfig) refs.push({ key: receiver.webhook.bearerTokenConfig, path: at("webhook", "bearerTokenConfig") });
     if (receiver.email?.passwordConfig) refs.push({ key: receiver.email.passwordConfig, path: at("email", "passwordConfig") });
+  }
+  const grafana = monitoring?.grafana;
+  if (grafana) {
+    refs.push({ key: grafana.adminPasswordConfig, path: `${CONFIG_NAMESPACE}:monitoring.grafana.adminPasswordConfig` });
+    refs.push({ key: grafana.secretKeyConfig, path: `${CONFIG_NAMESPACE}:monitoring.grafana.secretKeyConfig` });
   }
   for (const [name, host] of Object.entries(hosts)) {
     const offsite = host.backup.offsite;

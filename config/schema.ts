@@ -330,6 +330,13 @@ export const HostMonitoringSchema = z.strictObject({
   listenAddress: ipv4.default("127.0.0.1"),
 });
 
+/**
+ * Packaged Prometheus exporters homefleet runs on request (`homefleet:hosts.<host>.exporters`), each
+ * through nixpkgs' services.prometheus.exporters.<name> and, where Debian packages it, Debian's
+ * prometheus-<name>-exporter (model/exporterCatalog.ts has the port and the flavours of each).
+ */
+export const PACKAGED_EXPORTERS = ["nginx", "postfix", "bind", "dovecot", "zfs", "php-fpm", "smartctl"] as const;
+
 export const HostSchema = z.strictObject({
   address: z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a hostname or IP address" }),
   port: port().default(22),
@@ -366,6 +373,12 @@ export const HostSchema = z.strictObject({
   wave: z.int().min(0).max(99).default(0),
   /** Scheduled jobs by name; the name is the unit's (`<name>.service`, `<name>.timer`). */
   jobs: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, { error: "expected a job name of lowercase letters, digits and '-', starting with a letter, at most 48 characters" }), JobSchema).default({}),
+  /**
+   * Packaged exporters of services homefleet does not run itself (the host's nginx, Postfix, ZFS
+   * pool...), listening on monitoring.listenAddress and scraped by the fleet's Prometheus. A name
+   * the host's flavour does not package is refused.
+   */
+  exporters: z.array(z.enum(PACKAGED_EXPORTERS, { error: `expected one of ${PACKAGED_EXPORTERS.join(", ")}` })).optional(),
 });
 
 const duration = z.string().regex(/^[1-9][0-9]*[smh]$/, { error: "expected a duration such as 30s, 5m or 4h" });
@@ -412,6 +425,74 @@ export const AlertmanagerSchema = z.strictObject({
   repeatInterval: duration.default("4h"),
 });
 
+/** A URL path Prometheus scrapes: written into its configuration. */
+const metricsPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, { error: "expected an absolute URL path such as /metrics" });
+
+/** An exporter homefleet does not run (a custom daemon of the host), scraped by the fleet's Prometheus. */
+export const ScrapeTargetSchema = z.strictObject({
+  /** The host it runs on (a key of homefleet:hosts). */
+  host: z.string().min(1),
+  port: port(),
+  path: metricsPath.default("/metrics"),
+  scheme: z.enum(["http", "https"]).default("http"),
+  /** The address it listens on. Default: 127.0.0.1 on the Prometheus host, the host's address elsewhere. */
+  address: ipv4.optional(),
+});
+
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: "expected a Prometheus label name (letters, digits and _, not starting with a digit)" });
+const promDuration = z.string().regex(/^([0-9]+(ms|s|m|h|d|w|y))+$/, { error: "expected a Prometheus duration such as 30s, 5m or 1h30m" });
+
+/** One alert of the user's own rules, in Prometheus' rule format. */
+export const UserAlertRuleSchema = z.strictObject({
+  alert: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an alert name of letters, digits and _, such as AidbErrorRate" }),
+  /** PromQL; `promtool check rules` (homefleet test-rules) parses it. */
+  expr: z.string().min(1),
+  for: promDuration.optional(),
+  /** `severity` is expected (critical, warning or info); `stack: <name>` ties the alert to a stack in the review's coverage. */
+  labels: z.record(labelName, z.string()).default({}),
+  annotations: z.record(labelName, z.string()).default({}),
+});
+
+/** One unit test of the rules in promtool's own format (`promtool test rules`), keys as promtool spells them. */
+export const RuleTestSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  interval: promDuration.default("1m"),
+  input_series: z.array(z.strictObject({ series: z.string().min(1), values: z.string().min(1) })).min(1, { error: "expected at least one input series" }),
+  alert_rule_test: z
+    .array(
+      z.strictObject({
+        eval_time: promDuration,
+        alertname: z.string().min(1),
+        exp_alerts: z.array(z.strictObject({ exp_labels: z.record(labelName, z.string()).default({}), exp_annotations: z.record(labelName, z.string()).default({}) })).default([]),
+      }),
+    )
+    .default([]),
+  promql_expr_test: z
+    .array(
+      z.strictObject({
+        expr: z.string().min(1),
+        eval_time: promDuration,
+        exp_samples: z.array(z.strictObject({ labels: z.string().min(1), value: z.number() })).default([]),
+      }),
+    )
+    .default([]),
+});
+
+/** Grafana on a NixOS host, provisioned with the Prometheus datasource and a dashboard per stack. */
+export const GrafanaSchema = z.strictObject({
+  /** The host it runs on: the Prometheus host (Prometheus listens on its loopback only), and a NixOS host. */
+  host: z.string().min(1).optional(),
+  listenAddress: ipv4.default("127.0.0.1"),
+  port: port().default(3000),
+  /** The public name (server.domain), e.g. grafana.example.org behind the proxy. */
+  domain: domainName.optional(),
+  adminUser: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: "expected a user name of letters, digits and . _ @ -" }).default("admin"),
+  /** Secret config key holding the admin password (read by Grafana from a credential file, never written in clear). */
+  adminPasswordConfig: configKey,
+  /** Secret config key holding Grafana's secret_key (signs and encrypts what it stores); nixpkgs requires one. */
+  secretKeyConfig: configKey,
+});
+
 /** `homefleet:monitoring`: where Prometheus runs and what it scrapes. */
 export const MonitoringSchema = z.strictObject({
   /** The host (a key of homefleet:hosts) that runs Prometheus with the fleet's scrape config and alert rules. */
@@ -421,6 +502,14 @@ export const MonitoringSchema = z.strictObject({
   retention: z.string().regex(/^[1-9][0-9]*[dwy]$/, { error: "expected a duration such as 15d" }).default("30d"),
   /** Alertmanager next to Prometheus, with the receivers that notify a person. */
   alertmanager: AlertmanagerSchema.optional(),
+  /** Exporters homefleet does not run, by job name (the `job` label of their series). */
+  scrapeTargets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,47}$/, { error: "expected a job name of lowercase letters, digits, '-' and '_', starting with a letter" }), ScrapeTargetSchema).optional(),
+  /** The user's own alert rules by group name, in a rules file beside homefleet's. */
+  rules: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: "expected a group name of letters, digits, '.', '_' and '-'" }), z.array(UserAlertRuleSchema).min(1, { error: "expected at least one rule" })).optional(),
+  /** Unit tests of the rules (homefleet's and the user's), run by `homefleet test-rules` and the review with the real promtool. */
+  ruleTests: z.array(RuleTestSchema).optional(),
+  /** Grafana with the Prometheus datasource and a dashboard per stack. */
+  grafana: GrafanaSchema.optional(),
 });
 
 /** Where a secret environment value comes from. Values never appear in config or rendered files. */
@@ -610,6 +699,12 @@ export const LiteLLMSchema = z.strictObject({
    * is answered from the cache for `ttlSec` instead of calling the provider again. Needs `cache`.
    */
   responseCache: z.strictObject({ ttlSec: z.int().min(1).max(30 * 86400).default(600) }).optional(),
+  /**
+   * LiteLLM's Prometheus metrics: adds the `prometheus` callback (litellm_settings.callbacks) and
+   * scrapes its /metrics/ on the main port. LiteLLM documents them as an Enterprise feature: without
+   * a license (LITELLM_LICENSE in container.secretEnvironment) the endpoint carries almost nothing.
+   */
+  prometheusMetrics: z.boolean().optional(),
   settings: z
     .strictObject({
       /** seed 004: request 60 s. */
@@ -619,6 +714,13 @@ export const LiteLLMSchema = z.strictObject({
       dropParams: z.boolean().default(true),
     })
     .default({ requestTimeout: 60, numRetries: 3, dropParams: true }),
+});
+
+/** A container's own Prometheus metrics endpoint, scraped by the fleet's Prometheus. */
+export const StackMetricsSchema = z.strictObject({
+  /** The container port that serves it: the main port (default) or one of container.ports (TCP). */
+  port: port().optional(),
+  path: metricsPath.default("/metrics"),
 });
 
 export const StackSchema = z.strictObject({
@@ -639,6 +741,8 @@ export const StackSchema = z.strictObject({
    * address in the environment.
    */
   links: z.array(LinkSchema).default([]),
+  /** Scrape the container's own /metrics (for kind litellm, litellm.prometheusMetrics does it). */
+  metrics: StackMetricsSchema.optional(),
 });
 
 export const HostsSchema = z.record(resourceName, HostSchema);
@@ -711,6 +815,11 @@ export type ProxyConfig = z.infer<typeof ProxySchema>;
 export type JobConfig = z.infer<typeof JobSchema>;
 export type RepositoryConfig = z.infer<typeof RepositorySchema>;
 export type StackConfig = z.infer<typeof StackSchema>;
+export type ScrapeTargetConfig = z.infer<typeof ScrapeTargetSchema>;
+export type UserAlertRuleConfig = z.infer<typeof UserAlertRuleSchema>;
+export type RuleTestConfig = z.infer<typeof RuleTestSchema>;
+export type GrafanaConfig = z.infer<typeof GrafanaSchema>;
+export type PackagedExporter = (typeof PACKAGED_EXPORTERS)[number];
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;
 export type LiteLLMConfig = z.infer<typeof LiteLLMSchema>;

@@ -8,6 +8,8 @@ import { BackupSchedule } from "../components/BackupSchedule";
 import { Certificate } from "../components/Certificate";
 import { Exporter, type ExporterArgs } from "../components/Exporter";
 import { ScheduledJob } from "../components/ScheduledJob";
+import { ScrapeTarget } from "../components/ScrapeTarget";
+import { AlertRuleGroup } from "../components/AlertRuleGroup";
 import { ServiceStack, type SecretFileOutput } from "../components/ServiceStack";
 import { VirtualHost } from "../components/VirtualHost";
 import { scrapeable } from "../model/monitoring";
@@ -62,6 +64,10 @@ export class FleetHost extends pulumi.ComponentResource {
   public readonly exporters: readonly Exporter[];
   public readonly jobs: readonly ScheduledJob[];
   public readonly virtualHosts: readonly VirtualHost[];
+  /** What the fleet's Prometheus scrapes here beyond homefleet's exporters. */
+  public readonly scrapeTargets: readonly ScrapeTarget[];
+  /** The user's alert rule groups, on the Prometheus host. */
+  public readonly alertRuleGroups: readonly AlertRuleGroup[];
   /** Health checks the deployment gates on, by stack. */
   public readonly healthChecks: Readonly<Record<string, pulumi.Output<HealthCheckSpec[]>>>;
   public readonly deployment?: HostDeployment;
@@ -109,6 +115,8 @@ export class FleetHost extends pulumi.ComponentResource {
     this.certificates = ops.certificates.map((c) => new Certificate(`${name}-${c.name}-certificate`, { spec: c }, { parent: this }));
     this.exporters = ops.exporters.filter((e) => !e.stack).map((e) => new Exporter(`${name}-${e.kind}-exporter`, exporter(e), { parent: this }));
     this.jobs = ops.jobs.map((j) => new ScheduledJob(`${name}-${j.name}-job`, { service: j.service, timer: j.timer }, { parent: this }));
+    this.scrapeTargets = (host.scrapeTargets ?? []).map((t) => new ScrapeTarget(t.stack ? `${name}-${t.stack}-metrics` : `${name}-${t.job}-scrape`, { spec: t, scrapedBy: args.prometheusHost as string }, { parent: this }));
+    this.alertRuleGroups = (host.prometheus?.userRuleGroups ?? []).map((g) => new AlertRuleGroup(`${name}-${g.name}-rules`, { spec: g }, { parent: this }));
     const proxy = host.proxy;
     this.virtualHosts = proxy ? proxy.vhosts.map((v) => new VirtualHost(`${name}-${v.name}-vhost`, { spec: v, listenAddress: proxy.listenAddress }, { parent: this })) : [];
 

@@ -9,6 +9,8 @@ import { bridgeGateway, databaseNames, linkAddress, linkEnvPrefix, networkNames 
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
+import { buildGrafana } from "./grafana";
+import { EXPORTER_CATALOG } from "./exporterCatalog";
 import { buildHostOperations, isLoopback } from "./operations";
 import { buildHostUnits } from "./hostUnits";
 import { buildProxy } from "./proxy";
@@ -27,6 +29,7 @@ import type {
   SecretFileSpec,
   SecretPart,
   ServiceUnitSpec,
+  StackMetricsSpec,
   StackModel,
 } from "./specs";
 import { anchorInterface } from "./specs";
@@ -268,6 +271,8 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     cgroups: host.podman.cgroups,
   };
 
+  const metrics = stackMetrics(name, stack, published, publishAddress, containerPort);
+
   const healthChecks: HealthCheckSpec[] = [];
   // On host networking nothing is published, yet the container listens on the host's main port.
   const listeners: ListenerSpec[] = published.length
@@ -299,8 +304,25 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     configSecrets: [...configSecrets].sort(),
     healthChecks,
     listeners,
+    ...(metrics ? { metrics } : {}),
     warnings,
   };
+}
+
+/**
+ * Where the host publishes a container's metrics endpoint: the published port of the container
+ * port that serves it (config checks that one is published), or on host networking the port itself.
+ */
+function stackMetrics(name: string, stack: StackConfig, published: readonly ContainerSpec["published"][number][], publishAddress: string, containerPort: number): StackMetricsSpec | undefined {
+  const litellm = stack.kind === "litellm" && stack.litellm?.prometheusMetrics === true;
+  if (!stack.metrics && !litellm) return undefined;
+  // LiteLLM mounts its metrics app at /metrics/ (a request for /metrics is redirected there).
+  const path = litellm ? "/metrics/" : stack.metrics!.path;
+  const configPath = litellm ? `homefleet:stacks.${name}.litellm.prometheusMetrics` : `homefleet:stacks.${name}.metrics`;
+  const port = stack.metrics?.port ?? containerPort;
+  if (!published.length) return { address: publishAddress, hostPort: port, path, configPath };
+  const p = published.find((x) => x.containerPort === port && x.protocol === "tcp") ?? published[0];
+  return { address: p.address, hostPort: p.hostPort, path, configPath };
 }
 
 export function buildFleetModel(config: FleetConfig): FleetModel {
@@ -392,6 +414,8 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             ...(offsite || Object.keys(repositories).length ? ["restic"] : []),
             ...(hasAcme ? ["lego"] : []),
             ...(host.proxy ? ["nginx"] : []),
+            // The packaged exporters run on request (config refuses one Debian does not package).
+            ...(host.exporters ?? []).map((e) => EXPORTER_CATALOG[e].debian as string),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
           ].sort()
         : [];
@@ -421,14 +445,16 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     const index = hosts.findIndex((h) => h.name === config.monitoring!.prometheusHost);
     const host = hosts[index];
     const alertmanager = config.monitoring.alertmanager ? buildAlertmanager(config.monitoring.alertmanager, host.os) : undefined;
+    const grafana = config.monitoring.grafana ? buildGrafana(config.monitoring.grafana, prometheus, hosts) : undefined;
     hosts[index] = {
       ...host,
       prometheus,
+      ...(grafana ? { grafana, secretFiles: [...host.secretFiles, ...grafana.secretFiles], configSecrets: [...host.configSecrets, ...grafana.configSecrets] } : {}),
       ...(alertmanager
         ? {
             alertmanager,
-            secretFiles: [...host.secretFiles, ...alertmanager.secretFiles],
-            configSecrets: [...host.configSecrets, ...alertmanager.configSecrets],
+            secretFiles: [...(grafana ? [...host.secretFiles, ...grafana.secretFiles] : host.secretFiles), ...alertmanager.secretFiles],
+            configSecrets: [...(grafana ? [...host.configSecrets, ...grafana.configSecrets] : host.configSecrets), ...alertmanager.configSecrets],
             packages: host.os === "systemd" ? [...host.packages, "prometheus-alertmanager"].sort() : host.packages,
           }
         : {}),
@@ -437,7 +463,12 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
     // Exporters on a LAN address are scraped from the Prometheus host: open them to it alone.
     const scraper = config.hosts[config.monitoring.prometheusHost].address;
     hosts.forEach((h, i) => {
-      const ports = h.operations.exporters.filter((e) => !isLoopback(e.address)).map((e) => e.port);
+      // The exporters homefleet does not run listen on the host too; a container's published port
+      // needs no rule (podman forwards it before the NixOS firewall's input chain sees it).
+      const onHost = prometheus.extraTargets.filter((t) => t.host === h.name);
+      if (onHost.length) hosts[i] = h = { ...h, scrapeTargets: onHost };
+      const targets = onHost.filter((t) => !t.stack && !isLoopback(t.address)).map((t) => Number(t.address.split(":").pop()));
+      const ports = [...h.operations.exporters.filter((e) => !isLoopback(e.address)).map((e) => e.port), ...targets];
       if (i === index || !ports.length) return;
       if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(scraper)) {
         hosts[i] = { ...h, warnings: [...h.warnings, `the firewall of ${h.name} cannot open its exporter ports to ${config.monitoring!.prometheusHost}: that host's address "${scraper}" is a name, and a firewall rule needs an IPv4 address; set homefleet:hosts.${config.monitoring!.prometheusHost}.address to one`] };

@@ -124,18 +124,21 @@ function distributionUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
     const name = units.exporter(e.kind);
     // nixpkgs' exporter units on a LAN address are ordered after the network is online (homefleet adds it).
     const online = host.os === "nixos" && !isLoopback(e.address) ? ["network-online.target"] : [];
-    const reads: Record<typeof e.kind, (string | false)[]> = {
-      node: [debianPaths.defaults(name)],
+    // Every other packaged exporter reads only its /etc/default file.
+    const reads: Partial<Record<typeof e.kind, (string | false)[]>> = {
       postgres: [debianPaths.defaults(name), debianPaths.dropIn(name)],
       blackbox: [debianPaths.blackboxConfig, debianPaths.defaults(name)],
     };
-    result.push(unit({ name, source: "distribution", after: online, wants: online, reads: onDebian(host, ...reads[e.kind]) }));
+    result.push(unit({ name, source: "distribution", after: online, wants: online, reads: onDebian(host, ...(reads[e.kind] ?? [debianPaths.defaults(name)])) }));
   }
   if (host.prometheus) {
     const name = units.prometheus();
-    result.push(unit({ name, source: "distribution", reads: onDebian(host, debianPaths.defaults(name), debianPaths.prometheusConfig, debianPaths.prometheusRules) }));
+    const userRules = host.prometheus.userRuleGroups.length > 0 && debianPaths.prometheusUserRules;
+    result.push(unit({ name, source: "distribution", reads: onDebian(host, debianPaths.defaults(name), debianPaths.prometheusConfig, debianPaths.prometheusRules, userRules) }));
   }
   if (host.proxy) result.push(unit({ name: host.proxy.unit, source: "distribution", reads: onDebian(host, debianPaths.nginxProxy) }));
+  // nixpkgs' Grafana (NixOS only): its admin password and secret key arrive as credentials.
+  if (host.grafana) result.push(unit({ name: host.grafana.unit, source: "distribution", secretFiles: host.grafana.credentials.map((c) => c.path) }));
   const am = host.alertmanager;
   if (am) {
     result.push(

@@ -74,6 +74,8 @@ export function buildLiteLLMDocument(
       ...(Object.keys(litellm.fallbacks).length ? { fallbacks: asList(litellm.fallbacks) } : {}),
       ...(Object.keys(litellm.contextWindowFallbacks).length ? { context_window_fallbacks: asList(litellm.contextWindowFallbacks) } : {}),
       ...responseCache,
+      // LiteLLM's /metrics endpoint (the proxy serves it without authentication by default).
+      ...(litellm.prometheusMetrics ? { callbacks: ["prometheus"] } : {}),
     },
     router_settings: router,
     general_settings: general,

@@ -5,12 +5,15 @@
 import type { AlertmanagerConfig, MonitoringConfig } from "../config/schema";
 import { EXPORTER_PORTS, isLoopback } from "./operations";
 import { secretPaths, units } from "./paths";
-import type { AlertmanagerSpec, ExporterSpec, HostOperations, PrometheusSpec, SecretFileSpec } from "./specs";
+import { EXPORTER_CATALOG } from "./exporterCatalog";
+import type { AlertmanagerSpec, ExporterSpec, HostOperations, PrometheusSpec, ScrapeTargetSpec, SecretFileSpec, StackModel, UserRuleGroupSpec } from "./specs";
 import { compareText } from "./textOrder";
 
 export interface MonitoredHost {
   readonly name: string;
+  readonly address: string;
   readonly operations: HostOperations;
+  readonly stacks: readonly Pick<StackModel, "name" | "kind" | "metrics">[];
 }
 
 
@@ -81,7 +84,7 @@ export function buildAlertmanager(am: AlertmanagerConfig, os: "nixos" | "systemd
 }
 
 /** Job names the alert rules rely on. */
-export const JOBS = { node: "node", postgres: "postgres", redis: "redis", blackbox: "blackbox-http" } as const;
+export const JOBS = { node: "node", postgres: "postgres", redis: "redis", blackbox: "blackbox-http", stackMetrics: "stack-metrics" } as const;
 
 /** Whether the Prometheus host can scrape an exporter: its own on any address, another host's off loopback. */
 export function scrapeable(prometheusHost: string, host: string, exporter: Pick<ExporterSpec, "address">): boolean {
@@ -90,7 +93,7 @@ export function scrapeable(prometheusHost: string, host: string, exporter: Pick<
 
 export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly MonitoredHost[]): PrometheusSpec {
   const unreachable: string[] = [];
-  const targets: Record<string, { targets: string[]; labels: Record<string, string> }[]> = { node: [], postgres: [], redis: [], blackbox: [] };
+  const targets: Record<string, { targets: string[]; labels: Record<string, string> }[]> = { node: [], postgres: [], redis: [], blackbox: [], ...Object.fromEntries(Object.keys(EXPORTER_CATALOG).map((k) => [k, []])) };
   for (const host of hosts) {
     for (const e of host.operations.exporters) {
       if (!scrapeable(monitoring.prometheusHost, host.name, e)) {
@@ -128,8 +131,72 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
       ],
     });
   }
+  // The packaged exporters homefleet runs on request: a job each, named after the exporter.
+  for (const kind of Object.keys(EXPORTER_CATALOG)) if (targets[kind].length) scrapeConfigs.push(job(kind, targets[kind]));
+  const extraTargets = extraScrapeTargets(monitoring, hosts, unreachable);
+  // Containers' own endpoints: one job, each target with its own path (static labels starting
+  // with __ reach the scrape, and __metrics_path__ is the path Prometheus requests).
+  const containers = extraTargets.filter((t) => t.stack);
+  if (containers.length) {
+    scrapeConfigs.push(job(JOBS.stackMetrics, containers.map((t) => ({ targets: [t.address], labels: { host: t.host, stack: t.stack as string, kind: hosts.find((h) => h.name === t.host)!.stacks.find((s) => s.name === t.stack)!.kind, __metrics_path__: t.path } }))));
+  }
+  for (const t of extraTargets.filter((x) => !x.stack)) {
+    scrapeConfigs.push({ job_name: t.job, ...(t.scheme === "https" ? { scheme: "https" } : {}), metrics_path: t.path, static_configs: [{ targets: [t.address], labels: { host: t.host } }] });
+  }
   const alertmanagers = monitoring.alertmanager ? [`${ALERTMANAGER.address}:${ALERTMANAGER.port}`] : [];
-  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers };
+  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers, extraTargets, userRuleGroups: userRuleGroups(monitoring) };
+}
+
+/**
+ * The address the Prometheus host scrapes a target at: loopback on its own host; elsewhere the
+ * address it listens on, or the host's address for one that listens on all of them. A target on
+ * another host's loopback cannot be reached: it is reported, not scraped.
+ */
+function scrapeAddress(prometheusHost: string, host: MonitoredHost, listen: string | undefined, port: number): string | undefined {
+  if (host.name === prometheusHost) return `${listen && !isLoopback(listen) && listen !== "0.0.0.0" ? listen : "127.0.0.1"}:${port}`;
+  if (listen && isLoopback(listen)) return undefined;
+  return `${listen && listen !== "0.0.0.0" ? listen : host.address}:${port}`;
+}
+
+/** Containers' own metrics endpoints and the exporters homefleet does not run, as the Prometheus host reaches them. */
+function extraScrapeTargets(monitoring: MonitoringConfig, hosts: readonly MonitoredHost[], unreachable: string[]): ScrapeTargetSpec[] {
+  const out: ScrapeTargetSpec[] = [];
+  for (const host of hosts) {
+    for (const s of host.stacks) {
+      const m = s.metrics;
+      if (!m) continue;
+      const address = scrapeAddress(monitoring.prometheusHost, host, m.address, m.hostPort);
+      if (!address) {
+        unreachable.push(`metrics of stack ${s.name} are published on ${m.address} of ${host.name}, which ${monitoring.prometheusHost} cannot reach; publish the port on an address of the monitoring network (container.publish.address or container.ports)`);
+        continue;
+      }
+      out.push({ job: JOBS.stackMetrics, host: host.name, stack: s.name, address, path: m.path, scheme: "http", configPath: m.configPath });
+    }
+  }
+  for (const [job, t] of Object.entries(monitoring.scrapeTargets ?? {})) {
+    const host = hosts.find((h) => h.name === t.host)!;
+    const address = scrapeAddress(monitoring.prometheusHost, host, t.address, t.port);
+    if (!address) {
+      unreachable.push(`scrape target ${job} listens on ${t.address} of ${t.host}, which ${monitoring.prometheusHost} cannot reach; set homefleet:monitoring.scrapeTargets.${job}.address to an address of the monitoring network`);
+      continue;
+    }
+    out.push({ job, host: t.host, address, path: t.path, scheme: t.scheme, configPath: `homefleet:monitoring.scrapeTargets.${job}` });
+  }
+  return out;
+}
+
+/** The user's rule groups, as given (Prometheus evaluates them in the order of the file). */
+function userRuleGroups(monitoring: MonitoringConfig): UserRuleGroupSpec[] {
+  return Object.entries(monitoring.rules ?? {}).map(([name, rules]) => ({
+    name,
+    rules: rules.map((r) => ({ alert: r.alert, expr: r.expr, ...(r.for ? { for: r.for } : {}), labels: { ...r.labels }, annotations: { ...r.annotations } })),
+  }));
+}
+
+/** The unit of an exporter homefleet configures (not a stack's Redis exporter, which is homefleet's own). */
+export function exporterUnit(e: ExporterSpec): string {
+  if (e.kind === "redis") return units.redisExporter(e.stack as string);
+  return units.exporter(e.kind);
 }
 
 export const BLACKBOX_CONFIG = {

@@ -9,6 +9,7 @@ import { hardening } from "./hardening";
 import { CONFIG_ROOT, NIXOS_MODULE_DIR, SECRETS_ROOT, secretPaths, units, serviceName } from "./paths";
 import { clockTime, DaySchedule, dayWindow, minutesOf, RENEWAL_STAGGER_MINUTES } from "./schedule";
 import { compareText } from "./textOrder";
+import { EXPORTER_CATALOG } from "./exporterCatalog";
 import type { BackupJobSpec, CertificateSpec, DirectorySpec, ExecSpec, ExporterSpec, HostOperations, HostOs, ProgramRef, ServiceUnitSpec, StackModel, TimerSpec } from "./specs";
 
 /** The node exporter's textfile collector directory (Debian's default; set explicitly on NixOS). */
@@ -514,6 +515,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
     return check ? { check: { job: check.name, onCalendar: check.onCalendar } } : {};
   };
   if (probes.length) exporters.push({ kind: "blackbox", address, port: EXPORTER_PORTS.blackbox });
+  for (const kind of host.exporters ?? []) exporters.push({ kind, address, port: EXPORTER_CATALOG[kind].port });
   return {
     services: [...backups.services, ...certs.services, ...redisExporters, ...jobs.map((j) => j.service)],
     timers,

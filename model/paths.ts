@@ -25,8 +25,8 @@ export const units = {
   cache: (stack: string) => `redis-${stack}.service`,
   redisExporter: (stack: string) => `homefleet-redis-exporter-${stack}.service`,
   postgres: (os: "nixos" | "systemd", version: number) => (os === "nixos" ? "postgresql.service" : `postgresql@${version}-main.service`),
-  /** The packaged exporters: Debian's and nixpkgs' units have the same names. */
-  exporter: (kind: "node" | "postgres" | "blackbox") => `prometheus-${kind}-exporter.service`,
+  /** The packaged exporters (node, postgres, blackbox and those run on request): Debian's and nixpkgs' units have the same names. */
+  exporter: (kind: string) => `prometheus-${kind}-exporter.service`,
   prometheus: () => "prometheus.service",
   alertmanager: (os: "nixos" | "systemd") => (os === "nixos" ? "alertmanager.service" : "prometheus-alertmanager.service"),
   /** The reverse proxy: Debian's package and nixpkgs' module name it alike. */
@@ -34,6 +34,8 @@ export const units = {
   /** A restic repository of the host (backup.repositories.<name>): its backup job, and its check (a prefix of its own, so no name's check is another name's job). */
   backupRepository: (name: string) => `homefleet-backup-repository-${name}.service`,
   checkRepository: (name: string) => `homefleet-check-repository-${name}.service`,
+  /** Grafana, nixpkgs' unit. */
+  grafana: () => "grafana.service",
   /** Device unit of a network interface: ordering after it is what fixed seed 001's podman0 race. */
   device: (iface: string) => `sys-subsystem-net-devices-${iface.replace(/-/g, "\\x2d")}.device`,
 };
@@ -54,6 +56,8 @@ export const secretPaths = {
   jobEnv: (job: string) => `${SECRETS_ROOT}/jobs/${job}.env`,
   /** A receiver's credential for Alertmanager (read through LoadCredential). */
   alertmanager: (credential: string) => `${SECRETS_ROOT}/alertmanager/${credential}`,
+  /** Grafana's admin password and secret key (read through LoadCredential). */
+  grafana: (credential: string) => `${SECRETS_ROOT}/grafana/${credential}`,
 };
 
 export const configPaths = {
@@ -67,6 +71,8 @@ export const configPaths = {
 
 /** The rules file Prometheus loads (beside prometheus.yml on Debian, in the module directory on NixOS). */
 export const PROMETHEUS_RULES_FILE = "homefleet-rules.yml";
+/** The user's own rules (homefleet:monitoring.rules), beside homefleet's. */
+export const PROMETHEUS_USER_RULES_FILE = "homefleet-user-rules.yml";
 
 /**
  * Files of Debian's packaged units that homefleet writes: their /etc/default environment files
@@ -79,6 +85,7 @@ export const debianPaths = {
   blackboxConfig: "/etc/prometheus/blackbox.yml",
   prometheusConfig: "/etc/prometheus/prometheus.yml",
   prometheusRules: `/etc/prometheus/${PROMETHEUS_RULES_FILE}`,
+  prometheusUserRules: `/etc/prometheus/${PROMETHEUS_USER_RULES_FILE}`,
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
   /** Included by the packaged nginx.conf (conf.d/*.conf). */
   nginxProxy: "/etc/nginx/conf.d/homefleet-proxy.conf",

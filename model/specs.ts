@@ -1,4 +1,5 @@
 import type { HardeningDirectives } from "./hardening";
+import type { PackagedExporter } from "../config/schema";
 /**
  * The flavour-neutral model of a fleet: what each host runs, independent of whether it is
  * written as a NixOS module or as unit files. Renderers read only these types.
@@ -179,7 +180,19 @@ export interface StackModel {
   readonly configSecrets: readonly string[];
   readonly healthChecks: readonly HealthCheckSpec[];
   readonly listeners: readonly ListenerSpec[];
+  /** The container's own metrics endpoint, where the host publishes it (stacks.<s>.metrics, litellm.prometheusMetrics). */
+  readonly metrics?: StackMetricsSpec;
   readonly warnings: readonly string[];
+}
+
+/** A container's metrics endpoint as the host publishes it; the Prometheus side decides the address it scrapes. */
+export interface StackMetricsSpec {
+  /** The published address (0.0.0.0: every address of the host). */
+  readonly address: string;
+  readonly hostPort: number;
+  readonly path: string;
+  /** Where the config sets it. */
+  readonly configPath: string;
 }
 
 export interface PostgresServerSpec {
@@ -223,6 +236,10 @@ export interface HostModel {
   readonly alertmanager?: AlertmanagerSpec;
   /** nginx in front of the host's stacks. */
   readonly proxy?: ProxySpec;
+  /** What the fleet's Prometheus scrapes on this host beyond homefleet's exporters (containers' own metrics, exporters homefleet does not run). */
+  readonly scrapeTargets?: readonly ScrapeTargetSpec[];
+  /** Grafana, on the Prometheus host when homefleet:monitoring.grafana is set (NixOS only). */
+  readonly grafana?: GrafanaSpec;
   /**
    * Every unit homefleet writes or configures on the host, with what it reads and how it is
    * ordered: what the deployer restarts and the review checks, without reading rendered text.
@@ -395,7 +412,7 @@ export interface OperationsUnits {
 // Operations: backups, certificates, exporters
 
 export interface ExporterSpec {
-  readonly kind: "node" | "postgres" | "redis" | "blackbox";
+  readonly kind: "node" | "postgres" | "redis" | "blackbox" | PackagedExporter;
   readonly address: string;
   readonly port: number;
   /** For redis: the stack whose cache it watches. */
@@ -478,6 +495,50 @@ export interface PrometheusSpec {
   readonly unreachable: readonly string[];
   /** Alertmanager addresses (host:port) Prometheus sends alerts to; empty without one. */
   readonly alertmanagers: readonly string[];
+  /** Targets beyond homefleet's exporters: containers' own metrics and the exporters homefleet does not run. */
+  readonly extraTargets: readonly ScrapeTargetSpec[];
+  /** The user's alert rule groups (homefleet:monitoring.rules), rendered into their own file; empty without any. */
+  readonly userRuleGroups: readonly UserRuleGroupSpec[];
+}
+
+/** One target Prometheus scrapes that is not one of homefleet's exporters. */
+export interface ScrapeTargetSpec {
+  /** The scrape job (its `job` label). */
+  readonly job: string;
+  /** The host it runs on. */
+  readonly host: string;
+  /** The stack whose container serves it, for a container's own metrics. */
+  readonly stack?: string;
+  /** `address:port`, as the Prometheus host reaches it. */
+  readonly address: string;
+  readonly path: string;
+  readonly scheme: "http" | "https";
+  /** Where the config sets it. */
+  readonly configPath: string;
+}
+
+export interface UserRuleGroupSpec {
+  readonly name: string;
+  readonly rules: readonly { readonly alert: string; readonly expr: string; readonly for?: string; readonly labels: Readonly<Record<string, string>>; readonly annotations: Readonly<Record<string, string>> }[];
+}
+
+/** Grafana on the Prometheus host: its listener, its secrets by file, and what it is provisioned with. */
+export interface GrafanaSpec {
+  readonly unit: string;
+  readonly listenAddress: string;
+  readonly port: number;
+  readonly domain?: string;
+  readonly adminUser: string;
+  /** LoadCredential name → root-only secret file; Grafana reads them as `$__file{/run/credentials/...}`. */
+  readonly credentials: readonly { readonly name: string; readonly path: string }[];
+  /** The credential files' paths as Grafana reads them, by setting. */
+  readonly credentialFiles: { readonly adminPassword: string; readonly secretKey: string };
+  readonly secretFiles: readonly SecretFileSpec[];
+  readonly configSecrets: readonly string[];
+  /** The provisioned Prometheus datasource. */
+  readonly datasource: { readonly name: string; readonly uid: string; readonly url: string };
+  /** One dashboard per stack of the fleet: file name and the dashboard document. */
+  readonly dashboards: readonly { readonly stack: string; readonly file: string; readonly document: Readonly<Record<string, unknown>> }[];
 }
 
 /** Alertmanager on the Prometheus host. */

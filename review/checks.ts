@@ -12,6 +12,7 @@ import type { HostModel, HostUnitSpec, ListenerSpec } from "../model/specs";
 import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
 import type { BackupJobSpec, TimerSpec } from "../model/specs";
 import type { CheckId, Finding, Severity } from "./findings";
+import type { RuleTestRun } from "./ruleTests";
 
 export const DEFAULT_EXPOSURE_THRESHOLD = 2.0;
 
@@ -20,6 +21,8 @@ export interface ReviewInput {
   readonly render: FleetRender;
   /** Exposure scores per host, unit → score, where systemd-analyze could measure them. */
   readonly exposure?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** The user's rule tests as promtool ran them (homefleet:monitoring.ruleTests), when they were run. */
+  readonly ruleTests?: RuleTestRun;
 }
 
 type Emit = (check: CheckId, severity: Severity, path: string, message: string, why: string, fix: string) => void;
@@ -182,6 +185,13 @@ export function allListeners(host: HostModel): ListenerSpec[] {
   if (host.prometheus) listeners.push({ address: host.prometheus.listenAddress, port: host.prometheus.port, protocol: "tcp", owner: "prometheus" });
   if (host.alertmanager) listeners.push({ address: host.alertmanager.listenAddress, port: host.alertmanager.port, protocol: "tcp", owner: host.alertmanager.unit });
   if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, protocol: "tcp", owner: host.proxy.unit });
+  if (host.grafana) listeners.push({ address: host.grafana.listenAddress, port: host.grafana.port, protocol: "tcp", owner: host.grafana.unit });
+  // Exporters homefleet does not run but scrapes (a container's own endpoint is among the stack's listeners already).
+  for (const t of host.scrapeTargets ?? []) {
+    if (t.stack) continue;
+    const at = t.address.lastIndexOf(":");
+    listeners.push({ address: t.address.slice(0, at), port: Number(t.address.slice(at + 1)), protocol: "tcp", owner: `scrape target ${t.job}` });
+  }
   if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, protocol: "tcp", owner: unitNames.postgres(host.os, host.postgres.version) });
   return listeners;
 }
@@ -364,6 +374,11 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
       const cycle = findCycle(chains);
       if (cycle) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} cycle: ${cycle.join(" -> ")}`, "A cycle retries the same failing models in a loop.", "Make every chain end.");
     }
+    const callbacks = (doc.litellm_settings as { callbacks?: string[] } | undefined)?.callbacks ?? [];
+    const envFile = s.secretFiles.find((f) => f.path === s.container.environmentFile);
+    if (callbacks.includes("prometheus") && !envFile?.entries.some((e) => e.name === "LITELLM_LICENSE")) {
+      emit("litellm-metrics", "info", stackPath(s.name, "litellm", "prometheusMetrics"), `${s.name} turns on LiteLLM's Prometheus metrics without a LITELLM_LICENSE`, "LiteLLM documents its Prometheus metrics as an Enterprise feature: without a license key the proxy warns and its /metrics/ carries almost nothing but a notice metric.", "Give the license as container.secretEnvironment.LITELLM_LICENSE: config:<key>, or rely on the blackbox probe and the unit metrics.");
+    }
     const request = doc.litellm_settings?.request_timeout;
     const router = doc.router_settings?.timeout;
     if (request !== undefined && router !== undefined && router > request) {
@@ -379,8 +394,25 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The user's rule tests: each failing test is an error at its config path; not run at all is said too. */
+function checkRuleTests(run: RuleTestRun, count: number, emit: Emit): void {
+  const at = "homefleet:monitoring.ruleTests";
+  if (!run.available) {
+    if (count) emit("rule-test", "info", at, `promtool is not installed: the ${count} rule test${count === 1 ? "" : "s"} did not run`, "The rule tests prove the alerts fire on the series they are meant for; unrun, a typo in an expression stays silent until the day it matters.", "Install promtool (Debian package prometheus) where the review runs, or run homefleet test-rules where it is.");
+    return;
+  }
+  if (run.check && !run.check.passed) emit("rule-test", "error", "homefleet:monitoring.rules", `promtool check rules refuses the rules: ${run.check.output}`, "Prometheus refuses to load a rule file it cannot parse, and keeps evaluating none of its rules.", "Fix the expression or field promtool names.");
+  for (const t of run.tests) {
+    if (!t.passed) emit("rule-test", "error", `${at}.${t.index}`, `rule test ${t.name ?? t.index} fails: ${t.output}`, "A rule test that fails means an alert that does not fire (or fires) as its author expects.", "Fix the rule or the test's expectation.");
+  }
+}
+
 export function runChecks(input: ReviewInput, alerts: ReadonlySet<string>): Finding[] {
   const findings: Finding[] = [];
+  if (input.ruleTests) {
+    const prometheusHost = input.config.monitoring?.prometheusHost;
+    checkRuleTests(input.ruleTests, input.config.monitoring?.ruleTests?.length ?? 0, (check, severity, path, message, why, fix) => findings.push({ check, severity, ...(prometheusHost ? { host: prometheusHost } : {}), path, message, why, fix }));
+  }
   const monitored = !!input.config.monitoring;
   const threshold = input.config.review?.exposureThreshold ?? DEFAULT_EXPOSURE_THRESHOLD;
   for (const bundle of input.render.bundles) {

@@ -32,7 +32,9 @@ export type CheckId =
   | "monitoring-unreachable"
   | "alert-delivery"
   | "proxy-certificate"
-  | "proxy-upstream";
+  | "proxy-upstream"
+  | "rule-test"
+  | "litellm-metrics";
 
 export interface Finding {
   readonly check: CheckId;

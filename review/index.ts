@@ -17,7 +17,10 @@ export interface Review {
 export function reviewFleet(input: ReviewInput): Review {
   const accepts = input.config.review?.accept ?? [];
   const used = new Set<number>();
-  const findings = sortFindings(runChecks(input, alertNames())).map((f) => {
+  // The user's own alerts count as much as homefleet's wherever coverage asks for an alert by name.
+  const userAlerts = input.render.model.hosts.flatMap((h) => h.prometheus?.userRuleGroups.flatMap((g) => g.rules.map((r) => r.alert)) ?? []);
+  const alerts = userAlerts.length ? new Set([...alertNames(), ...userAlerts]) : alertNames();
+  const findings = sortFindings(runChecks(input, alerts)).map((f) => {
     const i = accepts.findIndex((a) => a.check === f.check && a.path === f.path);
     if (i < 0) return f;
     used.add(i);

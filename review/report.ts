@@ -34,6 +34,11 @@ const timeOfDay = (onCalendar: string) => onCalendar.match(/(\d\d:\d\d)(:\d\d)?$
 function coverage(input: ReviewReportInput): CoverageRow[] {
   const rows: CoverageRow[] = [];
   const monitored = input.render.model.hosts.some((h) => h.prometheus);
+  const userRules = input.render.model.hosts.flatMap((h) => h.prometheus?.userRuleGroups.flatMap((g) => g.rules) ?? []);
+  // The user's alerts about a stack (labels.stack) or a scrape job (job="<name>" in the expression).
+  const userAlerts = (match: { stack?: string; job?: string }) =>
+    userRules.filter((r) => (match.stack !== undefined && r.labels.stack === match.stack) || (match.job !== undefined && r.expr.includes(`job="${match.job}"`))).map((r) => r.alert);
+  const withUser = (base: string, extra: readonly string[]) => (extra.length ? [...(base === "none" ? [] : [base]), ...new Set(extra)].join(", ") : base);
   for (const host of input.render.model.hosts) {
     const backup = (kind: BackupJobSpec["kind"], stack?: string) => host.operations.backups.find((b) => b.kind === kind && (stack === undefined || b.stack === stack));
     for (const s of host.stacks) {
@@ -44,9 +49,17 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
         .map((name) => host.operations.backups.find((b) => b.kind === "repository" && b.repository === name))
         .flatMap((b) => (b ? [`restic repository ${b.repository} ${timeOfDay(b.onCalendar)}`] : []));
       const saved = [...(volumeArchive ? [`volumes archive ${timeOfDay(volumeArchive.onCalendar)}`] : []), ...carriers];
-      rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: saved.length ? saved.join(", ") : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: saved.length ? saved.join(", ") : stateless, exporter: "blackbox probe", alert: withUser(monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", userAlerts({ stack: s.name })), certificate: "—" });
+      const scraped = host.scrapeTargets?.find((t) => t.stack === s.name);
+      if (s.metrics) rows.push({ host: host.name, stack: s.name, service: `metrics ${s.metrics.path}`, backup: "—", exporter: scraped ? `scraped at ${scraped.address} (job ${scraped.job})` : "not reachable from Prometheus", alert: scraped ? "TargetDown" : "none", certificate: "—" });
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: serviceName(units.cache(s.name)), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
+    }
+    for (const e of host.operations.exporters.filter((x) => !["node", "postgres", "redis", "blackbox"].includes(x.kind))) {
+      rows.push({ host: host.name, stack: "—", service: serviceName(units.exporter(e.kind)), backup: "—", exporter: `${e.kind} exporter`, alert: withUser(monitored ? "TargetDown" : "none", userAlerts({ job: e.kind })), certificate: "—" });
+    }
+    for (const t of (host.scrapeTargets ?? []).filter((x) => !x.stack)) {
+      rows.push({ host: host.name, stack: "—", service: `scrape target ${t.job}`, backup: "—", exporter: `${t.scheme}://${t.address}${t.path}`, alert: withUser("TargetDown", userAlerts({ job: t.job })), certificate: "—" });
     }
     // A certificate belongs to the host (no stack names it), so it gets a row of its own.
     for (const c of host.operations.certificates) {

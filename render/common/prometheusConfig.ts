@@ -3,18 +3,19 @@ import { BLACKBOX_CONFIG } from "../../model/monitoring";
 import type { AlertmanagerSpec, PrometheusSpec } from "../../model/specs";
 import { renderAlertRules } from "../monitoring/alertRules";
 
-export { PROMETHEUS_RULES_FILE } from "../../model/paths";
+export { PROMETHEUS_RULES_FILE, PROMETHEUS_USER_RULES_FILE } from "../../model/paths";
+export { renderUserRules } from "../monitoring/userRules";
 
 const header = "# Managed by homefleet. Hand edits are reported as drift and replaced on the next deployment.\n";
 
 /** prometheus.yml for Debian; NixOS gets the same scrape jobs through services.prometheus. */
-export function renderPrometheusConfig(spec: PrometheusSpec, rulesPath: string): string {
+export function renderPrometheusConfig(spec: PrometheusSpec, rulesPath: string, userRulesPath?: string): string {
   return (
     header +
     stringify(
       {
         global: { scrape_interval: spec.scrapeInterval, evaluation_interval: spec.scrapeInterval },
-        rule_files: [rulesPath],
+        rule_files: spec.userRuleGroups.length && userRulesPath ? [rulesPath, userRulesPath] : [rulesPath],
         ...alertingOf(spec),
         scrape_configs: spec.scrapeConfigs,
       },

@@ -5,8 +5,9 @@
  */
 import { NIXOS_MODULE_DIR } from "../../model/paths";
 import { isLoopback, METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
-import type { HostModel } from "../../model/specs";
-import { alertingOf, PROMETHEUS_RULES_FILE, renderBlackboxConfig, renderRules } from "../common/prometheusConfig";
+import type { GrafanaSpec, HostModel } from "../../model/specs";
+import { alertingOf, PROMETHEUS_RULES_FILE, PROMETHEUS_USER_RULES_FILE, renderBlackboxConfig, renderRules, renderUserRules } from "../common/prometheusConfig";
+import { renderDashboard } from "../monitoring/dashboard";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import type { RenderedFile } from "../types";
 import { nixService, nixTimer, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
@@ -30,6 +31,28 @@ function scrapeFirewall(scrapedBy: NonNullable<HostModel["scrapedBy"]>): Record<
   return {
     extraCommands: NixExpr.call("lib.mkIf", NixExpr.not(nftables), iptables),
     extraInputRules: NixExpr.call("lib.mkIf", nftables, nft),
+  };
+}
+
+/**
+ * nixpkgs' services.grafana: settings with the secrets as `$__file{...}` of their credential files
+ * (the settings become a config file in the Nix store), the datasource and the dashboards provisioned.
+ */
+function grafanaService(g: GrafanaSpec, files: RenderedFile[]): Record<string, NixValue> {
+  for (const d of g.dashboards) files.push({ path: `${NIXOS_MODULE_DIR}/grafana/dashboards/${d.file}`, mode: "0644", content: renderDashboard(d.document) });
+  return {
+    enable: true,
+    settings: {
+      server: { http_addr: g.listenAddress, http_port: g.port, ...(g.domain ? { domain: g.domain } : {}) },
+      security: { admin_user: g.adminUser, admin_password: `$__file{${g.credentialFiles.adminPassword}}`, secret_key: `$__file{${g.credentialFiles.secretKey}}` },
+      // No usage reports leave the house.
+      analytics: { reporting_enabled: false },
+    },
+    provision: {
+      enable: true,
+      datasources: { settings: { apiVersion: 1, datasources: [{ name: g.datasource.name, type: "prometheus", uid: g.datasource.uid, url: g.datasource.url, access: "proxy", isDefault: true, editable: false }] } },
+      dashboards: { settings: { apiVersion: 1, providers: [{ name: "homefleet", type: "file", disableDeletion: true, allowUiUpdates: false, options: { path: NixExpr.relativePath("./grafana/dashboards") } }] } },
+    },
   };
 }
 
@@ -62,8 +85,18 @@ export function renderNixosOperations(host: HostModel): NixOperations {
     } else if (e.kind === "blackbox") {
       files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/blackbox.yml`, mode: "0644", content: renderBlackboxConfig() });
       exporters.blackbox = { ...common, configFile: NixExpr.relativePath("./prometheus/blackbox.yml") };
+    } else if (e.kind === "nginx") {
+      // nixpkgs' statusPage serves stub_status at this URI on localhost.
+      exporters.nginx = { ...common, scrapeUri: "http://127.0.0.1/nginx_status" };
+    } else if (e.kind === "postfix") {
+      // Postfix logs to the journal on NixOS; without this the exporter waits for a log file
+      // nothing writes (older nixpkgs default to the file).
+      exporters.postfix = { ...common, systemd: { enable: true } };
+    } else if (e.kind !== "redis") {
+      exporters[e.kind] = { ...common };
     }
   }
+  const nginxStatus = ops.exporters.some((e) => e.kind === "nginx");
 
   for (const e of ops.exporters) {
     // nixpkgs' exporter units; on a LAN address they can only bind once the network is configured.
@@ -78,12 +111,15 @@ export function renderNixosOperations(host: HostModel): NixOperations {
       timers,
       tmpfiles: { rules: ops.directories.map((d) => `d ${d.path} ${d.mode} ${d.user} ${d.group} -`) },
     },
-    services: { prometheus: { exporters } },
+    services: { prometheus: { exporters }, ...(nginxStatus ? { nginx: { statusPage: true } } : {}) },
   };
   if (host.prometheus) {
     const p = host.prometheus;
     files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules() });
+    if (p.userRuleGroups.length) files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_USER_RULES_FILE}`, mode: "0644", content: renderUserRules(p.userRuleGroups) });
     body.services = {
+      ...(nginxStatus ? { nginx: { statusPage: true } } : {}),
+      ...(host.grafana ? { grafana: grafanaService(host.grafana, files) } : {}),
       prometheus: {
         exporters,
         enable: true,
@@ -91,7 +127,7 @@ export function renderNixosOperations(host: HostModel): NixOperations {
         port: p.port,
         retentionTime: p.retention,
         globalConfig: { scrape_interval: p.scrapeInterval, evaluation_interval: p.scrapeInterval },
-        ruleFiles: [NixExpr.relativePath(`./prometheus/${PROMETHEUS_RULES_FILE}`)],
+        ruleFiles: [NixExpr.relativePath(`./prometheus/${PROMETHEUS_RULES_FILE}`), ...(p.userRuleGroups.length ? [NixExpr.relativePath(`./prometheus/${PROMETHEUS_USER_RULES_FILE}`)] : [])],
         scrapeConfigs: p.scrapeConfigs as NixValue,
         alertmanagers: (alertingOf(p).alerting?.alertmanagers as NixValue) ?? undefined,
         alertmanager: host.alertmanager
@@ -106,6 +142,11 @@ export function renderNixosOperations(host: HostModel): NixOperations {
           : undefined,
       },
     };
+    if (host.grafana) {
+      services.grafana = { serviceConfig: { LoadCredential: host.grafana.credentials.map((c) => `${c.name}:${c.path}`) } };
+      // The NixOS firewall drops everything not opened: Grafana on a LAN address must be reachable.
+      if (!isLoopback(host.grafana.listenAddress)) body.networking = { firewall: { allowedTCPPorts: [host.grafana.port] } };
+    }
     if (host.alertmanager?.credentials.length) {
       // Receiver credentials reach the DynamicUser service as its own /run/credentials files.
       services.alertmanager = { serviceConfig: { LoadCredential: host.alertmanager.credentials.map((c) => `${c.name}:${c.path}`) } };

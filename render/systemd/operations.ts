@@ -6,7 +6,7 @@ import { METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
 import type { ExporterSpec } from "../../model/specs";
 import type { HostModel } from "../../model/specs";
 import { debianPaths, units } from "../../model/paths";
-import { renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules } from "../common/prometheusConfig";
+import { renderAlertmanagerConfig, renderBlackboxConfig, renderPrometheusConfig, renderRules, renderUserRules } from "../common/prometheusConfig";
 import type { RenderedFile } from "../types";
 import { renderServiceUnit, renderTimerUnit } from "./serviceUnit";
 import { renderUnitFile } from "./unitWriter";
@@ -48,6 +48,12 @@ function exporterFiles(e: ExporterSpec): RenderedFile[] {
       ];
     case "redis":
       return []; // one homefleet unit per Redis instance, rendered with the other services
+    case "nginx":
+      // The exporter's default is stub_status on 127.0.0.1:8080; nixpkgs' statusPage serves it here.
+      return [defaultsFile(debianPaths.defaults(units.exporter(e.kind)), { ARGS: `${listen} --nginx.scrape-uri=http://127.0.0.1/nginx_status` })];
+    default:
+      // The packaged exporters run on request: their listen address is homefleet's, the rest the package's defaults.
+      return [defaultsFile(debianPaths.defaults(units.exporter(e.kind)), { ARGS: listen })];
   }
 }
 
@@ -62,8 +68,9 @@ export function renderSystemdOperations(host: HostModel): RenderedFile[] {
   files.push({ path: "/etc/sysusers.d/homefleet.conf", mode: "0644", content: HEADER + `g ${METRICS_GROUP} -\n` });
   for (const e of ops.exporters) files.push(...exporterFiles(e));
   if (host.prometheus) {
-    files.push({ path: debianPaths.prometheusConfig, mode: "0644", content: renderPrometheusConfig(host.prometheus, debianPaths.prometheusRules) });
+    files.push({ path: debianPaths.prometheusConfig, mode: "0644", content: renderPrometheusConfig(host.prometheus, debianPaths.prometheusRules, debianPaths.prometheusUserRules) });
     files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules() });
+    if (host.prometheus.userRuleGroups.length) files.push({ path: debianPaths.prometheusUserRules, mode: "0644", content: renderUserRules(host.prometheus.userRuleGroups) });
     files.push(
       defaultsFile(debianPaths.defaults(units.prometheus()), {
         ARGS: `--web.listen-address=${host.prometheus.listenAddress}:${host.prometheus.port} --storage.tsdb.retention.time=${host.prometheus.retention}`,
