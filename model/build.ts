@@ -29,6 +29,8 @@ import type {
   StackModel,
 } from "./specs";
 import { anchorInterface } from "./specs";
+import type { NativeServiceSpec } from "./specs";
+import { NATIVE_CATALOGUE } from "./nativeCatalogue";
 import { hardening } from "./hardening";
 
 /** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
@@ -99,7 +101,7 @@ function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port:
 
 /** The port a stack's container listens on inside its network (what a linked container connects to). */
 function containerPortOf(stack: StackConfig): number {
-  return stack.container.port ?? LITELLM_PORT;
+  return stack.container!.port ?? LITELLM_PORT;
 }
 
 /** The address containers use to reach host services: the bridge gateway, or loopback on host networking. */
@@ -107,23 +109,19 @@ function hostServiceAddress(network: NetworkSpec): string {
   return network.mode === "bridge" ? (network.gateway as string) : "127.0.0.1";
 }
 
-function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
-  const linkedTo = Object.values(allStacks).some((other) => other.links.some((l) => l.stack === name));
-  const network = buildNetwork(name, stack, linkedTo);
-  const serviceAddress = hostServiceAddress(network);
-  const warnings: string[] = [];
-  if (network.mode === "host") {
-    warnings.push(`stack ${name}: network.mode host gives the container the host's network stack (no isolation from the host); prefer a bridge network`);
-  }
+/**
+ * A stack's database and cache, the same for a container and a native service: the generated
+ * passwords, their root-only files and the units the service wants. `clientCidrs` and `bind` are
+ * where its clients connect from (the bridge, or loopback only).
+ */
+function stackStores(name: string, stack: StackConfig, os: HostModel["os"], network: NetworkSpec, roleUser?: string, localPeer?: boolean) {
   const generated: GeneratedSecretSpec[] = [];
   const secretFiles: SecretFileSpec[] = [];
-  const requires: string[] = [];
-  if (network.mode === "bridge") requires.push(units.network(name));
   const wants: string[] = [];
-
   let database: DatabaseSpec | undefined;
   if (stack.database) {
-    const names = databaseNames(name, stack.database);
+    const derived = databaseNames(name, stack.database);
+    const names = { name: derived.name, user: stack.database.user ?? roleUser ?? derived.user };
     const passwordSecret = `${name}/database-password`;
     generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${names.user} (stack ${name})`, length: 32 });
     database = {
@@ -132,6 +130,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
       passwordSecret,
       passwordFile: secretPaths.databasePassword(name),
       clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],
+      ...(localPeer ? { localPeer: true } : {}),
     };
     secretFiles.push({ path: database.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
     wants.push(units.databaseRole(name));
@@ -163,6 +162,129 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     wants.push(units.cache(name));
   }
 
+  return { database, cache, generated, secretFiles, wants };
+}
+
+/**
+ * A stack whose service is the distribution's (model/nativeCatalogue.ts): its units are ordered
+ * after the stack's database role and cache and after the mounts its data needs, receive the
+ * database password as a credential, and are checked, probed and backed up like a container.
+ */
+function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number): StackModel {
+  const config = stack.native!;
+  const entry = NATIVE_CATALOGUE[config.service];
+  const flavour = os === "nixos" ? entry.nixos : entry.debian!;
+  const network: NetworkSpec = { mode: "none", name: "" };
+  const access = entry.database;
+  const stores = stackStores(name, stack, os, network, access?.via === "peer" ? entry.nixos.user : undefined, access?.via === "peer");
+  const { database, cache } = stores;
+  const unit = flavour.units[0].name;
+  const port = config.port ?? entry.port?.number;
+  const addressOption = os === "nixos" ? entry.nixos.addressOption : undefined;
+  const address = addressOption ? (config.address ?? "127.0.0.1") : flavour.defaultAddress;
+  const listen = port !== undefined ? { address, port, protocol: entry.port!.protocol } : undefined;
+  const healthPath = config.healthCheck?.path ?? entry.healthPath;
+  const probeAddress = address === "0.0.0.0" ? "127.0.0.1" : address;
+  const health = listen && healthPath && listen.protocol === "tcp"
+    ? { url: `http://${probeAddress}:${listen.port}${healthPath}`, timeoutSec: config.healthCheck?.timeoutSec ?? 180, intervalSec: config.healthCheck?.intervalSec ?? 5 }
+    : undefined;
+  // The credential reaches the first service unit (a timer-driven service's own, not its timer).
+  const passwordCredential = `/run/credentials/${flavour.units.find((u) => u.name.endsWith(".service"))!.name}/database-password`;
+  const credentials = database && access?.via === "password" ? [{ name: "database-password", path: database.passwordFile }] : [];
+
+  // NixOS: homefleet's values first, the config's options merged over them.
+  const own: Record<string, unknown> = { enable: true };
+  const setAt = (target: Record<string, unknown>, path: readonly string[], value: unknown) => {
+    let node = target;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]] = value;
+  };
+  if (os === "nixos") {
+    if (entry.nixos.portOption && port !== undefined) setAt(own, entry.nixos.portOption, port);
+    if (addressOption) setAt(own, addressOption, address);
+    if (database && access) mergeInto(own, access.options({ name: database.name, user: database.user, port: host.postgresql.port, passwordCredential }));
+  }
+  const options = os === "nixos" ? mergeInto(own, config.options) : {};
+
+  const dataDirs = config.backup ? [...new Set([...flavour.dataDirs, ...config.dataDirs])].sort() : [];
+  const after = [...stores.wants];
+  const healthChecks: HealthCheckSpec[] = [];
+  const listeners: ListenerSpec[] = listen ? [{ ...listen, owner: unit }] : [];
+  if (cache) {
+    healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: cache.passwordFile });
+    for (const a of cache.bind) listeners.push({ address: a, port: cache.port, protocol: "tcp", owner: units.cache(name) });
+  }
+  if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
+  healthChecks.push(health ? { kind: "http", unit, url: health.url, timeoutSec: health.timeoutSec, intervalSec: health.intervalSec } : { kind: "unit", unit, timeoutSec: config.healthCheck?.timeoutSec ?? 180 });
+  const native: NativeServiceSpec = {
+    service: config.service,
+    title: entry.title,
+    unit,
+    units: flavour.units.map((u) => ({ ...u })),
+    ...(os === "nixos" ? { module: entry.nixos.module } : { package: entry.debian!.package }),
+    options,
+    packageFunctions: os === "nixos" && database && access?.via === "peer" ? { ...(access.packageFunctions ?? {}) } : {},
+    ...(listen ? { listen } : {}),
+    ...(health ? { health } : {}),
+    dataDirs,
+    requiresMountsFor: [...new Set([...config.mounts, ...config.dataDirs])].sort(),
+    after,
+    wants: [...after],
+    credentials,
+    ...(config.memoryMax ? { memoryMax: config.memoryMax } : {}),
+    ...(config.cpuQuota ? { cpuQuota: config.cpuQuota } : {}),
+  };
+  const setupUnits: ServiceUnitSpec[] = database ? [databaseRoleUnit(name, database, units.postgres(os, pgVersion), host.postgresql.port)] : [];
+  return {
+    name,
+    host: stack.host,
+    kind: "container",
+    network,
+    native,
+    database,
+    cache,
+    secretFiles: stores.secretFiles,
+    generatedSecrets: stores.generated,
+    setupUnits,
+    configSecrets: [],
+    healthChecks,
+    listeners,
+    warnings: [],
+  };
+}
+
+/** Deep merge of JSON objects: `over`'s values win, objects merge key by key, lists are replaced. */
+function mergeInto(base: Record<string, unknown>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(over)) {
+    const current = base[key];
+    const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    base[key] = isObject(current) && isObject(value) ? mergeInto({ ...current }, value) : value;
+  }
+  return base;
+}
+
+function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
+  if (stack.native) return buildNativeStack(name, stack, host, os, pgVersion);
+  const containerConfig = stack.container!;
+  const linkedTo = Object.values(allStacks).some((other) => other.links.some((l) => l.stack === name));
+  const network = buildNetwork(name, stack, linkedTo);
+  const serviceAddress = hostServiceAddress(network);
+  const warnings: string[] = [];
+  if (network.mode === "host") {
+    warnings.push(`stack ${name}: network.mode host gives the container the host's network stack (no isolation from the host); prefer a bridge network`);
+  }
+  const generated: GeneratedSecretSpec[] = [];
+  const secretFiles: SecretFileSpec[] = [];
+  const requires: string[] = [];
+  if (network.mode === "bridge") requires.push(units.network(name));
+  const wants: string[] = [];
+
+  const stores = stackStores(name, stack, os, network);
+  const { database, cache } = stores;
+  generated.push(...stores.generated);
+  secretFiles.push(...stores.secretFiles);
+  wants.push(...stores.wants);
+
   const secretValue = (ref: string): SecretPart[] => {
     switch (ref) {
       case "database.password":
@@ -183,7 +305,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     }
   };
 
-  const secretEnv: Record<string, string> = { ...stack.container.secretEnvironment };
+  const secretEnv: Record<string, string> = { ...containerConfig.secretEnvironment };
   let litellmConfig: StackModel["litellmConfig"];
   const configMounts: ContainerSpec["configMounts"][number][] = [];
   const configSecrets = new Set<string>();
@@ -206,17 +328,17 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   if (environmentFile) secretFiles.push({ path: environmentFile, owner: "root", group: "root", mode: "0400", format: "env", entries: envEntries });
 
   const containerPort = containerPortOf(stack);
-  const publishPort = stack.container.publish?.hostPort ?? containerPort;
-  const publishAddress = stack.container.publish?.address ?? "127.0.0.1";
-  const healthPath = stack.container.healthCheck?.path ?? LITELLM_READINESS_PATH;
+  const publishPort = containerConfig.publish?.hostPort ?? containerPort;
+  const publishAddress = containerConfig.publish?.address ?? "127.0.0.1";
+  const healthPath = containerConfig.healthCheck?.path ?? LITELLM_READINESS_PATH;
   const probeAddress = publishAddress === "0.0.0.0" ? "127.0.0.1" : publishAddress;
   const health = {
     url: `http://${probeAddress}:${publishPort}${healthPath}`,
-    timeoutSec: stack.container.healthCheck?.timeoutSec ?? 180,
-    intervalSec: stack.container.healthCheck?.intervalSec ?? 5,
+    timeoutSec: containerConfig.healthCheck?.timeoutSec ?? 180,
+    intervalSec: containerConfig.healthCheck?.intervalSec ?? 5,
   };
-  const command = stack.container.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
-  const environment = { ...stack.container.environment };
+  const command = containerConfig.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
+  const environment = { ...containerConfig.environment };
   // Links: the container joins each linked stack's bridge and reaches its container at the fixed
   // address there, by name through /etc/hosts or by the <PREFIX>_HOST/_PORT variables. It starts
   // after that container and wants it (a restart of the target does not stop this one), and it
@@ -238,12 +360,12 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const published = network.mode === "bridge"
     ? [
         { address: publishAddress, hostPort: publishPort, containerPort, protocol: "tcp" as const },
-        ...stack.container.ports.map((p) => ({ address: p.address, hostPort: p.hostPort ?? p.container, containerPort: p.container, protocol: p.protocol })),
+        ...containerConfig.ports.map((p) => ({ address: p.address, hostPort: p.hostPort ?? p.container, containerPort: p.container, protocol: p.protocol })),
       ]
     : [];
   const container: ContainerSpec = {
     name,
-    image: stack.container.image,
+    image: containerConfig.image,
     command,
     containerPort,
     publishAddress,
@@ -251,16 +373,16 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     published,
     networks,
     hostEntries,
-    devices: stack.container.devices,
+    devices: containerConfig.devices,
     environment,
     environmentFile,
-    volumes: stack.container.volumes,
-    requiresMountsFor: [...new Set(stack.container.volumes.map((v) => v.source))].sort(),
+    volumes: containerConfig.volumes,
+    requiresMountsFor: [...new Set(containerConfig.volumes.map((v) => v.source))].sort(),
     configMounts,
-    memoryMax: stack.container.memoryMax,
-    cpuQuota: stack.container.cpuQuota,
-    restartPolicy: stack.container.restart.policy,
-    restartDelaySec: stack.container.restart.delaySec,
+    memoryMax: containerConfig.memoryMax,
+    cpuQuota: containerConfig.cpuQuota,
+    restartPolicy: containerConfig.restart.policy,
+    restartDelaySec: containerConfig.restart.delaySec,
     health,
     requires,
     wants,
@@ -381,6 +503,8 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             ...(hasAcme ? ["lego"] : []),
             ...(host.proxy ? ["nginx"] : []),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
+            // The Debian packages of the host's native services.
+            ...new Set(stacks.flatMap((s) => (s.native?.package ? [s.native.package] : []))),
           ].sort()
         : [];
     hosts.push({

@@ -198,6 +198,7 @@ function checkPorts(host: HostModel, emit: Emit): void {
     }
   }
   for (const s of host.stacks) {
+    if (!s.container) continue;
     if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
       emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "Published ports belong on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
     }
@@ -278,14 +279,20 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
         emit("backup-coverage", "warning", stackPath(s.name, "cache"), `Redis backups of ${s.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost.");
       }
     }
-    s.container.volumes.forEach((v, i) => {
+    const container = s.container;
+    container?.volumes.forEach((v, i) => {
       if (v.readOnly || v.ephemeral) return;
-      const engine = liveDatabase(s.container.image, v.target);
+      const engine = liveDatabase(container.image, v.target);
       if (engine) {
         emit("volume-live-database", "warning", stackPath(s.name, "container", "volumes", String(i)), `${v.source} holds ${engine} files, archived while the container runs`, "A database's files copied while it writes are rarely a consistent snapshot: the restore may not start, or may lose the last writes.", "Keep the data in database: (PostgreSQL, dumped with pg_dump), or dump it with the database's own tool into another volume and mark this one ephemeral: true.");
       }
     });
     const probed = host.operations.probes.some((p) => p.stack === s.name);
+    // A native service without an HTTP endpoint (Samba, Avahi, sanoid) is watched by its units' state.
+    if (s.native && !s.native.health) {
+      if (!hasAlert("SystemdUnitFailed")) emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} (${s.native.title}) serves no HTTP health endpoint and no alert evaluates its units' state`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (the node exporter reports every unit's state).");
+      continue;
+    }
     if (!probed || !hasAlert("HealthEndpointFailing")) {
       emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");
     }

@@ -38,8 +38,13 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
     const backup = (kind: BackupJobSpec["kind"], stack?: string) => host.operations.backups.find((b) => b.kind === kind && (stack === undefined || b.stack === stack));
     for (const s of host.stacks) {
       const volumeArchive = backup("volumes", s.name);
-      const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
+      if (s.native) {
+        const n = s.native;
+        rows.push({ host: host.name, stack: s.name, service: serviceName(n.unit), backup: volumeArchive ? `data archive ${timeOfDay(volumeArchive.onCalendar)}` : "— (no data directories)", exporter: n.health ? "blackbox probe" : "unit state (node exporter)", alert: monitored ? (n.health ? "HealthEndpointFailing, SystemdUnitFailed" : "SystemdUnitFailed") : "none", certificate: "—" });
+      } else {
+      const stateless = s.container!.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
       rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });
+      }
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: serviceName(units.cache(s.name)), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }
@@ -110,7 +115,7 @@ export function reviewJson(input: ReviewReportInput): string {
     os: h.os,
     arch: h.arch,
     address: h.address,
-    stacks: h.stacks.map((s) => ({ name: s.name, kind: s.kind, image: s.container.image, database: s.database?.name ?? null, cache: s.cache ? s.cache.port : null })),
+    stacks: h.stacks.map((s) => ({ name: s.name, kind: s.kind, ...(s.native ? { native: s.native.service, image: null } : { image: s.container!.image }), database: s.database?.name ?? null, cache: s.cache ? s.cache.port : null })),
     units: h.units.map((u) => u.name),
     timers: timerWindows(h).map((w) => ({ name: w.timer, onCalendar: w.spec.onCalendar, persistent: w.spec.persistent, randomizedDelaySec: w.spec.randomizedDelaySec, startMinute: w.start ?? null, endMinute: w.end ?? null })),
     listeners: allListeners(h)
