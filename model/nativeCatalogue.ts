@@ -256,7 +256,8 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
       dataDirs: [],
       defaultAddress: "127.0.0.1",
     },
-    debian: { package: "sanoid", units: [svc("sanoid.timer"), svc("sanoid.service", false)], dataDirs: [], defaultAddress: "127.0.0.1" },
+    // Debian's sanoid package: sanoid.timer starts sanoid.service (snapshots) and sanoid-prune.service.
+    debian: { package: "sanoid", units: [svc("sanoid.timer"), svc("sanoid.service", false), svc("sanoid-prune.service", false)], dataDirs: [], defaultAddress: "127.0.0.1" },
   },
   avahi: {
     title: "Avahi",

@@ -164,7 +164,7 @@ export function reviewMarkdown(input: ReviewReportInput): string {
   out.push(
     table(
       ["host", "os", "arch", "address", "stacks", "units", "timers"],
-      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.kind})`).join(", ") || "—", String(h.units.length), String(h.operations.timers.length)]),
+      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.native ? `native: ${s.native.service}` : s.kind})`).join(", ") || "—", String(h.units.length), String(h.operations.timers.length)]),
     ),
     "",
   );

@@ -1,0 +1,212 @@
+/**
+ * Native services (`homefleet:stacks.<s>.native`): a nixpkgs module on NixOS or a Debian package
+ * on a plain systemd host, with homefleet's ordering, backups, monitoring and review applied.
+ * Config refuses what cannot work; both flavours' renders pass their real validators
+ * (nix-instantiate, systemd-analyze verify against the packaged units installed here); the model
+ * carries the units, listeners, probes, archives and proxy upstream.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderFleet, type HostBundle } from "../bundle/hostBundle";
+import { ConfigError, formatProblem, loadStackFile, parseFleetConfig } from "../config/load";
+import { reviewFleet } from "../review";
+import { reviewJson, reviewMarkdown } from "../review/report";
+import { nixEvalJson, nixParse, verifyUnits } from "./support/validators";
+
+const FIXTURE = join(__dirname, "fixtures", "native.yaml");
+
+type Raw = Record<string, any>;
+
+const hosts = (os: "nixos" | "systemd" = "nixos"): Raw => ({ box: { address: "192.0.2.10", arch: "x86_64", os } });
+
+function problems(stacks: Raw, os: "nixos" | "systemd" = "nixos"): string[] {
+  try {
+    parseFleetConfig({ hosts: hosts(os), stacks });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map(formatProblem);
+  }
+}
+
+describe("config: a native stack", () => {
+  it("names a service of the catalogue", () => {
+    expect(problems({ wiki: { host: "box", native: { service: "mediawiki" } } })).toEqual([
+      expect.stringMatching(/^homefleet:stacks\.wiki\.native\.service: expected one of the services homefleet runs natively: avahi, dovecot, glance, grafana, home-assistant, jellyfin, node-red, postfix, samba, sanoid, step-ca, technitium-dns-server/),
+    ]);
+  });
+
+  it("refuses on a Debian host a service Debian does not package, naming the path and why", () => {
+    expect(problems({ grafana: { host: "box", native: { service: "grafana" } } }, "systemd")).toEqual([
+      "homefleet:stacks.grafana.native.service: Grafana cannot run natively on host box (os: systemd): Debian bookworm does not package Grafana (only Grafana's own apt repository does); run it as a container stack instead, or on a NixOS host",
+    ]);
+  });
+
+  it("refuses a secret written in clear in an option, without printing it", () => {
+    const found = problems({ grafana: { host: "box", native: { service: "grafana", options: { settings: { security: { admin_password: "hunter2-canary" } } } } } });
+    expect(found).toEqual([
+      "homefleet:stacks.grafana.native.options.settings.security.admin_password: holds a secret in clear, which would be written into the world-readable Nix store: give the path of a file the service reads (its ...File option, or $__file{PATH})",
+    ]);
+    expect(found.join("\n")).not.toContain("hunter2-canary");
+    // A file path or a reference the service resolves is what such a key should hold.
+    expect(problems({ grafana: { host: "box", native: { service: "grafana", options: { settings: { security: { admin_password: "$__file{/var/lib/grafana/admin}" } } } } } })).toEqual([]);
+    expect(problems({ ca: { host: "box", native: { service: "step-ca", options: { intermediatePasswordFile: "/var/lib/step-ca/password" } } } })).toEqual([]);
+  });
+
+  it("has exactly one of container and native", () => {
+    expect(problems({ app: { host: "box" } })).toEqual(["homefleet:stacks.app: expected container (a podman container) or native (a service of the host's distribution)"]);
+    const both = { host: "box", container: { image: "docker.io/library/nginx:1.27.3", port: 8080, healthCheck: { path: "/" } }, native: { service: "avahi" } };
+    expect(problems({ app: both })).toEqual(["homefleet:stacks.app: give either container or native, not both"]);
+  });
+
+  it("takes no module options on Debian, where the package keeps its own configuration", () => {
+    expect(problems({ smb: { host: "box", native: { service: "samba", options: { settings: { global: { workgroup: "HOME" } } } } } }, "systemd")).toEqual([
+      "homefleet:stacks.smb.native.options: options are NixOS module options (services.samba); on a Debian host the package keeps its own configuration files and homefleet writes only a drop-in for its units",
+    ]);
+  });
+
+  it("keeps the keys homefleet sets out of options, and container-only keys off a native stack", () => {
+    expect(problems({ grafana: { host: "box", network: { subnet: "10.89.3.0/24" }, native: { service: "grafana", options: { enable: false, settings: { server: { http_port: 3001 } } } } } })).toEqual([
+      "homefleet:stacks.grafana.native.options.enable: homefleet enables the service",
+      "homefleet:stacks.grafana.native.options.settings.server.http_port: set native.port instead",
+      "homefleet:stacks.grafana.network: a native service runs on the host's network: network applies to containers only",
+    ]);
+  });
+
+  it("connects Home Assistant by peer as its system user, so the role must be that user", () => {
+    expect(problems({ hass: { host: "box", native: { service: "home-assistant" }, database: { user: "recorder" } } })).toEqual([
+      "homefleet:stacks.hass.database.user: Home Assistant connects over PostgreSQL's socket as its system user hass, by peer authentication: the role must be hass (leave user out)",
+    ]);
+    expect(problems({ red: { host: "box", native: { service: "node-red" }, database: {} } })).toEqual([
+      "homefleet:stacks.red.database: homefleet does not know how Node-RED connects to PostgreSQL; give its connection in native.options and leave database out, or run it as a container",
+    ]);
+  });
+
+  it("claims the service's port like any listener", () => {
+    expect(problems({ grafana: { host: "box", native: { service: "grafana", port: 5432 } } })).toEqual(["homefleet:stacks.grafana.native.port: port 5432 on host box is already used by homefleet:hosts.box.postgresql.port"]);
+  });
+});
+
+describe("the fixture on both flavours", () => {
+  const config = loadStackFile(FIXTURE);
+  const render = renderFleet(config);
+  const bundle = (name: string): HostBundle => render.bundles.find((b) => b.host.name === name)!;
+  const file = (host: string, path: string) => {
+    const f = bundle(host).files.find((x) => x.path === path);
+    if (!f) throw new Error(`${host} has no ${path}`);
+    return f.content;
+  };
+
+  /** Evaluates one rendered module with stub arguments and returns the JSON of `attr` (bindings stay lazy). */
+  function evalModule(name: string, attr: string): unknown {
+    const tmp = mkdtempSync(join(tmpdir(), "hf-native-"));
+    try {
+      writeFileSync(join(tmp, "m.nix"), file("nix", `/etc/nixos/homefleet/${name}.nix`));
+      return nixEvalJson(`(import ${tmp}/m.nix { config = {}; lib = { mkForce = x: x; }; pkgs = {}; }).${attr}`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  it("NixOS: every module parses, with no output", () => {
+    const modules = bundle("nix").files.filter((f) => f.path.endsWith(".nix"));
+    expect(modules.length).toBeGreaterThan(5);
+    for (const m of modules) expect({ path: m.path, ...nixParse(m.content) }).toMatchObject({ path: m.path, status: 0, stderr: "" });
+  });
+
+  it("NixOS: the module's options are homefleet's (enable, port, address, database) merged with the config's", () => {
+    expect(evalModule("grafana", "services.grafana")).toEqual({
+      enable: true,
+      settings: {
+        analytics: { reporting_enabled: false },
+        security: { admin_password: "$__file{/var/lib/grafana/admin-password}" },
+        server: { http_addr: "127.0.0.1", http_port: 3000 },
+        // Over loopback with the role's password, read from the unit's credential: never in the store.
+        database: { type: "postgres", host: "127.0.0.1:5432", name: "grafana", user: "grafana", password: "$__file{/run/credentials/grafana.service/database-password}" },
+      },
+    });
+    expect(evalModule("grafana", "systemd.services.grafana")).toEqual({
+      after: ["homefleet-postgresql-grafana.service"],
+      wants: ["homefleet-postgresql-grafana.service"],
+      serviceConfig: { LoadCredential: ["database-password:/var/lib/homefleet/secrets/grafana/database-password"] },
+    });
+    expect(evalModule("home-assistant", "services.home-assistant.config")).toEqual({
+      homeassistant: { name: "Home", unit_system: "metric" },
+      http: { server_host: "127.0.0.1", server_port: 8123, use_x_forwarded_for: true, trusted_proxies: ["127.0.0.1"] },
+      recorder: { db_url: "postgresql://@/home_assistant" },
+    });
+    // extraPackages is a function of the Python package set: applied to a stand-in set, it picks psycopg2.
+    expect(evalModule("home-assistant", 'services.home-assistant.extraPackages { psycopg2 = "PSYCOPG2"; }')).toEqual(["PSYCOPG2"]);
+    expect(evalModule("home-assistant", "systemd.services.home-assistant.serviceConfig")).toEqual({ MemoryMax: "2G" });
+    expect(evalModule("jellyfin", "systemd.services.jellyfin.unitConfig")).toEqual({ RequiresMountsFor: ["/tank", "/tank/media/jellyfin-config"] });
+    expect(evalModule("nix-samba", "services.samba.settings.family")).toEqual({ path: "/tank/family", "read only": "no" });
+    expect(evalModule("nix-samba", "systemd.services")).toEqual({
+      "samba-smbd": { unitConfig: { RequiresMountsFor: ["/tank/family"] } },
+      "samba-nmbd": { unitConfig: { RequiresMountsFor: ["/tank/family"] } },
+    });
+  });
+
+  it("NixOS: pg_hba admits Home Assistant over the socket as hass, Grafana over loopback with its password", () => {
+    const rules = bundle("nix").host.postgres!.databases;
+    expect(rules.map((d) => [d.name, d.user, d.localPeer ?? false])).toEqual([
+      ["grafana", "grafana", false],
+      ["home_assistant", "hass", true],
+    ]);
+    const hostNix = file("nix", "/etc/nixos/homefleet/host.nix");
+    expect(hostNix).toContain('local "home_assistant" "hass" peer');
+    expect(hostNix).toContain('host "grafana" "grafana" 127.0.0.1/32 scram-sha-256');
+  });
+
+  it("Debian: drop-ins on the packaged units, verified against the packages' own unit files with no output", () => {
+    const deb = bundle("deb");
+    expect(file("deb", "/etc/systemd/system/smbd.service.d/50-homefleet.conf")).toContain("[Unit]\nRequiresMountsFor=/tank\nRequiresMountsFor=/tank/shares\n\n[Service]\nMemoryMax=1G\n");
+    expect(file("deb", "/etc/systemd/system/sanoid.service.d/50-homefleet.conf")).toContain("RequiresMountsFor=/tank\n");
+    // Nothing to add to Avahi and Postfix: no drop-in at all.
+    expect(deb.files.filter((f) => /avahi|postfix/.test(f.path))).toEqual([]);
+    const result = verifyUnits(deb.files);
+    expect(result.units).toEqual(expect.arrayContaining(["smbd.service", "nmbd.service", "sanoid.service"]));
+    expect(`${result.stdout}${result.stderr}`).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("Debian: the deployment installs the packages, starts the units (a timer, not its oneshot) and gates on them", () => {
+    const m = bundle("deb").manifest;
+    expect(m.packages).toEqual(expect.arrayContaining(["avahi-daemon", "postfix", "samba", "sanoid"]));
+    expect(m.start).toEqual(expect.arrayContaining(["avahi-daemon.service", "postfix.service", "smbd.service", "nmbd.service", "sanoid.timer"]));
+    expect(m.start).not.toContain("sanoid.service");
+    expect(m.healthChecks).toEqual(expect.arrayContaining([{ kind: "unit", unit: "smbd.service", timeoutSec: 180 }, { kind: "unit", unit: "sanoid.timer", timeoutSec: 180 }]));
+    // A drop-in change restarts the unit it extends.
+    expect(m.files.find((f) => f.path === "/etc/systemd/system/smbd.service.d/50-homefleet.conf")).toMatchObject({ restart: ["smbd.service"] });
+  });
+
+  it("the model: distribution units of the stack, listeners, probes, archives and the proxy's upstream", () => {
+    const nix = bundle("nix").host;
+    expect(nix.units.find((u) => u.name === "grafana.service")).toMatchObject({ source: "distribution", stack: "grafana", after: ["homefleet-postgresql-grafana.service"], secretFiles: ["/var/lib/homefleet/secrets/grafana/database-password"] });
+    expect(nix.stacks.find((s) => s.name === "grafana")!.listeners).toEqual([{ address: "127.0.0.1", port: 3000, protocol: "tcp", owner: "grafana.service" }]);
+    expect(nix.operations.probes).toEqual([
+      { stack: "grafana", kind: "container", url: "http://127.0.0.1:3000/api/health" },
+      { stack: "home-assistant", kind: "container", url: "http://127.0.0.1:8123/manifest.json" },
+      { stack: "jellyfin", kind: "container", url: "http://127.0.0.1:8096/health" },
+    ]);
+    expect(nix.proxy!.vhosts[0].upstream).toBe("http://127.0.0.1:3000");
+    const deb = bundle("deb").host;
+    const archive = deb.operations.backups.find((b) => b.kind === "volumes" && b.stack === "samba");
+    expect(archive).toMatchObject({ job: "homefleet-backup-volumes-samba", saves: ["/tank/shares", "/var/lib/samba"] });
+    // The service's own user owns its data (0700): the archive reads it with CAP_DAC_READ_SEARCH alone.
+    expect(deb.operations.services.find((s) => s.name === "homefleet-backup-volumes-samba")!.hardening).toMatchObject({ CapabilityBoundingSet: "CAP_DAC_READ_SEARCH", PrivateNetwork: "yes" });
+    expect(deb.operations.backups.some((b) => b.stack === "avahi")).toBe(false);
+  });
+
+  it("the review lists its port, its units in the graph and its coverage row", () => {
+    const review = reviewFleet({ config, render });
+    const markdown = reviewMarkdown({ title: "native", render, review });
+    const json = JSON.parse(reviewJson({ title: "native", render, review })) as { hosts: { name: string; stacks: Raw[]; units: string[]; listeners: Raw[] }[] };
+    const nix = json.hosts.find((h) => h.name === "nix")!;
+    expect(nix.stacks.find((s) => s.name === "grafana")).toMatchObject({ kind: "container", native: "grafana", image: null, database: "grafana" });
+    expect(nix.units).toEqual(expect.arrayContaining(["grafana.service", "home-assistant.service", "jellyfin.service", "samba-smbd.service"]));
+    expect(nix.listeners).toEqual(expect.arrayContaining([{ address: "0.0.0.0", port: 8096, protocol: "tcp", owner: "jellyfin.service" }]));
+    expect(markdown).toContain("| nix | grafana | grafana | data archive");
+    expect(markdown).toContain("blackbox probe | HealthEndpointFailing, SystemdUnitFailed |");
+  });
+});
