@@ -210,3 +210,19 @@ describe("the fixture on both flavours", () => {
     expect(markdown).toContain("blackbox probe | HealthEndpointFailing, SystemdUnitFailed |");
   });
 });
+
+describe("the stack file's JSON Schema", () => {
+  it("accepts a native stack with nested JSON options (a recursive definition hoisted to the root) and names a misspelt key", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Ajv2020 = require("ajv/dist/2020").default;
+    const { parse } = require("yaml") as typeof import("yaml");
+    const { readFileSync } = require("node:fs") as typeof import("node:fs");
+    const { stackFileJsonSchema } = require("../config/jsonSchema") as typeof import("../config/jsonSchema");
+    const validate = new Ajv2020({ strict: false, allErrors: true, logger: false }).compile(stackFileJsonSchema());
+    const doc = parse(readFileSync(FIXTURE, "utf8"));
+    expect(validate(doc) ? [] : validate.errors).toEqual([]);
+    doc.config["homefleet:stacks"].grafana.native.servce = "grafana";
+    expect(validate(doc)).toBe(false);
+    expect(validate.errors).toEqual(expect.arrayContaining([expect.objectContaining({ instancePath: "/config/homefleet:stacks/grafana/native", params: { additionalProperty: "servce" } })]));
+  });
+});
