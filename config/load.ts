@@ -343,10 +343,11 @@ function nativeChecks(
   if (host.os === "systemd" && Object.keys(native.options).length) {
     problems.push({ path: at(name, "native", "options"), message: `options are NixOS module options (services.${entry.nixos.module.slice(1).join(".")}); on a Debian host the package keeps its own configuration files and homefleet writes only a drop-in for its units` });
   }
-  const flavourAddress = host.os === "nixos" ? entry.nixos.addressOption : undefined;
+  const flavourAddress = host.os === "nixos" ? (entry.nixos.addressOption ?? entry.nixos.listenOption) : undefined;
+  const portSettable = host.os === "nixos" && !!(entry.nixos.portOption ?? entry.nixos.listenOption);
   if (native.address !== undefined && !flavourAddress) problems.push({ path: at(name, "native", "address"), message: `${entry.title} has no listen-address setting homefleet can write on this host: leave address out (it listens on its own default)` });
   if (native.port !== undefined && !entry.port) problems.push({ path: at(name, "native", "port"), message: `${entry.title} serves no port homefleet knows` });
-  if (native.port !== undefined && entry.port && native.port !== entry.port.number && !(host.os === "nixos" && entry.nixos.portOption)) {
+  if (native.port !== undefined && entry.port && native.port !== entry.port.number && !portSettable) {
     problems.push({ path: at(name, "native", "port"), message: `${entry.title} has no port setting homefleet can write on this host: it listens on ${entry.port.number}` });
   }
   if (native.healthCheck && !entry.port) problems.push({ path: at(name, "native", "healthCheck"), message: `${entry.title} serves no HTTP port: the deployment checks that its unit is active` });
@@ -354,7 +355,8 @@ function nativeChecks(
   const owned: [readonly string[] | undefined, string][] = [
     [["enable"], "homefleet enables the service"],
     [host.os === "nixos" ? entry.nixos.portOption : undefined, "set native.port instead"],
-    [flavourAddress, "set native.address instead"],
+    [host.os === "nixos" ? entry.nixos.addressOption : undefined, "set native.address instead"],
+    [host.os === "nixos" ? entry.nixos.listenOption : undefined, "set native.address and native.port instead"],
   ];
   for (const [path, why] of owned) {
     if (!path) continue;

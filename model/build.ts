@@ -180,7 +180,7 @@ function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os
   const { database, cache } = stores;
   const unit = flavour.units[0].name;
   const port = config.port ?? entry.port?.number;
-  const addressOption = os === "nixos" ? entry.nixos.addressOption : undefined;
+  const addressOption = os === "nixos" ? (entry.nixos.addressOption ?? entry.nixos.listenOption) : undefined;
   const address = addressOption ? (config.address ?? "127.0.0.1") : flavour.defaultAddress;
   const listen = port !== undefined ? { address, port, protocol: entry.port!.protocol } : undefined;
   const healthPath = config.healthCheck?.path ?? entry.healthPath;
@@ -201,7 +201,8 @@ function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os
   };
   if (os === "nixos") {
     if (entry.nixos.portOption && port !== undefined) setAt(own, entry.nixos.portOption, port);
-    if (addressOption) setAt(own, addressOption, address);
+    if (entry.nixos.addressOption) setAt(own, entry.nixos.addressOption, address);
+    if (entry.nixos.listenOption && port !== undefined) setAt(own, entry.nixos.listenOption, `${address}:${port}`);
     if (database && access) mergeInto(own, access.options({ name: database.name, user: database.user, port: host.postgresql.port, passwordCredential }));
   }
   const options = os === "nixos" ? mergeInto(own, config.options) : {};

@@ -51,6 +51,8 @@ export interface NativeCatalogueEntry {
     readonly portOption?: readonly string[];
     /** Option path of the listening address, when the module has one. */
     readonly addressOption?: readonly string[];
+    /** Option path of one `ADDRESS:PORT` string, when the module takes both in one (VictoriaMetrics). */
+    readonly listenOption?: readonly string[];
     /** Where it listens when no address option exists (or before homefleet sets one). */
     readonly defaultAddress: string;
   };
@@ -194,13 +196,82 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
       source: "nixos/modules/services/security/step-ca.nix",
       units: [svc("step-ca.service")],
       user: "step-ca",
-      dataDirs: ["/var/lib/step-ca"],
+      dataDirs: ["/var/lib/private/step-ca"],
       portOption: ["port"],
       addressOption: ["address"],
       defaultAddress: "127.0.0.1",
     },
     notOnDebian: "Debian bookworm does not package step-ca",
     port: { number: 8443, protocol: "tcp" },
+  },
+  pgadmin: {
+    title: "pgAdmin",
+    nixos: {
+      module: ["services", "pgadmin"],
+      // port (default 5050), initialEmail and initialPasswordFile (required); DynamicUser with
+      // StateDirectory pgadmin. pgAdmin itself listens on 127.0.0.1 unless settings.DEFAULT_SERVER says otherwise.
+      source: "nixos/modules/services/admin/pgadmin.nix",
+      units: [svc("pgadmin.service")],
+      user: "pgadmin",
+      dataDirs: ["/var/lib/private/pgadmin"],
+      portOption: ["port"],
+      defaultAddress: "127.0.0.1",
+    },
+    notOnDebian: "Debian bookworm does not package pgAdmin 4",
+    port: { number: 5050, protocol: "tcp" },
+    healthPath: "/misc/ping",
+  },
+  loki: {
+    title: "Loki",
+    nixos: {
+      module: ["services", "loki"],
+      // configuration (Loki's own, as JSON) or configFile; dataDir default /var/lib/loki, user loki.
+      // Loki's HTTP port is configuration.server.http_listen_port (Loki's default 3100).
+      source: "nixos/modules/services/monitoring/loki.nix",
+      units: [svc("loki.service")],
+      user: "loki",
+      dataDirs: ["/var/lib/loki"],
+      portOption: ["configuration", "server", "http_listen_port"],
+      addressOption: ["configuration", "server", "http_listen_address"],
+      defaultAddress: "0.0.0.0",
+    },
+    notOnDebian: "Debian bookworm does not package Loki",
+    port: { number: 3100, protocol: "tcp" },
+    healthPath: "/ready",
+  },
+  promtail: {
+    title: "Promtail",
+    nixos: {
+      module: ["services", "promtail"],
+      // configuration (required, Promtail's own); positions in /var/cache/promtail (CacheDirectory).
+      source: "nixos/modules/services/logging/promtail.nix",
+      units: [svc("promtail.service")],
+      user: "promtail",
+      dataDirs: [],
+      portOption: ["configuration", "server", "http_listen_port"],
+      addressOption: ["configuration", "server", "http_listen_address"],
+      defaultAddress: "0.0.0.0",
+    },
+    notOnDebian: "Debian bookworm does not package Promtail",
+    port: { number: 9080, protocol: "tcp" },
+    healthPath: "/ready",
+  },
+  victoriametrics: {
+    title: "VictoriaMetrics",
+    nixos: {
+      module: ["services", "victoriametrics"],
+      // listenAddress (default ":8428", address and port in one), stateDir below /var/lib with
+      // DynamicUser (so /var/lib/private/victoriametrics).
+      source: "nixos/modules/services/databases/victoriametrics.nix",
+      units: [svc("victoriametrics.service")],
+      user: "victoriametrics",
+      dataDirs: ["/var/lib/private/victoriametrics"],
+      listenOption: ["listenAddress"],
+      defaultAddress: "0.0.0.0",
+    },
+    notOnDebian: "Debian bookworm does not package VictoriaMetrics",
+    port: { number: 8428, protocol: "tcp" },
+    healthPath: "/health",
   },
   postfix: {
     title: "Postfix",

@@ -10,7 +10,7 @@ it("registers a NativeService under a native stack's ServiceStack, with its unit
   expect(run.error).toBeUndefined();
   const of = (type: string) => run.resources.filter((r) => r.type === type);
   const natives = of("homefleet:native:NativeService");
-  expect(natives.map((n) => n.name).sort()).toEqual(["avahi-native", "grafana-native", "home-assistant-native", "jellyfin-native", "nix-samba-native", "postfix-native", "samba-native", "sanoid-native"]);
+  expect(natives.map((n) => n.name).sort()).toEqual(["avahi-native", "grafana-native", "home-assistant-native", "jellyfin-native", "metrics-native", "nix-samba-native", "postfix-native", "samba-native", "sanoid-native"]);
   for (const n of natives) expect(n.parentType).toBe("homefleet:stack:ServiceStack");
   // A native stack has no container; its database is the same Database component a container's is.
   expect(of("homefleet:container:ContainerService")).toEqual([]);

@@ -33,7 +33,7 @@ function problems(stacks: Raw, os: "nixos" | "systemd" = "nixos"): string[] {
 describe("config: a native stack", () => {
   it("names a service of the catalogue", () => {
     expect(problems({ wiki: { host: "box", native: { service: "mediawiki" } } })).toEqual([
-      expect.stringMatching(/^homefleet:stacks\.wiki\.native\.service: expected one of the services homefleet runs natively: avahi, dovecot, glance, grafana, home-assistant, jellyfin, node-red, postfix, samba, sanoid, step-ca, technitium-dns-server/),
+      'homefleet:stacks.wiki.native.service: expected one of the services homefleet runs natively: avahi, dovecot, glance, grafana, home-assistant, jellyfin, loki, node-red, pgadmin, postfix, promtail, samba, sanoid, step-ca, technitium-dns-server, victoriametrics, got "mediawiki"',
     ]);
   });
 
@@ -81,6 +81,11 @@ describe("config: a native stack", () => {
     expect(problems({ red: { host: "box", native: { service: "node-red" }, database: {} } })).toEqual([
       "homefleet:stacks.red.database: homefleet does not know how Node-RED connects to PostgreSQL; give its connection in native.options and leave database out, or run it as a container",
     ]);
+  });
+
+  it("sets VictoriaMetrics' address and port through native.address and native.port, not its listenAddress option", () => {
+    expect(problems({ vm: { host: "box", native: { service: "victoriametrics", options: { listenAddress: ":9428" } } } })).toEqual(["homefleet:stacks.vm.native.options.listenAddress: set native.address and native.port instead"]);
+    expect(problems({ vm: { host: "box", native: { service: "victoriametrics", port: 9428, address: "192.0.2.10" } } })).toEqual([]);
   });
 
   it("claims the service's port like any listener", () => {
@@ -140,6 +145,8 @@ describe("the fixture on both flavours", () => {
     expect(evalModule("home-assistant", 'services.home-assistant.extraPackages { psycopg2 = "PSYCOPG2"; }')).toEqual(["PSYCOPG2"]);
     expect(evalModule("home-assistant", "systemd.services.home-assistant.serviceConfig")).toEqual({ MemoryMax: "2G" });
     expect(evalModule("jellyfin", "systemd.services.jellyfin.unitConfig")).toEqual({ RequiresMountsFor: ["/tank", "/tank/media/jellyfin-config"] });
+    // VictoriaMetrics takes address and port in one option.
+    expect(evalModule("metrics", "services.victoriametrics")).toEqual({ enable: true, listenAddress: "127.0.0.1:8428", retentionPeriod: "90d" });
     expect(evalModule("nix-samba", "services.samba.settings.family")).toEqual({ path: "/tank/family", "read only": "no" });
     expect(evalModule("nix-samba", "systemd.services")).toEqual({
       "samba-smbd": { unitConfig: { RequiresMountsFor: ["/tank/family"] } },
@@ -188,6 +195,7 @@ describe("the fixture on both flavours", () => {
       { stack: "grafana", kind: "container", url: "http://127.0.0.1:3000/api/health" },
       { stack: "home-assistant", kind: "container", url: "http://127.0.0.1:8123/manifest.json" },
       { stack: "jellyfin", kind: "container", url: "http://127.0.0.1:8096/health" },
+      { stack: "metrics", kind: "container", url: "http://127.0.0.1:8428/health" },
     ]);
     expect(nix.proxy!.vhosts[0].upstream).toBe("http://127.0.0.1:3000");
     const deb = bundle("deb").host;
