@@ -221,7 +221,8 @@ function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os
     service: config.service,
     title: entry.title,
     unit,
-    units: flavour.units.map((u) => ({ ...u })),
+    // A unit the config's options turn off (samba's nmbd.enable = false) is not the host's.
+    units: flavour.units.filter((u) => !(os === "nixos" && u.enabledBy && optionAt(config.options, u.enabledBy) === false)).map((u) => ({ name: u.name, start: u.start })),
     ...(os === "nixos" ? { module: entry.nixos.module } : { package: entry.debian!.package }),
     options,
     packageFunctions: os === "nixos" && database && access?.via === "peer" ? { ...(access.packageFunctions ?? {}) } : {},
@@ -252,6 +253,13 @@ function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os
     listeners,
     warnings: [],
   };
+}
+
+/** The value at an option path of JSON options, if any. */
+function optionAt(options: unknown, path: readonly string[]): unknown {
+  let node = options;
+  for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+  return node;
 }
 
 /** Deep merge of JSON objects: `over`'s values win, objects merge key by key, lists are replaced. */

@@ -10,6 +10,8 @@
 export interface NativeUnit {
   readonly name: string;
   readonly start: boolean;
+  /** NixOS: the module's boolean option (below its path) that turns this unit off when false, e.g. ["nmbd", "enable"]. */
+  readonly enabledBy?: readonly string[];
 }
 
 /** How the service reaches its database on the host's PostgreSQL. */
@@ -305,9 +307,10 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     title: "Samba",
     nixos: {
       module: ["services", "samba"],
-      // nixpkgs 24.11+ names the daemons samba-smbd, samba-nmbd (and samba-winbindd); settings is smb.conf.
+      // nixpkgs 24.11+ names the daemons samba-smbd, samba-nmbd, samba-winbindd (nmbd.enable and
+      // winbindd.enable default true), wanted by samba.target; settings is smb.conf.
       source: "nixos/modules/services/network-filesystems/samba.nix",
-      units: [svc("samba-smbd.service"), svc("samba-nmbd.service")],
+      units: [svc("samba-smbd.service"), { ...svc("samba-nmbd.service"), enabledBy: ["nmbd", "enable"] }, { ...svc("samba-winbindd.service"), enabledBy: ["winbindd", "enable"] }],
       user: "root",
       dataDirs: ["/var/lib/samba"],
       defaultAddress: "0.0.0.0",

@@ -148,10 +148,12 @@ describe("the fixture on both flavours", () => {
     // VictoriaMetrics takes address and port in one option.
     expect(evalModule("metrics", "services.victoriametrics")).toEqual({ enable: true, listenAddress: "127.0.0.1:8428", retentionPeriod: "90d" });
     expect(evalModule("nix-samba", "services.samba.settings.family")).toEqual({ path: "/tank/family", "read only": "no" });
+    // winbindd turned off in options: its unit is not the host's, and gets no settings (which would define an empty unit).
     expect(evalModule("nix-samba", "systemd.services")).toEqual({
       "samba-smbd": { unitConfig: { RequiresMountsFor: ["/tank/family"] } },
       "samba-nmbd": { unitConfig: { RequiresMountsFor: ["/tank/family"] } },
     });
+    expect(bundle("nix").host.units.filter((u) => u.stack === "nix-samba" && u.source === "distribution").map((u) => u.name)).toEqual(["samba-nmbd.service", "samba-smbd.service"]);
   });
 
   it("NixOS: pg_hba admits Home Assistant over the socket as hass, Grafana over loopback with its password", () => {
