@@ -190,7 +190,11 @@ function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os
     : undefined;
   // The credential reaches the first service unit (a timer-driven service's own, not its timer).
   const passwordCredential = `/run/credentials/${flavour.units.find((u) => u.name.endsWith(".service"))!.name}/database-password`;
-  const credentials = database && access?.via === "password" ? [{ name: "database-password", path: database.passwordFile }] : [];
+  // The stack's secrets reach the service as credentials of its unit, readable by its own user only.
+  const credentials = [
+    ...(database && access?.via === "password" ? [{ name: "database-password", path: database.passwordFile }] : []),
+    ...(cache ? [{ name: "cache-password", path: cache.passwordFile }] : []),
+  ];
 
   // NixOS: homefleet's values first, the config's options merged over them.
   const own: Record<string, unknown> = { enable: true };

@@ -221,6 +221,21 @@ describe("the fixture on both flavours", () => {
   });
 });
 
+describe("a native stack with a cache of its own", () => {
+  it("orders the service after its Redis and hands it the password as a credential; systemd-analyze verify prints nothing", () => {
+    const render = renderFleet(parseFleetConfig({ hosts: hosts("systemd"), stacks: { mdns: { host: "box", native: { service: "avahi" }, cache: { port: 6390 } } } }));
+    const files = render.bundles[0].files;
+    const dropIn = files.find((f) => f.path === "/etc/systemd/system/avahi-daemon.service.d/50-homefleet.conf")!.content;
+    expect(dropIn).toContain("[Unit]\nAfter=redis-mdns.service\nWants=redis-mdns.service\n");
+    expect(dropIn).toContain("[Service]\nLoadCredential=cache-password:/var/lib/homefleet/secrets/mdns/cache-password\n");
+    expect(render.bundles[0].host.units.find((u) => u.name === "avahi-daemon.service")!.secretFiles).toEqual(["/var/lib/homefleet/secrets/mdns/cache-password"]);
+    // A new password restarts the service that reads it.
+    expect(render.bundles[0].manifest.secretFiles.find((f) => f.path === "/var/lib/homefleet/secrets/mdns/cache-password")).toMatchObject({ restart: expect.arrayContaining(["avahi-daemon.service"]) });
+    const result = verifyUnits(files);
+    expect(`${result.stdout}${result.stderr}`).toBe("");
+  });
+});
+
 describe("the stack file's JSON Schema", () => {
   it("accepts a native stack with nested JSON options (a recursive definition hoisted to the root) and names a misspelt key", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
