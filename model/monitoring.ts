@@ -11,6 +11,8 @@ import { compareText } from "./textOrder";
 export interface MonitoredHost {
   readonly name: string;
   readonly operations: HostOperations;
+  /** Its stacks' native services, whose units the alert rules watch as homefleet's. */
+  readonly stacks?: readonly { readonly native?: { readonly units: readonly { readonly name: string; readonly start: boolean }[] } }[];
 }
 
 
@@ -129,7 +131,11 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
     });
   }
   const alertmanagers = monitoring.alertmanager ? [`${ALERTMANAGER.address}:${ALERTMANAGER.port}`] : [];
-  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers };
+  const native = hosts.flatMap((h) => (h.stacks ?? []).flatMap((s) => s.native?.units ?? []));
+  const nativeUnits = native.length
+    ? { all: [...new Set(native.map((u) => u.name))].sort(), started: [...new Set(native.filter((u) => u.start).map((u) => u.name))].sort() }
+    : undefined;
+  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers, ...(nativeUnits ? { nativeUnits } : {}) };
 }
 
 export const BLACKBOX_CONFIG = {

@@ -509,6 +509,11 @@ export interface PrometheusSpec {
   readonly unreachable: readonly string[];
   /** Alertmanager addresses (host:port) Prometheus sends alerts to; empty without one. */
   readonly alertmanagers: readonly string[];
+  /**
+   * The fleet's native services' units, which the alert rules treat as homefleet's own
+   * (HomefleetUnitFailed; HomefleetUnitInactive for those a deployment starts). Absent without any.
+   */
+  readonly nativeUnits?: { readonly all: readonly string[]; readonly started: readonly string[] };
 }
 
 /** Alertmanager on the Prometheus host. */

@@ -290,7 +290,7 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
     const probed = host.operations.probes.some((p) => p.stack === s.name);
     // A native service without an HTTP endpoint (Samba, Avahi, sanoid) is watched by its units' state.
     if (s.native && !s.native.health) {
-      if (!hasAlert("SystemdUnitFailed")) emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} (${s.native.title}) serves no HTTP health endpoint and no alert evaluates its units' state`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (the node exporter reports every unit's state).");
+      if (!hasAlert("HomefleetUnitFailed")) emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} (${s.native.title}) serves no HTTP health endpoint and no alert evaluates its units' state`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (the node exporter reports every unit's state).");
       continue;
     }
     if (!probed || !hasAlert("HealthEndpointFailing")) {

@@ -40,7 +40,7 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
       const volumeArchive = backup("volumes", s.name);
       if (s.native) {
         const n = s.native;
-        rows.push({ host: host.name, stack: s.name, service: serviceName(n.unit), backup: volumeArchive ? `data archive ${timeOfDay(volumeArchive.onCalendar)}` : "— (no data directories)", exporter: n.health ? "blackbox probe" : "unit state (node exporter)", alert: monitored ? (n.health ? "HealthEndpointFailing, SystemdUnitFailed" : "SystemdUnitFailed") : "none", certificate: "—" });
+        rows.push({ host: host.name, stack: s.name, service: serviceName(n.unit), backup: volumeArchive ? `data archive ${timeOfDay(volumeArchive.onCalendar)}` : "— (no data directories)", exporter: n.health ? "blackbox probe" : "unit state (node exporter)", alert: monitored ? (n.health ? "HealthEndpointFailing, HomefleetUnitFailed" : "HomefleetUnitFailed") : "none", certificate: "—" });
       } else {
       const stateless = s.container!.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
       rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: volumeArchive ? `volumes archive ${timeOfDay(volumeArchive.onCalendar)}` : stateless, exporter: "blackbox probe", alert: monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", certificate: "—" });

@@ -12,7 +12,7 @@ import { renderFleet, type HostBundle } from "../bundle/hostBundle";
 import { ConfigError, formatProblem, loadStackFile, parseFleetConfig } from "../config/load";
 import { reviewFleet } from "../review";
 import { reviewJson, reviewMarkdown } from "../review/report";
-import { nixEvalJson, nixParse, verifyUnits } from "./support/validators";
+import { nixEvalJson, nixParse, run, verifyUnits } from "./support/validators";
 
 const FIXTURE = join(__dirname, "fixtures", "native.yaml");
 
@@ -217,7 +217,64 @@ describe("the fixture on both flavours", () => {
     expect(nix.units).toEqual(expect.arrayContaining(["grafana.service", "home-assistant.service", "jellyfin.service", "samba-smbd.service"]));
     expect(nix.listeners).toEqual(expect.arrayContaining([{ address: "0.0.0.0", port: 8096, protocol: "tcp", owner: "jellyfin.service" }]));
     expect(markdown).toContain("| nix | grafana | grafana | data archive");
-    expect(markdown).toContain("blackbox probe | HealthEndpointFailing, SystemdUnitFailed |");
+    expect(markdown).toContain("blackbox probe | HealthEndpointFailing, HomefleetUnitFailed |");
+  });
+});
+
+describe("alerts on a native service's units, judged by promtool", () => {
+  const rules = renderFleet(loadStackFile(FIXTURE)).bundles.find((b) => b.host.name === "nix")!.files.find((f) => f.path.endsWith("/prometheus/homefleet-rules.yml"))!.content;
+
+  /** promtool test rules with one series of node_systemd_unit_state for NAME in STATE, and the alerts expected at 10m. */
+  function firing(name: string, state: "failed" | "inactive"): string[] {
+    const dir = mkdtempSync(join(tmpdir(), "hf-native-promtool-"));
+    try {
+      writeFileSync(join(dir, "rules.yml"), rules);
+      const series = (s: string) => `node_systemd_unit_state{instance="nix:9100",job="node",name="${name}",state="${s}"}`;
+      // The unit is never active; it is failed when STATE says so (else merely inactive).
+      const values = (s: string) => (s === "failed" && state === "failed" ? "1x20" : "0x20");
+      const alerts = ["HomefleetUnitFailed", "SystemdUnitFailed", "HomefleetUnitInactive"];
+      const test = [
+        "rule_files: [rules.yml]",
+        "evaluation_interval: 1m",
+        "tests:",
+        "  - interval: 1m",
+        "    input_series:",
+        ...["active", "failed"].map((s) => `      - series: '${series(s)}'\n        values: '${values(s)}'`),
+        "    alert_rule_test:",
+        ...alerts.map((a) => `      - eval_time: 15m\n        alertname: ${a}\n        exp_alerts: []`),
+      ].join("\n");
+      writeFileSync(join(dir, "test.yml"), `${test}\n`);
+      const r = run("promtool", ["test", "rules", join(dir, "test.yml")]);
+      if (r.status === 0) return [];
+      // promtool names each alert whose expectation (none firing) failed.
+      return alerts.filter((a) => new RegExp(`alertname: ${a},`).test(`${r.stdout}${r.stderr}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("the rules pass promtool's lint", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hf-native-promtool-"));
+    try {
+      writeFileSync(join(dir, "rules.yml"), rules);
+      const r = run("promtool", ["check", "rules", "--lint=all", "--lint-fatal", join(dir, "rules.yml")]);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a failed native unit raises HomefleetUnitFailed (critical), not the warning for units homefleet does not manage", () => {
+    expect(firing("grafana.service", "failed")).toEqual(["HomefleetUnitFailed"]);
+    expect(firing("smbd.service", "failed")).toEqual(["HomefleetUnitFailed"]);
+    // A unit of no stack stays with the warning.
+    expect(firing("cups.service", "failed")).toEqual(["SystemdUnitFailed"]);
+  });
+
+  it("a started native unit that is not active raises HomefleetUnitInactive; a timer-driven oneshot does not", () => {
+    expect(firing("jellyfin.service", "inactive")).toEqual(["HomefleetUnitInactive"]);
+    expect(firing("sanoid.timer", "inactive")).toEqual(["HomefleetUnitInactive"]);
+    expect(firing("sanoid.service", "inactive")).toEqual([]);
   });
 });
 

@@ -82,7 +82,7 @@ export function renderNixosOperations(host: HostModel): NixOperations {
   };
   if (host.prometheus) {
     const p = host.prometheus;
-    files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules() });
+    files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules(host.prometheus) });
     body.services = {
       prometheus: {
         exporters,

@@ -63,7 +63,7 @@ export function renderSystemdOperations(host: HostModel): RenderedFile[] {
   for (const e of ops.exporters) files.push(...exporterFiles(e));
   if (host.prometheus) {
     files.push({ path: debianPaths.prometheusConfig, mode: "0644", content: renderPrometheusConfig(host.prometheus, debianPaths.prometheusRules) });
-    files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules() });
+    files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules(host.prometheus) });
     files.push(
       defaultsFile(debianPaths.defaults(units.prometheus()), {
         ARGS: `--web.listen-address=${host.prometheus.listenAddress}:${host.prometheus.port} --storage.tsdb.retention.time=${host.prometheus.retention}`,
