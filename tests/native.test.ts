@@ -216,6 +216,12 @@ describe("the fixture on both flavours", () => {
     expect(nix.stacks.find((s) => s.name === "grafana")).toMatchObject({ kind: "container", native: "grafana", image: null, database: "grafana" });
     expect(nix.units).toEqual(expect.arrayContaining(["grafana.service", "home-assistant.service", "jellyfin.service", "samba-smbd.service"]));
     expect(nix.listeners).toEqual(expect.arrayContaining([{ address: "0.0.0.0", port: 8096, protocol: "tcp", owner: "jellyfin.service" }]));
+    // The proxy forwards to Grafana where it listens: no proxy-upstream finding. A URL nothing listens on gets one.
+    expect(review.findings.filter((f) => f.check === "proxy-upstream")).toEqual([]);
+    const hostsRaw = JSON.parse(JSON.stringify(config.hosts));
+    hostsRaw.nix.proxy.vhosts.grafana.upstream = { url: "http://127.0.0.1:3001" };
+    const moved = parseFleetConfig({ hosts: hostsRaw, stacks: JSON.parse(JSON.stringify(config.stacks)), monitoring: config.monitoring });
+    expect(reviewFleet({ config: moved, render: renderFleet(moved) }).findings.filter((f) => f.check === "proxy-upstream").map((f) => f.message)).toEqual(["grafana forwards to http://127.0.0.1:3001, where nothing homefleet runs on nix listens"]);
     expect(markdown).toContain("| nix | grafana | grafana | data archive");
     expect(markdown).toContain("blackbox probe | HealthEndpointFailing, HomefleetUnitFailed |");
   });
