@@ -319,6 +319,39 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     debian: { package: "samba", units: [svc("smbd.service"), svc("nmbd.service")], dataDirs: ["/var/lib/samba"], defaultAddress: "0.0.0.0" },
     port: { number: 445, protocol: "tcp" },
   },
+  "samba-wsdd": {
+    title: "wsdd (Web Services Discovery for Samba)",
+    nixos: {
+      module: ["services", "samba-wsdd"],
+      // systemd.services.samba-wsdd, DynamicUser; HTTP on 5357/tcp, discovery on 3702/udp.
+      source: "nixos/modules/services/network-filesystems/samba-wsdd.nix",
+      units: [svc("samba-wsdd.service")],
+      user: "samba-wsdd",
+      dataDirs: [],
+      defaultAddress: "0.0.0.0",
+    },
+    // Debian bookworm's wsdd package: wsdd.service (options in /etc/default/wsdd).
+    debian: { package: "wsdd", units: [svc("wsdd.service")], dataDirs: [], defaultAddress: "0.0.0.0" },
+    port: { number: 5357, protocol: "tcp" },
+  },
+  cockpit: {
+    title: "Cockpit",
+    nixos: {
+      module: ["services", "cockpit"],
+      // port (default 9090) on the socket systemd.sockets.cockpit; cockpit.service and the
+      // per-connection cockpit-wsinstance-http.service are socket-activated. HTTPS: the gate
+      // checks the socket.
+      source: "nixos/modules/services/monitoring/cockpit.nix",
+      units: [svc("cockpit.socket"), svc("cockpit.service", false), svc("cockpit-wsinstance-http.service", false)],
+      user: "root",
+      dataDirs: [],
+      portOption: ["port"],
+      defaultAddress: "0.0.0.0",
+    },
+    // Debian bookworm's cockpit-ws (cockpit 287): cockpit.socket on 9090, the same socket-activated services.
+    debian: { package: "cockpit-ws", units: [svc("cockpit.socket"), svc("cockpit.service", false), svc("cockpit-wsinstance-http.service", false)], dataDirs: [], defaultAddress: "0.0.0.0" },
+    port: { number: 9090, protocol: "tcp" },
+  },
   sanoid: {
     title: "sanoid",
     nixos: {

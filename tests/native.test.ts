@@ -33,7 +33,7 @@ function problems(stacks: Raw, os: "nixos" | "systemd" = "nixos"): string[] {
 describe("config: a native stack", () => {
   it("names a service of the catalogue", () => {
     expect(problems({ wiki: { host: "box", native: { service: "mediawiki" } } })).toEqual([
-      'homefleet:stacks.wiki.native.service: expected one of the services homefleet runs natively: avahi, dovecot, glance, grafana, home-assistant, jellyfin, loki, node-red, pgadmin, postfix, promtail, samba, sanoid, step-ca, technitium-dns-server, victoriametrics, got "mediawiki"',
+      'homefleet:stacks.wiki.native.service: expected one of the services homefleet runs natively: avahi, cockpit, dovecot, glance, grafana, home-assistant, jellyfin, loki, node-red, pgadmin, postfix, promtail, samba, samba-wsdd, sanoid, step-ca, technitium-dns-server, victoriametrics, got "mediawiki"',
     ]);
   });
 
@@ -281,6 +281,22 @@ describe("alerts on a native service's units, judged by promtool", () => {
     expect(firing("jellyfin.service", "inactive")).toEqual(["HomefleetUnitInactive"]);
     expect(firing("sanoid.timer", "inactive")).toEqual(["HomefleetUnitInactive"]);
     expect(firing("sanoid.service", "inactive")).toEqual([]);
+  });
+});
+
+describe("a socket-activated service (Cockpit)", () => {
+  it("is gated on its socket, sets the module's port on NixOS, and cannot move off 9090 on Debian", () => {
+    const nix = renderFleet(parseFleetConfig({ hosts: hosts("nixos"), stacks: { cockpit: { host: "box", native: { service: "cockpit", port: 9091 } } } })).bundles[0];
+    const stack = nix.host.stacks[0];
+    expect(stack.native!.options).toEqual({ enable: true, port: 9091 });
+    expect(stack.healthChecks).toEqual([{ kind: "unit", unit: "cockpit.socket", timeoutSec: 180 }]);
+    expect(nix.host.units.filter((u) => u.stack === "cockpit").map((u) => [u.name, u.start])).toEqual([
+      ["cockpit-wsinstance-http.service", false],
+      ["cockpit.service", false],
+      ["cockpit.socket", true],
+    ]);
+    expect(stack.listeners).toEqual([{ address: "0.0.0.0", port: 9091, protocol: "tcp", owner: "cockpit.socket" }]);
+    expect(problems({ cockpit: { host: "box", native: { service: "cockpit", port: 9091 } } }, "systemd")).toEqual(["homefleet:stacks.cockpit.native.port: Cockpit has no port setting homefleet can write on this host: it listens on 9090"]);
   });
 });
 
