@@ -5,7 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
-import { bridgeGateway, databaseNames, linkAddress, linkEnvPrefix, networkNames } from "../config/reserved";
+import { bridgeGateway, linkAddress, linkEnvPrefix, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
@@ -29,8 +29,8 @@ import type {
   StackModel,
 } from "./specs";
 import { anchorInterface } from "./specs";
-import type { NativeServiceSpec } from "./specs";
-import { NATIVE_CATALOGUE } from "./nativeCatalogue";
+import { buildNativeStack } from "./native";
+import { databaseRoleUnit, stackStores } from "./stores";
 import { hardening } from "./hardening";
 
 /** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
@@ -73,32 +73,6 @@ function bridgeUnit(stack: string, net: NetworkSpec): ServiceUnitSpec {
   };
 }
 
-/**
- * A stack's database and role on the host's PostgreSQL: nixpkgs' ensureUsers cannot set
- * passwords, so one script for both flavours keeps them identical. The root-only password file
- * reaches the postgres user as a credential, never as an argument.
- */
-function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port: number): ServiceUnitSpec {
-  return {
-    name: serviceName(units.databaseRole(stack)),
-    stack,
-    description: `homefleet PostgreSQL database ${db.name} for stack ${stack}`,
-    summary: `database ${db.name} and role ${db.user} of stack ${stack}`,
-    why: [],
-    type: "oneshot",
-    remainAfterExit: true,
-    user: "postgres",
-    group: "postgres",
-    credentials: [{ name: "password", path: db.passwordFile }],
-    execStart: [{ program: { script: "homefleet-postgresql-role" }, args: [db.name, db.user, String(port)] }],
-    after: [server],
-    requires: [server],
-    partOf: [server],
-    wantedBy: ["multi-user.target"],
-    hardening: hardening.postgresClient,
-  };
-}
-
 /** The port a stack's container listens on inside its network (what a linked container connects to). */
 function containerPortOf(stack: StackConfig): number {
   return stack.container!.port ?? LITELLM_PORT;
@@ -107,173 +81,6 @@ function containerPortOf(stack: StackConfig): number {
 /** The address containers use to reach host services: the bridge gateway, or loopback on host networking. */
 function hostServiceAddress(network: NetworkSpec): string {
   return network.mode === "bridge" ? (network.gateway as string) : "127.0.0.1";
-}
-
-/**
- * A stack's database and cache, the same for a container and a native service: the generated
- * passwords, their root-only files and the units the service wants. `clientCidrs` and `bind` are
- * where its clients connect from (the bridge, or loopback only).
- */
-function stackStores(name: string, stack: StackConfig, os: HostModel["os"], network: NetworkSpec, roleUser?: string, localPeer?: boolean) {
-  const generated: GeneratedSecretSpec[] = [];
-  const secretFiles: SecretFileSpec[] = [];
-  const wants: string[] = [];
-  let database: DatabaseSpec | undefined;
-  if (stack.database) {
-    const derived = databaseNames(name, stack.database);
-    const names = { name: derived.name, user: stack.database.user ?? roleUser ?? derived.user };
-    const passwordSecret = `${name}/database-password`;
-    generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${names.user} (stack ${name})`, length: 32 });
-    database = {
-      name: names.name,
-      user: names.user,
-      passwordSecret,
-      passwordFile: secretPaths.databasePassword(name),
-      clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],
-      ...(localPeer ? { localPeer: true } : {}),
-    };
-    secretFiles.push({ path: database.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    wants.push(units.databaseRole(name));
-  }
-
-  let cache: CacheSpec | undefined;
-  if (stack.cache) {
-    const passwordSecret = `${name}/cache-password`;
-    generated.push({ id: passwordSecret, description: `Redis password (stack ${name})`, length: 32 });
-    cache = {
-      name,
-      port: stack.cache.port,
-      bind: network.mode === "bridge" ? ["127.0.0.1", network.gateway as string] : ["127.0.0.1"],
-      maxMemory: stack.cache.maxMemory,
-      maxMemoryPolicy: stack.cache.maxMemoryPolicy,
-      appendOnly: stack.cache.appendOnly,
-      appendFsync: stack.cache.appendFsync,
-      save: stack.cache.save,
-      passwordSecret,
-      passwordFile: secretPaths.cachePassword(name),
-      authConfFile: secretPaths.cacheAuthConf(name),
-    };
-    // NixOS's redis module and the backup job read a raw password file; Debian's redis-server reads a config include.
-    secretFiles.push({ path: cache.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    if (os === "systemd") {
-      secretFiles.push({ path: cache.authConfFile, owner: "root", group: "root", mode: "0400", format: "redis-conf", entries: [{ name: "requirepass", parts: [{ secret: passwordSecret }] }] });
-    }
-    secretFiles.push({ path: secretPaths.redisExporterEnv(name), owner: "root", group: "root", mode: "0400", format: "env", entries: [{ name: "REDIS_PASSWORD", parts: [{ secret: passwordSecret }] }] });
-    wants.push(units.cache(name));
-  }
-
-  return { database, cache, generated, secretFiles, wants };
-}
-
-/**
- * A stack whose service is the distribution's (model/nativeCatalogue.ts): its units are ordered
- * after the stack's database role and cache and after the mounts its data needs, receive the
- * database password as a credential, and are checked, probed and backed up like a container.
- */
-function buildNativeStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number): StackModel {
-  const config = stack.native!;
-  const entry = NATIVE_CATALOGUE[config.service];
-  const flavour = os === "nixos" ? entry.nixos : entry.debian!;
-  const network: NetworkSpec = { mode: "none", name: "" };
-  const access = entry.database;
-  const stores = stackStores(name, stack, os, network, access?.via === "peer" ? entry.nixos.user : undefined, access?.via === "peer");
-  const { database, cache } = stores;
-  const unit = flavour.units[0].name;
-  const port = config.port ?? entry.port?.number;
-  const addressOption = os === "nixos" ? (entry.nixos.addressOption ?? entry.nixos.listenOption) : undefined;
-  const address = addressOption ? (config.address ?? "127.0.0.1") : flavour.defaultAddress;
-  const listen = port !== undefined ? { address, port, protocol: entry.port!.protocol } : undefined;
-  const healthPath = config.healthCheck?.path ?? entry.healthPath;
-  const probeAddress = address === "0.0.0.0" ? "127.0.0.1" : address;
-  const health = listen && healthPath && listen.protocol === "tcp"
-    ? { url: `http://${probeAddress}:${listen.port}${healthPath}`, timeoutSec: config.healthCheck?.timeoutSec ?? 180, intervalSec: config.healthCheck?.intervalSec ?? 5 }
-    : undefined;
-  // The credential reaches the first service unit (a timer-driven service's own, not its timer).
-  const passwordCredential = `/run/credentials/${flavour.units.find((u) => u.name.endsWith(".service"))!.name}/database-password`;
-  // The stack's secrets reach the service as credentials of its unit, readable by its own user only.
-  const credentials = [
-    ...(database && access?.via === "password" ? [{ name: "database-password", path: database.passwordFile }] : []),
-    ...(cache ? [{ name: "cache-password", path: cache.passwordFile }] : []),
-  ];
-
-  // NixOS: homefleet's values first, the config's options merged over them.
-  const own: Record<string, unknown> = { enable: true };
-  const setAt = (target: Record<string, unknown>, path: readonly string[], value: unknown) => {
-    let node = target;
-    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-    node[path[path.length - 1]] = value;
-  };
-  if (os === "nixos") {
-    if (entry.nixos.portOption && port !== undefined) setAt(own, entry.nixos.portOption, port);
-    if (entry.nixos.addressOption) setAt(own, entry.nixos.addressOption, address);
-    if (entry.nixos.listenOption && port !== undefined) setAt(own, entry.nixos.listenOption, `${address}:${port}`);
-    if (database && access) mergeInto(own, access.options({ name: database.name, user: database.user, port: host.postgresql.port, passwordCredential }));
-  }
-  const options = os === "nixos" ? mergeInto(own, config.options) : {};
-
-  const dataDirs = config.backup ? [...new Set([...flavour.dataDirs, ...config.dataDirs])].sort() : [];
-  const after = [...stores.wants];
-  const healthChecks: HealthCheckSpec[] = [];
-  const listeners: ListenerSpec[] = listen ? [{ ...listen, owner: unit }] : [];
-  if (cache) {
-    healthChecks.push({ kind: "redis", unit: units.cache(name), host: "127.0.0.1", port: cache.port, timeoutSec: 60, passwordFile: cache.passwordFile });
-    for (const a of cache.bind) listeners.push({ address: a, port: cache.port, protocol: "tcp", owner: units.cache(name) });
-  }
-  if (database) healthChecks.push({ kind: "postgres", unit: units.postgres(os, pgVersion), host: "127.0.0.1", port: host.postgresql.port, timeoutSec: 60 });
-  healthChecks.push(health ? { kind: "http", unit, url: health.url, timeoutSec: health.timeoutSec, intervalSec: health.intervalSec } : { kind: "unit", unit, timeoutSec: config.healthCheck?.timeoutSec ?? 180 });
-  const native: NativeServiceSpec = {
-    service: config.service,
-    title: entry.title,
-    unit,
-    // A unit the config's options turn off (samba's nmbd.enable = false) is not the host's.
-    units: flavour.units.filter((u) => !(os === "nixos" && u.enabledBy && optionAt(config.options, u.enabledBy) === false)).map((u) => ({ name: u.name, start: u.start })),
-    ...(os === "nixos" ? { module: entry.nixos.module } : { package: entry.debian!.package }),
-    options,
-    packageFunctions: os === "nixos" && database && access?.via === "peer" ? { ...(access.packageFunctions ?? {}) } : {},
-    ...(listen ? { listen } : {}),
-    ...(health ? { health } : {}),
-    dataDirs,
-    requiresMountsFor: [...new Set([...config.mounts, ...config.dataDirs])].sort(),
-    after,
-    wants: [...after],
-    credentials,
-    ...(config.memoryMax ? { memoryMax: config.memoryMax } : {}),
-    ...(config.cpuQuota ? { cpuQuota: config.cpuQuota } : {}),
-  };
-  const setupUnits: ServiceUnitSpec[] = database ? [databaseRoleUnit(name, database, units.postgres(os, pgVersion), host.postgresql.port)] : [];
-  return {
-    name,
-    host: stack.host,
-    kind: "container",
-    network,
-    native,
-    database,
-    cache,
-    secretFiles: stores.secretFiles,
-    generatedSecrets: stores.generated,
-    setupUnits,
-    configSecrets: [],
-    healthChecks,
-    listeners,
-    warnings: [],
-  };
-}
-
-/** The value at an option path of JSON options, if any. */
-function optionAt(options: unknown, path: readonly string[]): unknown {
-  let node = options;
-  for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
-  return node;
-}
-
-/** Deep merge of JSON objects: `over`'s values win, objects merge key by key, lists are replaced. */
-function mergeInto(base: Record<string, unknown>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(over)) {
-    const current = base[key];
-    const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-    base[key] = isObject(current) && isObject(value) ? mergeInto({ ...current }, value) : value;
-  }
-  return base;
 }
 
 function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
