@@ -352,6 +352,21 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     debian: { package: "cockpit-ws", units: [svc("cockpit.socket"), svc("cockpit.service", false), svc("cockpit-wsinstance-http.service", false)], dataDirs: [], defaultAddress: "0.0.0.0" },
     port: { number: 9090, protocol: "tcp" },
   },
+  nagios: {
+    title: "Nagios",
+    nixos: {
+      module: ["services", "nagios"],
+      // systemd.services.nagios, user nagios, StateDirectory nagios; its web interface is the
+      // module's Apache virtual host (enableWebInterface), not a port of the daemon.
+      source: "nixos/modules/services/monitoring/nagios.nix",
+      units: [svc("nagios.service")],
+      user: "nagios",
+      dataDirs: ["/var/lib/nagios"],
+      defaultAddress: "127.0.0.1",
+    },
+    // Debian bookworm's nagios4-core: nagios4.service, state in /var/lib/nagios4.
+    debian: { package: "nagios4-core", units: [svc("nagios4.service")], dataDirs: ["/var/lib/nagios4"], defaultAddress: "127.0.0.1" },
+  },
   sanoid: {
     title: "sanoid",
     nixos: {

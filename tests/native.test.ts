@@ -33,7 +33,7 @@ function problems(stacks: Raw, os: "nixos" | "systemd" = "nixos"): string[] {
 describe("config: a native stack", () => {
   it("names a service of the catalogue", () => {
     expect(problems({ wiki: { host: "box", native: { service: "mediawiki" } } })).toEqual([
-      'homefleet:stacks.wiki.native.service: expected one of the services homefleet runs natively: avahi, cockpit, dovecot, glance, grafana, home-assistant, jellyfin, loki, node-red, pgadmin, postfix, promtail, samba, samba-wsdd, sanoid, step-ca, technitium-dns-server, victoriametrics, got "mediawiki"',
+      'homefleet:stacks.wiki.native.service: expected one of the services homefleet runs natively: avahi, cockpit, dovecot, glance, grafana, home-assistant, jellyfin, loki, nagios, node-red, pgadmin, postfix, promtail, samba, samba-wsdd, sanoid, step-ca, technitium-dns-server, victoriametrics, got "mediawiki"',
     ]);
   });
 
