@@ -350,7 +350,9 @@ function nativeChecks(
   if (native.port !== undefined && entry.port && native.port !== entry.port.number && !portSettable) {
     problems.push({ path: at(name, "native", "port"), message: `${entry.title} has no port setting homefleet can write on this host: it listens on ${entry.port.number}` });
   }
-  if (native.healthCheck && !entry.port) problems.push({ path: at(name, "native", "healthCheck"), message: `${entry.title} serves no HTTP port: the deployment checks that its unit is active` });
+  if (native.healthCheck && (!entry.port || entry.port.protocol !== "tcp" || entry.noHttpProbe)) {
+    problems.push({ path: at(name, "native", "healthCheck"), message: `${entry.noHttpProbe ?? `${entry.title} serves no HTTP port`}: the deployment checks that its unit is active` });
+  }
   // homefleet sets these from the keys that say the same thing; a second definition would conflict.
   const owned: [readonly string[] | undefined, string][] = [
     [["enable"], "homefleet enables the service"],

@@ -71,6 +71,8 @@ export interface NativeCatalogueEntry {
   readonly port?: { readonly number: number; readonly protocol: "tcp" | "udp" };
   /** An HTTP path that answers 2xx when healthy, on the main port, if the service serves one over plain HTTP. */
   readonly healthPath?: string;
+  /** The port speaks HTTPS only (or no HTTP at all): homefleet's plain-HTTP probe cannot check it. */
+  readonly noHttpProbe?: string;
   readonly database?: NativeDatabaseAccess;
 }
 
@@ -205,6 +207,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     },
     notOnDebian: "Debian bookworm does not package step-ca",
     port: { number: 8443, protocol: "tcp" },
+    noHttpProbe: "step-ca serves HTTPS only",
   },
   pgadmin: {
     title: "pgAdmin",
@@ -288,6 +291,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     },
     debian: { package: "postfix", units: [svc("postfix.service")], dataDirs: [], defaultAddress: "0.0.0.0" },
     port: { number: 25, protocol: "tcp" },
+    noHttpProbe: "Postfix speaks SMTP, not HTTP",
   },
   dovecot: {
     title: "Dovecot",
@@ -302,6 +306,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     },
     debian: { package: "dovecot-core", units: [svc("dovecot.service")], dataDirs: ["/var/lib/dovecot"], defaultAddress: "0.0.0.0" },
     port: { number: 143, protocol: "tcp" },
+    noHttpProbe: "Dovecot speaks IMAP, not HTTP",
   },
   samba: {
     title: "Samba",
@@ -318,6 +323,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     // Debian's samba package: smbd.service and nmbd.service; its passdb lives in /var/lib/samba/private.
     debian: { package: "samba", units: [svc("smbd.service"), svc("nmbd.service")], dataDirs: ["/var/lib/samba"], defaultAddress: "0.0.0.0" },
     port: { number: 445, protocol: "tcp" },
+    noHttpProbe: "Samba speaks SMB, not HTTP",
   },
   "samba-wsdd": {
     title: "wsdd (Web Services Discovery for Samba)",
@@ -333,6 +339,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     // Debian bookworm's wsdd package: wsdd.service (options in /etc/default/wsdd).
     debian: { package: "wsdd", units: [svc("wsdd.service")], dataDirs: [], defaultAddress: "0.0.0.0" },
     port: { number: 5357, protocol: "tcp" },
+    noHttpProbe: "wsdd answers WS-Discovery SOAP requests only",
   },
   cockpit: {
     title: "Cockpit",
@@ -351,6 +358,7 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
     // Debian bookworm's cockpit-ws (cockpit 287): cockpit.socket on 9090, the same socket-activated services.
     debian: { package: "cockpit-ws", units: [svc("cockpit.socket"), svc("cockpit.service", false), svc("cockpit-wsinstance-http.service", false)], dataDirs: [], defaultAddress: "0.0.0.0" },
     port: { number: 9090, protocol: "tcp" },
+    noHttpProbe: "Cockpit serves HTTPS on its socket",
   },
   nagios: {
     title: "Nagios",

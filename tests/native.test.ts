@@ -88,6 +88,14 @@ describe("config: a native stack", () => {
     expect(problems({ vm: { host: "box", native: { service: "victoriametrics", port: 9428, address: "192.0.2.10" } } })).toEqual([]);
   });
 
+  it("takes an HTTP health check only where the port speaks plain HTTP", () => {
+    expect(problems({ ca: { host: "box", native: { service: "step-ca", healthCheck: { path: "/health" } } }, mdns: { host: "box", native: { service: "avahi", healthCheck: { path: "/" } } } })).toEqual([
+      "homefleet:stacks.ca.native.healthCheck: step-ca serves HTTPS only: the deployment checks that its unit is active",
+      "homefleet:stacks.mdns.native.healthCheck: Avahi serves no HTTP port: the deployment checks that its unit is active",
+    ]);
+    expect(problems({ red: { host: "box", native: { service: "node-red", healthCheck: { path: "/flows", timeoutSec: 300 } } } })).toEqual([]);
+  });
+
   it("claims the service's port like any listener", () => {
     expect(problems({ grafana: { host: "box", native: { service: "grafana", port: 5432 } } })).toEqual(["homefleet:stacks.grafana.native.port: port 5432 on host box is already used by homefleet:hosts.box.postgresql.port"]);
   });
