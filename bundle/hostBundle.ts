@@ -105,7 +105,7 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
     packages: [...host.packages],
     healthChecks: host.stacks.flatMap((s) => s.healthChecks),
     interfaces: host.stacks.flatMap((s) => (s.network.mode === "bridge" && s.network.interface ? [anchorInterface(s.network.interface), s.network.interface] : [])).sort(),
-    images: [...new Set(host.stacks.map((s) => s.container.image))].sort(),
+    images: [...new Set(host.stacks.flatMap((s) => (s.container ? [s.container.image] : [])))].sort(),
   };
   return { host, files, manifest: { ...body, sha256: sha256(JSON.stringify(body)) } };
 }

@@ -4,6 +4,7 @@ import type { BackupJobSpec, HealthCheckSpec, StackModel } from "../model/specs"
 import { BackupSchedule } from "./BackupSchedule";
 import { Cache } from "./Cache";
 import { ContainerService } from "./ContainerService";
+import { NativeService } from "./NativeService";
 import { Database } from "./Database";
 import { Exporter, type ExporterArgs } from "./Exporter";
 
@@ -27,12 +28,15 @@ export interface SecretFileOutput {
 }
 
 /**
- * One service stack: a container service (generic, or the LiteLLM preset), an optional database
+ * One service stack: a container service (generic, or the LiteLLM preset) or a native service of
+ * the host's distribution, an optional database
  * on the host's PostgreSQL and an optional Redis cache, with their generated secrets, and the
  * backups and exporters that serve this stack alone.
  */
 export class ServiceStack extends pulumi.ComponentResource {
-  public readonly container: ContainerService;
+  /** The stack's service: a container, or a native service of the host's distribution. */
+  public readonly container?: ContainerService;
+  public readonly native?: NativeService;
   public readonly database?: Database;
   public readonly cache?: Cache;
   /** Contents of the stack's root-only secret files, for the host deployment. A Pulumi secret. */
@@ -56,12 +60,17 @@ export class ServiceStack extends pulumi.ComponentResource {
       secretValues[stack.cache.passwordSecret] = this.cache.password;
     }
     const masterKeyId = `${stack.name}/litellm-master-key`;
-    this.container = new ContainerService(
-      `${name}-container`,
-      { spec: stack.container, network: stack.network, kind: stack.kind, masterKey: generated.get(masterKeyId) },
-      { parent: this },
-    );
-    if (this.container.masterKey) secretValues[masterKeyId] = this.container.masterKey;
+    if (stack.native) {
+      this.native = new NativeService(`${name}-native`, { spec: stack.native }, { parent: this });
+    } else {
+      if (!stack.container) throw new pulumi.ResourceError(`stack ${stack.name} has neither a container nor a native service`, this);
+      this.container = new ContainerService(
+        `${name}-container`,
+        { spec: stack.container, network: stack.network, kind: stack.kind, masterKey: generated.get(masterKeyId) },
+        { parent: this },
+      );
+      if (this.container.masterKey) secretValues[masterKeyId] = this.container.masterKey;
+    }
     for (const key of stack.configSecrets) {
       const value = args.configSecrets[key];
       if (!value) throw new pulumi.ResourceError(`stack ${stack.name} needs the secret config value homefleet:${key}`, this);

@@ -1,5 +1,6 @@
 export { Cache, type CacheArgs } from "./Cache";
 export { ContainerService, type ContainerServiceArgs } from "./ContainerService";
+export { NativeService, type NativeServiceArgs } from "./NativeService";
 export { Database, type DatabaseArgs } from "./Database";
 export { ServiceStack, type ServiceStackArgs, type SecretFileOutput } from "./ServiceStack";
 export { GeneratedSecret, generateSecretValue } from "./GeneratedSecret";

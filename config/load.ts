@@ -12,6 +12,7 @@ import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
 import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
 import { monitoringChecks } from "./monitoringChecks";
+import { NATIVE_CATALOGUE } from "../model/nativeCatalogue";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -319,7 +320,7 @@ function volumeRepositoryChecks(hosts: Record<string, HostConfig>, stacks: Recor
   for (const [name, stack] of Object.entries(stacks)) {
     const host = hosts[stack.host];
     if (!host) continue;
-    stack.container.volumes.forEach((v, i) => {
+    (stack.container?.volumes ?? []).forEach((v, i) => {
       if (v.repository === undefined) return;
       const where = joinPath(`${CONFIG_NAMESPACE}:stacks`, [name, "container", "volumes", String(i), "repository"]);
       const repo = host.backup.repositories?.[v.repository];
@@ -379,6 +380,81 @@ function databaseNameChecks(stack: string, database: NonNullable<StackConfig["da
   return problems;
 }
 
+/**
+ * A native stack (`native:` instead of `container:`): the service must exist on the host's
+ * flavour, its options are NixOS module options, its database is reached the way the catalogue
+ * says, and the container-only keys (network, links, kind litellm) have no meaning for it.
+ */
+function nativeChecks(
+  name: string,
+  stack: StackConfig,
+  host: HostConfig,
+  at: (stack: string, ...path: string[]) => string,
+  claim: (host: string, port: number, owner: string, protocol?: "tcp" | "udp") => void,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const native = stack.native!;
+  const entry = NATIVE_CATALOGUE[native.service];
+  if (stack.kind !== "container") problems.push({ path: at(name, "kind"), message: `kind ${stack.kind} runs a container; a native service takes no kind` });
+  if (stack.litellm) problems.push({ path: at(name, "litellm"), message: "only allowed with kind: litellm, which runs a container" });
+  if (stack.links.length) problems.push({ path: at(name, "links"), message: "links join container bridges; a native service runs on the host's network and reaches other stacks at their published addresses" });
+  const net = stack.network;
+  if (net.mode !== "bridge" || net.name !== undefined || net.subnet !== undefined || net.interface !== undefined) {
+    problems.push({ path: at(name, "network"), message: "a native service runs on the host's network: network applies to containers only" });
+  }
+  if (host.os === "systemd" && !entry.debian) {
+    problems.push({ path: at(name, "native", "service"), message: `${entry.title} cannot run natively on host ${stack.host} (os: systemd): ${entry.notOnDebian}; run it as a container stack instead, or on a NixOS host` });
+  }
+  if (host.os === "systemd" && Object.keys(native.options).length) {
+    problems.push({ path: at(name, "native", "options"), message: `options are NixOS module options (services.${entry.nixos.module.slice(1).join(".")}); on a Debian host the package keeps its own configuration files and homefleet writes only a drop-in for its units` });
+  }
+  const flavourAddress = host.os === "nixos" ? (entry.nixos.addressOption ?? entry.nixos.listenOption) : undefined;
+  const portSettable = host.os === "nixos" && !!(entry.nixos.portOption ?? entry.nixos.listenOption);
+  if (native.address !== undefined && !flavourAddress) problems.push({ path: at(name, "native", "address"), message: `${entry.title} has no listen-address setting homefleet can write on this host: leave address out (it listens on its own default)` });
+  if (native.port !== undefined && !entry.port) problems.push({ path: at(name, "native", "port"), message: `${entry.title} serves no port homefleet knows` });
+  if (native.port !== undefined && entry.port && native.port !== entry.port.number && !portSettable) {
+    problems.push({ path: at(name, "native", "port"), message: `${entry.title} has no port setting homefleet can write on this host: it listens on ${entry.port.number}` });
+  }
+  if (native.healthCheck && (!entry.port || entry.port.protocol !== "tcp" || entry.noHttpProbe)) {
+    problems.push({ path: at(name, "native", "healthCheck"), message: `${entry.noHttpProbe ?? `${entry.title} serves no HTTP port`}: the deployment checks that its unit is active` });
+  }
+  // homefleet sets these from the keys that say the same thing; a second definition would conflict.
+  const owned: [readonly string[] | undefined, string][] = [
+    [["enable"], "homefleet enables the service"],
+    [host.os === "nixos" ? entry.nixos.portOption : undefined, "set native.port instead"],
+    [host.os === "nixos" ? entry.nixos.addressOption : undefined, "set native.address instead"],
+    [host.os === "nixos" ? entry.nixos.listenOption : undefined, "set native.address and native.port instead"],
+  ];
+  for (const [path, why] of owned) {
+    if (!path) continue;
+    let node: unknown = native.options;
+    for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+    if (node !== undefined) problems.push({ path: at(name, "native", "options", ...path), message: why });
+  }
+  native.dataDirs.forEach((p, i) => {
+    const bad = malformedPath(p);
+    if (bad) problems.push({ path: at(name, "native", "dataDirs", String(i)), message: bad });
+  });
+  native.mounts.forEach((p, i) => {
+    const bad = malformedPath(p);
+    if (bad) problems.push({ path: at(name, "native", "mounts", String(i)), message: bad });
+  });
+  if (stack.database) {
+    if (!entry.database) {
+      problems.push({ path: at(name, "database"), message: `homefleet does not know how ${entry.title} connects to PostgreSQL; give its connection in native.options and leave database out, or run it as a container` });
+    } else {
+      problems.push(...databaseNameChecks(name, stack.database, at));
+      if (entry.database.via === "peer" && stack.database.user !== undefined && stack.database.user !== entry.nixos.user) {
+        problems.push({ path: at(name, "database", "user"), message: `${entry.title} connects over PostgreSQL's socket as its system user ${entry.nixos.user}, by peer authentication: the role must be ${entry.nixos.user} (leave user out)` });
+      }
+    }
+  }
+  if (stack.cache) claim(stack.host, stack.cache.port, at(name, "cache", "port"));
+  const port = native.port ?? entry.port?.number;
+  if (port !== undefined) claim(stack.host, port, at(name, "native", "port"), entry.port?.protocol ?? "tcp");
+  return problems;
+}
+
 /** First and last address of an IPv4 CIDR, as integers. */
 function cidrRange(cidr: string): [number, number] {
   const [base, bits] = cidr.split("/");
@@ -426,6 +502,15 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       problems.push({ path: at(name, "host"), message: `unknown host "${stack.host}" (hosts: ${known || "none"})` });
       continue;
     }
+    if (!stack.container === !stack.native) {
+      problems.push({ path: at(name), message: stack.container ? "give either container or native, not both" : "expected container (a podman container) or native (a service of the host's distribution)" });
+      continue;
+    }
+    if (stack.native) {
+      problems.push(...nativeChecks(name, stack, host, at, claim));
+      continue;
+    }
+    const container = stack.container!;
     const net = networkNames(name, stack.network);
     claimName(stack.host, "network", net.name, name, "name", stack.network.name !== undefined);
     if (stack.network.mode === "bridge") {
@@ -441,28 +526,28 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     }
     if (stack.kind === "litellm" && !stack.litellm) problems.push({ path: at(name, "litellm"), message: "required for kind litellm: declare at least the model list" });
     if (stack.kind !== "litellm" && stack.litellm) problems.push({ path: at(name, "litellm"), message: `only allowed with kind: litellm (kind is ${stack.kind})` });
-    if (stack.kind === "container" && stack.container.port === undefined) problems.push({ path: at(name, "container", "port"), message: "required for kind container: the port the service listens on" });
-    if (stack.kind === "container" && !stack.container.healthCheck) problems.push({ path: at(name, "container", "healthCheck"), message: "required for kind container: the HTTP path that answers when the service is healthy" });
-    const lastSegment = stack.container.image.split("/").pop() ?? "";
-    if (/:latest$/.test(stack.container.image) || !/[:@]/.test(lastSegment)) {
-      problems.push({ path: at(name, "container", "image"), message: `pin the image by tag or digest, not "${stack.container.image}"` });
+    if (stack.kind === "container" && container.port === undefined) problems.push({ path: at(name, "container", "port"), message: "required for kind container: the port the service listens on" });
+    if (stack.kind === "container" && !container.healthCheck) problems.push({ path: at(name, "container", "healthCheck"), message: "required for kind container: the HTTP path that answers when the service is healthy" });
+    const lastSegment = container.image.split("/").pop() ?? "";
+    if (/:latest$/.test(container.image) || !/[:@]/.test(lastSegment)) {
+      problems.push({ path: at(name, "container", "image"), message: `pin the image by tag or digest, not "${container.image}"` });
     }
-    for (const [env, ref] of Object.entries(stack.container.secretEnvironment)) {
+    for (const [env, ref] of Object.entries(container.secretEnvironment)) {
       const where = at(name, "container", "secretEnvironment", env);
       if (ref.startsWith("database.") && !stack.database) problems.push({ path: where, message: `refers to ${ref} but the stack has no database` });
       if (ref.startsWith("cache.") && !stack.cache) problems.push({ path: where, message: `refers to ${ref} but the stack has no cache` });
       if (ref === "litellm.masterKey" && stack.kind !== "litellm") problems.push({ path: where, message: "litellm.masterKey exists only for kind: litellm" });
-      if (env in stack.container.environment) problems.push({ path: where, message: `${env} is also set in container.environment` });
+      if (env in container.environment) problems.push({ path: where, message: `${env} is also set in container.environment` });
     }
     if (stack.database) problems.push(...databaseNameChecks(name, stack.database, at));
-    stack.container.volumes.forEach((v, i) => {
+    container.volumes.forEach((v, i) => {
       const unsafe = unsafeDataDirectory(v.source);
       if (unsafe) problems.push({ path: at(name, "container", "volumes", String(i), "source"), message: unsafe });
     });
     if (stack.cache) claim(stack.host, stack.cache.port, at(name, "cache", "port"));
-    const published = stack.container.publish?.hostPort ?? stack.container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
+    const published = container.publish?.hostPort ?? container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
     if (published !== undefined) claim(stack.host, published, at(name, "container", "publish", "hostPort"));
-    stack.container.ports.forEach((p, i) => {
+    container.ports.forEach((p, i) => {
       const where = at(name, "container", "ports", String(i));
       // With the host's network the container's sockets are the host's: podman publishes nothing.
       if (stack.network.mode === "host") problems.push({ path: where, message: "network.mode host publishes no ports (the container listens on the host's ports directly): use a bridge network" });
@@ -531,6 +616,7 @@ function proxyProblems(hosts: Readonly<Record<string, HostConfig>>, stacks: Read
         const target = stacks[v.upstream.stack];
         if (!target) problems.push({ path: `${path}.upstream.stack`, message: `unknown stack "${v.upstream.stack}" (stacks: ${Object.keys(stacks).sort().join(", ") || "none"})` });
         else if (target.host !== hostName) problems.push({ path: `${path}.upstream.stack`, message: `stack ${v.upstream.stack} runs on host ${target.host}: a proxy forwards to the stacks of its own host (give url: to reach another host)` });
+        else if (target.native && NATIVE_CATALOGUE[target.native.service].port?.protocol !== "tcp") problems.push({ path: `${path}.upstream.stack`, message: `stack ${v.upstream.stack} runs ${NATIVE_CATALOGUE[target.native.service].title}, which serves no HTTP port to forward to` });
       }
     }
   }
@@ -550,8 +636,8 @@ function linkChecks(stacks: Record<string, StackConfig>): ConfigProblem[] {
   for (const [name, stack] of Object.entries(stacks)) {
     const seen = new Set<string>();
     const taken = new Map<string, string>();
-    for (const env of Object.keys(stack.container.environment)) taken.set(env, "container.environment");
-    for (const env of Object.keys(stack.container.secretEnvironment)) taken.set(env, "container.secretEnvironment");
+    for (const env of Object.keys(stack.container?.environment ?? {})) taken.set(env, "container.environment");
+    for (const env of Object.keys(stack.container?.secretEnvironment ?? {})) taken.set(env, "container.secretEnvironment");
     stack.links.forEach((link, i) => {
       const where = at(name, "links", String(i), "stack");
       const target = stacks[link.stack];
@@ -560,6 +646,7 @@ function linkChecks(stacks: Record<string, StackConfig>): ConfigProblem[] {
         return;
       }
       if (link.stack === name) return void problems.push({ path: where, message: "a stack cannot link to itself: its container reaches its own ports on localhost" });
+      if (target.native) return void problems.push({ path: where, message: `stack ${link.stack} is a native service on the host, with no bridge to join: reach it at its address on the host (the bridge gateway from inside the container)` });
       if (target.host !== stack.host) {
         return void problems.push({ path: where, message: `stack ${link.stack} runs on host ${target.host}, this stack on ${stack.host}: a link joins a bridge, which exists on one host only; reach ${link.stack} at a published address instead` });
       }
@@ -635,7 +722,7 @@ function secretConfigReferences(hosts: Record<string, HostConfig>, stacks: Recor
   }
   for (const [name, stack] of Object.entries(stacks)) {
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:stacks`, [name, ...path]);
-    for (const [env, ref] of Object.entries(stack.container.secretEnvironment)) {
+    for (const [env, ref] of Object.entries(stack.container?.secretEnvironment ?? {})) {
       if (ref.startsWith("config:")) refs.push({ key: ref.slice("config:".length), path: at("container", "secretEnvironment", env) });
     }
     stack.litellm?.models.forEach((m, i) => {

@@ -34,13 +34,17 @@ export function monitoringChecks(hosts: Record<string, HostConfig>, stacks: Reco
     if (stack.litellm?.prometheusMetrics && stack.kind !== "litellm") problems.push({ path: `${at}.litellm.prometheusMetrics`, message: "only for kind: litellm" });
     if (stack.litellm?.prometheusMetrics && stack.metrics) problems.push({ path: `${at}.metrics`, message: "litellm.prometheusMetrics scrapes LiteLLM's /metrics/ already: give one of them" });
     const m = stack.metrics;
+    if (m && !stack.container) {
+      problems.push({ path: `${at}.metrics`, message: "a native service's metrics are scraped as homefleet:monitoring.scrapeTargets (or hosts.<h>.exporters); metrics is for a container's own endpoint" });
+      continue;
+    }
     if (m?.port !== undefined) {
-      const main = stack.container.port ?? (stack.kind === "litellm" ? 4000 : undefined);
-      const further = stack.container.ports.filter((p) => p.protocol === "tcp").map((p) => p.container);
+      const main = stack.container!.port ?? (stack.kind === "litellm" ? 4000 : undefined);
+      const further = stack.container!.ports.filter((p) => p.protocol === "tcp").map((p) => p.container);
       if (m.port !== main && !further.includes(m.port)) {
         problems.push({ path: `${at}.metrics.port`, message: `${m.port} is neither the container's main port (${main ?? "none"}) nor a TCP port of container.ports (${further.join(", ") || "none"}): Prometheus reaches only published ports` });
       }
-    } else if (m && stack.container.port === undefined && stack.kind !== "litellm") {
+    } else if (m && stack.container!.port === undefined && stack.kind !== "litellm") {
       problems.push({ path: `${at}.metrics.port`, message: "required: the container has no main port (container.port)" });
     }
   }
@@ -74,6 +78,12 @@ export function monitoringChecks(hosts: Record<string, HostConfig>, stacks: Reco
       problems.push({ path: `${mon}.grafana.host`, message: `Grafana runs on the Prometheus host (${monitoring.prometheusHost}): Prometheus listens on its loopback only, so Grafana elsewhere could not query it` });
     } else if (hosts[host].os !== "nixos") {
       problems.push({ path: `${mon}.grafana`, message: `Grafana is not packaged for Debian bookworm, and ${host} is a plain systemd host: run Prometheus (and Grafana) on a NixOS host, or install Grafana yourself and leave this key out` });
+    }
+    // One services.grafana per host: the provisioned one, or a native stack's, not both.
+    for (const [name, stack] of Object.entries(stacks)) {
+      if (stack.native?.service === "grafana" && stack.host === host) {
+        problems.push({ path: `homefleet:stacks.${name}.native.service`, message: `${mon}.grafana runs Grafana on ${host} already (with the Prometheus datasource and the stacks' dashboards): leave out this stack, or monitoring.grafana` });
+      }
     }
   }
   return problems;

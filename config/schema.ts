@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { calendarProblem } from "./calendar";
+import { isSecretReference, NATIVE_SERVICES, SECRET_OPTION_KEY } from "../model/nativeCatalogue";
 // zod compiles a parser per object schema with `new Function` on its first parse, which pays off
 // only for many parses in one process: homefleet parses a stack file once per run, and compiling
 // them (not covered by the CLI's code cache) cost more than it saved: the first parse of the
@@ -723,13 +724,69 @@ export const StackMetricsSchema = z.strictObject({
   path: metricsPath.default("/metrics"),
 });
 
+/** A JSON value under a secret-named key that is neither a path nor a reference: the secret itself. */
+function plaintextSecret(value: unknown, path: string[] = []): string[] | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = plaintextSecret(value[i], [...path, String(i)]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    if (SECRET_OPTION_KEY.test(key) && typeof v === "string" && !isSecretReference(v)) return [...path, key];
+    const found = plaintextSecret(v, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * A service the host's distribution runs (`homefleet:stacks.<s>.native`): a nixpkgs module on
+ * NixOS, a Debian package on a plain systemd host (model/nativeCatalogue.ts lists them), with
+ * homefleet's ordering, backups, monitoring and review applied to its units.
+ */
+export const NativeSchema = z.strictObject({
+  service: z.enum(NATIVE_SERVICES as [string, ...string[]], { error: `expected one of the services homefleet runs natively: ${NATIVE_SERVICES.join(", ")}` }),
+  /**
+   * The module's own options (NixOS only), written under `services.<module>` after homefleet's:
+   * JSON values. A key named like a password, secret or token must hold a file path or a reference
+   * (`$__file{...}`, `!secret ...`), never the secret: the Nix store is world-readable.
+   */
+  options: z
+    .record(z.string(), z.json())
+    .default({})
+    .superRefine((options, ctx) => {
+      const found = plaintextSecret(options);
+      if (found) ctx.addIssue({ code: "custom", path: found, message: "holds a secret in clear, which would be written into the world-readable Nix store: give the path of a file the service reads (its ...File option, or $__file{PATH})", params: { hideValue: true } });
+    }),
+  /** The port it listens on. Default: the service's own (Grafana 3000, Home Assistant 8123, ...). */
+  port: port().optional(),
+  /** The address it listens on, where the module has an option for it. Default 127.0.0.1 there. */
+  address: ipv4.optional(),
+  /** HTTP path probed on the port; default the service's known health path, if it serves plain HTTP. */
+  healthCheck: HealthCheckSchema.optional(),
+  /** State directories besides the service's own (e.g. shares, media), archived nightly unless backup is false. */
+  dataDirs: z.array(absolutePath).default([]),
+  /** Archive the data directories nightly (the service's own and dataDirs). */
+  backup: z.boolean().default(true),
+  /** Paths whose filesystems must be mounted before the service starts (RequiresMountsFor=); dataDirs are added. */
+  mounts: z.array(absolutePath).default([]),
+  memoryMax: byteSize.optional(),
+  cpuQuota: z.string().regex(/^[1-9][0-9]{0,4}%$/, { error: "expected a percentage such as 150%" }).optional(),
+});
+
 export const StackSchema = z.strictObject({
   /** The host (a key of `homefleet:hosts`) this stack runs on. */
   host: z.string().min(1),
   /** `litellm` fills in the LiteLLM image defaults, port 4000, readiness health check and config file. */
   kind: z.enum(["container", "litellm"]).default("container"),
   network: NetworkSchema.default({ mode: "bridge" }),
-  container: ContainerSchema,
+  /** A podman container; give exactly one of container and native. */
+  container: ContainerSchema.optional(),
+  /** A service of the host's distribution instead of a container (a nixpkgs module or a Debian package). */
+  native: NativeSchema.optional(),
   /** A database and role on the host's PostgreSQL. Omit for none. */
   database: DatabaseSchema.optional(),
   /** A Redis instance of the stack's own. Omit for none. */
@@ -821,6 +878,7 @@ export type RuleTestConfig = z.infer<typeof RuleTestSchema>;
 export type GrafanaConfig = z.infer<typeof GrafanaSchema>;
 export type PackagedExporter = (typeof PACKAGED_EXPORTERS)[number];
 export type ContainerConfig = z.infer<typeof ContainerSchema>;
+export type NativeConfig = z.infer<typeof NativeSchema>;
 export type CacheConfig = z.infer<typeof CacheSchema>;
 export type LiteLLMConfig = z.infer<typeof LiteLLMSchema>;
 export type LiteLLMModelConfig = z.infer<typeof LiteLLMModelSchema>;

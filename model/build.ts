@@ -5,7 +5,7 @@
  */
 import type { FleetConfig } from "../config/load";
 import { ConfigError } from "../config/load";
-import { bridgeGateway, databaseNames, linkAddress, linkEnvPrefix, networkNames } from "../config/reserved";
+import { bridgeGateway, linkAddress, linkEnvPrefix, networkNames } from "../config/reserved";
 import type { HostConfig, StackConfig } from "../config/schema";
 import { buildLiteLLMDocument, LITELLM_PORT, LITELLM_READINESS_PATH } from "./litellm";
 import { buildAlertmanager, buildPrometheus } from "./monitoring";
@@ -33,6 +33,8 @@ import type {
   StackModel,
 } from "./specs";
 import { anchorInterface } from "./specs";
+import { buildNativeStack } from "./native";
+import { databaseRoleUnit, stackStores } from "./stores";
 import { hardening } from "./hardening";
 
 /** Debian bookworm ships PostgreSQL 15; NixOS 25.05 defaults new systems to 16. */
@@ -75,35 +77,9 @@ function bridgeUnit(stack: string, net: NetworkSpec): ServiceUnitSpec {
   };
 }
 
-/**
- * A stack's database and role on the host's PostgreSQL: nixpkgs' ensureUsers cannot set
- * passwords, so one script for both flavours keeps them identical. The root-only password file
- * reaches the postgres user as a credential, never as an argument.
- */
-function databaseRoleUnit(stack: string, db: DatabaseSpec, server: string, port: number): ServiceUnitSpec {
-  return {
-    name: serviceName(units.databaseRole(stack)),
-    stack,
-    description: `homefleet PostgreSQL database ${db.name} for stack ${stack}`,
-    summary: `database ${db.name} and role ${db.user} of stack ${stack}`,
-    why: [],
-    type: "oneshot",
-    remainAfterExit: true,
-    user: "postgres",
-    group: "postgres",
-    credentials: [{ name: "password", path: db.passwordFile }],
-    execStart: [{ program: { script: "homefleet-postgresql-role" }, args: [db.name, db.user, String(port)] }],
-    after: [server],
-    requires: [server],
-    partOf: [server],
-    wantedBy: ["multi-user.target"],
-    hardening: hardening.postgresClient,
-  };
-}
-
 /** The port a stack's container listens on inside its network (what a linked container connects to). */
 function containerPortOf(stack: StackConfig): number {
-  return stack.container.port ?? LITELLM_PORT;
+  return stack.container!.port ?? LITELLM_PORT;
 }
 
 /** The address containers use to reach host services: the bridge gateway, or loopback on host networking. */
@@ -112,6 +88,8 @@ function hostServiceAddress(network: NetworkSpec): string {
 }
 
 function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
+  if (stack.native) return buildNativeStack(name, stack, host, os, pgVersion);
+  const containerConfig = stack.container!;
   const linkedTo = Object.values(allStacks).some((other) => other.links.some((l) => l.stack === name));
   const network = buildNetwork(name, stack, linkedTo);
   const serviceAddress = hostServiceAddress(network);
@@ -125,47 +103,11 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   if (network.mode === "bridge") requires.push(units.network(name));
   const wants: string[] = [];
 
-  let database: DatabaseSpec | undefined;
-  if (stack.database) {
-    const names = databaseNames(name, stack.database);
-    const passwordSecret = `${name}/database-password`;
-    generated.push({ id: passwordSecret, description: `PostgreSQL password of role ${names.user} (stack ${name})`, length: 32 });
-    database = {
-      name: names.name,
-      user: names.user,
-      passwordSecret,
-      passwordFile: secretPaths.databasePassword(name),
-      clientCidrs: network.mode === "bridge" ? ["127.0.0.1/32", network.subnet as string] : ["127.0.0.1/32"],
-    };
-    secretFiles.push({ path: database.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    wants.push(units.databaseRole(name));
-  }
-
-  let cache: CacheSpec | undefined;
-  if (stack.cache) {
-    const passwordSecret = `${name}/cache-password`;
-    generated.push({ id: passwordSecret, description: `Redis password (stack ${name})`, length: 32 });
-    cache = {
-      name,
-      port: stack.cache.port,
-      bind: network.mode === "bridge" ? ["127.0.0.1", network.gateway as string] : ["127.0.0.1"],
-      maxMemory: stack.cache.maxMemory,
-      maxMemoryPolicy: stack.cache.maxMemoryPolicy,
-      appendOnly: stack.cache.appendOnly,
-      appendFsync: stack.cache.appendFsync,
-      save: stack.cache.save,
-      passwordSecret,
-      passwordFile: secretPaths.cachePassword(name),
-      authConfFile: secretPaths.cacheAuthConf(name),
-    };
-    // NixOS's redis module and the backup job read a raw password file; Debian's redis-server reads a config include.
-    secretFiles.push({ path: cache.passwordFile, owner: "root", group: "root", mode: "0400", format: "raw", entries: [{ name: "password", parts: [{ secret: passwordSecret }] }] });
-    if (os === "systemd") {
-      secretFiles.push({ path: cache.authConfFile, owner: "root", group: "root", mode: "0400", format: "redis-conf", entries: [{ name: "requirepass", parts: [{ secret: passwordSecret }] }] });
-    }
-    secretFiles.push({ path: secretPaths.redisExporterEnv(name), owner: "root", group: "root", mode: "0400", format: "env", entries: [{ name: "REDIS_PASSWORD", parts: [{ secret: passwordSecret }] }] });
-    wants.push(units.cache(name));
-  }
+  const stores = stackStores(name, stack, os, network);
+  const { database, cache } = stores;
+  generated.push(...stores.generated);
+  secretFiles.push(...stores.secretFiles);
+  wants.push(...stores.wants);
 
   const secretValue = (ref: string): SecretPart[] => {
     switch (ref) {
@@ -187,7 +129,7 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     }
   };
 
-  const secretEnv: Record<string, string> = { ...stack.container.secretEnvironment };
+  const secretEnv: Record<string, string> = { ...containerConfig.secretEnvironment };
   let litellmConfig: StackModel["litellmConfig"];
   const configMounts: ContainerSpec["configMounts"][number][] = [];
   const configSecrets = new Set<string>();
@@ -210,17 +152,17 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   if (environmentFile) secretFiles.push({ path: environmentFile, owner: "root", group: "root", mode: "0400", format: "env", entries: envEntries });
 
   const containerPort = containerPortOf(stack);
-  const publishPort = stack.container.publish?.hostPort ?? containerPort;
-  const publishAddress = stack.container.publish?.address ?? "127.0.0.1";
-  const healthPath = stack.container.healthCheck?.path ?? LITELLM_READINESS_PATH;
+  const publishPort = containerConfig.publish?.hostPort ?? containerPort;
+  const publishAddress = containerConfig.publish?.address ?? "127.0.0.1";
+  const healthPath = containerConfig.healthCheck?.path ?? LITELLM_READINESS_PATH;
   const probeAddress = publishAddress === "0.0.0.0" ? "127.0.0.1" : publishAddress;
   const health = {
     url: `http://${probeAddress}:${publishPort}${healthPath}`,
-    timeoutSec: stack.container.healthCheck?.timeoutSec ?? 180,
-    intervalSec: stack.container.healthCheck?.intervalSec ?? 5,
+    timeoutSec: containerConfig.healthCheck?.timeoutSec ?? 180,
+    intervalSec: containerConfig.healthCheck?.intervalSec ?? 5,
   };
-  const command = stack.container.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
-  const environment = { ...stack.container.environment };
+  const command = containerConfig.command ?? (stack.kind === "litellm" ? ["--config", "/app/config.yaml", "--port", String(containerPort)] : []);
+  const environment = { ...containerConfig.environment };
   // Links: the container joins each linked stack's bridge and reaches its container at the fixed
   // address there, by name through /etc/hosts or by the <PREFIX>_HOST/_PORT variables. It starts
   // after that container and wants it (a restart of the target does not stop this one), and it
@@ -242,12 +184,12 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
   const published = network.mode === "bridge"
     ? [
         { address: publishAddress, hostPort: publishPort, containerPort, protocol: "tcp" as const },
-        ...stack.container.ports.map((p) => ({ address: p.address, hostPort: p.hostPort ?? p.container, containerPort: p.container, protocol: p.protocol })),
+        ...containerConfig.ports.map((p) => ({ address: p.address, hostPort: p.hostPort ?? p.container, containerPort: p.container, protocol: p.protocol })),
       ]
     : [];
   const container: ContainerSpec = {
     name,
-    image: stack.container.image,
+    image: containerConfig.image,
     command,
     containerPort,
     publishAddress,
@@ -255,16 +197,16 @@ function buildStack(name: string, stack: StackConfig, host: HostConfig, os: Host
     published,
     networks,
     hostEntries,
-    devices: stack.container.devices,
+    devices: containerConfig.devices,
     environment,
     environmentFile,
-    volumes: stack.container.volumes,
-    requiresMountsFor: [...new Set(stack.container.volumes.map((v) => v.source))].sort(),
+    volumes: containerConfig.volumes,
+    requiresMountsFor: [...new Set(containerConfig.volumes.map((v) => v.source))].sort(),
     configMounts,
-    memoryMax: stack.container.memoryMax,
-    cpuQuota: stack.container.cpuQuota,
-    restartPolicy: stack.container.restart.policy,
-    restartDelaySec: stack.container.restart.delaySec,
+    memoryMax: containerConfig.memoryMax,
+    cpuQuota: containerConfig.cpuQuota,
+    restartPolicy: containerConfig.restart.policy,
+    restartDelaySec: containerConfig.restart.delaySec,
     health,
     requires,
     wants,
@@ -417,6 +359,8 @@ export function buildFleetModel(config: FleetConfig): FleetModel {
             // The packaged exporters run on request (config refuses one Debian does not package).
             ...(host.exporters ?? []).map((e) => EXPORTER_CATALOG[e].debian as string),
             ...(config.monitoring?.prometheusHost === hostName ? ["prometheus"] : []),
+            // The Debian packages of the host's native services.
+            ...new Set(stacks.flatMap((s) => (s.native?.package ? [s.native.package] : []))),
           ].sort()
         : [];
     hosts.push({

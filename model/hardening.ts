@@ -82,6 +82,19 @@ export const hardening = {
   } as HardeningDirectives,
 
   /**
+   * The nightly archive of a native service's data directories: owned by the service's own user
+   * (0700, e.g. /var/lib/hass), so it reads them with CAP_DAC_READ_SEARCH and nothing else.
+   */
+  nativeArchive: {
+    ...BASE,
+    PrivateNetwork: "yes",
+    IPAddressDeny: "any",
+    RemoveIPC: "yes",
+    CapabilityBoundingSet: "CAP_DAC_READ_SEARCH",
+    AmbientCapabilities: "CAP_DAC_READ_SEARCH",
+  } as HardeningDirectives,
+
+  /**
    * A scheduled job that asked for the network (`jobs.<name>.network`): IPv4 and IPv6 sockets,
    * nothing else beyond the base. A job without it gets `localOnly`.
    */

@@ -9,7 +9,7 @@
 import { isLoopback } from "./operations";
 import { bridgeOrdering, configPaths, debianPaths, units } from "./paths";
 import { compareText } from "./textOrder";
-import type { HostModel, HostUnitSpec, ServiceUnitSpec, StackModel } from "./specs";
+import type { HostModel, HostUnitSpec, NativeServiceSpec, ServiceUnitSpec, StackModel } from "./specs";
 
 type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
 
@@ -77,7 +77,11 @@ function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnit
       }),
     );
   }
-  const c = stack.container;
+  if (stack.native) {
+    result.push(...nativeUnits(host, stack.name, stack.native));
+    return result;
+  }
+  const c = stack.container!;
   const name = units.container(stack.name);
   // The image is pulled when the unit starts: after the network is online (NixOS' oci-containers orders that itself).
   const online = host.os === "systemd" ? ["network-online.target"] : [];
@@ -98,6 +102,41 @@ function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnit
     }),
   );
   return result;
+}
+
+/**
+ * The units of a native service: the distribution's, with homefleet's ordering (after the stack's
+ * database role and cache), mounts and limits in a drop-in of each service unit (Debian) or in
+ * the module's systemd.services entry (NixOS). A timer-driven oneshot is not started itself.
+ */
+function nativeUnits(host: Omit<HostModel, "units">, stack: string, native: NativeServiceSpec): HostUnitSpec[] {
+  const credentialUnit = nativeServiceUnits(native)[0];
+  return native.units.map((u) => {
+    const service = u.name.endsWith(".service");
+    const main = u.name === credentialUnit;
+    return unit({
+      name: u.name,
+      source: "distribution",
+      stack,
+      after: service ? [...native.after] : [],
+      wants: service ? [...native.wants] : [],
+      start: u.start,
+      reads: service ? onDebian(host, nativeDropInNeeded(native) && debianPaths.dropIn(u.name)) : [],
+      secretFiles: service && main ? native.credentials.map((c) => c.path) : [],
+      ...(service && native.memoryMax ? { memoryMax: native.memoryMax } : {}),
+      ...(service && native.cpuQuota ? { cpuQuota: native.cpuQuota } : {}),
+    });
+  });
+}
+
+/** The service units of a native service (not its timer), the first the one that receives the credentials. */
+export function nativeServiceUnits(native: NativeServiceSpec): string[] {
+  return native.units.filter((u) => u.name.endsWith(".service")).map((u) => u.name);
+}
+
+/** Whether homefleet has anything to say to a native service's units (else no drop-in is written). */
+export function nativeDropInNeeded(native: NativeServiceSpec): boolean {
+  return native.after.length > 0 || native.requiresMountsFor.length > 0 || native.credentials.length > 0 || !!native.memoryMax || !!native.cpuQuota;
 }
 
 /** Packaged units homefleet configures: PostgreSQL, the exporters, Prometheus and Alertmanager. */

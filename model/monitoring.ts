@@ -13,7 +13,10 @@ export interface MonitoredHost {
   readonly name: string;
   readonly address: string;
   readonly operations: HostOperations;
-  readonly stacks: readonly Pick<StackModel, "name" | "kind" | "metrics">[];
+  readonly stacks: readonly (Pick<StackModel, "name" | "kind" | "metrics"> & {
+    /** Its native service, whose units the alert rules watch as homefleet's. */
+    readonly native?: { readonly units: readonly { readonly name: string; readonly start: boolean }[] };
+  })[];
 }
 
 
@@ -144,7 +147,11 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
     scrapeConfigs.push({ job_name: t.job, ...(t.scheme === "https" ? { scheme: "https" } : {}), metrics_path: t.path, static_configs: [{ targets: [t.address], labels: { host: t.host } }] });
   }
   const alertmanagers = monitoring.alertmanager ? [`${ALERTMANAGER.address}:${ALERTMANAGER.port}`] : [];
-  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers, extraTargets, userRuleGroups: userRuleGroups(monitoring) };
+  const native = hosts.flatMap((h) => (h.stacks ?? []).flatMap((s) => s.native?.units ?? []));
+  const nativeUnits = native.length
+    ? { all: [...new Set(native.map((u) => u.name))].sort(), started: [...new Set(native.filter((u) => u.start).map((u) => u.name))].sort() }
+    : undefined;
+  return { scrapeInterval: monitoring.scrapeInterval, retention: monitoring.retention, listenAddress: "127.0.0.1", port: 9090, scrapeConfigs, unreachable, alertmanagers, extraTargets, userRuleGroups: userRuleGroups(monitoring), ...(nativeUnits ? { nativeUnits } : {}) };
 }
 
 /**

@@ -158,8 +158,9 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
 
   // A container's writable volumes are its state: archived nightly unless declared ephemeral.
   for (const s of stacks) {
-    // A volume carried by a restic repository (volumes[].repository) is that repository's to back up.
-    const sources = [...new Set(s.container.volumes.filter((v) => !v.readOnly && !v.ephemeral && !v.repository).map((v) => v.source))].sort();
+    // A native service's data directories are its state, as a container's volumes are; a volume
+    // carried by a restic repository (volumes[].repository) is that repository's to back up.
+    const sources = s.native ? [...s.native.dataDirs] : [...new Set(s.container!.volumes.filter((v) => !v.readOnly && !v.ephemeral && !v.repository).map((v) => v.source))].sort();
     if (!sources.length) continue;
     const name = volumesBackupJob(s.name);
     const dest = `${b.dir}/volumes-${s.name}`;
@@ -168,14 +169,14 @@ function backupUnits(hostName: string, host: HostConfig, os: HostOs, stacks: rea
     services.push({
       name,
       stack: s.name,
-      description: `homefleet: archive of stack ${s.name}'s volumes`,
-      why: ["A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
+      description: `homefleet: archive of stack ${s.name}'s ${s.native ? "data directories" : "volumes"}`,
+      why: [s.native ? `The data directories of ${s.native.title} hold its state: archived nightly, root-only, like the dumps.` : "A container's writable volumes hold its state: archived nightly, root-only, like the dumps."],
       type: "oneshot",
       ...jobDirectory(dest),
       execStart: [{ program: { script: "homefleet-backup-config" }, args: [dest, retention, `volumes-${s.name}`, "volumes", ...sources] }],
       requiresMountsFor: [b.dir, ...sources],
       service: { Nice: 10, IOSchedulingClass: "idle" },
-      hardening: hardening.localOnly,
+      hardening: s.native ? hardening.nativeArchive : hardening.localOnly,
     });
     unplaced.push({ name, description: `homefleet: nightly archive of ${s.name}'s volumes`, persistent: true, randomizedDelaySec: b.randomizedDelaySec, configPath: schedulePath, earliest: minutesOf(b.schedule.config) });
     dumpUnits.push(`${name}.service`);
@@ -507,7 +508,11 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
       exporters.push({ kind: "redis", address, port, stack: s.name });
       redisExporters.push(redisExporterUnit(s, address, port));
     });
-  const probes = stacks.map((s) => ({ stack: s.name, kind: s.kind, url: s.container.health.url }));
+  // Every HTTP health endpoint: each container's, and each native service's that serves one.
+  const probes = stacks.flatMap((s) => {
+    const url = s.container ? s.container.health.url : s.native?.health?.url;
+    return url ? [{ stack: s.name, kind: s.kind, url }] : [];
+  });
   const timers = [...backups.timers, ...placedBackups, ...certs.timers, ...jobs.map((j) => j.timer)];
   const calendarOf = (job: string) => timers.find((t) => t.name === job)!.onCalendar;
   const repositoryCheck = (name: string) => {

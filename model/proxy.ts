@@ -17,9 +17,10 @@ export function buildProxy(host: HostConfig, stacks: readonly StackModel[]): Pro
     .map((name) => {
       const v = proxy.vhosts[name];
       const target = "stack" in v.upstream ? v.upstream.stack : undefined;
-      const c = target === undefined ? undefined : stacks.find((s) => s.name === target)!.container;
-      // nginx on the host reaches a stack where it is published (0.0.0.0 includes loopback).
-      const upstream = c ? `http://${c.publishAddress === "0.0.0.0" ? "127.0.0.1" : c.publishAddress}:${c.publishPort}` : (v.upstream as { url: string }).url.replace(/\/$/, "");
+      const s = target === undefined ? undefined : stacks.find((x) => x.name === target)!;
+      // nginx on the host reaches a stack where it is published, a native service where it listens (0.0.0.0 includes loopback).
+      const at = s?.container ? { address: s.container.publishAddress, port: s.container.publishPort } : s?.native?.listen;
+      const upstream = at ? `http://${at.address === "0.0.0.0" ? "127.0.0.1" : at.address}:${at.port}` : (v.upstream as { url: string }).url.replace(/\/$/, "");
       const files = certificatePaths(v.certificate);
       return {
         name,

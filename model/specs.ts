@@ -37,7 +37,7 @@ export interface SecretFileSpec {
 }
 
 export interface NetworkSpec {
-  readonly mode: "bridge" | "host";
+  readonly mode: "bridge" | "host" | "none";
   readonly name: string;
   readonly subnet?: string;
   readonly gateway?: string;
@@ -144,6 +144,8 @@ export interface DatabaseSpec {
   readonly passwordFile: string;
   /** Client addresses allowed to log in with scram-sha-256. */
   readonly clientCidrs: readonly string[];
+  /** The role also logs in over the Unix socket by peer authentication (a native service whose system user is the role). */
+  readonly localPeer?: boolean;
 }
 
 export interface CacheSpec {
@@ -162,12 +164,55 @@ export interface CacheSpec {
   readonly authConfFile: string;
 }
 
+/**
+ * A service of the host's distribution that a stack runs instead of a container: a nixpkgs module
+ * (NixOS) or a Debian package (plain systemd), whose units homefleet orders, limits, backs up,
+ * monitors and reviews without writing them (model/nativeCatalogue.ts).
+ */
+export interface NativeServiceSpec {
+  /** The catalogue name, e.g. `grafana`. */
+  readonly service: string;
+  readonly title: string;
+  /** The unit the health gate and the review treat as the service (its timer, for a timer-driven service). */
+  readonly unit: string;
+  /** Every unit of the service on this flavour, the main one first; `start`: enabled and started by a deployment. */
+  readonly units: readonly { readonly name: string; readonly start: boolean }[];
+  /** NixOS: the module's option path, e.g. `services.grafana`. */
+  readonly module?: readonly string[];
+  /**
+   * NixOS: the values written under the module path, homefleet's first (enable, port, address,
+   * database), then the config's options merged over them. JSON values only.
+   */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** NixOS: options that take a package function, as `<option> = ps: [ ps.<name> ... ]`. */
+  readonly packageFunctions: Readonly<Record<string, readonly string[]>>;
+  /** Debian: the package that provides the units (installed by the deployment). */
+  readonly package?: string;
+  /** Where it listens, when it serves a port. */
+  readonly listen?: { readonly address: string; readonly port: number; readonly protocol: "tcp" | "udp" };
+  readonly health?: { readonly url: string; readonly timeoutSec: number; readonly intervalSec: number };
+  /** Directories archived nightly (its state and the config's dataDirs); empty when backup is off. */
+  readonly dataDirs: readonly string[];
+  /** RequiresMountsFor= of its service units (the config's mounts and dataDirs). */
+  readonly requiresMountsFor: readonly string[];
+  /** Units its service units start after and want (the stack's database role, its cache). */
+  readonly after: readonly string[];
+  readonly wants: readonly string[];
+  /** LoadCredential= of its main service unit (the database password). */
+  readonly credentials: readonly { readonly name: string; readonly path: string }[];
+  readonly memoryMax?: string;
+  readonly cpuQuota?: string;
+}
+
 export interface StackModel {
   readonly name: string;
   readonly host: string;
   readonly kind: "container" | "litellm";
+  /** A native stack has no network of its own (mode `none`): it runs on the host's. */
   readonly network: NetworkSpec;
-  readonly container: ContainerSpec;
+  /** Exactly one of container and native. */
+  readonly container?: ContainerSpec;
+  readonly native?: NativeServiceSpec;
   readonly database?: DatabaseSpec;
   readonly cache?: CacheSpec;
   /** LiteLLM's config.yaml as data, and where it lives on the host (secrets as `os.environ/NAME`). */
@@ -499,6 +544,11 @@ export interface PrometheusSpec {
   readonly extraTargets: readonly ScrapeTargetSpec[];
   /** The user's alert rule groups (homefleet:monitoring.rules), rendered into their own file; empty without any. */
   readonly userRuleGroups: readonly UserRuleGroupSpec[];
+  /**
+   * The fleet's native services' units, which the alert rules treat as homefleet's own
+   * (HomefleetUnitFailed; HomefleetUnitInactive for those a deployment starts). Absent without any.
+   */
+  readonly nativeUnits?: { readonly all: readonly string[]; readonly started: readonly string[] };
 }
 
 /** One target Prometheus scrapes that is not one of homefleet's exporters. */

@@ -65,6 +65,8 @@ export function litellmFingerprint(config: LiteLLMConfig): string {
 export function releaseOf(config: FleetConfig, packages: Readonly<Record<string, readonly string[]>>): Omit<Release, "hosts"> {
   const stacks: Record<string, StackRelease> = {};
   for (const [name, stack] of Object.entries(config.stacks)) {
+    // A native service's version is the distribution's: its Debian package is among the packages.
+    if (!stack.container) continue;
     stacks[name] = { host: stack.host, image: stack.container.image, ...(stack.litellm ? { litellm: litellmFingerprint(stack.litellm) } : {}) };
   }
   return { stacks, packages };

@@ -216,6 +216,7 @@ function checkPorts(host: HostModel, emit: Emit): void {
     }
   }
   for (const s of host.stacks) {
+    if (!s.container) continue;
     if (s.network.mode === "bridge" && s.container.publishAddress !== "127.0.0.1") {
       emit("published-not-loopback", "warning", stackPath(s.name, "container", "publish", "address"), `${s.name} publishes port ${s.container.publishPort} on ${s.container.publishAddress}`, "Published ports belong on loopback, behind a reverse proxy; a published port bypasses the NixOS firewall.", "Publish on 127.0.0.1 and put a reverse proxy in front.");
     }
@@ -297,20 +298,26 @@ function checkCoverage(host: HostModel, monitored: boolean, alerts: ReadonlySet<
         emit("backup-coverage", "warning", stackPath(s.name, "cache"), `Redis backups of ${s.name} have no freshness alert`, "A backup that silently stops is found on the day it is needed.", "Set homefleet:monitoring.prometheusHost.");
       }
     }
-    s.container.volumes.forEach((v, i) => {
+    const container = s.container;
+    container?.volumes.forEach((v, i) => {
       // Archived nightly and also in a repository's paths: the archive is a second copy in backup.dir.
       const carrier = !v.readOnly && !v.ephemeral && !v.repository ? repositories.find((r) => r.saves.some((p) => pathWithin(v.source, p))) : undefined;
       if (carrier) {
         emit("backup-coverage", "info", stackPath(s.name, "container", "volumes", String(i)), `${v.source} is archived nightly into backup.dir and is also backed up by restic repository ${carrier.repository}`, "A volume a repository already carries, archived again, fills backup.dir with a second copy of it every night.", `Set repository: ${carrier.repository} on the volume to leave it to the repository alone.`);
       }
       if (v.ephemeral || (v.readOnly && !v.repository)) return;
-      const engine = liveDatabase(s.container.image, v.target);
+      const engine = liveDatabase(container.image, v.target);
       if (!engine) return;
       // A repository's restic reads the files while the container writes them, like the archive.
       const copied = v.repository ? `backed up by restic repository ${v.repository}` : "archived";
       emit("volume-live-database", "warning", stackPath(s.name, "container", "volumes", String(i)), `${v.source} holds ${engine} files, ${copied} while the container runs`, "A database's files copied while it writes are rarely a consistent snapshot: the restore may not start, or may lose the last writes.", `Keep the data in database: (PostgreSQL, dumped with pg_dump), or dump it with the database's own tool into another volume and mark this one ephemeral: true${v.repository ? ` (and leave its directory out of the repository's paths, or exclude it)` : ""}.`);
     });
     const probed = host.operations.probes.some((p) => p.stack === s.name);
+    // A native service without an HTTP endpoint (Samba, Avahi, sanoid) is watched by its units' state.
+    if (s.native && !s.native.health) {
+      if (!hasAlert("HomefleetUnitFailed")) emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} (${s.native.title}) serves no HTTP health endpoint and no alert evaluates its units' state`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (the node exporter reports every unit's state).");
+      continue;
+    }
     if (!probed || !hasAlert("HealthEndpointFailing")) {
       emit("monitoring-coverage", "warning", stackPath(s.name), `${s.name} is ${probed ? "probed" : "not probed"} but no alert evaluates its health endpoint`, "Every service needs an exporter or a probe, and an alert, or its failure goes unnoticed.", "Set homefleet:monitoring.prometheusHost (and make this host's exporters reachable from it).");
     }
@@ -375,7 +382,7 @@ function checkLiteLLM(host: HostModel, emit: Emit): void {
       if (cycle) emit("litellm-fallback", "error", stackPath(s.name, "litellm", "fallbacks"), `${field} of ${s.name} cycle: ${cycle.join(" -> ")}`, "A cycle retries the same failing models in a loop.", "Make every chain end.");
     }
     const callbacks = (doc.litellm_settings as { callbacks?: string[] } | undefined)?.callbacks ?? [];
-    const envFile = s.secretFiles.find((f) => f.path === s.container.environmentFile);
+    const envFile = s.secretFiles.find((f) => f.path === s.container?.environmentFile);
     if (callbacks.includes("prometheus") && !envFile?.entries.some((e) => e.name === "LITELLM_LICENSE")) {
       emit("litellm-metrics", "info", stackPath(s.name, "litellm", "prometheusMetrics"), `${s.name} turns on LiteLLM's Prometheus metrics without a LITELLM_LICENSE`, "LiteLLM documents its Prometheus metrics as an Enterprise feature: without a license key the proxy warns and its /metrics/ carries almost nothing but a notice metric.", "Give the license as container.secretEnvironment.LITELLM_LICENSE: config:<key>, or rely on the blackbox probe and the unit metrics.");
     }

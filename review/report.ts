@@ -43,15 +43,20 @@ function coverage(input: ReviewReportInput): CoverageRow[] {
     const backup = (kind: BackupJobSpec["kind"], stack?: string) => host.operations.backups.find((b) => b.kind === kind && (stack === undefined || b.stack === stack));
     for (const s of host.stacks) {
       const volumeArchive = backup("volumes", s.name);
-      const stateless = s.container.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
+      if (s.native) {
+        const n = s.native;
+        rows.push({ host: host.name, stack: s.name, service: serviceName(n.unit), backup: volumeArchive ? `data archive ${timeOfDay(volumeArchive.onCalendar)}` : "— (no data directories)", exporter: n.health ? "blackbox probe" : "unit state (node exporter)", alert: monitored ? (n.health ? "HealthEndpointFailing, HomefleetUnitFailed" : "HomefleetUnitFailed") : "none", certificate: "—" });
+      } else {
+      const stateless = s.container!.volumes.some((v) => !v.readOnly) ? "— (ephemeral volumes)" : "— (stateless)";
       // Volumes carried by a restic repository of the host (volumes[].repository).
-      const carriers = [...new Set(s.container.volumes.flatMap((v) => (v.repository && !v.ephemeral ? [v.repository] : [])))]
+      const carriers = [...new Set(s.container!.volumes.flatMap((v) => (v.repository && !v.ephemeral ? [v.repository] : [])))]
         .map((name) => host.operations.backups.find((b) => b.kind === "repository" && b.repository === name))
         .flatMap((b) => (b ? [`restic repository ${b.repository} ${timeOfDay(b.onCalendar)}`] : []));
       const saved = [...(volumeArchive ? [`volumes archive ${timeOfDay(volumeArchive.onCalendar)}`] : []), ...carriers];
       rows.push({ host: host.name, stack: s.name, service: serviceName(units.container(s.name)), backup: saved.length ? saved.join(", ") : stateless, exporter: "blackbox probe", alert: withUser(monitored ? "HealthEndpointFailing, LiteLLMHighLatency".replace(s.kind === "litellm" ? "" : ", LiteLLMHighLatency", "") : "none", userAlerts({ stack: s.name })), certificate: "—" });
       const scraped = host.scrapeTargets?.find((t) => t.stack === s.name);
       if (s.metrics) rows.push({ host: host.name, stack: s.name, service: `metrics ${s.metrics.path}`, backup: "—", exporter: scraped ? `scraped at ${scraped.address} (job ${scraped.job})` : "not reachable from Prometheus", alert: scraped ? "TargetDown" : "none", certificate: "—" });
+      }
       if (s.database) rows.push({ host: host.name, stack: s.name, service: `database ${s.database.name}`, backup: backup("postgresql")?.saves.includes(s.database.name) ? `pg_dump ${timeOfDay(backup("postgresql")!.onCalendar)}` : "none", exporter: "postgres_exporter", alert: monitored ? "PostgreSQLDown, BackupStale" : "none", certificate: "—" });
       if (s.cache) rows.push({ host: host.name, stack: s.name, service: serviceName(units.cache(s.name)), backup: backup("redis", s.name) ? `SAVE + copy ${timeOfDay(backup("redis", s.name)!.onCalendar)}` : "none", exporter: "redis_exporter", alert: monitored ? "RedisDown, RedisMemoryHigh, BackupStale" : "none", certificate: "—" });
     }
@@ -128,7 +133,7 @@ export function reviewJson(input: ReviewReportInput): string {
     os: h.os,
     arch: h.arch,
     address: h.address,
-    stacks: h.stacks.map((s) => ({ name: s.name, kind: s.kind, image: s.container.image, database: s.database?.name ?? null, cache: s.cache ? s.cache.port : null })),
+    stacks: h.stacks.map((s) => ({ name: s.name, kind: s.kind, ...(s.native ? { native: s.native.service, image: null } : { image: s.container!.image }), database: s.database?.name ?? null, cache: s.cache ? s.cache.port : null })),
     units: h.units.map((u) => u.name),
     timers: timerWindows(h).map((w) => ({ name: w.timer, onCalendar: w.spec.onCalendar, persistent: w.spec.persistent, randomizedDelaySec: w.spec.randomizedDelaySec, startMinute: w.start ?? null, endMinute: w.end ?? null })),
     listeners: allListeners(h)
@@ -177,7 +182,7 @@ export function reviewMarkdown(input: ReviewReportInput): string {
   out.push(
     table(
       ["host", "os", "arch", "address", "stacks", "units", "timers"],
-      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.kind})`).join(", ") || "—", String(h.units.length), String(h.operations.timers.length)]),
+      render.model.hosts.map((h) => [h.name, h.os, h.arch, h.address, h.stacks.map((s) => `${s.name} (${s.native ? `native: ${s.native.service}` : s.kind})`).join(", ") || "—", String(h.units.length), String(h.operations.timers.length)]),
     ),
     "",
   );

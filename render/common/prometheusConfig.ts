@@ -34,8 +34,8 @@ export function renderAlertmanagerConfig(spec: AlertmanagerSpec): string {
   return header + stringify(spec.config, { lineWidth: 0 });
 }
 
-export function renderRules(): string {
-  return renderAlertRules({});
+export function renderRules(spec?: PrometheusSpec): string {
+  return renderAlertRules({}, spec?.nativeUnits);
 }
 
 let blackboxConfig: string | undefined;

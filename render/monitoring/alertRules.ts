@@ -63,15 +63,33 @@ export const BLACKBOX_HTTP_JOB = "blackbox-http";
 export const LITELLM_PROBE_SELECTOR = `job="${BLACKBOX_HTTP_JOB}",kind="litellm"`;
 
 /** Units homefleet renders on both flavours (podman-<stack>, redis-<stack>, homefleet-*). */
-const HOMEFLEET_UNITS = String.raw`name=~"(podman|redis|homefleet)-.*\\.service"`;
-/** Every other unit: scheduled jobs and the services homefleet does not run itself. */
-const OTHER_UNITS = String.raw`name!~"(podman|redis|homefleet)-.*\\.service"`;
+const HOMEFLEET_UNITS_RE = String.raw`(podman|redis|homefleet)-.*\\.service`;
 /**
  * The homefleet units that stay active while healthy (services, and oneshots with
  * RemainAfterExit). Timer-driven oneshots (homefleet-backup-*, homefleet-cert-*) are inactive
  * between runs; they alert through HomefleetUnitFailed and their textfile metrics.
  */
-const LONG_RUNNING_UNITS = String.raw`name=~"(podman|redis|homefleet-network|homefleet-postgresql)-.*\\.service"`;
+const LONG_RUNNING_RE = String.raw`(podman|redis|homefleet-network|homefleet-postgresql)-.*\\.service`;
+
+/** The fleet's native services' units (PrometheusSpec.nativeUnits): homefleet's too, for its unit alerts. */
+export interface ManagedUnits {
+  readonly all: readonly string[];
+  readonly started: readonly string[];
+}
+
+/** A PromQL regex alternative of unit names, `.` escaped (names are catalogue units: letters, digits, - . @). */
+const unitAlternatives = (base: string, names: readonly string[]) => [base, ...names.map((n) => n.replace(/\./g, String.raw`\\.`))].join("|");
+
+/** The label matchers of the unit alerts: homefleet's units (with the native services'), the rest, and those that stay active. */
+function unitSelectors(managed?: ManagedUnits) {
+  const own = unitAlternatives(HOMEFLEET_UNITS_RE, managed?.all ?? []);
+  return {
+    homefleet: `name=~"${own}"`,
+    other: `name!~"${own}"`,
+    longRunning: `name=~"${unitAlternatives(LONG_RUNNING_RE, managed?.started ?? [])}"`,
+  };
+}
+
 const CONTAINER_UNITS = String.raw`name=~"podman-.*\\.service"`;
 /** Pseudo and image filesystems that are full or volatile by nature. */
 const REAL_FILESYSTEMS = `fstype!~"tmpfs|overlay|squashfs"`;
@@ -167,7 +185,8 @@ function resolve(input: AlertRulesInput): Required<AlertRulesInput> {
   return merged;
 }
 
-function groups(t: Required<AlertRulesInput>): RuleGroup[] {
+function groups(t: Required<AlertRulesInput>, managed?: ManagedUnits): RuleGroup[] {
+  const units = unitSelectors(managed);
   const lastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds");
   const backupLastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds", `kind!="${CHECK_KIND}"`);
   const checkLastSuccess = backupMetric("homefleet_backup_last_success_timestamp_seconds", `kind="${CHECK_KIND}"`);
@@ -249,7 +268,7 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
       rules: [
         alert(
           "HomefleetUnitFailed",
-          `node_systemd_unit_state{${HOMEFLEET_UNITS},state="failed"} == 1`,
+          `node_systemd_unit_state{${units.homefleet},state="failed"} == 1`,
           "2m",
           "critical",
           "Unit {{ $labels.name }} on {{ $labels.instance }} has failed.",
@@ -258,7 +277,7 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
         alert(
           // Scheduled jobs and the host's other services: a failed oneshot stays failed until its next run.
           "SystemdUnitFailed",
-          `node_systemd_unit_state{${OTHER_UNITS},state="failed"} == 1`,
+          `node_systemd_unit_state{${units.other},state="failed"} == 1`,
           "5m",
           "warning",
           "Unit {{ $labels.name }} on {{ $labels.instance }} has failed.",
@@ -266,7 +285,7 @@ function groups(t: Required<AlertRulesInput>): RuleGroup[] {
         ),
         alert(
           "HomefleetUnitInactive",
-          `node_systemd_unit_state{${LONG_RUNNING_UNITS},state="active"} == 0 unless on (instance, name) node_systemd_unit_state{${LONG_RUNNING_UNITS},state="failed"} == 1`,
+          `node_systemd_unit_state{${units.longRunning},state="active"} == 0 unless on (instance, name) node_systemd_unit_state{${units.longRunning},state="failed"} == 1`,
           "10m",
           "warning",
           "Unit {{ $labels.name }} on {{ $labels.instance }} is not active.",
@@ -419,8 +438,8 @@ export function alertNames(input: AlertRulesInput = {}): ReadonlySet<string> {
 }
 
 /** Renders the Prometheus rule file (YAML). */
-export function renderAlertRules(input: AlertRulesInput = {}): string {
-  const doc = new Document({ groups: groups(resolve(input)) });
+export function renderAlertRules(input: AlertRulesInput = {}, managed?: ManagedUnits): string {
+  const doc = new Document({ groups: groups(resolve(input), managed) });
   doc.commentBefore = LABEL_CONVENTIONS.split("\n").map((l) => (l ? ` ${l}` : "")).join("\n");
   return doc.toString({ lineWidth: 0, indent: 2 });
 }

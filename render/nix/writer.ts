@@ -54,6 +54,12 @@ export class NixExpr {
     }, args.length === 0);
   }
 
+  /** A function `param: body`, e.g. `ps: [ ps.psycopg2 ]` for an option that takes a package set. */
+  static lambda(param: string, body: NixValue): NixExpr {
+    if (!BARE_IDENTIFIER.test(param) || NIX_KEYWORDS.has(param)) throw new NixWriterError(`not a Nix identifier: ${JSON.stringify(param)}`);
+    return new NixExpr((indent) => `${param}: ${renderNixValue(body, indent)}`, false);
+  }
+
   /** A string with `${...}` interpolations of homefleet expressions, e.g. a store path plus arguments. */
   static interpolate(parts: ReadonlyArray<string | NixExpr>): NixExpr {
     return new NixExpr((indent) => {

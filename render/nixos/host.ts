@@ -17,6 +17,7 @@ import { waitHttpScript, type ScriptSpec } from "../scripts";
 import type { RenderedFile } from "../types";
 import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
+import { nativeModuleOptions, nativeUnitSettings } from "./native";
 import { nixExec, nixService, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
 import { compareText } from "../../model/textOrder";
 
@@ -35,10 +36,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
   const body: Record<string, NixValue> = {};
   const services: Record<string, NixValue | undefined> = {};
   const extra: RenderedFile[] = [];
-  const c = stack.container;
   const etc: Record<string, NixValue> = {};
-
-  bindings[scriptBindingName(waitHttpScript.name)] = scriptDerivation(waitHttpScript.name);
 
   for (const spec of stack.setupUnits) {
     services[spec.name] = nixService(spec);
@@ -81,6 +79,24 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
     etc[configPaths.litellm(stack.name).replace(/^\/etc\//, "")] = { source: NixExpr.relativePath(`./${relative}`), mode: "0444" };
   }
 
+  if (stack.native) {
+    const native = stack.native;
+    const module = native.module as readonly string[];
+    // services.<module> beside the stack's Redis, if it has one (module paths are services.<name>).
+    const servicesAttrs = ((body.services as Record<string, NixValue> | undefined) ?? {}) as Record<string, NixValue>;
+    body.services = { ...servicesAttrs, [module.slice(1).join(".")]: nativeModuleOptions(native) };
+    Object.assign(services, nativeUnitSettings(host, native));
+    const text = renderNixModule({
+      header: [`Managed by homefleet: stack ${stack.name} (${native.title}, nixpkgs ${module.join(".")}) on host ${host.name}.`, "Hand edits are reported as drift and replaced on the next deployment."],
+      args: ["config", "lib", "pkgs"],
+      bindings,
+      body: { ...body, systemd: Object.keys(services).length ? { services } : undefined, environment: Object.keys(etc).length ? { etc } : undefined },
+    });
+    return { module: { path: `${NIXOS_MODULE_DIR}/${stack.name}.nix`, mode: "0644", content: text }, extra };
+  }
+
+  const c = stack.container!;
+  bindings[scriptBindingName(waitHttpScript.name)] = scriptDerivation(waitHttpScript.name);
   const containerAttrs: Record<string, NixValue | undefined> = {
     image: c.image,
     cmd: c.command.length ? [...c.command] : undefined,
@@ -169,7 +185,7 @@ function hostModule(host: HostModel): RenderedFile {
     systemd: {
       tmpfiles: {
         // Secret files are written here by the deployer: root-only, persistent, outside the store.
-        rules: ["d /var/lib/homefleet 0700 root root -", "d /var/lib/homefleet/secrets 0700 root root -", ...host.stacks.flatMap((s) => s.container.volumes.filter((v) => !v.readOnly).map((v) => `d ${v.source} 0750 root root -`))],
+        rules: ["d /var/lib/homefleet 0700 root root -", "d /var/lib/homefleet/secrets 0700 root root -", ...host.stacks.flatMap((s) => (s.container?.volumes ?? []).filter((v) => !v.readOnly).map((v) => `d ${v.source} 0750 root root -`))],
       },
     },
   };

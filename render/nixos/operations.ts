@@ -115,7 +115,7 @@ export function renderNixosOperations(host: HostModel): NixOperations {
   };
   if (host.prometheus) {
     const p = host.prometheus;
-    files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules() });
+    files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_RULES_FILE}`, mode: "0644", content: renderRules(p) });
     if (p.userRuleGroups.length) files.push({ path: `${NIXOS_MODULE_DIR}/prometheus/${PROMETHEUS_USER_RULES_FILE}`, mode: "0644", content: renderUserRules(p.userRuleGroups) });
     body.services = {
       ...(nginxStatus ? { nginx: { statusPage: true } } : {}),

@@ -4,7 +4,7 @@
  * configuration around them.
  */
 import { hardening } from "../../model/hardening";
-import { unitNamed } from "../../model/hostUnits";
+import { nativeDropInNeeded, nativeServiceUnits, unitNamed } from "../../model/hostUnits";
 import { configPaths, debianPaths, SCRIPT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
@@ -92,7 +92,7 @@ function redisFiles(stack: StackModel, host: HostModel): RenderedFile[] {
 }
 
 function containerUnit(stack: StackModel, host: HostModel): RenderedFile {
-  const c = stack.container;
+  const c = stack.container!;
   const unitName = units.container(stack.name);
   const order = unitNamed(host, unitName);
   const runtimeDir = `podman-${stack.name}`;
@@ -156,6 +156,41 @@ function containerUnit(stack: StackModel, host: HostModel): RenderedFile {
   });
 }
 
+/**
+ * A native service's drop-ins: Debian's packaged unit stays as the package wrote it; homefleet
+ * adds its ordering (database role, cache), the mounts its data needs, the database credential
+ * and limits. No sandboxing is added: the packaged units of these daemons (smbd, postfix's master,
+ * dovecot, avahi) change users, bind privileged ports and write where their configuration says,
+ * which a generic sandbox would break.
+ */
+function nativeDropIns(stack: StackModel, host: HostModel): RenderedFile[] {
+  const native = stack.native!;
+  if (!nativeDropInNeeded(native)) return [];
+  const services = nativeServiceUnits(native);
+  return services.map((name) => {
+    const order = unitNamed(host, name);
+    return {
+      path: debianPaths.dropIn(name),
+      mode: "0644",
+      content: renderUnitFile({
+        header: header(`${native.title} (package ${native.package}) of stack ${stack.name}: homefleet's ordering, mounts and limits for ${name}`),
+        sections: {
+          Unit: {
+            After: order.after,
+            Wants: order.wants,
+            RequiresMountsFor: native.requiresMountsFor.length ? [...native.requiresMountsFor] : undefined,
+          },
+          Service: {
+            LoadCredential: name === services[0] && native.credentials.length ? native.credentials.map((c) => `${c.name}:${c.path}`) : undefined,
+            MemoryMax: order.memoryMax,
+            CPUQuota: order.cpuQuota,
+          },
+        },
+      }),
+    };
+  });
+}
+
 function postgresFiles(host: HostModel): RenderedFile[] {
   const pg = host.postgres!;
   const settings: Record<string, string | number> = {
@@ -198,7 +233,7 @@ function postgresFiles(host: HostModel): RenderedFile[] {
 }
 
 function tmpfiles(host: HostModel): RenderedFile | undefined {
-  const lines = host.stacks.flatMap((s) => s.container.volumes.filter((v) => !v.readOnly).map((v) => `d ${v.source} 0750 root root -`));
+  const lines = host.stacks.flatMap((s) => (s.container?.volumes ?? []).filter((v) => !v.readOnly).map((v) => `d ${v.source} 0750 root root -`));
   if (!lines.length) return undefined;
   return { path: "/etc/tmpfiles.d/homefleet.conf", mode: "0644", content: "# Managed by homefleet: data directories of container volumes.\n" + [...new Set(lines)].sort().join("\n") + "\n" };
 }
@@ -212,7 +247,8 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
     files.push(...stack.setupUnits.map(renderServiceUnit));
     if (stack.cache) files.push(...redisFiles(stack, host));
     if (stack.litellmConfig) files.push({ path: stack.litellmConfig.path, mode: "0644", content: renderLiteLLMConfig(stack.litellmConfig.document) });
-    files.push(containerUnit(stack, host));
+    if (stack.native) files.push(...nativeDropIns(stack, host));
+    else files.push(containerUnit(stack, host));
   }
   if (host.postgres) files.push(...postgresFiles(host));
   if (host.proxy) files.push({ path: debianPaths.nginxProxy, mode: "0644", content: renderNginxProxy(host.proxy) });

@@ -69,7 +69,7 @@ export function renderSystemdOperations(host: HostModel): RenderedFile[] {
   for (const e of ops.exporters) files.push(...exporterFiles(e));
   if (host.prometheus) {
     files.push({ path: debianPaths.prometheusConfig, mode: "0644", content: renderPrometheusConfig(host.prometheus, debianPaths.prometheusRules, debianPaths.prometheusUserRules) });
-    files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules() });
+    files.push({ path: debianPaths.prometheusRules, mode: "0644", content: renderRules(host.prometheus) });
     if (host.prometheus.userRuleGroups.length) files.push({ path: debianPaths.prometheusUserRules, mode: "0644", content: renderUserRules(host.prometheus.userRuleGroups) });
     files.push(
       defaultsFile(debianPaths.defaults(units.prometheus()), {
