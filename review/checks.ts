@@ -186,13 +186,18 @@ export function allListeners(host: HostModel): ListenerSpec[] {
   if (host.alertmanager) listeners.push({ address: host.alertmanager.listenAddress, port: host.alertmanager.port, protocol: "tcp", owner: host.alertmanager.unit });
   if (host.proxy) for (const port of [80, 443]) listeners.push({ address: host.proxy.listenAddress, port, protocol: "tcp", owner: host.proxy.unit });
   if (host.grafana) listeners.push({ address: host.grafana.listenAddress, port: host.grafana.port, protocol: "tcp", owner: host.grafana.unit });
-  // Exporters homefleet does not run but scrapes (a container's own endpoint is among the stack's listeners already).
+  if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, protocol: "tcp", owner: unitNames.postgres(host.os, host.postgres.version) });
+  // Exporters homefleet does not run but scrapes (a container's own endpoint is among the stack's
+  // listeners already). A target on a port one of the host's services holds is that service's own
+  // metrics endpoint (Node-RED serves /metrics on its port), not a second listener.
+  const held = (address: string, port: number) => listeners.some((l) => l.protocol === "tcp" && l.port === port && (l.address === address || l.address === "0.0.0.0" || address === "0.0.0.0"));
   for (const t of host.scrapeTargets ?? []) {
     if (t.stack) continue;
     const at = t.address.lastIndexOf(":");
-    listeners.push({ address: t.address.slice(0, at), port: Number(t.address.slice(at + 1)), protocol: "tcp", owner: `scrape target ${t.job}` });
+    const address = t.address.slice(0, at);
+    const port = Number(t.address.slice(at + 1));
+    if (!held(address, port)) listeners.push({ address, port, protocol: "tcp", owner: `scrape target ${t.job}` });
   }
-  if (host.postgres) listeners.push({ address: "127.0.0.1", port: host.postgres.port, protocol: "tcp", owner: unitNames.postgres(host.os, host.postgres.version) });
   return listeners;
 }
 

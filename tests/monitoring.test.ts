@@ -414,6 +414,21 @@ describe("Grafana", () => {
 });
 
 describe("the review knows the new listeners and targets", () => {
+  it("a scrape target on the port of a service of the host is that service's own endpoint, not a second listener (no port clash)", () => {
+    const input = fleet((f) => {
+      f.stacks.flows = { host: "nix", native: { service: "node-red" } };
+      f.monitoring.scrapeTargets = { "node-red": { host: "nix", port: 1880 }, other: { host: "nix", port: 9999 } };
+    });
+    const config = parseFleetConfig(input);
+    const fleetRender = renderFleet(config);
+    const nix = hostNamed(fleetRender, "nix").host;
+    const on1880 = allListeners(nix).filter((l) => l.port === 1880);
+    expect(on1880.map((l) => l.owner)).toEqual(["node-red.service"]);
+    // A port nothing of the host's holds is the target's own listener.
+    expect(allListeners(nix).find((l) => l.port === 9999)?.owner).toBe("scrape target other");
+    expect(reviewFleet({ config, render: fleetRender }).findings.filter((f) => f.check === "port-clash")).toEqual([]);
+  });
+
   it("lists scrape targets homefleet does not run among the listeners and in the coverage", async () => {
     expect(allListeners(hostNamed(render, "deb").host).find((l) => l.port === 9553)).toEqual({ address: "192.0.2.21", port: 9553, protocol: "tcp", owner: "scrape target dns-query-log" });
     let out = "";
