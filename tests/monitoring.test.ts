@@ -244,8 +244,8 @@ describe("the user's alert rules", () => {
     expect(result.check!.output).toMatch(/parse error|unclosed/i);
   });
 
-  it("can test homefleet's own alerts too: both rule files are loaded", () => {
-    const result = runRuleTests([], [{ interval: "1m", input_series: [{ series: 'probe_success{job="blackbox-http",instance="http://x/health"}', values: "0x10" }], alert_rule_test: [{ eval_time: "5m", alertname: "HealthEndpointFailing", exp_alerts: [{ exp_labels: { severity: "critical", job: "blackbox-http", instance: "http://x/health" }, exp_annotations: { summary: "Health probe http://x/health is failing.", description: "The blackbox probe of http://x/health (job blackbox-http) has failed for 3 minutes." } }] }], promql_expr_test: [] }]);
+  it("can test homefleet's own alerts too: both rule files are loaded when a test asks about one of homefleet's alerts", () => {
+    const result = runRuleTests(mon.prometheus!.userRuleGroups, [{ interval: "1m", input_series: [{ series: 'probe_success{job="blackbox-http",instance="http://x/health"}', values: "0x10" }], alert_rule_test: [{ eval_time: "5m", alertname: "HealthEndpointFailing", exp_alerts: [{ exp_labels: { severity: "critical", job: "blackbox-http", instance: "http://x/health" }, exp_annotations: { summary: "Health probe http://x/health is failing.", description: "The blackbox probe of http://x/health (job blackbox-http) has failed for 3 minutes." } }] }], promql_expr_test: [] }]);
     expect(result.tests.map((t) => t.passed)).toEqual([true]);
   });
 
