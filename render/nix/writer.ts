@@ -78,7 +78,11 @@ export const NIX_KEYWORDS = new Set(["assert", "else", "if", "in", "inherit", "l
 
 const BARE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 
+/** The characters checkText looks at more closely: most text has none, and one search is cheaper than a loop. */
+const SUSPECT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]/;
+
 function checkText(text: string): void {
+  if (!SUSPECT.test(text)) return;
   // Any C0 control other than \t \n \r, DEL, and lone surrogates have no faithful Nix spelling.
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -98,7 +102,8 @@ function checkText(text: string): void {
 function escapeStringBody(text: string): string {
   checkText(text);
   const json = JSON.stringify(text);
-  return json.slice(1, -1).replace(/\$/g, "\\$");
+  const body = json.slice(1, -1);
+  return body.includes("$") ? body.replace(/\$/g, "\\$") : body;
 }
 
 /** A Nix double-quoted string literal for arbitrary text. */
