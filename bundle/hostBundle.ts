@@ -2,7 +2,7 @@
  * A host bundle is every file homefleet writes on one host plus a manifest with the sha256 of
  * each. The manifest is what deployments compare and what drift detection re-hashes on the host.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { anchorInterface, type FleetModel, type HealthCheckSpec, type HostModel } from "../model/specs";
@@ -57,7 +57,8 @@ export interface FleetRender {
 }
 
 export function sha256(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
+  // The one-shot form: no Hash object per file (thousands for a large fleet).
+  return hash("sha256", text, "hex");
 }
 
 /**

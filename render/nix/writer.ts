@@ -194,35 +194,63 @@ function indentedString(text: string, indent: string): string | undefined {
   if (!lines.some((l) => l.length > 0 && !/^ /.test(l))) return undefined;
   checkText(text);
   const inner = indent + "  ";
-  const body = lines.map((l) => (l.length ? inner + escapeIndentedLine(l) : "")).join("\n");
+  // Every escape needs `''` or `${` in the text: without them each line stays as it is.
+  const escape = text.includes("''") || text.includes("${") ? escapeIndentedLine : (l: string) => l;
+  const body = lines.map((l) => (l.length ? inner + escape(l) : "")).join("\n");
   return `''\n${body}\n${inner}''`;
 }
 
 export function renderNixValue(value: NixValue, indent = ""): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return indentedString(value, indent) ?? nixString(value);
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number") return nixNumber(value);
-  if (value instanceof NixExpr) return value.source(indent);
-  const inner = indent + "  ";
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[ ]";
+  const out: string[] = [];
+  writeNixValue(value, indent, out);
+  return out.join("");
+}
+
+/**
+ * renderNixValue into `out`, part by part: an attribute set's text is joined once at the end,
+ * not once more at every level it is nested in (a module is nested several levels deep, and
+ * copying its text at each one was a good part of rendering a large fleet).
+ */
+function writeNixValue(value: NixValue, indent: string, out: string[]): void {
+  if (value === null) out.push("null");
+  else if (typeof value === "string") out.push(indentedString(value, indent) ?? nixString(value));
+  else if (typeof value === "boolean") out.push(value ? "true" : "false");
+  else if (typeof value === "number") out.push(nixNumber(value));
+  else if (value instanceof NixExpr) out.push(value.source(indent));
+  else if (Array.isArray(value)) {
+    if (value.length === 0) {
+      out.push("[ ]");
+      return;
+    }
+    const inner = indent + "  ";
     const items = value.map((v: NixValue) => {
       const text = renderNixValue(v, inner);
       return needsParens(v) ? `(${text})` : text;
     });
     const oneLine = `[ ${items.join(" ")} ]`;
-    if (oneLine.length <= 100 && !oneLine.includes("\n")) return oneLine;
-    return `[\n${items.map((i) => inner + i).join("\n")}\n${indent}]`;
+    if (oneLine.length <= 100 && !oneLine.includes("\n")) {
+      out.push(oneLine);
+      return;
+    }
+    out.push("[");
+    for (const item of items) out.push("\n", inner, item);
+    out.push("\n", indent, "]");
+  } else {
+    const entries = definedEntries(value as { readonly [key: string]: NixValue | undefined });
+    if (entries.length === 0) {
+      out.push("{ }");
+      return;
+    }
+    const inner = indent + "  ";
+    out.push("{");
+    for (const [k, v] of entries) {
+      const [path, leaf] = collapse(k, v);
+      out.push("\n", inner, path, " = ");
+      writeNixValue(leaf, inner, out);
+      out.push(";");
+    }
+    out.push("\n", indent, "}");
   }
-  const attrs = value as { readonly [key: string]: NixValue | undefined };
-  const entries = definedEntries(attrs);
-  if (entries.length === 0) return "{ }";
-  const lines = entries.map(([k, v]) => {
-    const [path, leaf] = collapse(k, v);
-    return `${inner}${path} = ${renderNixValue(leaf, inner)};`;
-  });
-  return `{\n${lines.join("\n")}\n${indent}}`;
 }
 
 export interface NixModule {
