@@ -38,7 +38,8 @@ function bundleIsFresh() {
  * code cache) and the source.
  */
 function runBundle(cacheFor) {
-  const source = fs.readFileSync(BUNDLE, "utf8");
+  // ASCII only (the build checks it): latin1 is the same text, decoded without UTF-8 validation.
+  const source = fs.readFileSync(BUNDLE, "latin1");
   const cachedData = cacheFor(source);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
   const module = { exports: {} };

@@ -25,3 +25,21 @@ export function unitsReading(host: HostModel, path: string): string[] {
 export function unitsReadingSecret(host: HostModel, path: string): string[] {
   return host.units.filter((u) => u.start && u.secretFiles.includes(path)).map((u) => u.name);
 }
+
+/**
+ * unitsReading for every path at once: the started units reading each path, in the order of
+ * host.units. A host's bundle asks it for each of its files, and scanning every unit's reads per
+ * file was quadratic in the size of the host.
+ */
+export function unitsReadingIndex(host: HostModel, paths: (unit: HostModel["units"][number]) => readonly string[] = (u) => u.reads): (path: string) => string[] {
+  const readers = new Map<string, string[]>();
+  for (const unit of host.units) {
+    if (!unit.start) continue;
+    for (const path of new Set(paths(unit))) {
+      const names = readers.get(path);
+      if (names) names.push(unit.name);
+      else readers.set(path, [unit.name]);
+    }
+  }
+  return (path) => [...(readers.get(path) ?? [])];
+}

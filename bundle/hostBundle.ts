@@ -2,7 +2,7 @@
  * A host bundle is every file homefleet writes on one host plus a manifest with the sha256 of
  * each. The manifest is what deployments compare and what drift detection re-hashes on the host.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { anchorInterface, type FleetModel, type HealthCheckSpec, type HostModel } from "../model/specs";
@@ -10,7 +10,7 @@ import { compareText } from "../model/textOrder";
 import { renderNixosHost } from "../render/nixos/host";
 import { renderSystemdHost } from "../render/systemd/host";
 import type { RenderedFile } from "../render/types";
-import { unitsReading, unitsReadingSecret, unitsToStart } from "./activation";
+import { unitsReadingIndex, unitsToStart } from "./activation";
 
 export interface ManifestFile {
   readonly path: string;
@@ -57,7 +57,8 @@ export interface FleetRender {
 }
 
 export function sha256(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
+  // The one-shot form: no Hash object per file (thousands for a large fleet).
+  return hash("sha256", text, "hex");
 }
 
 /**
@@ -84,17 +85,19 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
     seen.add(f.path);
   }
   const start = host.os === "systemd" ? unitsToStart(host) : [];
+  const reading = host.os === "systemd" ? unitsReadingIndex(host) : () => [];
+  const readingSecret = host.os === "systemd" ? unitsReadingIndex(host, (u) => u.secretFiles) : () => [];
   const body = {
     os: host.os,
     arch: host.arch,
     files: files.map((f) => {
-      const restart = host.os === "systemd" ? unitsReading(host, f.path) : [];
+      const restart = reading(f.path);
       const digest = digestOf(f.content, digests);
       return { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size, ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => {
-        const restart = host.os === "systemd" ? unitsReadingSecret(host, s.path) : [];
+        const restart = readingSecret(s.path);
         return { path: s.path, mode: s.mode, owner: s.owner, group: s.group, ...(restart.length ? { restart } : {}) };
       })
       .sort((a, b) => compareText(a.path, b.path)),

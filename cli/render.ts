@@ -46,14 +46,14 @@ function prune(dir: string, targets: ReadonlyMap<string, Target>, dirs: Readonly
  * True if `path` is a regular file with exactly these bytes and permission bits. One open, fstat,
  * read and close (readFileSync would lstat first and read once more to find the end).
  */
-function holds(path: string, target: Target): boolean {
+function holds(path: string, target: Target, scratch: Buffer): boolean {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile() || stat.size !== target.content.length) return false;
     if (target.mode !== undefined && (stat.mode & 0o7777) !== target.mode) return false;
-    const bytes = Buffer.allocUnsafe(target.content.length);
-    return readSync(fd, bytes, 0, bytes.length, 0) === bytes.length && bytes.equals(target.content);
+    const length = target.content.length;
+    return readSync(fd, scratch, 0, length, 0) === length && scratch.subarray(0, length).equals(target.content);
   } finally {
     closeSync(fd);
   }
@@ -80,10 +80,16 @@ export function writeRender(render: FleetRender, outDir: string): number {
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
   const targets = new Map<string, Target>();
+  // Hosts share many files byte for byte (the host scripts above all): each text is encoded once.
+  const encoded = new Map<string, Buffer>();
   let count = 0;
+  let longest = 0;
   for (const bundle of render.bundles) {
     for (const file of bundle.files) {
-      targets.set(join(out, bundle.host.name, file.path), { content: Buffer.from(file.content), mode: parseInt(file.mode, 8) });
+      let content = encoded.get(file.content);
+      if (!content) encoded.set(file.content, (content = Buffer.from(file.content)));
+      targets.set(join(out, bundle.host.name, file.path), { content, mode: parseInt(file.mode, 8) });
+      longest = Math.max(longest, content.length);
       count++;
     }
   }
@@ -103,11 +109,13 @@ export function writeRender(render: FleetRender, outDir: string): number {
   // A new file gets its mode from open(2), less the umask: chmod only where the umask takes bits
   // away (0644 and 0755 under the usual 022 need none: most of 4800 files for 200 hosts).
   const umask = process.umask();
+  // One buffer to read back every earlier file into, instead of one per file.
+  const scratch = Buffer.allocUnsafe(longest);
   for (const [path, target] of targets) {
     // manifest.json last: until it is written, the directory still says what it held before.
     if (path === manifest) continue;
     if (present.has(path)) {
-      if (holds(path, target)) continue;
+      if (holds(path, target, scratch)) continue;
       unlinkSync(path);
     }
     const mode = target.mode!;

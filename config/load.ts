@@ -336,8 +336,10 @@ function volumeRepositoryChecks(hosts: Record<string, HostConfig>, stacks: Recor
 function jobChecks(hosts: Record<string, HostConfig>, stacks: Record<string, StackConfig>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const [hostName, host] of Object.entries(hosts)) {
-    const onHost = Object.keys(stacks).filter((s) => stacks[s].host === hostName);
-    for (const [name, job] of Object.entries(host.jobs)) {
+    const jobs = Object.entries(host.jobs);
+    // Only for a host with jobs: filtering every stack for every host is quadratic in a large fleet.
+    const onHost = jobs.length ? Object.keys(stacks).filter((s) => stacks[s].host === hostName) : [];
+    for (const [name, job] of jobs) {
       const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [hostName, "jobs", name, ...path]);
       const reserved = reservedJobName(name, onHost);
       if (reserved) problems.push({ path: at(), message: reserved });
@@ -485,7 +487,8 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     claim(name, 443, proxyPath(name));
   }
 
-  const subnets: { host: string; stack: string; range: [number, number]; cidr: string }[] = [];
+  // Per host: a subnet can only overlap another on its own host.
+  const subnets = new Map<string, { stack: string; range: [number, number]; cidr: string }[]>();
   // Two stacks on one host with one podman network or bridge would share it, and write the same files.
   const networks = new Map<string, string>();
   const claimName = (host: string, kind: "network" | "bridge", value: string, stack: string, key: "name" | "interface", explicit: boolean) => {
@@ -519,9 +522,11 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
       else {
         // Two bridges with overlapping subnets on one host would fight over routes.
         const range = cidrRange(stack.network.subnet);
-        const other = subnets.find((s) => s.host === stack.host && s.range[0] <= range[1] && range[0] <= s.range[1]);
+        const onHost = subnets.get(stack.host) ?? [];
+        const other = onHost.find((s) => s.range[0] <= range[1] && range[0] <= s.range[1]);
         if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet overlaps ${other.cidr} of stack ${other.stack} on host ${stack.host}` });
-        subnets.push({ host: stack.host, stack: name, range, cidr: stack.network.subnet });
+        onHost.push({ stack: name, range, cidr: stack.network.subnet });
+        subnets.set(stack.host, onHost);
       }
     }
     if (stack.kind === "litellm" && !stack.litellm) problems.push({ path: at(name, "litellm"), message: "required for kind litellm: declare at least the model list" });

@@ -87,10 +87,10 @@ function hostServiceAddress(network: NetworkSpec): string {
   return network.mode === "bridge" ? (network.gateway as string) : "127.0.0.1";
 }
 
-function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>): StackModel {
+/** `linkedTo`: another stack links to this one. */
+function buildStack(name: string, stack: StackConfig, host: HostConfig, os: HostModel["os"], pgVersion: number, allStacks: Readonly<Record<string, StackConfig>>, linkedTo: boolean): StackModel {
   if (stack.native) return buildNativeStack(name, stack, host, os, pgVersion);
   const containerConfig = stack.container!;
-  const linkedTo = Object.values(allStacks).some((other) => other.links.some((l) => l.stack === name));
   const network = buildNetwork(name, stack, linkedTo);
   const serviceAddress = hostServiceAddress(network);
   const warnings: string[] = [];
@@ -270,13 +270,20 @@ function stackMetrics(name: string, stack: StackConfig, published: readonly Cont
 export function buildFleetModel(config: FleetConfig): FleetModel {
   const problems: { path: string; message: string }[] = [];
   const hosts: Omit<HostModel, "units">[] = [];
+  // Once for the fleet, not once per host or per stack (quadratic in a large fleet).
+  const stacksOf = new Map<string, string[]>();
+  const linked = new Set<string>();
+  for (const [name, stack] of Object.entries(config.stacks)) {
+    const names = stacksOf.get(stack.host);
+    if (names) names.push(name);
+    else stacksOf.set(stack.host, [name]);
+    for (const l of stack.links) linked.add(l.stack);
+  }
   for (const hostName of Object.keys(config.hosts).sort()) {
     const host = config.hosts[hostName];
     const pgVersion = host.postgresql.version ?? DEFAULT_PG_VERSION[host.os];
-    const stackNames = Object.keys(config.stacks)
-      .filter((s) => config.stacks[s].host === hostName)
-      .sort();
-    const stacks = stackNames.map((s) => buildStack(s, config.stacks[s], host, host.os, pgVersion, config.stacks));
+    const stackNames = [...(stacksOf.get(hostName) ?? [])].sort();
+    const stacks = stackNames.map((s) => buildStack(s, config.stacks[s], host, host.os, pgVersion, config.stacks, linked.has(s)));
 
     const interfaces = new Map<string, string>();
     for (const s of stacks) {

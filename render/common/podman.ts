@@ -1,7 +1,7 @@
 /**
  * Podman settings shared by both flavours: the network definition file and run options.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { configPaths } from "../../model/paths";
 import type { ContainerSpec, NetworkSpec } from "../../model/specs";
 
@@ -15,7 +15,7 @@ export function podmanNetworkFile(network: NetworkSpec): string {
   if (network.mode !== "bridge") throw new Error(`network ${network.name} is not a bridge`);
   const doc = {
     name: network.name,
-    id: createHash("sha256").update(`homefleet-network:${network.name}`).digest("hex"),
+    id: hash("sha256", `homefleet-network:${network.name}`, "hex"),
     driver: "bridge",
     network_interface: network.interface,
     created: "2026-01-01T00:00:00Z",

@@ -84,7 +84,11 @@ export const NIX_KEYWORDS = new Set(["assert", "else", "if", "in", "inherit", "l
 
 const BARE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 
+/** The characters checkText looks at more closely: most text has none, and one search is cheaper than a loop. */
+const SUSPECT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]/;
+
 function checkText(text: string): void {
+  if (!SUSPECT.test(text)) return;
   // Any C0 control other than \t \n \r, DEL, and lone surrogates have no faithful Nix spelling.
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -104,7 +108,8 @@ function checkText(text: string): void {
 function escapeStringBody(text: string): string {
   checkText(text);
   const json = JSON.stringify(text);
-  return json.slice(1, -1).replace(/\$/g, "\\$");
+  const body = json.slice(1, -1);
+  return body.includes("$") ? body.replace(/\$/g, "\\$") : body;
 }
 
 /** A Nix double-quoted string literal for arbitrary text. */
@@ -195,35 +200,63 @@ function indentedString(text: string, indent: string): string | undefined {
   if (!lines.some((l) => l.length > 0 && !/^ /.test(l))) return undefined;
   checkText(text);
   const inner = indent + "  ";
-  const body = lines.map((l) => (l.length ? inner + escapeIndentedLine(l) : "")).join("\n");
+  // Every escape needs `''` or `${` in the text: without them each line stays as it is.
+  const escape = text.includes("''") || text.includes("${") ? escapeIndentedLine : (l: string) => l;
+  const body = lines.map((l) => (l.length ? inner + escape(l) : "")).join("\n");
   return `''\n${body}\n${inner}''`;
 }
 
 export function renderNixValue(value: NixValue, indent = ""): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return indentedString(value, indent) ?? nixString(value);
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number") return nixNumber(value);
-  if (value instanceof NixExpr) return value.source(indent);
-  const inner = indent + "  ";
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[ ]";
+  const out: string[] = [];
+  writeNixValue(value, indent, out);
+  return out.join("");
+}
+
+/**
+ * renderNixValue into `out`, part by part: an attribute set's text is joined once at the end,
+ * not once more at every level it is nested in (a module is nested several levels deep, and
+ * copying its text at each one was a good part of rendering a large fleet).
+ */
+function writeNixValue(value: NixValue, indent: string, out: string[]): void {
+  if (value === null) out.push("null");
+  else if (typeof value === "string") out.push(indentedString(value, indent) ?? nixString(value));
+  else if (typeof value === "boolean") out.push(value ? "true" : "false");
+  else if (typeof value === "number") out.push(nixNumber(value));
+  else if (value instanceof NixExpr) out.push(value.source(indent));
+  else if (Array.isArray(value)) {
+    if (value.length === 0) {
+      out.push("[ ]");
+      return;
+    }
+    const inner = indent + "  ";
     const items = value.map((v: NixValue) => {
       const text = renderNixValue(v, inner);
       return needsParens(v) ? `(${text})` : text;
     });
     const oneLine = `[ ${items.join(" ")} ]`;
-    if (oneLine.length <= 100 && !oneLine.includes("\n")) return oneLine;
-    return `[\n${items.map((i) => inner + i).join("\n")}\n${indent}]`;
+    if (oneLine.length <= 100 && !oneLine.includes("\n")) {
+      out.push(oneLine);
+      return;
+    }
+    out.push("[");
+    for (const item of items) out.push("\n", inner, item);
+    out.push("\n", indent, "]");
+  } else {
+    const entries = definedEntries(value as { readonly [key: string]: NixValue | undefined });
+    if (entries.length === 0) {
+      out.push("{ }");
+      return;
+    }
+    const inner = indent + "  ";
+    out.push("{");
+    for (const [k, v] of entries) {
+      const [path, leaf] = collapse(k, v);
+      out.push("\n", inner, path, " = ");
+      writeNixValue(leaf, inner, out);
+      out.push(";");
+    }
+    out.push("\n", indent, "}");
   }
-  const attrs = value as { readonly [key: string]: NixValue | undefined };
-  const entries = definedEntries(attrs);
-  if (entries.length === 0) return "{ }";
-  const lines = entries.map(([k, v]) => {
-    const [path, leaf] = collapse(k, v);
-    return `${inner}${path} = ${renderNixValue(leaf, inner)};`;
-  });
-  return `{\n${lines.join("\n")}\n${indent}}`;
 }
 
 export interface NixModule {
