@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-/** Sections in the order they appear in the file. */
+/** The benchmarks that write a section of their own. */
 const ORDER = ["render", "deploy"] as const;
 export type SectionId = (typeof ORDER)[number];
 
@@ -12,20 +12,15 @@ function markers(id: SectionId): { begin: string; end: string } {
   return { begin: `<!-- bench:${id}:begin (written by the benchmark; rerun it instead of editing) -->`, end: `<!-- bench:${id}:end -->` };
 }
 
-function existingBlock(text: string, id: SectionId): string | undefined {
+/**
+ * Writes `body` as section `id` of `file`, in place: the other sections and any text written by
+ * hand around them stay as they are; a section the file lacks is added at the end.
+ */
+export function writeSection(file: string, id: SectionId, body: string): void {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
   const { begin, end } = markers(id);
+  const block = `${begin}\n${body.trimEnd()}\n${end}`;
   const b = text.indexOf(begin);
   const e = b >= 0 ? text.indexOf(end, b) : -1;
-  return e > b ? text.slice(b, e + end.length) + "\n" : undefined;
-}
-
-/** Writes `body` as section `id` of `file`; the other sections stay as they are. */
-export function writeSection(file: string, id: SectionId, body: string): void {
-  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const blocks = ORDER.map((s) => {
-    if (s !== id) return existingBlock(text, s);
-    const { begin, end } = markers(s);
-    return `${begin}\n${body.trimEnd()}\n${end}\n`;
-  }).filter((b): b is string => !!b);
-  writeFileSync(file, ["# Benchmarks\n", ...blocks].join("\n"));
+  writeFileSync(file, e > b ? text.slice(0, b) + block + text.slice(e + end.length) : `${text.trimEnd()}\n\n${block}\n`);
 }
