@@ -36,7 +36,7 @@ const onDebian = (host: Pick<HostModel, "os">, ...paths: (string | undefined | f
 
 function serviceUnit(host: Pick<HostModel, "os">, spec: ServiceUnitSpec): HostUnitSpec {
   const name = `${spec.name}.service`;
-  const execs = [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? [])];
+  const execs = [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])];
   return unit({
     name,
     source: "homefleet",

@@ -454,11 +454,13 @@ function jobUnits(hostName: string, name: string, job: JobConfig): { service: Se
   const service: ServiceUnitSpec = {
     name,
     description: job.description ?? `homefleet job ${name}`,
-    why: [`Scheduled job ${name}, set in ${jobConfigPath(hostName, name)}.`],
+    why: [`Scheduled job ${name}, set in ${jobConfigPath(hostName, name)}.`, "Each run ends by writing the job's last run, status and last success as metrics (homefleet_job_*)."],
     type: "oneshot",
     ...(job.user ? { user: job.user } : {}),
     ...(job.group ? { group: job.group } : {}),
     execStart: [{ program, args: [...job.args] }],
+    // As root outside the sandbox (the job may not write the metrics directory), after every run.
+    execStopPost: [{ program: { script: "homefleet-job-metrics" }, args: [name], privileged: true }],
     ...(Object.keys(job.environment).length ? { environment: { ...job.environment } } : {}),
     // Read by systemd as root before the job's user takes over; the values never reach the unit.
     ...(Object.keys(job.secretEnvironment).length ? { environmentFiles: [secretPaths.jobEnv(name)] } : {}),

@@ -406,6 +406,8 @@ export interface ServiceUnitSpec {
   readonly execStart: readonly ExecSpec[];
   readonly execStartPre?: readonly ExecSpec[];
   readonly execStartPost?: readonly ExecSpec[];
+  /** Runs after the main command ended, whatever its outcome (systemd passes SERVICE_RESULT and EXIT_STATUS). */
+  readonly execStopPost?: readonly ExecSpec[];
   /** LoadCredential=NAME:PATH, the way secrets reach a unit (never Environment=). */
   readonly credentials?: readonly { readonly name: string; readonly path: string }[];
   /** Root-only files systemd reads before dropping privileges. */

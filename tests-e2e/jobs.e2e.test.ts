@@ -58,6 +58,12 @@ it("deploys jobs whose timers are listed, whose services write only where allowe
   expect(journal("stray-write.service")).toMatch(/touch: cannot touch '\/srv\/jobs-other\/stray': Read-only file system/);
   expect(onHost(host, "ls -A /srv/jobs-other").stdout).toBe("");
 
+  // Each run ends by writing its metrics (ExecStopPost=, as root outside the sandbox): the
+  // succeeded job's status 1 with a last success, the failed one's status 0 without one.
+  const metric = (job: string) => onHost(host, `grep -E '^homefleet_job_last_(status|success_timestamp_seconds)' /var/lib/prometheus/node-exporter/homefleet_job_${job}.prom`).stdout;
+  expect(metric("export-report")).toMatch(/^homefleet_job_last_status\{job="export-report"\} 1\nhomefleet_job_last_success_timestamp_seconds\{job="export-report"\} \d+\n$/);
+  expect(metric("stray-write")).toBe('homefleet_job_last_status{job="stray-write"} 0\n');
+
   // No network unless asked: not even an IPv4 socket (RestrictAddressFamilies=AF_UNIX, and PrivateNetwork=yes behind it).
   expect(start("offline-probe.service")).toEqual(["rc=1", "exit-code"]);
   expect(journal("offline-probe.service")).toMatch(/socket: Address family not supported by protocol/);

@@ -5,6 +5,10 @@
  * units of the jobs in tests/fixtures/operations.yaml also pass systemd-analyze verify and
  * nix-instantiate --parse in tests/render.validators.test.ts.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, parseFleetConfig, type ConfigProblem } from "../config/load";
 import { buildFleetModel } from "../model/build";
@@ -161,8 +165,10 @@ describe("both printers", () => {
     expect(service).toContain("\nRequiresMountsFor=/srv/trim-log\n");
     expect(service).toContain('\nEnvironment="LC_ALL=C.UTF-8"\n');
     expect(file("/etc/systemd/system/trim.timer")).toContain("\nOnCalendar=Sun *-*-* 03:00:00\nPersistent=yes\nRandomizedDelaySec=0s\nUnit=trim.service\n");
+    // Every run ends by writing the job's metrics, as root outside the sandbox.
+    expect(service).toContain("\nExecStopPost=+/usr/local/lib/homefleet/homefleet-job-metrics trim\n");
     expect(box.manifest.units).toEqual(expect.arrayContaining(["trim.service", "trim.timer"]));
-    const verified = verifyUnits(box.files.filter((f) => /\/trim\.(service|timer)$/.test(f.path)));
+    const verified = verifyUnits(box.files.filter((f) => /\/trim\.(service|timer)$|\/homefleet-job-metrics$/.test(f.path)));
     expect(verified.units).toEqual(["trim.service", "trim.timer"]);
     expect({ status: verified.status, stdout: verified.stdout, stderr: verified.stderr }).toEqual({ status: 0, stdout: "", stderr: "" });
   });
@@ -223,5 +229,39 @@ describe("a job's secret environment", () => {
     expect(missing.map((p) => p.path)).toEqual(["homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN"]);
     const twice = problems({ ...fleet({ archive: sync({ environment: { GITHUB_TOKEN: "x" } }) }), configKeys: ["githubToken"], secretKeys: ["githubToken"] } as never);
     expect(twice).toEqual([{ path: "homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN", message: "GITHUB_TOKEN is also in environment: give it once" }]);
+  });
+});
+
+describe("a job's metrics (homefleet-job-metrics, its unit's ExecStopPost=)", () => {
+  const script = join(__dirname, "..", "render", "scripts", "homefleet-job-metrics.sh");
+  const dir = mkdtempSync(join(tmpdir(), "hf-job-metrics-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const runAs = (job: string, result: string) => spawnSync("bash", [script, job], { env: { PATH: process.env.PATH, HOMEFLEET_TEXTFILE_DIR: dir, SERVICE_RESULT: result, EXIT_STATUS: result === "success" ? "0" : "1" }, encoding: "utf8" });
+  const metrics = () => readFileSync(join(dir, "homefleet_job_mbsync.prom"), "utf8");
+  const value = (name: string) => metrics().match(new RegExp(`^${name}\\{job="mbsync"\\} (\\d+)$`, "m"))?.[1];
+
+  it("a successful run: last run, status 1 and last success, in the exposition format promtool accepts", () => {
+    const before = Math.floor(Date.now() / 1000);
+    expect(runAs("mbsync", "success").status).toBe(0);
+    expect(value("homefleet_job_last_status")).toBe("1");
+    expect(Number(value("homefleet_job_last_success_timestamp_seconds"))).toBeGreaterThanOrEqual(before);
+    expect(value("homefleet_job_last_run_timestamp_seconds")).toBe(value("homefleet_job_last_success_timestamp_seconds"));
+    const checked = run("promtool", ["check", "metrics"], metrics());
+    expect({ status: checked.status, out: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({ status: 0, out: "" });
+  });
+
+  it("a failed run: status 0, the last success kept, the job's own result untouched (exit 0)", () => {
+    const success = value("homefleet_job_last_success_timestamp_seconds");
+    const failed = runAs("mbsync", "exit-code");
+    expect(failed.status).toBe(0);
+    expect(failed.stderr).toContain("job mbsync did not succeed (exit-code, exit status 1)");
+    expect(value("homefleet_job_last_status")).toBe("0");
+    expect(value("homefleet_job_last_success_timestamp_seconds")).toBe(success);
+    expect(readdirSync(dir).filter((f) => f.startsWith("."))).toEqual([]);
+  });
+
+  it("refuses a name that is not a job's", () => {
+    expect(runAs('x"} 1\nevil', "success").status).toBe(2);
+    expect(readdirSync(dir)).toEqual(["homefleet_job_mbsync.prom"]);
   });
 });

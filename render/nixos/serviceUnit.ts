@@ -48,7 +48,7 @@ export function nixServiceConfig(directives: HardeningDirectives | Readonly<Reco
 }
 
 export function scriptsOf(spec: ServiceUnitSpec): string[] {
-  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
+  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
 }
 
 export function nixService(spec: ServiceUnitSpec): NixValue {
@@ -74,6 +74,7 @@ export function nixService(spec: ServiceUnitSpec): NixValue {
       ExecStartPre: spec.execStartPre?.length ? spec.execStartPre.map(nixExec) : undefined,
       ExecStart: spec.execStart.map(nixExec),
       ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(nixExec) : undefined,
+      ExecStopPost: spec.execStopPost?.length ? spec.execStopPost.map(nixExec) : undefined,
       ReadWritePaths: list(spec.readWritePaths),
       ...nixServiceConfig(spec.service ?? {}),
       ...nixServiceConfig(spec.hardening),

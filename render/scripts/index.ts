@@ -33,4 +33,11 @@ export const postgresRoleScript: ScriptSpec = {
   text: hostScriptText("homefleet-postgresql-role.sh"),
 };
 
-export const ALL_SCRIPTS: readonly ScriptSpec[] = [networkScript, waitHttpScript, postgresRoleScript];
+/** Writes a scheduled job's last run, status and last success as metrics (its unit's ExecStopPost=). */
+export const jobMetricsScript: ScriptSpec = {
+  name: "homefleet-job-metrics",
+  nixRuntimeInputs: ["coreutils", "gnugrep"],
+  text: hostScriptText("homefleet-job-metrics.sh"),
+};
+
+export const ALL_SCRIPTS: readonly ScriptSpec[] = [networkScript, waitHttpScript, postgresRoleScript, jobMetricsScript];

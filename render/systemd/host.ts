@@ -255,7 +255,7 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   const tmp = tmpfiles(host);
   if (tmp) files.push(tmp);
   files.push(...renderSystemdOperations(host));
-  for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const e of svc.execStart) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
+  for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const e of [...svc.execStart, ...(svc.execStopPost ?? [])]) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
   for (const script of [...needed].sort((a, b) => compareText(a.name, b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
   return files.sort((a, b) => compareText(a.path, b.path));
 }

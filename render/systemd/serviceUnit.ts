@@ -48,6 +48,7 @@ export function renderServiceUnit(spec: ServiceUnitSpec): RenderedFile {
     ExecStartPre: spec.execStartPre?.length ? spec.execStartPre.map(debianExec) : undefined,
     ExecStart: spec.execStart.map(debianExec),
     ExecStartPost: spec.execStartPost?.length ? spec.execStartPost.map(debianExec) : undefined,
+    ExecStopPost: spec.execStopPost?.length ? spec.execStopPost.map(debianExec) : undefined,
     ...(spec.service ?? {}),
     ReadWritePaths: spec.readWritePaths?.length ? [...spec.readWritePaths] : undefined,
     ...spec.hardening,
