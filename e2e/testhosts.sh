@@ -515,6 +515,10 @@ cmd_down() {
   [ "$#" -eq 1 ] || usage
   local name=$1 dir=$HOSTS/$1
   valid_name "$name"
+  # Only a host this state directory started owns its veth: a same-named host of another state
+  # directory (HOMEFLEET_E2E_STATE) keeps its own.
+  local owned=""
+  if [ -e "$dir/nspawn.pid" ] || [ -e "$dir/hostif" ]; then owned=1; fi
   # SIGTERM makes systemd-nspawn shut the container down in order and wait for it.
   if alive "$dir/nspawn.pid"; then
     if ! poweroff_inside "$dir"; then
@@ -542,11 +546,13 @@ cmd_down() {
     wait_gone "$dir/leader.pid" 10 || log "$name: PID 1 $(pid_of "$dir/leader.pid") did not die"
   fi
   local ifname
-  for ifname in "ve-$name" "$(cat "$dir/hostif" 2>/dev/null || true)"; do
-    if [ -n "$ifname" ] && ip link show "$ifname" >/dev/null 2>&1; then
-      ip link del "$ifname" || true
-    fi
-  done
+  if [ -n "$owned" ]; then
+    for ifname in "ve-$name" "$(cat "$dir/hostif" 2>/dev/null || true)"; do
+      if [ -n "$ifname" ] && ip link show "$ifname" >/dev/null 2>&1; then
+        ip link del "$ifname" || true
+      fi
+    done
+  fi
   rm -f "$dir/nspawn.pid" "$dir/leader.pid" "$dir/hostif" "$dir/info"
   forget_propagate_dir "$name"
 }
