@@ -517,8 +517,10 @@ cmd_down() {
   valid_name "$name"
   # Only a host this state directory started owns its veth: a same-named host of another state
   # directory (HOMEFLEET_E2E_STATE) keeps its own.
+  # A veth that no running container of that name holds is stale (a run cut off before its down),
+  # whichever state directory left it.
   local owned=""
-  if [ -e "$dir/nspawn.pid" ] || [ -e "$dir/hostif" ]; then owned=1; fi
+  if [ -e "$dir/nspawn.pid" ] || [ -e "$dir/hostif" ] || ! pgrep -f -- "systemd-nspawn .*--machine=$name " >/dev/null; then owned=1; fi
   # SIGTERM makes systemd-nspawn shut the container down in order and wait for it.
   if alive "$dir/nspawn.pid"; then
     if ! poweroff_inside "$dir"; then
