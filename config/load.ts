@@ -229,6 +229,14 @@ export function parseFleetConfig(input: {
   return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, ...(promotion ? { promotion } : {}), configKeys };
 }
 
+/** A problem at `where(index)` for each path of `paths` that `check` refuses, in order. */
+function pathProblems(paths: readonly string[], check: (path: string) => string | undefined, where: (index: string) => string): ConfigProblem[] {
+  return paths.flatMap((p, i) => {
+    const bad = check(p);
+    return bad ? [{ path: where(String(i)), message: bad }] : [];
+  });
+}
+
 /** Rules for backups, certificates and monitoring that span keys. */
 function operationsChecks(hosts: Record<string, HostConfig>, monitoring: MonitoringConfig | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -236,10 +244,7 @@ function operationsChecks(hosts: Record<string, HostConfig>, monitoring: Monitor
     const at = (...path: string[]) => joinPath(`${CONFIG_NAMESPACE}:hosts`, [name, ...path]);
     const backupDir = unsafeDataDirectory(host.backup.dir);
     if (backupDir) problems.push({ path: at("backup", "dir"), message: backupDir });
-    host.backup.offsite?.paths.forEach((p, i) => {
-      const bad = unsafeBackupPath(p);
-      if (bad) problems.push({ path: at("backup", "offsite", "paths", String(i)), message: bad });
-    });
+    problems.push(...pathProblems(host.backup.offsite?.paths ?? [], unsafeBackupPath, (i) => at("backup", "offsite", "paths", i)));
     problems.push(...repositoryChecks(host, at));
     for (const [cert, spec] of Object.entries(host.certificates)) {
       // Both issuers prove names by HTTP-01, which cannot prove a wildcard: the renewal script
@@ -289,14 +294,8 @@ function repositoryChecks(host: HostConfig, at: (...path: string[]) => string): 
   if (host.backup.offsite) urls.set(host.backup.offsite.repository, "backup.offsite");
   for (const [name, repo] of Object.entries(host.backup.repositories ?? {})) {
     const where = (...path: string[]) => at("backup", "repositories", name, ...path);
-    repo.paths.forEach((p, i) => {
-      const bad = unsafeBackupPath(p);
-      if (bad) problems.push({ path: where("paths", String(i)), message: bad });
-    });
-    repo.mounts.forEach((p, i) => {
-      const bad = malformedPath(p);
-      if (bad) problems.push({ path: where("mounts", String(i)), message: bad });
-    });
+    problems.push(...pathProblems(repo.paths, unsafeBackupPath, (i) => where("paths", i)));
+    problems.push(...pathProblems(repo.mounts, malformedPath, (i) => where("mounts", i)));
     // A repository on this host's disks is a directory homefleet creates and owns, like backup.dir.
     const local = localRepositoryPath(repo.repository);
     if (local) {
@@ -345,14 +344,8 @@ function jobChecks(hosts: Record<string, HostConfig>, stacks: Record<string, Sta
       if (reserved) problems.push({ path: at(), message: reserved });
       if (host.os === "systemd" && !job.program.debian) problems.push({ path: at("program", "debian"), message: "required on a plain systemd host (os: systemd): the program's absolute path, such as /usr/sbin/fstrim" });
       if (host.os === "nixos" && !job.program.nix) problems.push({ path: at("program", "nix"), message: "required on a NixOS host: the nixpkgs package and its binary, such as { pkg: util-linux, bin: fstrim }" });
-      job.writePaths.forEach((p, i) => {
-        const bad = unsafeWritePath(p);
-        if (bad) problems.push({ path: at("writePaths", String(i)), message: bad });
-      });
-      job.mounts.forEach((p, i) => {
-        const bad = malformedPath(p);
-        if (bad) problems.push({ path: at("mounts", String(i)), message: bad });
-      });
+      problems.push(...pathProblems(job.writePaths, unsafeWritePath, (i) => at("writePaths", i)));
+      problems.push(...pathProblems(job.mounts, malformedPath, (i) => at("mounts", i)));
       if ("PATH" in job.environment) problems.push({ path: at("environment", "PATH"), message: "homefleet sets PATH for every unit: give the program's absolute path instead" });
       for (const env of Object.keys(job.secretEnvironment)) {
         if (env in job.environment) problems.push({ path: at("secretEnvironment", env), message: `${env} is also in environment: give it once` });
@@ -433,14 +426,8 @@ function nativeChecks(
     for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
     if (node !== undefined) problems.push({ path: at(name, "native", "options", ...path), message: why });
   }
-  native.dataDirs.forEach((p, i) => {
-    const bad = malformedPath(p);
-    if (bad) problems.push({ path: at(name, "native", "dataDirs", String(i)), message: bad });
-  });
-  native.mounts.forEach((p, i) => {
-    const bad = malformedPath(p);
-    if (bad) problems.push({ path: at(name, "native", "mounts", String(i)), message: bad });
-  });
+  problems.push(...pathProblems(native.dataDirs, malformedPath, (i) => at(name, "native", "dataDirs", i)));
+  problems.push(...pathProblems(native.mounts, malformedPath, (i) => at(name, "native", "mounts", i)));
   if (stack.database) {
     if (!entry.database) {
       problems.push({ path: at(name, "database"), message: `homefleet does not know how ${entry.title} connects to PostgreSQL; give its connection in native.options and leave database out, or run it as a container` });
