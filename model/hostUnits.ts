@@ -9,11 +9,21 @@
 import { isLoopback } from "./operations";
 import { bridgeOrdering, configPaths, debianPaths, units } from "./paths";
 import { compareText } from "./textOrder";
-import type { HostModel, HostUnitSpec, NativeServiceSpec, ServiceUnitSpec, StackModel } from "./specs";
+import type { ExecSpec, HostModel, HostUnitSpec, NativeServiceSpec, ServiceUnitSpec, StackModel } from "./specs";
 
 type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
 
 /** A unit's facts with everything not given empty: no ordering, nothing read, started. */
+/** Every command a service unit runs, in the order systemd runs them. */
+export function unitExecs(spec: ServiceUnitSpec): ExecSpec[] {
+  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])];
+}
+
+/** The homefleet scripts a service unit runs. */
+export function unitScripts(spec: ServiceUnitSpec): string[] {
+  return unitExecs(spec).flatMap((e) => ("script" in e.program ? [e.program.script] : []));
+}
+
 export function unit(facts: UnitFacts): HostUnitSpec {
   return {
     after: [],
@@ -36,7 +46,7 @@ const onDebian = (host: Pick<HostModel, "os">, ...paths: (string | undefined | f
 
 function serviceUnit(host: Pick<HostModel, "os">, spec: ServiceUnitSpec): HostUnitSpec {
   const name = `${spec.name}.service`;
-  const execs = [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])];
+  const execs = unitExecs(spec);
   return unit({
     name,
     source: "homefleet",

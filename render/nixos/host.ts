@@ -6,7 +6,7 @@
  * Secret files are referenced by *string* paths: a Nix path literal would copy the secret into
  * the world-readable Nix store.
  */
-import { unitNamed } from "../../model/hostUnits";
+import { unitNamed, unitScripts } from "../../model/hostUnits";
 import { configPaths, NIXOS_MODULE_DIR, serviceName, units } from "../../model/paths";
 import type { HostModel, ProxySpec, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
@@ -18,7 +18,7 @@ import type { RenderedFile } from "../types";
 import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
 import { nativeModuleOptions, nativeUnitSettings } from "./native";
-import { nixExec, nixService, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
+import { nixExec, nixService, scriptBindingName, scriptDerivation } from "./serviceUnit";
 import { compareText } from "../../model/textOrder";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
@@ -40,7 +40,7 @@ function stackModule(stack: StackModel, host: HostModel): { module: RenderedFile
 
   for (const spec of stack.setupUnits) {
     services[spec.name] = nixService(spec);
-    for (const script of scriptsOf(spec)) bindings[scriptBindingName(script)] = scriptDerivation(script);
+    for (const script of unitScripts(spec)) bindings[scriptBindingName(script)] = scriptDerivation(script);
   }
   if (stack.network.mode === "bridge") {
     const net = stack.network;
@@ -235,7 +235,7 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
     const { module, extra } = stackModule(stack, host);
     files.push(module, ...extra);
     imports.push(NixExpr.relativePath(`./${stack.name}.nix`));
-    for (const spec of stack.setupUnits) for (const script of scriptsOf(spec)) scripts.add(scriptNamed(script));
+    for (const spec of stack.setupUnits) for (const script of unitScripts(spec)) scripts.add(scriptNamed(script));
   }
   const operations = renderNixosOperations(host);
   files.push(...operations.files);

@@ -5,12 +5,13 @@
  */
 import { NIXOS_MODULE_DIR } from "../../model/paths";
 import { isLoopback, METRICS_GROUP, TEXTFILE_DIR } from "../../model/operations";
+import { unitScripts } from "../../model/hostUnits";
 import type { GrafanaSpec, HostModel } from "../../model/specs";
 import { alertingOf, PROMETHEUS_RULES_FILE, PROMETHEUS_USER_RULES_FILE, renderBlackboxConfig, renderRules, renderUserRules } from "../common/prometheusConfig";
 import { renderDashboard } from "../monitoring/dashboard";
 import { NixExpr, renderNixModule, type NixValue } from "../nix/writer";
 import type { RenderedFile } from "../types";
-import { nixService, nixTimer, scriptBindingName, scriptDerivation, scriptsOf } from "./serviceUnit";
+import { nixService, nixTimer, scriptBindingName, scriptDerivation } from "./serviceUnit";
 
 
 export interface NixOperations {
@@ -63,7 +64,7 @@ export function renderNixosOperations(host: HostModel): NixOperations {
   const scripts = new Set<string>();
   for (const svc of ops.services) {
     services[svc.name] = nixService(svc);
-    for (const s of scriptsOf(svc)) scripts.add(s);
+    for (const s of unitScripts(svc)) scripts.add(s);
   }
   for (const t of ops.timers) timers[t.name] = nixTimer(t);
   const bindings: Record<string, NixValue> = {};

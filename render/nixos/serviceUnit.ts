@@ -47,10 +47,6 @@ export function nixServiceConfig(directives: HardeningDirectives | Readonly<Reco
   return out;
 }
 
-export function scriptsOf(spec: ServiceUnitSpec): string[] {
-  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])].flatMap((e) => ("script" in e.program ? [e.program.script] : []));
-}
-
 export function nixService(spec: ServiceUnitSpec): NixValue {
   const list = (xs?: readonly string[]) => (xs?.length ? [...xs] : undefined);
   return {

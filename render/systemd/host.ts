@@ -4,7 +4,7 @@
  * configuration around them.
  */
 import { hardening } from "../../model/hardening";
-import { nativeDropInNeeded, nativeServiceUnits, unitNamed } from "../../model/hostUnits";
+import { nativeDropInNeeded, nativeServiceUnits, unitNamed, unitScripts } from "../../model/hostUnits";
 import { configPaths, debianPaths, SCRIPT_DIR, units } from "../../model/paths";
 import type { HostModel, StackModel } from "../../model/specs";
 import { renderLiteLLMConfig } from "../common/litellmConfig";
@@ -255,7 +255,7 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   const tmp = tmpfiles(host);
   if (tmp) files.push(tmp);
   files.push(...renderSystemdOperations(host));
-  for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const e of [...svc.execStart, ...(svc.execStopPost ?? [])]) if ("script" in e.program) needed.add(scriptNamed(e.program.script));
+  for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const script of unitScripts(svc)) needed.add(scriptNamed(script));
   for (const script of [...needed].sort((a, b) => compareText(a.name, b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
   return files.sort((a, b) => compareText(a.path, b.path));
 }
