@@ -424,6 +424,9 @@ function redisExporterUnit(stack: StackModel, address: string, port: number): Se
   };
 }
 
+/** The backups written on the host itself each night, which the off-site copy and a repository holding backup.dir carry. */
+export const LOCAL_BACKUP_KINDS: ReadonlySet<BackupJobSpec["kind"]> = new Set(["postgresql", "redis", "config", "volumes"]);
+
 /** `homefleet:hosts.<host>.jobs.<name>`: where a scheduled job is set, for the review's findings. */
 export const jobConfigPath = (host: string, job: string) => `homefleet:hosts.${host}.jobs.${job}`;
 
@@ -494,7 +497,7 @@ export function buildHostOperations(hostName: string, host: HostConfig, os: Host
   const isRepository = (t: UnplacedTimer) => backups.jobs.some((j) => j.job === t.name && j.kind === "repository");
   const place = ({ earliest, ...t }: UnplacedTimer, after = 0) => ({ ...t, onCalendar: daily(clockTime(schedule.place(Math.max(earliest, after), t.randomizedDelaySec).start)) });
   const placedLocal = backups.unplaced.filter((t) => !isRepository(t)).map((t) => place(t));
-  const localJobs = new Set(backups.jobs.filter((j) => j.kind !== "offsite" && j.kind !== "repository").map((j) => j.job));
+  const localJobs = new Set(backups.jobs.filter((j) => LOCAL_BACKUP_KINDS.has(j.kind)).map((j) => j.job));
   const lastLocalEnd = Math.max(0, ...[...backups.timers, ...placedLocal].filter((t) => localJobs.has(t.name)).map((t) => dayWindow(t.onCalendar, t.randomizedDelaySec)?.end ?? 0));
   const placedBackups = [...placedLocal, ...backups.unplaced.filter(isRepository).map((t) => place(t, lastLocalEnd))];
   const proxied = new Set(Object.values(host.proxy?.vhosts ?? {}).map((v) => v.certificate));

@@ -6,11 +6,11 @@ import type { FleetRender, HostBundle } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
 import { findCycle } from "../config/litellmFallbacks";
 import { pathWithin } from "../config/reserved";
-import { isLoopback } from "../model/operations";
+import { isLoopback, LOCAL_BACKUP_KINDS } from "../model/operations";
 import { units as unitNames } from "../model/paths";
 import type { HostModel, HostUnitSpec, ListenerSpec } from "../model/specs";
 import { clockTime, dayWindow, NOMINAL_RUN_MINUTES, RENEWAL_STAGGER_MINUTES, windowsOverlap } from "../model/schedule";
-import type { BackupJobSpec, TimerSpec } from "../model/specs";
+import type { TimerSpec } from "../model/specs";
 import type { CheckId, Finding, Severity } from "./findings";
 import type { RuleTestRun } from "./ruleTests";
 
@@ -100,10 +100,6 @@ function checkTimers(host: HostModel, emit: Emit): void {
     }
   }
 }
-
-
-/** The backups written on the host itself each night, which the off-site copy and a repository holding backup.dir carry. */
-const LOCAL_BACKUP_KINDS: ReadonlySet<BackupJobSpec["kind"]> = new Set(["postgresql", "redis", "config", "volumes"]);
 
 // ---------------------------------------------------------------------------------------------
 // Dependencies
