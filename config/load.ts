@@ -12,7 +12,7 @@ import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
 import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
 import { monitoringChecks } from "./monitoringChecks";
-import { NATIVE_CATALOGUE } from "../model/nativeCatalogue";
+import { NATIVE_CATALOGUE, optionAt } from "../model/nativeCatalogue";
 
 export const CONFIG_NAMESPACE = "homefleet";
 
@@ -422,9 +422,7 @@ function nativeChecks(
   ];
   for (const [path, why] of owned) {
     if (!path) continue;
-    let node: unknown = native.options;
-    for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
-    if (node !== undefined) problems.push({ path: at(name, "native", "options", ...path), message: why });
+    if (optionAt(native.options, path) !== undefined) problems.push({ path: at(name, "native", "options", ...path), message: why });
   }
   problems.push(...pathProblems(native.dataDirs, malformedPath, (i) => at(name, "native", "dataDirs", i)));
   problems.push(...pathProblems(native.mounts, malformedPath, (i) => at(name, "native", "mounts", i)));

@@ -147,7 +147,7 @@ export function buildPrometheus(monitoring: MonitoringConfig, hosts: readonly Mo
     scrapeConfigs.push({ job_name: t.job, ...(t.scheme === "https" ? { scheme: "https" } : {}), metrics_path: t.path, static_configs: [{ targets: [t.address], labels: { host: t.host } }] });
   }
   const alertmanagers = monitoring.alertmanager ? [`${ALERTMANAGER.address}:${ALERTMANAGER.port}`] : [];
-  const native = hosts.flatMap((h) => (h.stacks ?? []).flatMap((s) => s.native?.units ?? []));
+  const native = hosts.flatMap((h) => h.stacks.flatMap((s) => s.native?.units ?? []));
   const nativeUnits = native.length
     ? { all: [...new Set(native.map((u) => u.name))].sort(), started: [...new Set(native.filter((u) => u.start).map((u) => u.name))].sort() }
     : undefined;

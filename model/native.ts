@@ -3,7 +3,7 @@
  * with the stack's database, cache, mounts, limits and health applied to its units.
  */
 import type { HostConfig, StackConfig } from "../config/schema";
-import { NATIVE_CATALOGUE } from "./nativeCatalogue";
+import { NATIVE_CATALOGUE, optionAt } from "./nativeCatalogue";
 import { units } from "./paths";
 import type { HealthCheckSpec, HostModel, ListenerSpec, NativeServiceSpec, NetworkSpec, ServiceUnitSpec, StackModel } from "./specs";
 import { databaseRoleUnit, stackStores } from "./stores";
@@ -100,13 +100,6 @@ export function buildNativeStack(name: string, stack: StackConfig, host: HostCon
     listeners,
     warnings: [],
   };
-}
-
-/** The value at an option path of JSON options, if any. */
-function optionAt(options: unknown, path: readonly string[]): unknown {
-  let node = options;
-  for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
-  return node;
 }
 
 /** Deep merge of JSON objects: `over`'s values win, objects merge key by key, lists are replaced. */

@@ -406,6 +406,13 @@ export const NATIVE_CATALOGUE: Readonly<Record<string, NativeCatalogueEntry>> = 
 
 export const NATIVE_SERVICES = Object.keys(NATIVE_CATALOGUE).sort();
 
+/** The value at an option path of a native service's JSON options, if any. */
+export function optionAt(options: unknown, path: readonly string[]): unknown {
+  let node = options;
+  for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+  return node;
+}
+
 /** Option keys that name a secret: their values must be file paths or references, never the secret. */
 export const SECRET_OPTION_KEY = /(password|passwd|secret|token|api_?key|private_?key)/i;
 
