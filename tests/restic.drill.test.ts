@@ -13,6 +13,11 @@ import { parseFleetConfig } from "../config/load";
 
 jest.setTimeout(120_000);
 
+/** The render of one Debian host `box` with these backup settings; `secretKeys` are set as secrets. */
+function renderBox(backup: Record<string, unknown>, secretKeys: string[]) {
+  return renderFleet(parseFleetConfig({ hosts: { box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", backup } }, stacks: {}, configKeys: secretKeys, secretKeys }));
+}
+
 describe("off-site backup with a real restic", () => {
   // Not under /tmp: config refuses it as a backup source (it is not data).
   const dir = mkdtempSync(join("/var/tmp", "hf-restic-"));
@@ -22,21 +27,7 @@ describe("off-site backup with a real restic", () => {
     const repo = join(dir, "repo");
     const backupDir = join(dir, "backup");
     const media = join(dir, "media");
-    const render = renderFleet(
-      parseFleetConfig({
-        hosts: {
-          box: {
-            address: "192.0.2.10",
-            arch: "x86_64",
-            os: "systemd",
-            backup: { dir: backupDir, offsite: { repository: repo, passwordConfig: "resticPassword", keepDaily: 1, keepWeekly: 0, keepMonthly: 2, keepYearly: 0, paths: [media] } },
-          },
-        },
-        stacks: {},
-        configKeys: ["resticPassword"],
-        secretKeys: ["resticPassword"],
-      }),
-    );
+    const render = renderBox({ dir: backupDir, offsite: { repository: repo, passwordConfig: "resticPassword", keepDaily: 1, keepWeekly: 0, keepMonthly: 2, keepYearly: 0, paths: [media] } }, ["resticPassword"]);
     const host = render.bundles[0];
     const unit = host.host.operations.services.find((s) => s.name === "homefleet-backup-offsite")!;
     const [exec] = unit.execStart;
@@ -127,25 +118,14 @@ describe("two restic repositories of a host, with a real restic", () => {
     const docs = join(dir, "docs");
     const home = join(dir, "home");
     const photos = join(dir, "photos");
-    const render = renderFleet(
-      parseFleetConfig({
-        hosts: {
-          box: {
-            address: "192.0.2.10",
-            arch: "x86_64",
-            os: "systemd",
-            backup: {
-              repositories: {
-                Docs: { repository: repoA, passwordConfig: "docsPassword", paths: [docs, home], exclude: ["*.tmp", join(home, "cache")], checkCalendar: "Sun *-*-* 06:00:00" },
-                Photos: { repository: repoB, passwordConfig: "photosPassword", paths: [photos], keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 0, schedule: "04:00" },
-              },
-            },
-          },
+    const render = renderBox(
+      {
+        repositories: {
+          Docs: { repository: repoA, passwordConfig: "docsPassword", paths: [docs, home], exclude: ["*.tmp", join(home, "cache")], checkCalendar: "Sun *-*-* 06:00:00" },
+          Photos: { repository: repoB, passwordConfig: "photosPassword", paths: [photos], keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 0, schedule: "04:00" },
         },
-        stacks: {},
-        configKeys: ["docsPassword", "photosPassword"],
-        secretKeys: ["docsPassword", "photosPassword"],
-      }),
+      },
+      ["docsPassword", "photosPassword"],
     );
     const host = render.bundles[0];
     const args = (unit: string) => host.host.operations.services.find((s) => s.name === unit)!.execStart[0].args;
@@ -226,13 +206,7 @@ describe("two restic repositories of a host, with a real restic", () => {
     const data = join(dir, "data-c");
     mkdirSync(data);
     writeFileSync(join(data, "f"), "x\n");
-    const render = renderFleet(
-      parseFleetConfig({
-        hosts: { box: { address: "192.0.2.10", arch: "x86_64", os: "systemd", backup: { repositories: { C: { repository: repo, passwordConfig: "cPassword", paths: [data] } } } } },
-        stacks: {},
-        configKeys: ["cPassword"],
-      }),
-    );
+    const render = renderBox({ repositories: { C: { repository: repo, passwordConfig: "cPassword", paths: [data] } } }, ["cPassword"]);
     const host = render.bundles[0];
     const script = join(dir, "homefleet-backup-repository-c");
     writeFileSync(script, host.files.find((f) => f.path === "/usr/local/lib/homefleet/homefleet-backup-repository")!.content, { mode: 0o755 });
