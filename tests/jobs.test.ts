@@ -10,10 +10,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
-import { ConfigError, parseFleetConfig, type ConfigProblem } from "../config/load";
+import { parseFleetConfig, type ConfigProblem } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { reviewFleet } from "../review";
 import { run, verifyUnits } from "./support/validators";
+import { configProblems } from "./support/configProblems";
 
 type Raw = Record<string, any>;
 
@@ -34,15 +35,7 @@ function fleet(boxJobs: Raw = {}, piJobs: Raw = {}): { hosts: Raw; stacks: Raw }
 
 const trim = (extra: Raw = {}): Raw => ({ program: { debian: "/usr/sbin/fstrim", nix: { pkg: "util-linux", bin: "fstrim" } }, args: ["--all"], calendar: "Sun *-*-* 03:00:00", ...extra });
 
-function problems(input: { hosts: Raw; stacks: Raw }): ConfigProblem[] {
-  try {
-    parseFleetConfig(input);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("the config was accepted");
-}
+const problems = (input: { hosts: Raw; stacks: Raw }): ConfigProblem[] => configProblems(input);
 
 describe("config errors name the job's config path", () => {
   const at = "homefleet:hosts.box.jobs.trim";

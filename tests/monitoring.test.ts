@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { renderFleet, type FleetRender } from "../bundle/hostBundle";
-import { ConfigError, loadStackFile, parseFleetConfig, type ConfigProblem, type FleetConfig } from "../config/load";
+import { loadStackFile, parseFleetConfig, type ConfigProblem, type FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import type { HostModel } from "../model/specs";
 import { renderPrometheusConfig, renderUserRules } from "../render/common/prometheusConfig";
@@ -21,6 +21,7 @@ import { runRuleTests } from "../review/ruleTests";
 import { main } from "../cli/main";
 import { projectRoot } from "./support/fleets";
 import { nixParse, run, verifyUnits } from "./support/validators";
+import { configProblems } from "./support/configProblems";
 
 type Raw = Record<string, any>;
 
@@ -56,15 +57,7 @@ function fleet(edit: (f: { hosts: Raw; stacks: Raw; monitoring: Raw }) => void =
   return { ...f, configKeys: ["hosts", "stacks", "monitoring", ...["gpw", "gkey"].filter((k) => text.includes(`"${k}"`) || text.includes(`config:${k}`))] };
 }
 
-function problems(input: ReturnType<typeof fleet>): ConfigProblem[] {
-  try {
-    parseFleetConfig(input);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("the config was accepted");
-}
+const problems = (input: ReturnType<typeof fleet>): ConfigProblem[] => configProblems(input);
 
 const renderOf = (input: ReturnType<typeof fleet>) => renderFleet(parseFleetConfig(input));
 

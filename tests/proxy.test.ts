@@ -9,9 +9,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
-import { ConfigError, parseFleetConfig, type ConfigProblem } from "../config/load";
+import { parseFleetConfig, type ConfigProblem } from "../config/load";
 import { reviewFleet } from "../review";
 import { nixEvalJson, nixParse } from "./support/validators";
+import { configProblems } from "./support/configProblems";
 
 jest.setTimeout(60_000);
 
@@ -44,15 +45,7 @@ function base(os: "systemd" | "nixos" = "systemd"): Raw {
 const render = (raw: Raw) => renderFleet(parseFleetConfig(raw));
 const fileOf = (raw: Raw, path: string) => render(raw).bundles[0].files.find((f) => f.path.endsWith(path))!;
 
-function problems(raw: Raw): ConfigProblem[] {
-  try {
-    parseFleetConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+const problems = (raw: Raw): ConfigProblem[] => configProblems(raw);
 
 describe("config", () => {
   it("accepts the base fleet", () => {

@@ -8,12 +8,13 @@
  * against a real restic.
  */
 import { renderFleet } from "../bundle/hostBundle";
-import { ConfigError, parseFleetConfig, type ConfigProblem } from "../config/load";
+import { parseFleetConfig, type ConfigProblem } from "../config/load";
 import { buildFleetModel } from "../model/build";
 import { reviewFleet } from "../review";
 import { reviewMarkdown } from "../review/report";
 import type { HostModel } from "../model/specs";
 import { nixParse, verifyUnits } from "./support/validators";
+import { configProblems } from "./support/configProblems";
 
 type Raw = Record<string, any>;
 
@@ -48,15 +49,7 @@ function fleet(boxRepos: Raw | undefined, piRepos: Raw | undefined = undefined, 
 
 const repo = (extra: Raw = {}): Raw => ({ repository: "s3:s3.us-west-001.backblazeb2.com/photos", passwordConfig: "photosPassword", environmentConfig: "b2Environment", paths: ["/tank/Photos"], ...extra });
 
-function problems(input: Raw): ConfigProblem[] {
-  try {
-    parseFleetConfig(withKeys(input));
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("the config was accepted");
-}
+const problems = (input: Raw): ConfigProblem[] => configProblems(withKeys(input));
 
 const hostOf = (input: Raw, name: string): HostModel => buildFleetModel(parseFleetConfig(withKeys(input))).hosts.find((h) => h.name === name)!;
 
@@ -209,7 +202,7 @@ describe("the model", () => {
     const box = hostOf(fleet({ Photos: repo() }, undefined, [{ source: "/tank/Photos/app", target: "/data", repository: "Photos" }, { source: "/srv/app/config", target: "/config" }]), "box");
     expect(box.operations.backups.find((b) => b.kind === "volumes")!.saves).toEqual(["/srv/app/config"]);
     // The container still waits for the pool.
-    expect(box.stacks[0].container.requiresMountsFor).toEqual(["/srv/app/config", "/tank/Photos/app"]);
+    expect(box.stacks[0].container!.requiresMountsFor).toEqual(["/srv/app/config", "/tank/Photos/app"]);
     const only = hostOf(fleet({ Photos: repo() }, undefined, [{ source: "/tank/Photos/app", target: "/data", repository: "Photos" }]), "box");
     expect(only.operations.backups.some((b) => b.kind === "volumes")).toBe(false);
   });
