@@ -11,25 +11,12 @@ export function unitsToStart(host: HostModel): string[] {
 }
 
 /**
- * The started units that read a rendered file. A oneshot job without [Install] (a backup, a
- * renewal) is not restarted when its unit file changes: that would run it.
- */
-export function unitsReading(host: HostModel, path: string): string[] {
-  return host.units.filter((u) => u.start && u.reads.includes(path)).map((u) => u.name);
-}
-
-/**
- * The started units that read a secret file at start: a changed secret restarts exactly those.
- * Host-wide secrets (backups) are read by oneshot jobs at each run: nothing restarts.
- */
-export function unitsReadingSecret(host: HostModel, path: string): string[] {
-  return host.units.filter((u) => u.start && u.secretFiles.includes(path)).map((u) => u.name);
-}
-
-/**
- * unitsReading for every path at once: the started units reading each path, in the order of
- * host.units. A host's bundle asks it for each of its files, and scanning every unit's reads per
- * file was quadratic in the size of the host.
+ * The started units that read each path, in the order of host.units, for every path at once (a
+ * host's bundle asks for each of its files; scanning every unit per file was quadratic). With the
+ * default, the units reading a rendered file: a oneshot job without [Install] (a backup, a
+ * renewal) is not restarted when its unit file changes, that would run it. With `u.secretFiles`,
+ * the units reading a secret file at start: a changed secret restarts exactly those; host-wide
+ * secrets (backups) are read by oneshot jobs at each run, so nothing restarts.
  */
 export function unitsReadingIndex(host: HostModel, paths: (unit: HostModel["units"][number]) => readonly string[] = (u) => u.reads): (path: string) => string[] {
   const readers = new Map<string, string[]>();
