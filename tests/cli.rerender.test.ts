@@ -2,10 +2,13 @@
  * `homefleet render` over an earlier render updates it in place: what is already right stays,
  * everything else ends as a fresh render would leave it.
  */
-import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { renderFleet } from "../bundle/hostBundle";
+import { loadStackFile } from "../config/load";
 import { main } from "../cli/main";
+import { RENDER_INDEX, writeRender } from "../cli/render";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("box-staging", "etc", "systemd", "system", "redis-litellm-box.service");
@@ -74,4 +77,160 @@ it("replaces a directory where a file belongs", async () => {
     mkdirSync(join(o, UNIT, "inside"), { recursive: true });
   });
   expect(readFileSync(join(out, UNIT))).toEqual(readFileSync(join(fresh, UNIT)));
+});
+
+/**
+ * The render index (cli/render.ts): once an earlier render has settled, a file or directory whose
+ * lstat is as the index recorded it is trusted without being read or listed; anything else is
+ * checked as without an index. The clock passed to writeRender is moved forward so that what
+ * the test wrote a moment ago counts as settled (a real render waits SETTLE_MS for that).
+ */
+describe("the render index", () => {
+  const stagingRender = renderFleet(loadStackFile(join(ROOT, "Pulumi.staging.yaml")));
+  let clock = Date.now();
+  /** writeRender with a clock a minute later on every call. */
+  const write = (out: string): number => writeRender(stagingRender, out, () => (clock += 60_000));
+
+  /** Every file under `dir` but the index, with its bytes and mode; directories by name. */
+  function tree(dir: string): Map<string, string> {
+    const entries = new Map<string, string>();
+    const walk = (d: string, rel: string): void => {
+      for (const entry of readdirSync(d, { withFileTypes: true })) {
+        const path = rel ? `${rel}/${entry.name}` : entry.name;
+        if (path === RENDER_INDEX) continue;
+        const full = join(d, entry.name);
+        if (entry.isDirectory()) {
+          entries.set(`${path}/`, "directory");
+          walk(full, path);
+        } else entries.set(path, `${(lstatSync(full).mode & 0o7777).toString(8)} ${entry.isFile() ? readFileSync(full, "base64") : entry.isSymbolicLink() ? "symlink" : "other"}`);
+      }
+    };
+    walk(dir, "");
+    return entries;
+  }
+
+  /** Renders into a new directory, then over it (which writes the index, all settled). */
+  function settled(name: string): string {
+    const out = join(scratch, name);
+    write(out);
+    write(out);
+    expect(lstatSync(join(out, RENDER_INDEX)).isFile()).toBe(true);
+    return out;
+  }
+
+  /** The files and directories opened or listed by `run`, relative to `out`. */
+  function touched(out: string, run: () => void): string[] {
+    // The module object itself (an `import * as` copy cannot be spied on): cli/render.ts calls through it.
+    const fs = require("node:fs") as typeof import("node:fs");
+    const opened = jest.spyOn(fs, "openSync");
+    const listed = jest.spyOn(fs, "readdirSync");
+    try {
+      run();
+      return [...opened.mock.calls, ...listed.mock.calls].map((call) => String(call[0])).map((p) => (p === out ? "." : p.slice(out.length + 1)));
+    } finally {
+      opened.mockRestore();
+      listed.mockRestore();
+    }
+  }
+
+  it("is not written by a render into a new directory (nothing it wrote has settled yet)", () => {
+    const out = join(scratch, "index-new");
+    write(out);
+    expect(existsSync(join(out, RENDER_INDEX))).toBe(false);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("lets a render over a settled render read no rendered file and list only the output directory", () => {
+    const out = join(scratch, "index-trusted");
+    write(out);
+    // Without an index: every directory listed, every file read back.
+    const checked = touched(out, () => write(out));
+    expect(checked).toContain(UNIT);
+    expect(checked).toContain("pi-staging/etc/nixos/homefleet");
+    expect(checked.length).toBeGreaterThan(49);
+    const unit = statSync(join(out, UNIT));
+    const index = readFileSync(join(out, RENDER_INDEX));
+    // With it: the output directory listed (twice: is it empty, what is in it), manifest.json read.
+    expect(touched(out, () => write(out)).sort()).toEqual([".", ".", "manifest.json"]);
+    expect(tree(out)).toEqual(tree(fresh));
+    expect({ ino: statSync(join(out, UNIT)).ino, mtimeMs: statSync(join(out, UNIT)).mtimeMs }).toEqual({ ino: unit.ino, mtimeMs: unit.mtimeMs });
+    // Nothing changed: the index is not written again.
+    expect(readFileSync(join(out, RENDER_INDEX))).toEqual(index);
+  });
+
+  const edits: [string, (out: string) => void][] = [
+    ["a file edited in place, same size", (o) => writeFileSync(join(o, UNIT), readFileSync(join(o, UNIT), "utf8").replace("Redis", "Rxdis"))],
+    ["a file's mode changed", (o) => chmodSync(join(o, UNIT), 0o600)],
+    ["a file deleted", (o) => unlinkSync(join(o, UNIT))],
+    ["a file replaced by rename", (o) => {
+      writeFileSync(join(o, "replacement"), "other\n");
+      renameSync(join(o, "replacement"), join(o, UNIT));
+    }],
+    ["a file replaced by a symlink", (o) => {
+      unlinkSync(join(o, UNIT));
+      symlinkSync(join(fresh, UNIT), join(o, UNIT));
+    }],
+    ["a file replaced by a directory", (o) => {
+      unlinkSync(join(o, UNIT));
+      mkdirSync(join(o, UNIT, "inside"), { recursive: true });
+    }],
+    ["a stray file added to a rendered directory", (o) => writeFileSync(join(o, UNIT + ".orig"), "stray\n")],
+    ["a stray directory added deep down", (o) => mkdirSync(join(o, "pi-staging", "etc", "nixos", "stray", "deeper"), { recursive: true })],
+    ["a rendered directory removed", (o) => rmSync(join(o, "box-staging", "etc", "systemd"), { recursive: true })],
+    ["a rendered directory replaced by a file", (o) => {
+      rmSync(join(o, "box-staging", "etc", "systemd"), { recursive: true });
+      writeFileSync(join(o, "box-staging", "etc", "systemd"), "file\n");
+    }],
+    ["the index removed, and a file edited", (o) => {
+      unlinkSync(join(o, RENDER_INDEX));
+      writeFileSync(join(o, UNIT), "edited\n");
+    }],
+    ["the index corrupt, and a file edited", (o) => {
+      writeFileSync(join(o, RENDER_INDEX), readFileSync(join(o, RENDER_INDEX), "utf8").slice(0, 500));
+      writeFileSync(join(o, UNIT), "edited\n");
+    }],
+    ["the index of another format, and a file edited", (o) => {
+      writeFileSync(join(o, RENDER_INDEX), readFileSync(join(o, RENDER_INDEX), "utf8").replace("homefleet-render-index 1", "homefleet-render-index 0"));
+      writeFileSync(join(o, UNIT), "edited\n");
+    }],
+    ["the index with entries of the wrong types, and a stray file", (o) => {
+      const index = JSON.parse(readFileSync(join(o, RENDER_INDEX), "utf8")) as { dirs: Record<string, unknown>; files: Record<string, unknown> };
+      for (const k of Object.keys(index.dirs)) index.dirs[k] = [String(index.dirs[k]).split(",")[0], "..", 7];
+      for (const k of Object.keys(index.files)) index.files[k] = 1;
+      writeFileSync(join(o, RENDER_INDEX), JSON.stringify({ format: "homefleet-render-index 1", ...index }));
+      writeFileSync(join(o, UNIT + ".orig"), "stray\n");
+    }],
+    ["the index replaced by a directory", (o) => {
+      unlinkSync(join(o, RENDER_INDEX));
+      mkdirSync(join(o, RENDER_INDEX));
+    }],
+  ];
+  it.each(edits)("puts back what a fresh render writes after %s", (_what, edit) => {
+    const out = settled(`index-${_what.replace(/\W+/g, "-")}`);
+    edit(out);
+    write(out);
+    expect(tree(out)).toEqual(tree(fresh));
+    // And the index it leaves is right too: one more render changes nothing.
+    write(out);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("does not trust what changed less than a second before the render that recorded it", () => {
+    const out = join(scratch, "index-unsettled");
+    write(out);
+    // The real clock: everything was written just now.
+    writeRender(stagingRender, out);
+    expect(existsSync(join(out, RENDER_INDEX))).toBe(false);
+  });
+
+  it("rewrites a file whose content the config changed, though lstat matches the index", () => {
+    const out = settled("index-config-change");
+    const prod = renderFleet(loadStackFile(join(ROOT, "Pulumi.prod.yaml")));
+    writeRender(prod, out, () => (clock += 60_000));
+    const prodFresh = join(scratch, "index-prod-fresh");
+    writeRender(prod, prodFresh, () => (clock += 60_000));
+    expect(tree(out)).toEqual(tree(prodFresh));
+    write(out);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
 });

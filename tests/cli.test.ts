@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { main } from "../cli/main";
+import { RENDER_INDEX } from "../cli/render";
 
 const ROOT = join(__dirname, "..");
 const FIXTURES = join(__dirname, "fixtures");
@@ -50,12 +51,16 @@ function homefleet(...args: string[]): Promise<Run> {
   return homefleetIn(ROOT, ...args);
 }
 
-/** Every file under `dir` as relative path → { bytes, mode }, in sorted order. */
+/**
+ * Every file under `dir` as relative path → { bytes, mode }, in sorted order; not the render
+ * index, which a render over an earlier one may leave (cli/render.ts).
+ */
 function tree(dir: string): Map<string, { bytes: Buffer; mode: number }> {
   const files = new Map<string, { bytes: Buffer; mode: number }>();
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = join(d, entry.name);
+      if (full === join(dir, RENDER_INDEX)) continue;
       if (entry.isDirectory()) walk(full);
       else files.set(relative(dir, full), { bytes: readFileSync(full), mode: statSync(full).mode & 0o7777 });
     }
