@@ -187,6 +187,8 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
   const kept = new Map<string, string>();
   /** Directories whose entries this render changes: their lstat from before says nothing of after. */
   const changed = new Set<string>();
+  /** Whether anything was found other than as the index says (then the index is written again). */
+  let unindexed = false;
   const remove = (rel: string, abs: string): void => {
     rmSync(abs, { recursive: true, force: true });
     changed.add(parentOf(rel));
@@ -211,6 +213,7 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
       }
       return;
     }
+    if (rel !== "") unindexed = true;
     for (const entry of readdirSync(abs, { withFileTypes: true })) {
       const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory() && dirs.has(path)) prune(path, `${abs}/${entry.name}`);
@@ -247,6 +250,7 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
           continue;
         }
       }
+      unindexed = true;
       const stat = holds(path, target, scratch);
       if (stat) {
         fileSignatures.set(rel, settled(stat) ? `${signature(stat)}|${target.sha256}` : "");
@@ -265,7 +269,8 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     if (present.has(manifestRel)) unlinkSync(manifest);
     writeFileSync(manifest, manifestBytes);
   }
-  writeIndex(out, index, dirs, kept, changed, fileSignatures, settledBefore);
+  // Everything as the index said, nothing removed or made: it says all there is to say.
+  if (!(index && !unindexed && changed.size === 0)) writeIndex(out, index, dirs, kept, changed, fileSignatures, settledBefore);
   return count;
 }
 
