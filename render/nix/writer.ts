@@ -20,13 +20,18 @@ export class NixExpr {
 
   /** `pkgs.podman`, `lib.mkDefault`, `config.services.x`: dotted identifiers only. */
   static ref(dotted: string): NixExpr {
-    if (!/^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/.test(dotted)) {
+    // A reference is immutable: each path is checked once per process (every host names the same ones).
+    const known = REFS.get(dotted);
+    if (known) return known;
+    if (!DOTTED_PATH.test(dotted)) {
       throw new NixWriterError(`not a Nix attribute path: ${JSON.stringify(dotted)}`);
     }
     for (const part of dotted.split(".")) {
       if (NIX_KEYWORDS.has(part)) throw new NixWriterError(`Nix keyword in attribute path: ${dotted}`);
     }
-    return new NixExpr(() => dotted, true);
+    const ref = new NixExpr(() => dotted, true);
+    REFS.set(dotted, ref);
+    return ref;
   }
 
   /** A path literal relative to the module file, such as `./litellm/config.yaml`. */
@@ -82,6 +87,9 @@ export type NixValue =
 
 export const NIX_KEYWORDS = new Set(["assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with"]);
 
+const DOTTED_PATH = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
+const REFS = new Map<string, NixExpr>();
+
 const BARE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 
 /** The characters checkText looks at more closely: most text has none, and one search is cheaper than a loop. */
@@ -105,11 +113,21 @@ function checkText(text: string): void {
   }
 }
 
+/** Escaped bodies of short strings seen before: hosts repeat the same option values. */
+const ESCAPED = new Map<string, string>();
+
 function escapeStringBody(text: string): string {
+  const short = text.length <= 200;
+  if (short) {
+    const known = ESCAPED.get(text);
+    if (known !== undefined) return known;
+  }
   checkText(text);
   const json = JSON.stringify(text);
   const body = json.slice(1, -1);
-  return body.includes("$") ? body.replace(/\$/g, "\\$") : body;
+  const escaped = body.includes("$") ? body.replace(/\$/g, "\\$") : body;
+  if (short) ESCAPED.set(text, escaped);
+  return escaped;
 }
 
 /** A Nix double-quoted string literal for arbitrary text. */
@@ -117,10 +135,16 @@ export function nixString(text: string): string {
   return `"${escapeStringBody(text)}"`;
 }
 
+const ATTR_NAMES = new Map<string, string>();
+
 /** An attribute name: bare when Nix allows it, quoted otherwise. */
 export function nixAttrName(name: string): string {
-  if (BARE_IDENTIFIER.test(name) && !NIX_KEYWORDS.has(name)) return name;
-  return nixString(name);
+  let written = ATTR_NAMES.get(name);
+  if (written === undefined) {
+    written = BARE_IDENTIFIER.test(name) && !NIX_KEYWORDS.has(name) ? name : nixString(name);
+    ATTR_NAMES.set(name, written);
+  }
+  return written;
 }
 
 function nixNumber(n: number): string {
@@ -148,22 +172,6 @@ function definedEntries(attrs: { readonly [key: string]: NixValue | undefined })
     .sort()
     .filter((k) => attrs[k] !== undefined)
     .map((k) => [k, attrs[k] as NixValue]);
-}
-
-/**
- * Single-key attribute sets collapse into dotted paths (`services.redis.servers.cache = {...}`),
- * which is how people write NixOS modules and keeps previews readable.
- */
-function collapse(key: string, value: NixValue): [string, NixValue] {
-  let path = nixAttrName(key);
-  let current = value;
-  while (isAttrs(current)) {
-    const only = onlyDefinedKey(current);
-    if (only === undefined) break;
-    path += "." + nixAttrName(only);
-    current = current[only] as NixValue;
-  }
-  return [path, current];
 }
 
 /** The key of the one defined value in `attrs`, or undefined if it has none or several (without sorting them, as definedEntries would). */
@@ -242,20 +250,30 @@ function writeNixValue(value: NixValue, indent: string, out: string[]): void {
     for (const item of items) out.push("\n", inner, item);
     out.push("\n", indent, "]");
   } else {
-    const entries = definedEntries(value as { readonly [key: string]: NixValue | undefined });
-    if (entries.length === 0) {
-      out.push("{ }");
-      return;
-    }
+    // Entries in sorted order, undefined ones left out. Single-key attribute sets collapse into
+    // dotted paths (`services.redis.servers.cache = {...}`), which is how people write NixOS
+    // modules and keeps previews readable. (No array per entry: this runs for every set of every module.)
+    const attrs = value as { readonly [key: string]: NixValue | undefined };
+    const keys = Object.keys(attrs).sort();
     const inner = indent + "  ";
-    out.push("{");
-    for (const [k, v] of entries) {
-      const [path, leaf] = collapse(k, v);
+    let written = false;
+    for (const k of keys) {
+      let leaf = attrs[k];
+      if (leaf === undefined) continue;
+      if (!written) out.push("{");
+      written = true;
+      let path = nixAttrName(k);
+      while (isAttrs(leaf)) {
+        const only = onlyDefinedKey(leaf);
+        if (only === undefined) break;
+        path += "." + nixAttrName(only);
+        leaf = leaf[only] as NixValue;
+      }
       out.push("\n", inner, path, " = ");
       writeNixValue(leaf, inner, out);
       out.push(";");
     }
-    out.push("\n", indent, "}");
+    out.push(written ? "\n" + indent + "}" : "{ }");
   }
 }
 

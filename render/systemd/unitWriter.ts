@@ -37,7 +37,11 @@ export interface UnitFile {
 
 const SECTION_ORDER = ["Unit", "Service", "Socket", "Timer", "Path", "Install"];
 
+/** The characters checkLine looks at more closely: most text has none, and one search is cheaper than a loop. */
+const SUSPECT = /[\x00-\x1f\x7f\ud800-\udfff]/;
+
 function checkLine(text: string, what: string): void {
+  if (!SUSPECT.test(text)) return;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x20 || code === 0x7f) {
@@ -70,7 +74,7 @@ export function unitValue(value: string | number | boolean, what = "value", dire
   checkLine(value, what);
   if (value.endsWith("\\")) throw new UnitWriterError(`${what}: a trailing backslash would continue the line`);
   if (value !== value.trim()) throw new UnitWriterError(`${what}: leading or trailing whitespace would be dropped by systemd`);
-  return LITERAL_PERCENT.has(directive) ? value : value.replace(/%/g, "%%");
+  return LITERAL_PERCENT.has(directive) || !value.includes("%") ? value : value.replace(/%/g, "%%");
 }
 
 const PLAIN_ARG = /^[A-Za-z0-9_@+=:,./-]+$/;
@@ -80,8 +84,12 @@ export function execArg(arg: string, what = "argument"): string {
   checkLine(arg, what);
   if (arg === ";") return "\\;";
   const quoted = PLAIN_ARG.test(arg) ? arg : JSON.stringify(arg);
-  return quoted.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  return quoted.includes("%") || quoted.includes("$") ? quoted.replace(/%/g, "%%").replace(/\$/g, "$$$$") : quoted;
 }
+
+const UNNORMALIZED = /\/\.{0,2}(\/|$)/;
+const SECTION_NAME = /^[A-Za-z][A-Za-z0-9-]*$/;
+const DIRECTIVE_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
 
 export function execLine(cmd: ExecCommand, what = "command"): string {
   if (cmd.argv.length === 0) throw new UnitWriterError(`${what}: empty command`);
@@ -90,7 +98,7 @@ export function execLine(cmd: ExecCommand, what = "command"): string {
   // systemd undoes `$$` only in argv, never in the path it executes, so a `$` there has no spelling.
   if (exe.includes("$")) throw new UnitWriterError(`${what}: executable path must not contain "$", got ${JSON.stringify(exe)}`);
   // systemd ignores an Exec line whose path is not normalized.
-  if (/\/\.{0,2}(\/|$)/.test(exe)) throw new UnitWriterError(`${what}: executable path must be normalized (no //, /./, /../ or trailing /), got ${JSON.stringify(exe)}`);
+  if (UNNORMALIZED.test(exe)) throw new UnitWriterError(`${what}: executable path must be normalized (no //, /./, /../ or trailing /), got ${JSON.stringify(exe)}`);
   return (cmd.prefix ?? "") + [exe, ...args].map((a) => execArg(a, what)).join(" ");
 }
 
@@ -121,17 +129,17 @@ export function renderUnitFile(unit: UnitFile): string {
     return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || compareText(a, b);
   });
   for (const name of names) {
-    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) throw new UnitWriterError(`bad section name ${JSON.stringify(name)}`);
+    if (!SECTION_NAME.test(name)) throw new UnitWriterError(`bad section name ${JSON.stringify(name)}`);
     const section = unit.sections[name];
     const lines: string[] = [];
     // Directive order is the order the model gives: related settings stay together for readers.
     for (const directive of Object.keys(section)) {
-      if (!/^[A-Za-z][A-Za-z0-9]*$/.test(directive)) throw new UnitWriterError(`bad directive name ${JSON.stringify(directive)}`);
+      if (!DIRECTIVE_NAME.test(directive)) throw new UnitWriterError(`bad directive name ${JSON.stringify(directive)}`);
       const raw = section[directive];
       if (raw === undefined) continue;
       const values = Array.isArray(raw) ? (raw as readonly UnitValue[]) : [raw as UnitValue];
+      const what = `${name}.${directive}`;
       for (const v of values) {
-        const what = `${name}.${directive}`;
         const text = isExec(v) ? execLine(v, what) : isEnv(v) ? environmentAssignment(v.envName, v.envValue) : unitValue(v, what, directive);
         lines.push(`${directive}=${text}`);
       }
