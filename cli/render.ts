@@ -54,14 +54,14 @@ function bytesOf(target: Target): Buffer {
  * the next render, and trusted by the ones after it.
  */
 export const RENDER_INDEX = ".homefleet-render-index";
-const INDEX_FORMAT = "homefleet-render-index 1";
+const INDEX_FORMAT = "homefleet-render-index 2";
 const SETTLE_MS = 1000;
 
 /**
  * The index as JSON.parse reads it, looked up as it is (no maps built from it): `dirs` maps a
  * directory to its signature followed by the names of the entries the render left in it, `files`
- * a file to its signature and sha256; "" where the entry had not settled. Every lookup checks the
- * type of what it finds: an index is only ever a hint.
+ * a file to its signature followed by its sha256; an empty array where the entry had not
+ * settled. Every lookup checks the type of what it finds: an index is only ever a hint.
  */
 interface RenderIndex {
   readonly dirs: { readonly [rel: string]: unknown };
@@ -70,9 +70,24 @@ interface RenderIndex {
   readonly text: string;
 }
 
-/** What lstat/fstat says of an entry, as the index records it. */
-function signature(stat: Stats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mode}:${stat.mtimeMs}:${stat.ctimeMs}`;
+/** What lstat/fstat says of an entry, as the index records it: device, inode, size, mode, modified and changed (ms, with their fraction). */
+function signature(stat: Stats): number[] {
+  return [stat.dev, stat.ino, stat.size, stat.mode, stat.mtimeMs, stat.ctimeMs];
+}
+
+const SIGNATURE_LENGTH = 6;
+
+/** Whether `record` starts with the signature of `stat` (compared as numbers: JSON keeps them exact). */
+function recordedAs(record: unknown, stat: Stats): record is unknown[] {
+  return (
+    Array.isArray(record) &&
+    record[0] === stat.dev &&
+    record[1] === stat.ino &&
+    record[2] === stat.size &&
+    record[3] === stat.mode &&
+    record[4] === stat.mtimeMs &&
+    record[5] === stat.ctimeMs
+  );
 }
 
 function parentOf(rel: string): string {
@@ -98,10 +113,10 @@ function readIndex(out: string): RenderIndex | undefined {
  * The names the index says directory `rel` held when its lstat said `sig`, or undefined if it
  * says nothing usable of it.
  */
-function recordedEntries(index: RenderIndex, rel: string, sig: string): readonly string[] | undefined {
+function recordedEntries(index: RenderIndex, rel: string, stat: Stats): readonly string[] | undefined {
   const record = index.dirs[rel];
-  if (!Array.isArray(record) || record[0] !== sig) return undefined;
-  const names = record.slice(1) as unknown[];
+  if (!recordedAs(record, stat)) return undefined;
+  const names = record.slice(SIGNATURE_LENGTH);
   return names.every((n) => typeof n === "string" && n !== "" && n !== "." && n !== ".." && !n.includes("/")) ? (names as string[]) : undefined;
 }
 
@@ -124,9 +139,8 @@ function holds(path: string, target: Target, scratch: Buffer): Stats | undefined
   }
 }
 
-/** A path below the output directory, as `<host><absolute path>` is when it needs no normalising. */
-const PLAIN_RELATIVE = /^[^/]+(\/[^/]+)+$/;
-const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+/** A path below the output directory, as `<host><absolute path>` is when it needs no normalising (no `/.` in it either). */
+const PLAIN_RELATIVE = /^[^/.][^/]*(\/[^/]+)+$/;
 
 /**
  * Writes every host's files under `<out>/<host>/<absolute path>` and `<out>/manifest.json`.
@@ -167,7 +181,7 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     const listed = bundle.manifest.files;
     bundle.files.forEach((file, i) => {
       let rel = bundle.host.name + file.path;
-      if (!PLAIN_RELATIVE.test(rel) || DOT_SEGMENT.test(rel)) rel = relative(out, join(out, bundle.host.name, file.path));
+      if (!(rel.indexOf("/.") < 0 && PLAIN_RELATIVE.test(rel))) rel = relative(out, join(out, bundle.host.name, file.path));
       targets.set(rel, { content: () => encode(file.content), sha256: listed[i].sha256, mode: parseInt(file.mode, 8) });
       longest = Math.max(longest, listed[i].size);
       count++;
@@ -184,7 +198,7 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
   const index = earlier ? readIndex(out) : undefined;
   /** Files that are there already as regular files, directories that stay (with their lstat signature). */
   const present = new Set<string>();
-  const kept = new Map<string, string>();
+  const kept = new Map<string, Stats>();
   /** Directories whose entries this render changes: their lstat from before says nothing of after. */
   const changed = new Set<string>();
   /** Whether anything was found other than as the index says (then the index is written again). */
@@ -199,16 +213,16 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
    * the target files that are there already, and the directories that stay.
    */
   const prune = (rel: string, abs: string): void => {
-    const sig = rel === "" ? "" : signature(lstatSync(abs));
-    if (rel !== "") kept.set(rel, sig);
-    const recorded = sig !== "" && index ? recordedEntries(index, rel, sig) : undefined;
+    const stat = rel === "" ? undefined : lstatSync(abs);
+    if (stat) kept.set(rel, stat);
+    const recorded = stat && index ? recordedEntries(index, rel, stat) : undefined;
     if (recorded) {
       // Unchanged since the earlier render left it: it holds just the entries that render made.
       const prefix = `${rel}/`;
       for (const name of recorded) {
         const path = prefix + name;
         if (dirs.has(path) && Array.isArray(index!.dirs[path])) prune(path, `${abs}/${name}`);
-        else if (targets.has(path) && typeof index!.files[path] === "string") present.add(path);
+        else if (targets.has(path) && Array.isArray(index!.files[path])) present.add(path);
         else remove(path, `${abs}/${name}`);
       }
       return;
@@ -235,25 +249,26 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
   // One buffer to read back every earlier file into, instead of one per file.
   const scratch = Buffer.allocUnsafe(longest);
   const settled = (stat: Stats): boolean => stat.ctimeMs < settledBefore;
-  const fileSignatures = new Map<string, string>();
+  /** What the index is to say of each file: its signature and sha256, or nothing (not settled). */
+  const fileSignatures = new Map<string, readonly unknown[]>();
+  const unsettled: readonly unknown[] = [];
   for (const [rel, target] of targets) {
     // manifest.json last: until it is written, the directory still says what it held before.
     if (rel === manifestRel) continue;
     const path = `${out}/${rel}`;
     if (present.has(rel)) {
       const recorded = index?.files[rel];
-      if (recorded) {
+      if (Array.isArray(recorded) && recorded.length > 0) {
         const stat = lstatSync(path);
-        const sig = signature(stat);
-        if (recorded === `${sig}|${target.sha256}` && (stat.mode & 0o7777) === target.mode) {
-          fileSignatures.set(rel, recorded as string);
+        if (recordedAs(recorded, stat) && recorded[SIGNATURE_LENGTH] === target.sha256 && recorded.length === SIGNATURE_LENGTH + 1 && (stat.mode & 0o7777) === target.mode) {
+          fileSignatures.set(rel, recorded);
           continue;
         }
       }
       unindexed = true;
       const stat = holds(path, target, scratch);
       if (stat) {
-        fileSignatures.set(rel, settled(stat) ? `${signature(stat)}|${target.sha256}` : "");
+        fileSignatures.set(rel, settled(stat) ? [...signature(stat), target.sha256] : unsettled);
         continue;
       }
       unlinkSync(path);
@@ -262,7 +277,7 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     writeFileSync(path, bytesOf(target), { mode });
     if ((mode & ~umask) !== mode || mode > 0o777) chmodSync(path, mode);
     changed.add(parentOf(rel));
-    fileSignatures.set(rel, "");
+    fileSignatures.set(rel, unsettled);
   }
   // A manifest.json that prune found a regular file is the one read above.
   if (!(present.has(manifestRel) && earlierManifest!.equals(manifestBytes))) {
@@ -280,30 +295,30 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
  * the files it found right, with what lstat said of them; every other entry by name only. An
  * index that would trust nothing is not written, and one an earlier render left is then removed.
  */
-function writeIndex(out: string, earlier: RenderIndex | undefined, dirs: ReadonlySet<string>, kept: ReadonlyMap<string, string>, changed: ReadonlySet<string>, files: ReadonlyMap<string, string>, settledBefore: number): void {
+function writeIndex(out: string, earlier: RenderIndex | undefined, dirs: ReadonlySet<string>, kept: ReadonlyMap<string, Stats>, changed: ReadonlySet<string>, files: ReadonlyMap<string, readonly unknown[]>, settledBefore: number): void {
   let trusted = 0;
-  const dirRecord: Record<string, string[]> = {};
+  const dirRecord: Record<string, unknown[]> = {};
   for (const dir of dirs) {
-    const sig = kept.get(dir);
-    // A signature ends with the change time in ms: settled if that is before settledBefore.
-    const ok = sig !== undefined && !changed.has(dir) && Number(sig.slice(sig.lastIndexOf(":") + 1)) < settledBefore;
-    dirRecord[dir] = [ok ? sig! : ""];
+    const stat = kept.get(dir);
+    const ok = stat !== undefined && !changed.has(dir) && stat.ctimeMs < settledBefore;
+    dirRecord[dir] = ok ? signature(stat!) : [];
     if (ok) trusted++;
   }
-  const fileRecord: Record<string, string> = {};
-  for (const [rel, sig] of files) {
-    fileRecord[rel] = sig;
-    if (sig !== "") trusted++;
+  const fileRecord: Record<string, readonly unknown[]> = {};
+  for (const [rel, record] of files) {
+    fileRecord[rel] = record;
+    if (record.length > 0) trusted++;
   }
   const file = join(out, RENDER_INDEX);
   if (trusted === 0) {
     if (earlier) rmSync(file, { force: true });
     return;
   }
-  // Each entry under the directory that holds it (every rendered directory and file is one).
+  // Each entry under the directory that holds it (every rendered directory and file is one); a
+  // directory that had not settled is listed anyway, so its entries are not recorded.
   for (const rel of [...dirs, ...files.keys()]) {
     const parent = parentOf(rel);
-    if (parent !== "") dirRecord[parent].push(rel.slice(parent.length + 1));
+    if (parent !== "" && dirRecord[parent].length > 0) dirRecord[parent].push(rel.slice(parent.length + 1));
   }
   const text = JSON.stringify({ format: INDEX_FORMAT, dirs: dirRecord, files: fileRecord });
   if (earlier?.text === text) return;

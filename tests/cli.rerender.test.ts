@@ -190,14 +190,16 @@ describe("the render index", () => {
       writeFileSync(join(o, UNIT), "edited\n");
     }],
     ["the index of another format, and a file edited", (o) => {
-      writeFileSync(join(o, RENDER_INDEX), readFileSync(join(o, RENDER_INDEX), "utf8").replace("homefleet-render-index 1", "homefleet-render-index 0"));
+      const index = JSON.parse(readFileSync(join(o, RENDER_INDEX), "utf8")) as { format: string };
+      writeFileSync(join(o, RENDER_INDEX), JSON.stringify({ ...index, format: `${index.format}0` }));
       writeFileSync(join(o, UNIT), "edited\n");
     }],
     ["the index with entries of the wrong types, and a stray file", (o) => {
-      const index = JSON.parse(readFileSync(join(o, RENDER_INDEX), "utf8")) as { dirs: Record<string, unknown>; files: Record<string, unknown> };
-      for (const k of Object.keys(index.dirs)) index.dirs[k] = [String(index.dirs[k]).split(",")[0], "..", 7];
-      for (const k of Object.keys(index.files)) index.files[k] = 1;
-      writeFileSync(join(o, RENDER_INDEX), JSON.stringify({ format: "homefleet-render-index 1", ...index }));
+      // Signatures kept, what follows them wrong: a name that is no name, a sha256 that is no string.
+      const index = JSON.parse(readFileSync(join(o, RENDER_INDEX), "utf8")) as { format: string; dirs: Record<string, unknown[]>; files: Record<string, unknown[]> };
+      for (const k of Object.keys(index.dirs)) index.dirs[k] = [...index.dirs[k].slice(0, 6), "..", 7];
+      for (const k of Object.keys(index.files)) index.files[k] = [...index.files[k].slice(0, 6), 1];
+      writeFileSync(join(o, RENDER_INDEX), JSON.stringify(index));
       writeFileSync(join(o, UNIT + ".orig"), "stray\n");
     }],
     ["the index replaced by a directory", (o) => {
