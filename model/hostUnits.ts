@@ -8,7 +8,7 @@
  */
 import { isLoopback } from "./operations";
 import { bridgeOrdering, configPaths, debianPaths, units } from "./paths";
-import { compareText } from "./textOrder";
+import { sortByText } from "./textOrder";
 import type { ExecSpec, HostModel, HostUnitSpec, NativeServiceSpec, ServiceUnitSpec, StackModel } from "./specs";
 
 type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
@@ -210,10 +210,11 @@ export function unitNamed(host: Pick<HostModel, "name" | "units">, name: string)
 }
 
 export function buildHostUnits(host: Omit<HostModel, "units">): HostUnitSpec[] {
-  return [
+  const units = [
     ...host.stacks.flatMap((s) => stackUnits(host, s)),
     ...distributionUnits(host),
     ...host.operations.services.map((spec) => serviceUnit(host, spec)),
     ...host.operations.timers.map((t) => unit({ name: `${t.name}.timer`, source: "homefleet", reads: onDebian(host, debianPaths.unitFile(`${t.name}.timer`)) })),
-  ].sort((a, b) => compareText(a.name, b.name));
+  ];
+  return sortByText(units, (u) => u.name);
 }

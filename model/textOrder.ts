@@ -26,6 +26,19 @@ function simple(text: string): boolean {
 /** Negative, zero or positive as `a.localeCompare(b, "en-US")`. */
 export function compareText(a: string, b: string): number {
   if (!simple(a) || !simple(b)) return a.localeCompare(b, "en-US");
+  return compareSimple(a, b);
+}
+
+/**
+ * Sorts `items` in place by compareText of their keys, looking at each key's characters once
+ * (compareText looks at both strings at every comparison, and files and units are sorted per host).
+ */
+export function sortByText<T>(items: T[], key: (item: T) => string): T[] {
+  if (items.every((item) => simple(key(item)))) return items.sort((a, b) => compareSimple(key(a), key(b)));
+  return items.sort((a, b) => compareText(key(a), key(b)));
+}
+
+function compareSimple(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const d = RANK[a.charCodeAt(i)] - RANK[b.charCodeAt(i)];

@@ -19,7 +19,7 @@ import { scriptNamed } from "../scripts/registry";
 import { renderNixosOperations } from "./operations";
 import { nativeModuleOptions, nativeUnitSettings } from "./native";
 import { nixExec, nixService, scriptBindingName, scriptDerivation } from "./serviceUnit";
-import { compareText } from "../../model/textOrder";
+import { compareText, sortByText } from "../../model/textOrder";
 
 const lib = (fn: string, ...args: NixValue[]) => NixExpr.call(`lib.${fn}`, ...args);
 
@@ -251,5 +251,5 @@ export function renderNixosHost(host: HostModel): RenderedFile[] {
       body: { imports },
     }),
   });
-  return files.sort((a, b) => compareText(a.path, b.path));
+  return sortByText(files, (f) => f.path);
 }

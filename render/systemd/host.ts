@@ -19,7 +19,7 @@ import { renderSystemdOperations } from "./operations";
 import { renderServiceUnit, SAFE_PATH } from "./serviceUnit";
 import type { RenderedFile } from "../types";
 import { renderUnitFile, type UnitFile, type UnitSection } from "./unitWriter";
-import { compareText } from "../../model/textOrder";
+import { compareText, sortByText } from "../../model/textOrder";
 
 const PODMAN = "/usr/bin/podman";
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -257,5 +257,5 @@ export function renderSystemdHost(host: HostModel): RenderedFile[] {
   files.push(...renderSystemdOperations(host));
   for (const svc of [...host.stacks.flatMap((s) => s.setupUnits), ...host.operations.services]) for (const script of unitScripts(svc)) needed.add(scriptNamed(script));
   for (const script of [...needed].sort((a, b) => compareText(a.name, b.name))) files.push({ path: scriptPath(script), mode: "0755", content: script.text });
-  return files.sort((a, b) => compareText(a.path, b.path));
+  return sortByText(files, (f) => f.path);
 }
