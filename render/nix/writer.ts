@@ -34,6 +34,19 @@ export class NixExpr {
     return ref;
   }
 
+  /**
+   * The same expression, its text remembered per indentation: for one that every host writes
+   * alike (a script's derivation), written once per process instead of once per module.
+   */
+  static remembered(expr: NixExpr): NixExpr {
+    const texts = new Map<string, string>();
+    return new NixExpr((indent) => {
+      let text = texts.get(indent);
+      if (text === undefined) texts.set(indent, (text = expr.source(indent)));
+      return text;
+    }, expr.atomic);
+  }
+
   /** A path literal relative to the module file, such as `./litellm/config.yaml`. */
   static relativePath(path: string): NixExpr {
     if (!/^\.\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/.test(path) || path.split("/").includes("..")) {

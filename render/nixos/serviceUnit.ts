@@ -8,19 +8,35 @@ import { NixExpr, type NixValue } from "../nix/writer";
 import { scriptNamed } from "../scripts/registry";
 import { execArg } from "../systemd/unitWriter";
 
+/** Per script, for the process: every host's modules name the same few scripts. */
+const BINDING_NAMES = new Map<string, string>();
+const DERIVATIONS = new Map<string, NixExpr>();
+
 /** `homefleet-backup-redis` → `homefleetBackupRedis`, the let-binding of the script's derivation. */
 export function scriptBindingName(script: string): string {
-  return script.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  let binding = BINDING_NAMES.get(script);
+  if (binding === undefined) BINDING_NAMES.set(script, (binding = script.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())));
+  return binding;
 }
 
-/** A homefleet script as a `writeShellApplication` derivation; `postgresql` is the host's package. */
+/**
+ * A homefleet script as a `writeShellApplication` derivation; `postgresql` is the host's
+ * package. The same text on every host: built and written once per script.
+ */
 export function scriptDerivation(name: string): NixValue {
-  const script = scriptNamed(name);
-  return NixExpr.call("pkgs.writeShellApplication", {
-    name: script.name,
-    runtimeInputs: script.nixRuntimeInputs.map((p) => NixExpr.ref(p === "postgresql" ? "config.services.postgresql.package" : `pkgs.${p}`)),
-    text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
-  });
+  let derivation = DERIVATIONS.get(name);
+  if (!derivation) {
+    const script = scriptNamed(name);
+    derivation = NixExpr.remembered(
+      NixExpr.call("pkgs.writeShellApplication", {
+        name: script.name,
+        runtimeInputs: script.nixRuntimeInputs.map((p) => NixExpr.ref(p === "postgresql" ? "config.services.postgresql.package" : `pkgs.${p}`)),
+        text: NixExpr.call("builtins.readFile", NixExpr.relativePath(`./scripts/${script.name}.sh`)),
+      }),
+    );
+    DERIVATIONS.set(name, derivation);
+  }
+  return derivation;
 }
 
 /** An Exec*= value: a store path plus arguments escaped for systemd. */
@@ -37,6 +53,9 @@ export function nixExec(exec: ExecSpec): NixExpr {
 
 /** systemd directive values as NixOS serviceConfig: lists stay lists, "yes"/"no" become booleans. */
 export function nixServiceConfig(directives: HardeningDirectives | Readonly<Record<string, string | number>>): Record<string, NixValue> {
+  // The hardening profiles are a few shared objects: each is converted once (callers spread the result).
+  const known = SERVICE_CONFIGS.get(directives);
+  if (known) return known;
   const out: Record<string, NixValue> = {};
   for (const [k, v] of Object.entries(directives)) {
     if (Array.isArray(v)) out[k] = v as readonly string[];
@@ -44,8 +63,11 @@ export function nixServiceConfig(directives: HardeningDirectives | Readonly<Reco
     else if (v === "no") out[k] = false;
     else out[k] = v as string | number;
   }
+  SERVICE_CONFIGS.set(directives, out);
   return out;
 }
+
+const SERVICE_CONFIGS = new WeakMap<object, Record<string, NixValue>>();
 
 export function nixService(spec: ServiceUnitSpec): NixValue {
   const list = (xs?: readonly string[]) => (xs?.length ? [...xs] : undefined);
