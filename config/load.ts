@@ -155,7 +155,9 @@ function holdsControlCharacter(value: unknown): boolean {
   if (typeof value === "string") return CONTROL_CHARACTER.test(value);
   if (Array.isArray(value)) return value.some(holdsControlCharacter);
   if (value && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) if (CONTROL_CHARACTER.test(k) || holdsControlCharacter(v)) return true;
+    // Keys, then each value: no [key, value] pair per entry (this walks the whole stack file).
+    const record = value as Record<string, unknown>;
+    for (const k of Object.keys(record)) if (CONTROL_CHARACTER.test(k) || holdsControlCharacter(record[k])) return true;
   }
   return false;
 }

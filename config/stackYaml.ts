@@ -118,7 +118,10 @@ function holdsExactly(value: unknown, composed: Set<object>): boolean {
     if (!composed.has(v)) return false;
     reached++;
     if (Array.isArray(v)) return v.every(visit);
-    return !Object.prototype.hasOwnProperty.call(v, "null") && Object.values(v).every(visit);
+    if (Object.prototype.hasOwnProperty.call(v, "null")) return false;
+    const record = v as Record<string, unknown>;
+    for (const k of Object.keys(record)) if (!visit(record[k])) return false;
+    return true;
   };
   return visit(value) && reached === composed.size;
 }
