@@ -118,10 +118,11 @@ function isExec(v: UnitValue): v is ExecCommand {
 }
 
 export function renderUnitFile(unit: UnitFile): string {
-  const out: string[] = [];
+  // Built as one string (no array per section, line or value: thousands of units for a large fleet).
+  let text = "";
   for (const line of unit.header ?? []) {
     checkLine(line, "comment");
-    out.push(`# ${line}`.trimEnd());
+    text += `# ${line}`.trimEnd() + "\n";
   }
   const names = Object.keys(unit.sections).sort((a, b) => {
     const ia = SECTION_ORDER.indexOf(a);
@@ -131,22 +132,23 @@ export function renderUnitFile(unit: UnitFile): string {
   for (const name of names) {
     if (!SECTION_NAME.test(name)) throw new UnitWriterError(`bad section name ${JSON.stringify(name)}`);
     const section = unit.sections[name];
-    const lines: string[] = [];
+    let lines = "";
     // Directive order is the order the model gives: related settings stay together for readers.
     for (const directive of Object.keys(section)) {
       if (!DIRECTIVE_NAME.test(directive)) throw new UnitWriterError(`bad directive name ${JSON.stringify(directive)}`);
       const raw = section[directive];
       if (raw === undefined) continue;
-      const values = Array.isArray(raw) ? (raw as readonly UnitValue[]) : [raw as UnitValue];
       const what = `${name}.${directive}`;
-      for (const v of values) {
-        const text = isExec(v) ? execLine(v, what) : isEnv(v) ? environmentAssignment(v.envName, v.envValue) : unitValue(v, what, directive);
-        lines.push(`${directive}=${text}`);
-      }
+      if (Array.isArray(raw)) for (const v of raw as readonly UnitValue[]) lines += `${directive}=${valueText(v, what, directive)}\n`;
+      else lines += `${directive}=${valueText(raw as UnitValue, what, directive)}\n`;
     }
-    if (lines.length === 0) continue;
-    if (out.length) out.push("");
-    out.push(`[${name}]`, ...lines);
+    if (lines === "") continue;
+    // A blank line between sections, and after the header.
+    text += `${text === "" ? "" : "\n"}[${name}]\n${lines}`;
   }
-  return out.join("\n") + "\n";
+  return text === "" ? "\n" : text;
+}
+
+function valueText(v: UnitValue, what: string, directive: string): string {
+  return isExec(v) ? execLine(v, what) : isEnv(v) ? environmentAssignment(v.envName, v.envValue) : unitValue(v, what, directive);
 }
