@@ -72,19 +72,23 @@ interface Deployer {
 }
 
 function homefleet(work: string): Deployer {
+  // What Pulumi's state would record per host: the generation the last deployment confirmed.
+  const generationOf = new Map<string, number>();
   return {
     id: "homefleet",
     label: "homefleet",
     prepare(hosts, bundle, previous) {
       const list = join(work, `homefleet-hosts-${hosts[0].name}-${hosts.length}.json`);
-      writeFileSync(list, JSON.stringify(hosts.map((h): BenchHostTarget => ({ name: h.name, address: h.address, hostKey: h.hostKey, keyFile: h.keyFile }))));
-      // As the provider knows from Pulumi's state: a create (nothing pushed before) or an update.
-      return { command: process.execPath, args: [HOMEFLEET_ENTRY, bundle.dir, list, previous ? "update" : "create"], env: { ...process.env, HOMEFLEET_BENCH_TIMINGS: "1" } };
+      writeFileSync(list, JSON.stringify(hosts.map((h): BenchHostTarget => ({ name: h.name, address: h.address, hostKey: h.hostKey, keyFile: h.keyFile, ...(previous && generationOf.has(h.name) ? { generation: generationOf.get(h.name) } : {}) }))));
+      // As the provider knows from Pulumi's state: a create (nothing pushed before) or an update of what it pushed last.
+      return { command: process.execPath, args: [HOMEFLEET_ENTRY, bundle.dir, list, ...(previous ? ["update", previous.dir] : ["create"])], env: { ...process.env, HOMEFLEET_BENCH_TIMINGS: "1" } };
     },
     check(p) {
       const out = JSON.parse(must("bench/homefleet-deploy.ts", p)) as { startMs: number; results: DeployResult[]; commands: TimedCommand[] };
+      for (const r of out.results) generationOf.set(r.host, r.generation);
       return { homefleet: out.results, commands: out.commands, startMs: out.startMs };
     },
+    hostsGoingDown: () => generationOf.clear(),
   };
 }
 

@@ -100,7 +100,12 @@ function homefleetVersion(): string {
 function labelOf(command: string): string {
   if (command === "(connect)") return "SSH connect and authenticate";
   // The deploy lock's command, timed until it holds the lock: it also recovers and reads the state.
-  if (command.startsWith("(lock) ")) return (/head -c \d+ > \S*homefleet-activate\.new/.test(command) ? "install activate script + " : "") + (/\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock");
+  // With an upload and the work to run on it (DeployOptions.expected), it holds the whole deployment when the host was as expected.
+  if (command.startsWith("(lock) ")) {
+    const install = /head -c \d+ > \S*homefleet-activate\.new/.test(command) ? "install activate script + " : "";
+    if (/ status (-|\d+) (-|[0-9a-f]{64}) \d+ \d+ /.test(command)) return `${install}lock + recover + status + (if as expected) ${labelOf(command.slice(command.search(/ status (-|\d+) /)))}`;
+    return install + (/\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock");
+  }
   const steps: [number, string][] = [];
   const mark = (re: RegExp, name: string) => {
     const at = command.search(re);

@@ -3,11 +3,13 @@
  * script and Ansible: node starts, loads the deployer, runs deployHost() (deploy/deployHost.ts) for
  * every host in parallel and exits. No Pulumi engine: this is the deployer alone.
  *
- *   node dist/bench/homefleet-deploy.js BUNDLE_DIR HOSTS_JSON [create|update]
+ *   node dist/bench/homefleet-deploy.js BUNDLE_DIR HOSTS_JSON [create|update [PREVIOUS_BUNDLE_DIR]]
  *
  * BUNDLE_DIR/rendered.json holds the rendered files and the manifest (bench/deployWorkload.ts);
- * HOSTS_JSON is [{name, address, hostKey, keyFile}]; `create` deploys as the provider's create
- * does (the hosts are new to it: DeployOptions.firstDeployment), `update` (the default) as its update. With HOMEFLEET_BENCH_TIMINGS=1 it also times
+ * HOSTS_JSON is [{name, address, hostKey, keyFile, generation?}]; `create` deploys as the provider's create
+ * does (the hosts are new to it: DeployOptions.firstDeployment, nothing expected on them), `update` (the default) as its
+ * update, which knows from Pulumi's state what it deployed last: the manifest in PREVIOUS_BUNDLE_DIR, confirmed as
+ * each host's `generation` (DeployOptions.expected). With HOMEFLEET_BENCH_TIMINGS=1 it also times
  * each SSH command, and the deploy lock's command until it holds the lock (by wrapping
  * HostSession's methods in this process, no change to deploy/).
  * Prints one JSON object on stdout: {startMs, results, commands}; exits 1 when a host fails.
@@ -34,6 +36,8 @@ export interface BenchHostTarget {
   readonly address: string;
   readonly hostKey: string;
   readonly keyFile: string;
+  /** The generation this deployer left the host on last (as Pulumi's state records it). */
+  readonly generation?: number;
 }
 
 /** One SSH command (or the connection) of a deploy: its text (cut short) and how long it took. */
@@ -78,14 +82,16 @@ function timeCommands(log: TimedCommand[]): void {
 async function main(): Promise<void> {
   // Since the process started (performance's time origin): node's start and loading the deployer.
   const startMs = performance.now();
-  const [bundleDir, hostsFile, mode = "update"] = process.argv.slice(2);
+  const [bundleDir, hostsFile, mode = "update", previousDir] = process.argv.slice(2);
   if (!bundleDir || !hostsFile || !["create", "update"].includes(mode)) throw new Error("usage: homefleet-deploy.js BUNDLE_DIR HOSTS_JSON [create|update]");
   const { files, manifest } = JSON.parse(readFileSync(join(bundleDir, "rendered.json"), "utf8")) as { files: RenderedFile[]; manifest: HostManifest };
   const hosts = JSON.parse(readFileSync(hostsFile, "utf8")) as BenchHostTarget[];
+  const previous = previousDir ? (JSON.parse(readFileSync(join(previousDir, "rendered.json"), "utf8")) as { manifest: HostManifest }).manifest : undefined;
+  const expectedOn = (h: BenchHostTarget) => (mode === "create" ? { expected: { generation: null, manifest: null } } : previous && h.generation !== undefined ? { expected: { generation: h.generation, manifest: previous } } : {});
   const commands: TimedCommand[] = [];
   if (process.env.HOMEFLEET_BENCH_TIMINGS === "1") timeCommands(commands);
   const results = await Promise.all(
-    hosts.map((h) => deployHost({ host: h.name, address: h.address, port: 22, user: "root", privateKey: readFileSync(h.keyFile, "utf8"), hostKey: h.hostKey }, files, manifest, [], { healthTimeoutSec: HEALTH_TIMEOUT_SEC, healthSoakSec: HEALTH_SOAK_SEC, firstDeployment: mode === "create" })),
+    hosts.map((h) => deployHost({ host: h.name, address: h.address, port: 22, user: "root", privateKey: readFileSync(h.keyFile, "utf8"), hostKey: h.hostKey }, files, manifest, [], { healthTimeoutSec: HEALTH_TIMEOUT_SEC, healthSoakSec: HEALTH_SOAK_SEC, firstDeployment: mode === "create", ...expectedOn(h) })),
   );
   process.stdout.write(JSON.stringify({ startMs, results, commands }) + "\n");
   const unhealthy = results.filter((r) => r.health.verdict !== "healthy");

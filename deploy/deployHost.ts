@@ -10,7 +10,7 @@ import type { HostManifest } from "../bundle/hostBundle";
 import type { HealthCheckSpec } from "../model/specs";
 import type { RenderedFile } from "../render/types";
 import { activateScript } from "../render/scripts/activate";
-import { planDeployment, type DeployPlan, type HostState, type SecretEntry, type WantedGeneration } from "./plan";
+import { planDeployment, speculativePlan, type DeployPlan, type HostState, type SecretEntry, type WantedGeneration } from "./plan";
 import { DeployError, HostSession, sh, sha256, type ExecResult, type SshTarget } from "./ssh";
 import { createTar, type TarEntry } from "./tar";
 
@@ -54,6 +54,15 @@ export interface DeployOptions {
    * fewer. Installing it again over the same script is harmless, so a wrong guess costs bytes only.
    */
   readonly firstDeployment?: boolean;
+  /**
+   * What this deployer last left on the host, from its own records (Pulumi state): the host
+   * confirmed on `generation` (null: nothing of homefleet's) with `manifest`. When the wanted
+   * manifest differs from it, the new generation goes with the lock's first command, and the host
+   * switches to it there and then if it is exactly as expected: one round trip for a healthy
+   * deployment. Else the host drops the upload and the deployment goes on from what it reports,
+   * as without this, so a wrong record costs bytes only.
+   */
+  readonly expected?: { readonly generation: number | null; readonly manifest: HostManifest | null };
   /** Test hook: called after activation, before the health gate and confirmation. */
   readonly afterActivate?: (session: HostSession) => Promise<void>;
   /** Test hook: called before a new generation is uploaded (to cut the connection there). */
@@ -249,12 +258,22 @@ const RECOVER_AND_STATUS = "reading the host's state (and clearing what interrup
  * installed and the lock asked for again); with `withStatus`, it also clears what interrupted
  * deployments left and reports the host's state, which `work` gets: one round trip in all.
  */
-async function underDeployLock<T>(session: HostSession, holder: string | undefined, withStatus: boolean, work: (state: HostState | undefined) => Promise<T>, installFirst = false): Promise<T> {
+async function underDeployLock<T>(
+  session: HostSession,
+  holder: string | undefined,
+  withStatus: boolean,
+  work: (state: HostState | undefined, speculated?: ExecResult) => Promise<T>,
+  installFirst = false,
+  speculation?: Speculation,
+): Promise<T> {
   const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
   const want = sha256(activateScript.text);
-  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}`;
+  const expectation = speculation && withStatus ? ` ${speculation.expect.generation ?? "-"} ${speculation.expect.manifestSha256 ?? "-"} ${speculation.upload.length} ${speculation.timeoutSec} ${sh(speculation.work)}` : "";
+  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}${expectation}`;
+  const upload = expectation ? speculation!.upload : undefined;
+  const stdinOf = (install: boolean) => (install ? Buffer.concat([Buffer.from(activateScript.text), ...(upload ? [upload] : [])]) : upload);
   const take = (install: boolean) =>
-    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", install ? activateScript.text : undefined).catch((err: DeployError) => {
+    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", stdinOf(install), expectation ? speculation!.onOutput : undefined).catch((err: DeployError) => {
       if (err.exitCode === EXIT_OTHER_SCRIPT) return undefined;
       if (err.exitCode === EXIT_INSTALL) throw new DeployError(session.target.host, `installing homefleet-activate failed: ${err.reason}`);
       // The lock was free but the recovery or the status after it failed: name that step.
@@ -265,10 +284,37 @@ async function underDeployLock<T>(session: HostSession, holder: string | undefin
   const lease = installFirst ? await take(true) : ((await take(false)) ?? (await take(true)));
   if (!lease) throw new DeployError(session.target.host, "not deployed: installing homefleet-activate failed");
   try {
-    return await work(withStatus ? stateFromParts(session.target.host, RECOVER_AND_STATUS, lease.output) : undefined);
+    if (!withStatus) return await work(undefined);
+    const { before, speculated } = splitSpeculated(lease.output, lease.errors);
+    return await work(stateFromParts(session.target.host, RECOVER_AND_STATUS, before), speculated);
   } finally {
     lease.release();
   }
+}
+
+/** A new generation sent with the lock's command, and what the host must run for it to be used there. */
+interface Speculation {
+  readonly expect: { readonly generation: number | null; readonly manifestSha256: string | null };
+  /** The generation's tar. */
+  readonly upload: Buffer;
+  /** Host shell run on the upload (its stdin) when the host is as expected: prepare and switch. */
+  readonly work: string;
+  readonly timeoutSec: number;
+  readonly onOutput: (soFar: string) => void;
+}
+
+/** Printed by homefleet-activate around the work it ran with the lock (see speculate there). */
+const WORK_MARK = "homefleet:work";
+
+/** The lock command's output: the status parts before the work, and the work's result if it ran. */
+export function splitSpeculated(output: string, errors: string): { before: string; speculated?: ExecResult } {
+  const lines = output.split("\n");
+  const at = lines.indexOf(WORK_MARK);
+  if (at < 0) return { before: output };
+  const exit = lines.findIndex((l, i) => i > at && /^homefleet:work-exit \d+$/.test(l));
+  const code = exit < 0 ? 1 : Number(lines[exit].slice(`${WORK_MARK}-exit `.length));
+  const stdout = lines.slice(at + 1, exit < 0 ? undefined : exit).join("\n");
+  return { before: lines.slice(0, at).join("\n"), speculated: { code, stdout: stdout ? `${stdout}\n` : "", stderr: errors } };
 }
 
 /** `unitActive`: a unit check, asked of systemd with every other unit check in one call. */
@@ -411,14 +457,35 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
   options.progress?.({ step: "connecting", address: `${target.address}:${target.port}` });
   const session = await HostSession.connect(target);
   try {
+    const { entries, digest } = secretEntries(manifest, secrets);
+    const bundle: Bundle = { files, manifest, secrets, entries, digest };
+    const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
+    // With records of what the host runs, the new generation goes with the lock's command (test
+    // hooks between the steps need them apart).
+    const guess = options.expected && !options.beforeUpload && !options.afterActivate ? speculativePlan(options.expected, wanted) : undefined;
+    const steps = guess && switchSteps(guess, bundle, settings(options), options);
+    const speculation: Speculation | undefined =
+      guess && steps?.archive
+        ? { expect: { generation: guess.rollbackTo, manifestSha256: options.expected!.manifest?.sha256 ?? null }, upload: steps.archive, work: steps.command, timeoutSec: steps.timeoutSec, onOutput: steps.onStdout }
+        : undefined;
+    if (speculation) steps!.begin();
     // Leftovers of cut deployments go first, and a rollback that was cut off is finished: the lock's command does that and reports the state.
-    return await underDeployLock(session, options.holder, true, async (state) => {
-      if (!state) throw new DeployError(target.host, `${RECOVER_AND_STATUS}: no state came with the lock`);
-      const { entries, digest } = secretEntries(manifest, secrets);
-      const wanted: WantedGeneration = { manifest, secrets: entries, secretsDigest: digest };
-      const plan = planDeployment(state, wanted);
-      return await execute(session, plan, state, { files, manifest, secrets, entries, digest }, options);
-    }, options.firstDeployment);
+    return await underDeployLock(
+      session,
+      options.holder,
+      true,
+      async (state, speculated) => {
+        if (!state) throw new DeployError(target.host, `${RECOVER_AND_STATUS}: no state came with the lock`);
+        if (speculated && guess && steps) {
+          // The host found itself as expected and ran the switch: its report must agree.
+          if (state.phase !== "confirmed" || state.current !== guess.rollbackTo) throw new DeployError(target.host, `the host switched to the upload sent with the lock although it reports ${state.phase} on generation ${state.current ?? "none"}, not confirmed on ${guess.rollbackTo ?? "none"}`);
+          return await execute(session, guess, state, bundle, options, { result: speculated, steps });
+        }
+        return await execute(session, planDeployment(state, wanted), state, bundle, options);
+      },
+      options.firstDeployment,
+      speculation,
+    );
   } finally {
     session.close();
   }
@@ -432,8 +499,87 @@ interface Bundle {
   readonly digest: string;
 }
 
+/**
+ * What switching to a plan's generation sends to the host: one command that pulls the images not
+ * there yet, reads the upload into a new generation when there is one, switches to it under the
+ * revert timer, runs the first health round and, with no soak time, confirms when that round
+ * passes; and what the command's output tells the progress display as it comes.
+ */
+function switchSteps(plan: Extract<DeployPlan, { kind: "switch" }>, bundle: Bundle, s: ReturnType<typeof settings>, options: DeployOptions) {
+  const { manifest } = bundle;
+  const progress = options.progress ?? (() => undefined);
+  // Images first, before the timer runs: a slow pull must not count against it. The pull opens
+  // the switch's command (the upload waits in the channel meanwhile): no round trip of its own.
+  const pulling = !plan.repair && manifest.images.length > 0;
+  const pull = pulling
+    ? `if command -v podman >/dev/null; then for image in ${manifest.images.map(sh).join(" ")}; do podman image exists "$image" || podman pull --quiet "$image" >/dev/null || exit ${EXIT_PULL}; done; fi; echo ${PULLED_MARK}; `
+    : "";
+  // The upload and the switch go in one command: the switch starts as soon as the generation is verified.
+  // The first health round rides on the switch's command, and with no soak time so does the
+  // confirmation when that round passes: a healthy deploy needs no further round trip. A test
+  // hook between the switch and the gate (afterActivate) keeps them apart.
+  const chained = options.afterActivate
+    ? ""
+    : ` || exit $?\necho ${GATE_MARK}\n${gateRound(manifest.healthChecks, manifest.start).script}\n[ "$ok" = 1 ] || exit 0` +
+      (s.healthSoakSec === 0 ? `\necho ${CONFIRM_MARK}\n${confirmCommand(plan.generation, s, manifest.start)}` : "");
+  const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}${chained}`;
+  let archive: Buffer | undefined;
+  if (plan.prepare) {
+    const byPath = new Map(bundle.files.map((f) => [f.path, f]));
+    const secretByPath = new Map(bundle.secrets.map((x) => [x.path, x]));
+    archive = createTar([
+      { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
+      ...plan.prepare.files.map((p) => {
+        const f = byPath.get(p)!;
+        return { path: `files${p}`, mode: parseInt(f.mode, 8), content: f.content };
+      }),
+      { path: "secrets.json", mode: 0o600, content: JSON.stringify({ digest: bundle.digest, secrets: bundle.entries }, null, 2) + "\n" },
+      ...plan.prepare.secrets.map((p) => ({ path: `secrets${p}`, mode: 0o400, content: secretByPath.get(p)!.content })),
+    ]);
+  }
+  const prepared = new RegExp(`^prepared generation ${plan.generation}$`, "m");
+  const uploading = () => progress({ step: "uploading", generation: plan.generation, files: plan.prepare!.files.length, bytes: archive!.length });
+  const switching = () => progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
+  // Where the command is, from its output: pulling, then uploading (when there is an upload), then switching.
+  let stage: "pull" | "upload" | "switch" | "announced" = pulling ? "pull" : archive ? "upload" : "switch";
+  const onStdout = (soFar: string) => {
+    if (stage === "pull") {
+      if (!PULLED.test(soFar)) return;
+      stage = archive ? "upload" : "switch";
+      if (archive) uploading();
+    }
+    if (stage === "upload" && !prepared.test(soFar)) return;
+    if (stage === "announced") return;
+    stage = "announced";
+    switching();
+  };
+  /** Announces the first step, before the command is sent. */
+  const begin = () => {
+    if (pulling) progress({ step: "pulling", images: manifest.images.length });
+    else if (archive) uploading();
+    onStdout("");
+  };
+  return {
+    pulling,
+    timeoutSec: pulling ? 1800 + 900 : 900,
+    command: `${pull}${archive ? `${ACTIVATE} prepare ${plan.generation} || exit $?; ` : ""}${switchCommand}`,
+    archive,
+    begin,
+    onStdout,
+    pulled: () => stage !== "pull",
+    uploaded: () => stage === "announced" || !archive,
+  };
+}
+
 /** Carries out one plan; every step names itself in its errors. */
-async function execute(session: HostSession, plan: DeployPlan, state: HostState, bundle: Bundle, options: DeployOptions): Promise<DeployResult> {
+async function execute(
+  session: HostSession,
+  plan: DeployPlan,
+  state: HostState,
+  bundle: Bundle,
+  options: DeployOptions,
+  speculated?: { readonly result: ExecResult; readonly steps: ReturnType<typeof switchSteps> },
+): Promise<DeployResult> {
   const host = session.target.host;
   const { manifest } = bundle;
   const s = settings(options);
@@ -460,76 +606,27 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
     return report(session, confirmed, manifest, plan.generation, { changed: true }, health, confirmed.units);
   }
 
-  // Images first, before the timer runs: a slow pull must not count against it. The pull opens
-  // the switch's command (the upload waits in the channel meanwhile): no round trip of its own.
-  const pulling = !plan.repair && manifest.images.length > 0;
-  const pull = pulling
-    ? `if command -v podman >/dev/null; then for image in ${manifest.images.map(sh).join(" ")}; do podman image exists "$image" || podman pull --quiet "$image" >/dev/null || exit ${EXIT_PULL}; done; fi; echo ${PULLED_MARK}; `
-    : "";
-  const timeoutSec = pulling ? 1800 + 900 : 900;
+  const { pulling, timeoutSec, command, archive, begin, onStdout, pulled, uploaded } = speculated?.steps ?? switchSteps(plan, bundle, s, options);
   const pullFailed = (r: ExecResult) => new DeployError(host, `pulling container images failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}; nothing was switched`);
-  if (pulling) progress({ step: "pulling", images: manifest.images.length });
-  // The upload and the switch go in one command: the switch starts as soon as the generation is verified.
-  // The first health round rides on the switch's command, and with no soak time so does the
-  // confirmation when that round passes: a healthy deploy needs no further round trip. A test
-  // hook between the switch and the gate (afterActivate) keeps them apart.
-  const chained = options.afterActivate
-    ? ""
-    : ` || exit $?\necho ${GATE_MARK}\n${gateRound(manifest.healthChecks, manifest.start).script}\n[ "$ok" = 1 ] || exit 0` +
-      (s.healthSoakSec === 0 ? `\necho ${CONFIRM_MARK}\n${confirmCommand(plan.generation, s, manifest.start)}` : "");
-  const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}${chained}`;
-  const switching = () => progress({ step: "switching", generation: plan.generation, reused: plan.reused ?? false });
-  const pulledMark = new RegExp(`^${PULLED_MARK}$`, "m");
   let switched: ExecResult;
-  if (plan.prepare) {
-    const byPath = new Map(bundle.files.map((f) => [f.path, f]));
-    const secretByPath = new Map(bundle.secrets.map((x) => [x.path, x]));
-    const tar: TarEntry[] = [
-      { path: "manifest.json", mode: 0o644, content: JSON.stringify(manifest, null, 2) + "\n" },
-      ...plan.prepare.files.map((p) => {
-        const f = byPath.get(p)!;
-        return { path: `files${p}`, mode: parseInt(f.mode, 8), content: f.content };
-      }),
-      { path: "secrets.json", mode: 0o600, content: JSON.stringify({ digest: bundle.digest, secrets: bundle.entries }, null, 2) + "\n" },
-      ...plan.prepare.secrets.map((p) => ({ path: `secrets${p}`, mode: 0o400, content: secretByPath.get(p)!.content })),
-    ];
-    await options.beforeUpload?.(session);
-    const archive = createTar(tar);
-    const uploading = () => progress({ step: "uploading", generation: plan.generation, files: plan.prepare!.files.length, bytes: archive.length });
-    if (!pulling) uploading();
-    const prepared = new RegExp(`^prepared generation ${plan.generation}$`, "m");
-    let pulled = !pulling;
-    let uploaded = false;
+  if (speculated) {
+    // The lock's command ran the same command on the host already.
+    switched = speculated.result;
+  } else {
+    if (archive) await options.beforeUpload?.(session);
+    begin();
     try {
-      switched = await session.exec(`${pull}${ACTIVATE} prepare ${plan.generation} || exit $?; ${switchCommand}`, archive, timeoutSec, (soFar) => {
-        if (!pulled && pulledMark.test(soFar)) {
-          pulled = true;
-          uploading();
-        }
-        if (uploaded || !prepared.test(soFar)) return;
-        uploaded = true;
-        switching();
-      });
+      switched = await session.exec(command, archive, timeoutSec, onStdout);
     } catch (err) {
       // Cut before the host had the generation: the pull or the upload failed, nothing was switched.
       // (Before the images were confirmed too: the same command was pulling them, and its upload waited.)
-      if (!uploaded) throw new DeployError(host, `uploading the new generation failed${pulled ? "" : " (the host was still checking its container images)"}: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
+      if (archive && !uploaded()) throw new DeployError(host, `uploading the new generation failed${pulled() ? "" : " (the host was still checking its container images)"}: ${(err as Partial<DeployError>).reason ?? (err as Error).message}`);
       throw err;
     }
-    if (switched.code === EXIT_PULL && !pulledMark.test(switched.stdout)) throw pullFailed(switched);
-    if (!prepared.test(switched.stdout)) {
-      throw new DeployError(host, `uploading the new generation failed (exit ${switched.code}): ${(switched.stderr || switched.stdout).trim().split("\n").slice(-15).join("\n")}`);
-    }
-  } else {
-    // Armed and switched in one locked command on the host: the timer runs before anything changes.
-    let announced = !pulling;
-    if (announced) switching();
-    switched = await session.exec(`${pull}${switchCommand}`, undefined, timeoutSec, (soFar) => {
-      if (announced || !pulledMark.test(soFar)) return;
-      announced = true;
-      switching();
-    });
-    if (switched.code === EXIT_PULL && !pulledMark.test(switched.stdout)) throw pullFailed(switched);
+  }
+  if (switched.code === EXIT_PULL && !PULLED.test(switched.stdout)) throw pullFailed(switched);
+  if (archive && !new RegExp(`^prepared generation ${plan.generation}$`, "m").test(switched.stdout)) {
+    throw new DeployError(host, `uploading the new generation failed (exit ${switched.code}): ${(switched.stderr || switched.stdout).trim().split("\n").slice(-15).join("\n")}`);
   }
   // The pull's marker is not part of the switch's output.
   if (pulling) switched = { ...switched, stdout: switched.stdout.replace(new RegExp(`^${PULLED_MARK}\n`, "m"), "") };
@@ -566,6 +663,7 @@ async function execute(session: HostSession, plan: DeployPlan, state: HostState,
 const GATE_MARK = "homefleet:health-round";
 /** Printed once the images are there, before the upload is read. */
 const PULLED_MARK = "homefleet:images-pulled";
+const PULLED = new RegExp(`^${PULLED_MARK}$`, "m");
 const CONFIRM_MARK = "homefleet:confirm";
 
 /**

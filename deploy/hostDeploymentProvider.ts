@@ -137,8 +137,17 @@ export async function createDeployment(inputs: HostDeploymentInputs): Promise<{ 
   if (refused) throw new Error(refused);
   requireSecretValues(inputs);
   requireEarlierWavesHealthy(inputs);
-  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, { ...optionsOf(inputs), firstDeployment: true });
+  const result = await deployHost(sshTargetOf(inputs), filesOf(inputs), inputs.manifest, inputs.secrets, { ...optionsOf(inputs), firstDeployment: true, expected: { generation: null, manifest: null } });
   return { id: inputs.host, outs: outputsOf(inputs, result) };
+}
+
+/**
+ * What the state says the host runs: the generation the last deployment (or refresh) found
+ * confirmed, when it runs that deployment's manifest. None when a refresh found another one.
+ */
+export function expectedOf(olds?: HostDeploymentOutputs): DeployOptions["expected"] {
+  if (!olds?.manifest || olds.generation === null || olds.generation === undefined || olds.manifestSha256 !== olds.manifest.sha256 || olds.health?.verdict === "unconfirmed") return undefined;
+  return { generation: olds.generation, manifest: olds.manifest };
 }
 
 export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDeploymentOutputs): Promise<{ outs: HostDeploymentOutputs }> {
@@ -146,7 +155,7 @@ export async function updateDeployment(news: HostDeploymentInputs, olds?: HostDe
   if (refused) throw new Error(refused);
   requireSecretValues(news);
   requireEarlierWavesHealthy(news);
-  const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, optionsOf(news));
+  const result = await deployHost(sshTargetOf(news, olds?.hostKey), filesOf(news), news.manifest, news.secrets, { ...optionsOf(news), ...(expectedOf(olds) ? { expected: expectedOf(olds) } : {}) });
   return { outs: outputsOf(news, result) };
 }
 

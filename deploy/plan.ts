@@ -129,3 +129,33 @@ export function planDeployment(host: HostState, wanted: WantedGeneration): Deplo
   const generation = Math.max(host.current ?? 0, host.confirmed ?? 0, ...Object.keys(host.generations).map(Number)) + 1;
   return { kind: "switch", generation, prepare: { files, secrets }, reused: false, repair: false, rollbackTo: host.confirmed };
 }
+
+/** What a deployer's own records say it last left on a host: confirmed on `generation` with `manifest`. */
+export interface ExpectedHost {
+  readonly generation: number | null;
+  readonly manifest: Pick<HostManifest, "sha256" | "files"> | null;
+}
+
+/**
+ * The plan a deployment would get if the host is as the deployer's records say (`expected`),
+ * made before asking the host, so that the upload can go with the lock's first command: a new
+ * generation numbered after the expected one, with the files that differ from the expected
+ * manifest and every secret (the records hold no secret hashes; secrets are small). None when the
+ * wanted manifest is the expected one (a repair over hand edits or a secrets-only change: the
+ * host's report decides those) or the records are incomplete. The host runs it only when it is
+ * confirmed on exactly that generation and manifest and keeps no later generation; otherwise the
+ * deployment plans from the host's report (planDeployment) as without it.
+ */
+export function speculativePlan(expected: ExpectedHost, wanted: WantedGeneration): Extract<DeployPlan, { kind: "switch" }> | undefined {
+  if ((expected.generation === null) !== (expected.manifest === null)) return undefined;
+  if (expected.manifest?.sha256 === wanted.manifest.sha256) return undefined;
+  const held = new Map((expected.manifest?.files ?? []).map((f) => [f.path, f.sha256]));
+  return {
+    kind: "switch",
+    generation: (expected.generation ?? 0) + 1,
+    prepare: { files: wanted.manifest.files.filter((f) => held.get(f.path) !== f.sha256).map((f) => f.path), secrets: wanted.secrets.map((s) => s.path) },
+    reused: false,
+    repair: false,
+    rollbackTo: expected.generation,
+  };
+}

@@ -209,9 +209,10 @@ export class HostSession {
    * A command that lives as long as the deployment (the host's deploy lock): resolves once it
    * prints `ready`, with what it printed before that line, then gets a line on stdin every 5 s
    * (the lease); release() ends its stdin. Rejects with its error output and exit status when
-   * it exits first. `stdin`, if given, is written first (the command reads exactly that much).
+   * it exits first. `stdin`, if given, is written first (the command reads exactly that much);
+   * `onOutput` sees the output as it comes, until `ready`.
    */
-  lease(command: string, ready: string, stdin?: Buffer | string): Promise<{ release(): void; output: string }> {
+  lease(command: string, ready: string, stdin?: Buffer | string, onOutput?: (soFar: string) => void): Promise<{ release(): void; output: string; errors: string }> {
     this.commands++;
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
@@ -227,6 +228,7 @@ export class HostSession {
         channel.stderr.on("data", (d: Buffer) => (errOut += d.toString("utf8")));
         channel.on("data", (d: Buffer) => {
           out += d.toString("utf8");
+          if (!beat) onOutput?.(out);
           const lines = out.split("\n");
           const at = lines.indexOf(ready);
           if (beat || at < 0) return;
@@ -238,6 +240,7 @@ export class HostSession {
               channel.end();
             },
             output: lines.slice(0, at).join("\n"),
+            errors: errOut,
           });
         });
         channel.on("exit", (code: number | null) => {

@@ -14,10 +14,16 @@
 # that lock first, so a rollback that lost the race does nothing.
 #
 # Commands:
-#   hold HOLDER [status]  take the deploy lock and keep it while stdin sends a line at least every
+#   hold HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]]
+#                     take the deploy lock and keep it while stdin sends a line at least every
 #                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER.
 #                     With status: first recover, then print the status (in parts, see
-#                     do_begin), then "held"
+#                     do_begin), then "held". With an expectation as well (the deployer's guess,
+#                     from its own records, of what the host runs: generation CURRENT, or - for
+#                     nothing, with a manifest of MANIFEST_SHA), the next BYTES of stdin are an
+#                     upload: when the host is confirmed on exactly that, shell WORK runs on it
+#                     (stdin: the upload; at most SECONDS) before "held", and its exit status is
+#                     printed; else the upload is read and dropped. One round trip for a deployment.
 #   prepare GEN       read a tar (manifest.json, files/ of the files that changed, secrets.json,
 #                     secrets/ of the secrets that changed) from stdin; link every unchanged file
 #                     and secret from the current generation; verify every sha256
@@ -56,7 +62,7 @@ EXIT_STATE=76   # the state file is damaged
 EXIT_STALE=77   # confirm: the generation is no longer the one waiting for confirmation
 
 usage() {
-  echo "usage: $0 hold HOLDER [status] | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN [KEEP] | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
+  echo "usage: $0 hold HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]] | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN [KEEP] | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
   exit 2
 }
 
@@ -739,31 +745,70 @@ status_json() {
 # summarize's summary line; "state PHASE CURRENT CONFIRMED"; "holder HOLDER"; after "units:",
 # systemctl is-active of the units to start and then of the revert timer; after "hashes:",
 # sha256sum of the current generation's files and secrets.
-do_begin() { # HOLDER
+do_begin() { # HOLDER [CURRENT MANIFEST_SHA]
   do_recover >&2
   printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
   systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
   echo "hashes:"
   if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
+  if [ "$#" -eq 3 ]; then
+    if expected "$2" "$3"; then echo "expected: yes"; else echo "expected: no"; fi
+  fi
 }
 
-hold() { # HOLDER [status]
+# Whether the host is confirmed on generation CURRENT (- for nothing installed) with a manifest of
+# MANIFEST_SHA, and keeps no generation above it: then the deployer's next generation, numbered
+# CURRENT + 1 (or 1), goes over exactly what it planned from its records. From summarize's variables.
+expected() { # CURRENT MANIFEST_SHA
+  local gen_wanted=${1#-} gen
+  [ "$phase" = confirmed ] && [ "$current" = "$gen_wanted" ] && [ "$confirmed" = "$gen_wanted" ] || return 1
+  for gen in "${kept[@]}"; do
+    if [ -z "$gen_wanted" ] || [ "$gen" -gt "$gen_wanted" ]; then return 1; fi
+  done
+  [ -z "$gen_wanted" ] || [[ $summary == *"\"$gen_wanted\":{\"manifest\":\"$2\","* ]]
+}
+
+# The upload that came with the lock's command (BYTES of stdin), read whole into the root-only
+# state directory first so that stdin is the heartbeat's again whatever WORK reads; WORK runs on it
+# only when do_begin found the host as the deployer expected (BEGUN is its output). WORK gets
+# neither the deploy lock's descriptor (nothing it leaves running may hold the host) nor HUP.
+speculate() { # BYTES SECONDS WORK BEGUN
+  local upload=$root/.upload.$$ status=0
+  if [[ $4 != *$'\n'"expected: yes" ]]; then
+    head -c "$1" >/dev/null
+    return 0
+  fi
+  head -c "$1" >"$upload" || true
+  echo "homefleet:work"
+  if [ "$(stat -c %s "$upload")" != "$1" ]; then
+    echo "the upload was cut short" >&2
+    status=1
+  else
+    timeout --kill-after=10 "$2" bash -c "$3" <"$upload" 9>&- || status=$?
+  fi
+  rm -f "$upload"
+  echo "homefleet:work-exit $status"
+}
+
+hold() { # HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]]
   if [ ! -d "$root" ]; then (umask 077 && mkdir -p "$root"); fi
   exec 9>>"$root/deploy.lock"
   if ! flock -n 9; then
     echo "another deployment holds this host: $(head -c 300 "$root/deploy.holder" 2>/dev/null || echo "holder unknown")" >&2
     exit "$EXIT_HELD"
   fi
-  local since status=0
+  local since status=0 begun
   since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   printf '%s, since %s\n' "$1" "$since" >"$root/deploy.holder"
   if [ "${2:-}" = status ]; then
     # The deployer's first round trip does it all: lock, recover, status.
-    locked begin "$1, since $since" || status=$?
+    begun=$(locked begin "$1, since $since" "${@:3:2}") || status=$?
+    printf '%s\n' "$begun"
     if [ "$status" -ne 0 ]; then
       rm -f "$root/deploy.holder"
       exit "$status"
     fi
+    if [ "$#" -eq 7 ]; then speculate "$5" "$6" "$7" "$begun"; fi
   fi
   echo held
   # The lease lasts while the deployer sends a line every few seconds: a deployer killed or cut
@@ -783,7 +828,7 @@ if [ "$1" = --locked ]; then
     rollback) do_rollback "$2" "the deployer's health gate failed" ;;
     expire) do_rollback "$2" "not confirmed in time: the revert timer" ;;
     recover) do_recover ;;
-    begin) do_begin "$2" ;;
+    begin) do_begin "${@:2}" ;;
     remove) do_remove ;;
     gc) do_gc "$2" ;;
     *) usage ;;
@@ -793,8 +838,9 @@ fi
 
 case "$1" in
   hold)
-    [ "$#" -eq 2 ] || { [ "$#" -eq 3 ] && [ "$3" = status ]; } || usage
-    hold "$2" "${3:-}"
+    if [ "$#" -ne 2 ] && { [ "$#" -ne 3 ] && [ "$#" -ne 8 ] || [ "$3" != status ]; }; then usage; fi
+    if [ "$#" -eq 8 ]; then number "$6" && number "$7"; fi
+    hold "${@:2}"
     ;;
   prepare)
     [ "$#" -eq 2 ] || usage
