@@ -748,12 +748,16 @@ status_json() {
 do_begin() { # HOLDER [CURRENT MANIFEST_SHA]
   do_recover >&2
   printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+  # A host as the deployer expected is switched to the upload next: its units' states and files'
+  # hashes would go unread (the confirmation reports the units' states).
+  if [ "$#" -eq 3 ] && expected "$2" "$3"; then
+    printf '%s\n' "hashes:" "expected: yes"
+    return 0
+  fi
   systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
   echo "hashes:"
   if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
-  if [ "$#" -eq 3 ]; then
-    if expected "$2" "$3"; then echo "expected: yes"; else echo "expected: no"; fi
-  fi
+  if [ "$#" -eq 3 ]; then echo "expected: no"; fi
 }
 
 # Whether the host is confirmed on generation CURRENT (- for nothing installed) with a manifest of
@@ -798,7 +802,7 @@ hold() { # HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]]
     exit "$EXIT_HELD"
   fi
   local since status=0 begun
-  since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  TZ=UTC printf -v since '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   printf '%s, since %s\n' "$1" "$since" >"$root/deploy.holder"
   if [ "${2:-}" = status ]; then
     # The deployer's first round trip does it all: lock, recover, status.
