@@ -4,7 +4,7 @@
  */
 import { buildHostBundle } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
-import { checkInputs, createDeployment, diffInputs, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
+import { checkInputs, createDeployment, diffInputs, expectedOf, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { buildFleetModel } from "../model/build";
 
 const bundle = buildHostBundle(buildFleetModel(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).hosts.find((h) => h.name === "forge")!);
@@ -66,4 +66,27 @@ it("refuses to deploy after an unhealthy earlier wave, naming the hosts", async 
   await expect(createDeployment(inputs({ after: [{ host: "vulcan", wave: 0, verdict: "unhealthy" }] }))).rejects.toThrow(
     "host forge: not deployed, because earlier rollout waves are not healthy: vulcan (wave 0: unhealthy)",
   );
+});
+
+describe("what the state says the host runs (the deployment's records, expectedOf)", () => {
+  const outputs = (overrides: Partial<HostDeploymentOutputs> = {}): HostDeploymentOutputs => ({
+    ...inputs(),
+    generation: 7,
+    manifestSha256: bundle.manifest.sha256,
+    unitStates: {},
+    health: { verdict: "healthy", checkedAt: "2026-11-30T00:00:00Z", checks: [] },
+    lastDeploy: null,
+    ...overrides,
+  });
+
+  it("the confirmed generation and its manifest after a deployment (or a refresh that found them)", () => {
+    expect(expectedOf(outputs())).toEqual({ generation: 7, manifest: bundle.manifest });
+  });
+
+  it("none when a refresh found another manifest, an unconfirmed generation or nothing installed", () => {
+    expect(expectedOf(outputs({ manifestSha256: "f".repeat(64) }))).toBeUndefined();
+    expect(expectedOf(outputs({ health: { verdict: "unconfirmed", checkedAt: "2026-11-30T00:00:00Z", checks: [] } }))).toBeUndefined();
+    expect(expectedOf(outputs({ generation: null, manifestSha256: null }))).toBeUndefined();
+    expect(expectedOf(undefined)).toBeUndefined();
+  });
 });

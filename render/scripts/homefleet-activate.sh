@@ -43,7 +43,9 @@
 #   status            JSON: phase, current and confirmed generation, the current manifest, the
 #                     sha256 of every installed file and secret, every kept generation
 #   gc KEEP           delete all but the KEEP newest generations, never current or confirmed
-# Layout: $root/generations/N/{manifest.json,files/...,secrets.json,secrets/...}.
+# Layout: $root/generations/N/{manifest.json,files/...,secrets.json,secrets/...}, and what prepare
+# worked out once, read by the shell later without jq: manifest.sha256, installs (every path N
+# installs), plan-over-CURRENT-CONFIRMED (the switch to N over those generations).
 set -euo pipefail
 umask 022
 # NixOS has no jq until homefleet's module adds it: borrow it from nixpkgs for the first switch.
@@ -176,6 +178,13 @@ OWN_UNITS='def own_units: [.files[].path | capture("^/etc/systemd/system/(?<u>[^
 
 
 
+# The file in a generation that holds its plan over generations CURRENT and CONFIRMED (made by
+# prepare). Generations never change once prepared and their numbers are never reused, so a
+# saved plan stays right for that pair.
+planned_over() { # CURRENT CONFIRMED
+  echo "plan-over-${1:--}-${2:--}"
+}
+
 prepare() {
   local gen=$1 dir=$gens/$1 partial=$gens/.$1.partial
   read_state
@@ -195,17 +204,21 @@ prepare() {
   fi
   # One jq run: the upload's lists of files and secrets, and whether the running generation is
   # intact (then it is where the files the upload left out are linked from).
+  # The same run plans the switch to this generation over the current and confirmed ones
+  # (plan_install's plan, saved beside it for do_switch): one jq start fewer in a deployment.
   local jq_files=() list
-  generation_files "$current"
+  generation_files "$current" "$confirmed"
   jq_files+=(--rawfile mupload "$partial/manifest.json")
   if [ -f "$partial/secrets.json" ]; then jq_files+=(--rawfile supload "$partial/secrets.json"); fi
-  list=$(jq -n -r --arg current "$current" "${jq_files[@]}" "$JQ_GENERATIONS"'
+  list=$(jq -n -r --arg current "$current" --arg olds "$current $confirmed" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS$JQ_INSTALL_PLAN"'
     parsed("mupload") as $m | parsed("supload") as $s
     | if ($m | type) != "object" or ($m.sha256 and $m.files | not) then "bad-manifest"
       elif $s != null and (($s | type) != "object" or ($s.secrets | type) != "array") then "bad-secrets"
       else (if $current != "" and whole($current) then "source" else empty end),
         ($m.files[] | ["files", .path, .sha256] | @tsv),
-        (($s // {secrets: []}).secrets[] | ["secrets", .path, .sha256] | @tsv)
+        (($s // {secrets: []}).secrets[] | ["secrets", .path, .sha256] | @tsv),
+        (install_plan("upload"; $olds) | "plan\t\(.)"),
+        "sha\t\($m.sha256)"
       end')
   case $list in
     bad-manifest)
@@ -252,6 +265,21 @@ prepare() {
       exit 1
     fi
   fi
+  # Beside the generation, for a later deployment's begin_as_expected: its manifest's sha256 and
+  # every path it installs, in lines a shell reads without jq.
+  local line plan_rows=() installs=()
+  while IFS= read -r line; do
+    case $line in
+      plan$'\t'*) plan_rows+=("${line#plan$'\t'}") ;;
+      sha$'\t'*) printf '%s\n' "${line#sha$'\t'}" >"$partial/manifest.sha256" ;;
+      files$'\t'* | secrets$'\t'*)
+        line=${line#*$'\t'}
+        installs+=("${line%%$'\t'*}")
+        ;;
+    esac
+  done <<<"$list"
+  printf '%s\n' "${installs[@]}" >"$partial/installs"
+  if [ "${#plan_rows[@]}" -gt 0 ] && [ "${plan_rows[0]}" != damaged ]; then printf '%s\n' "${plan_rows[@]}" >"$partial/$(planned_over "$current" "$confirmed")"; fi
   mv "$partial" "$dir"
   echo "prepared generation $gen"
 }
@@ -302,11 +330,9 @@ install_files() {
 # count: a damaged one is not installed); the units that leave; every
 # file and secret GEN has (path, mode, sha256, owner:group, the units that read it); the files,
 # secrets and bridges the olds have and GEN has not; the units to keep disabled and to start.
-plan_install() { # GEN OLD...
-  local gen=$1 jq_files=()
-  generation_files "$@"
-  shift
-  jq -n -r --arg gen "$gen" --arg olds "$*" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS"'
+# shellcheck disable=SC2016 # jq's $variables, not the shell's
+JQ_INSTALL_PLAN='
+  def install_plan($gen; $olds):
     if whole($gen) | not then "damaged" else
       parsed("m" + $gen) as $m
       | ((parsed("s" + $gen) // {}).secrets // []) as $s
@@ -323,7 +349,13 @@ plan_install() { # GEN OLD...
         ([$oldm[] | .interfaces[]?] | unique - [$m.interfaces[]?] | .[] | "gone-iface\t\(.)"),
         ($m.disabledUnits[]? | "disabled\t\(.)"),
         ($m.start[]? | "start\t\(.)")
-    end'
+    end;'
+
+plan_install() { # GEN OLD...
+  local gen=$1 jq_files=()
+  generation_files "$@"
+  shift
+  jq -n -r --arg gen "$gen" --arg olds "$*" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS$JQ_INSTALL_PLAN"'install_plan($gen; $olds)'
 }
 
 # Installs generation GEN over whatever is installed now (the generations OLD...): units that
@@ -551,7 +583,15 @@ do_switch() { # GEN ARM_SECONDS (0: a repair of the confirmed generation, no tim
   # Planned (and GEN found intact) before anything changes, over what may be installed now
   # besides GEN: the current generation, and during an unconfirmed or interrupted change also
   # the confirmed one (the plan counts only intact ones).
-  plan=$(plan_install "$gen" "$current" "$confirmed")
+  local saved
+  saved=$gens/$gen/$(planned_over "$current" "$confirmed")
+  if [ -f "$saved" ]; then
+    plan=""
+    IFS= read -r -d '' plan <"$saved" || true
+    plan=${plan%$'\n'}
+  else
+    plan=$(plan_install "$gen" "$current" "$confirmed")
+  fi
   if [ "$plan" = damaged ]; then
     echo "generation $gen does not exist or is damaged" >&2
     exit 1
@@ -746,6 +786,11 @@ status_json() {
 # systemctl is-active of the units to start and then of the revert timer; after "hashes:",
 # sha256sum of the current generation's files and secrets.
 do_begin() { # HOLDER [CURRENT MANIFEST_SHA]
+  if [ "$#" -eq 3 ] && begin_as_expected "$2" "$3"; then
+    # The parts the deployer reads, with nothing it would use: it switches to its upload next.
+    printf '%s\n' '{"kept":{},"manifest":null,"secretList":[]}' "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:" "hashes:" "expected: yes"
+    return 0
+  fi
   do_recover >&2
   printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
   # A host as the deployer expected is switched to the upload next: its units' states and files'
@@ -758,6 +803,29 @@ do_begin() { # HOLDER [CURRENT MANIFEST_SHA]
   echo "hashes:"
   if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
   if [ "$#" -eq 3 ]; then echo "expected: no"; fi
+}
+
+# do_recover and expected in one, without jq, for the usual case: the host is confirmed on
+# generation CURRENT (a number) with a manifest of MANIFEST_SHA, keeps no later generation, and
+# CURRENT has the lines prepare leaves beside it (older versions of this script left none: then
+# the full recovery and check run). Confirmed on CURRENT means no rollback to finish and
+# nothing installed but CURRENT's paths, beside which a cut install may have left a file.
+begin_as_expected() { # CURRENT MANIFEST_SHA
+  local gen_wanted=$1 gen sha="" path
+  [[ $gen_wanted =~ ^[0-9]+$ ]] || return 1
+  read_state
+  [ "$phase" = confirmed ] && [ "$current" = "$gen_wanted" ] && [ "$confirmed" = "$gen_wanted" ] || return 1
+  kept_generations
+  for gen in "${kept[@]}"; do
+    if [ "$gen" -gt "$gen_wanted" ]; then return 1; fi
+  done
+  [ -f "$gens/$current/installs" ] && [ -f "$gens/$current/manifest.sha256" ] || return 1
+  IFS= read -r sha <"$gens/$current/manifest.sha256" || return 1
+  [ "$sha" = "$2" ] || return 1
+  remove_partials
+  while IFS= read -r path; do
+    if [ -n "$path" ] && [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new" >&2; fi
+  done <"$gens/$current/installs"
 }
 
 # Whether the host is confirmed on generation CURRENT (- for nothing installed) with a manifest of
