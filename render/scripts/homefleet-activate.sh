@@ -462,7 +462,11 @@ apply_plan() { # GEN PLAN
   # is-enabled reads the unit files on disk, so it needs no reload first; enable --no-reload
   # leaves the one daemon-reload below to pick up files, enablement and removals together.
   local states=() enable=() i
-  if [ "${#start[@]}" -gt 0 ]; then
+  if [ "${#start[@]}" -gt 0 ] && [ "$olds" -eq 0 ]; then
+    # Nothing of homefleet's was installed: every unit is new here, and enabling one that is
+    # enabled already changes nothing; no query.
+    enable=("${start[@]}")
+  elif [ "${#start[@]}" -gt 0 ]; then
     mapfile -t states < <(systemctl is-enabled "${start[@]}" 2>/dev/null || true)
     for i in "${!start[@]}"; do
       if [ "${states[$i]:-}" != enabled ]; then enable+=("${start[$i]}"); fi
