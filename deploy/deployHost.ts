@@ -265,15 +265,22 @@ async function underDeployLock<T>(
   work: (state: HostState | undefined, speculated?: ExecResult) => Promise<T>,
   installFirst = false,
   speculation?: Speculation,
+  expect?: Speculation["expect"],
 ): Promise<T> {
   const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
   const want = sha256(activateScript.text);
-  const expectation = speculation && withStatus ? ` ${speculation.expect.generation ?? "-"} ${speculation.expect.manifestSha256 ?? "-"} ${speculation.upload.length} ${speculation.timeoutSec} ${sh(speculation.work)}` : "";
+  const expectation = !withStatus
+    ? ""
+    : speculation
+      ? ` ${speculation.expect.generation ?? "-"} ${speculation.expect.manifestSha256 ?? "-"} ${speculation.upload.length} ${speculation.timeoutSec} ${sh(speculation.work)}`
+      : expect?.generation != null && expect.manifestSha256
+        ? ` ${expect.generation} ${expect.manifestSha256}`
+        : "";
   const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}${expectation}`;
-  const upload = expectation ? speculation!.upload : undefined;
+  const upload = expectation && speculation ? speculation.upload : undefined;
   const stdinOf = (install: boolean) => (install ? Buffer.concat([Buffer.from(activateScript.text), ...(upload ? [upload] : [])]) : upload);
   const take = (install: boolean) =>
-    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", stdinOf(install), expectation ? speculation!.onOutput : undefined).catch((err: DeployError) => {
+    session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", stdinOf(install), speculation?.onOutput).catch((err: DeployError) => {
       if (err.exitCode === EXIT_OTHER_SCRIPT) return undefined;
       if (err.exitCode === EXIT_INSTALL) throw new DeployError(session.target.host, `installing homefleet-activate failed: ${err.reason}`);
       // The lock was free but the recovery or the status after it failed: name that step.
@@ -485,6 +492,9 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
       },
       options.firstDeployment,
       speculation,
+      // The same manifest again (a no-op, a repair, a secrets-only change): the host's report comes
+      // from what prepare saved beside the expected generation, when the host is as expected.
+      options.expected?.manifest?.sha256 === manifest.sha256 ? { generation: options.expected.generation, manifestSha256: manifest.sha256 } : undefined,
     );
   } finally {
     session.close();

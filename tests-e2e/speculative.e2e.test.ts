@@ -122,4 +122,17 @@ describe("one host, in order", () => {
     expect(now).toMatchObject({ generation: 3, confirmed: 3, phase: "confirmed", armed: false, holder: null });
     noLeftUpload();
   });
+
+  it("the same manifest again, with records: the report comes from what prepare saved (no upload), a no-op in one command, and a hand edit is still seen and repaired", async () => {
+    const now = await readHost(target(host));
+    const running = [fleet(host, (s) => (s.cache.maxMemory = "112mb")), fleet(host, (s) => (s.cache.maxMemory = "120mb"))].find((r) => r.bundles[0].manifest.sha256 === now.manifestSha256)!;
+    const again = await deployTo(host, running, { expected: recordOf(running, now.generation!) });
+    expect(again).toMatchObject({ generation: now.generation, changed: false, commands: 1, uploadedFiles: [], restarted: [], bytesSent: 0 });
+    expect(Object.values(again.unitStates).every((s) => s === "active")).toBe(true);
+    onHost(host, "echo '# hand edit' >> /etc/homefleet/proxy/redis.conf");
+    const repaired = await deployTo(host, running, { expected: recordOf(running, now.generation!) });
+    expect(repaired).toMatchObject({ generation: now.generation, changed: true, restarted: ["redis-proxy.service"], health: { verdict: "healthy" } });
+    expect(onHost(host, "grep -c 'hand edit' /etc/homefleet/proxy/redis.conf || true").stdout.trim()).toBe("0");
+    expect(await readHost(target(host))).toMatchObject({ generation: now.generation, confirmed: now.generation, phase: "confirmed" });
+  });
 });

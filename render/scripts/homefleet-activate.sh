@@ -14,7 +14,7 @@
 # that lock first, so a rollback that lost the race does nothing.
 #
 # Commands:
-#   hold HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]]
+#   hold HOLDER [status [CURRENT MANIFEST_SHA [BYTES SECONDS WORK]]]
 #                     take the deploy lock and keep it while stdin sends a line at least every
 #                     30 s (the deployer's heartbeat); another deployment is refused, naming HOLDER.
 #                     With status: first recover, then print the status (in parts, see
@@ -24,6 +24,8 @@
 #                     upload: when the host is confirmed on exactly that, shell WORK runs on it
 #                     (stdin: the upload; at most SECONDS) before "held", and its exit status is
 #                     printed; else the upload is read and dropped. One round trip for a deployment.
+#                     With an expectation and no upload (the same manifest again), a host as
+#                     expected reports from what prepare saved beside the generation, without jq.
 #   prepare GEN       read a tar (manifest.json, files/ of the files that changed, secrets.json,
 #                     secrets/ of the secrets that changed) from stdin; link every unchanged file
 #                     and secret from the current generation; verify every sha256
@@ -64,7 +66,7 @@ EXIT_STATE=76   # the state file is damaged
 EXIT_STALE=77   # confirm: the generation is no longer the one waiting for confirmation
 
 usage() {
-  echo "usage: $0 hold HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]] | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN [KEEP] | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
+  echo "usage: $0 hold HOLDER [status [CURRENT MANIFEST_SHA [BYTES SECONDS WORK]]] | prepare GEN | switch GEN [ARM_SECONDS] | confirm GEN [KEEP] | rollback GEN | expire GEN | recover | remove | status | gc KEEP" >&2
   exit 2
 }
 
@@ -210,7 +212,7 @@ prepare() {
   generation_files "$current" "$confirmed"
   jq_files+=(--rawfile mupload "$partial/manifest.json")
   if [ -f "$partial/secrets.json" ]; then jq_files+=(--rawfile supload "$partial/secrets.json"); fi
-  list=$(jq -n -r --arg current "$current" --arg olds "$current $confirmed" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS$JQ_INSTALL_PLAN"'
+  list=$(jq -n -r --arg gen "$gen" --arg current "$current" --arg olds "$current $confirmed" "${jq_files[@]}" "$JQ_GENERATIONS$OWN_UNITS$JQ_INSTALL_PLAN"'
     parsed("mupload") as $m | parsed("supload") as $s
     | if ($m | type) != "object" or ($m.sha256 and $m.files | not) then "bad-manifest"
       elif $s != null and (($s | type) != "object" or ($s.secrets | type) != "array") then "bad-secrets"
@@ -218,7 +220,9 @@ prepare() {
         ($m.files[] | ["files", .path, .sha256] | @tsv),
         (($s // {secrets: []}).secrets[] | ["secrets", .path, .sha256] | @tsv),
         (install_plan("upload"; $olds) | "plan\t\(.)"),
-        "sha\t\($m.sha256)"
+        "sha\t\($m.sha256)",
+        "summary\t\({kept: {($gen): {manifest: $m.sha256, secrets: (($s // {}).digest // "")}}, manifest: $m, secretList: [(($s // {secrets: []}).secrets[].path)]} | tojson)",
+        ($m.start[]? | "unit\t\(.)")
       end')
   case $list in
     bad-manifest)
@@ -267,11 +271,13 @@ prepare() {
   fi
   # Beside the generation, for a later deployment's begin_as_expected: its manifest's sha256 and
   # every path it installs, in lines a shell reads without jq.
-  local line plan_rows=() installs=()
+  local line plan_rows=() installs=() start_units=()
   while IFS= read -r line; do
     case $line in
       plan$'\t'*) plan_rows+=("${line#plan$'\t'}") ;;
       sha$'\t'*) printf '%s\n' "${line#sha$'\t'}" >"$partial/manifest.sha256" ;;
+      summary$'\t'*) printf '%s\n' "${line#summary$'\t'}" >"$partial/summary.json" ;;
+      unit$'\t'*) start_units+=("${line#unit$'\t'}") ;;
       files$'\t'* | secrets$'\t'*)
         line=${line#*$'\t'}
         installs+=("${line%%$'\t'*}")
@@ -279,6 +285,7 @@ prepare() {
     esac
   done <<<"$list"
   printf '%s\n' "${installs[@]}" >"$partial/installs"
+  printf '%s\n' "${start_units[@]}" >"$partial/start"
   if [ "${#plan_rows[@]}" -gt 0 ] && [ "${plan_rows[0]}" != damaged ]; then printf '%s\n' "${plan_rows[@]}" >"$partial/$(planned_over "$current" "$confirmed")"; fi
   mv "$partial" "$dir"
   echo "prepared generation $gen"
@@ -789,24 +796,40 @@ status_json() {
 # summarize's summary line; "state PHASE CURRENT CONFIRMED"; "holder HOLDER"; after "units:",
 # systemctl is-active of the units to start and then of the revert timer; after "hashes:",
 # sha256sum of the current generation's files and secrets.
-do_begin() { # HOLDER [CURRENT MANIFEST_SHA]
-  if [ "$#" -eq 3 ] && begin_as_expected "$2" "$3"; then
+do_begin() { # HOLDER [CURRENT MANIFEST_SHA [upload]]
+  if [ "$#" -eq 4 ] && begin_as_expected "$2" "$3"; then
     # The parts the deployer reads, with nothing it would use: it switches to its upload next.
     printf '%s\n' '{"kept":{},"manifest":null,"secretList":[]}' "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:" "hashes:" "expected: yes"
+    return 0
+  fi
+  if [ "$#" -eq 3 ] && begin_as_expected "$2" "$3" && [ -f "$gens/$current/summary.json" ] && [ -f "$gens/$current/start" ]; then
+    # The same manifest again: the report from what prepare saved beside the generation (its own
+    # entry alone among the kept ones), the units' states and the installed files' hashes.
+    local saved="" path
+    IFS= read -r -d '' saved <"$gens/$current/summary.json" || true
+    mapfile -t units <"$gens/$current/start"
+    mapfile -t paths <"$gens/$current/installs"
+    printf '%s\n' "${saved%$'\n'}" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+    systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
+    echo "hashes:"
+    if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
+    echo "expected: yes"
     return 0
   fi
   do_recover >&2
   printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
   # A host as the deployer expected is switched to the upload next: its units' states and files'
   # hashes would go unread (the confirmation reports the units' states).
-  if [ "$#" -eq 3 ] && expected "$2" "$3"; then
+  if [ "$#" -eq 4 ] && expected "$2" "$3"; then
     printf '%s\n' "hashes:" "expected: yes"
     return 0
   fi
   systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
   echo "hashes:"
   if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
-  if [ "$#" -eq 3 ]; then echo "expected: no"; fi
+  if [ "$#" -ge 3 ]; then
+    if expected "$2" "$3"; then echo "expected: yes"; else echo "expected: no"; fi
+  fi
 }
 
 # do_recover and expected in one, without jq, for the usual case: the host is confirmed on
@@ -878,7 +901,8 @@ hold() { # HOLDER [status [CURRENT MANIFEST_SHA BYTES SECONDS WORK]]
   printf '%s, since %s\n' "$1" "$since" >"$root/deploy.holder"
   if [ "${2:-}" = status ]; then
     # The deployer's first round trip does it all: lock, recover, status.
-    begun=$(locked begin "$1, since $since" "${@:3:2}") || status=$?
+    # With an upload (7 arguments) the status is brief: the host switches to it next.
+    begun=$(locked begin "$1, since $since" "${@:3:2}" ${5:+upload}) || status=$?
     printf '%s\n' "$begun"
     if [ "$status" -ne 0 ]; then
       rm -f "$root/deploy.holder"
@@ -914,7 +938,7 @@ fi
 
 case "$1" in
   hold)
-    if [ "$#" -ne 2 ] && { [ "$#" -ne 3 ] && [ "$#" -ne 8 ] || [ "$3" != status ]; }; then usage; fi
+    if [ "$#" -ne 2 ] && { [ "$#" -ne 3 ] && [ "$#" -ne 5 ] && [ "$#" -ne 8 ] || [ "$3" != status ]; }; then usage; fi
     if [ "$#" -eq 8 ]; then number "$6" && number "$7"; fi
     hold "${@:2}"
     ;;
