@@ -104,6 +104,8 @@ function labelOf(command: string): string {
   if (command.startsWith("(lock) ")) {
     const install = /head -c \d+ > \S*homefleet-activate\.new/.test(command) ? "install activate script + " : "";
     if (/ status (-|\d+) (-|[0-9a-f]{64}) \d+ \d+ /.test(command)) return `${install}lock + recover + status + (if as expected) ${labelOf(command.slice(command.search(/ status (-|\d+) /)))}`;
+    // With an expectation and no upload (the same manifest again), the host reports from what it saved.
+    if (/ status \d+ [0-9a-f]{64}$/.test(command)) return `${install}lock + recover + status (if as expected: from what prepare saved)`;
     return install + (/\bhold\b.*\bstatus$/.test(command) ? "lock + recover + status" : "lock");
   }
   const steps: [number, string][] = [];
