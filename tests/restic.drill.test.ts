@@ -183,7 +183,8 @@ describe("two restic repositories of a host, with a real restic", () => {
 
     // Photos: what is left is exactly what 7 daily, 4 weekly and 12 monthly keep of the 25 snapshots.
     const snapshots = JSON.parse(restic(repoB, "Photos", "snapshots", "--json")) as { time: string }[];
-    const all = [...earlier, ...snapshots.map((s) => new Date(s.time)).filter((t) => t.getTime() > now - DAY)];
+    // The one the unit made just now: every earlier night is at least 12 hours back (noon of a past day).
+    const all = [...earlier, ...snapshots.map((s) => new Date(s.time)).filter((t) => t.getTime() > now - 3_600_000)];
     expect(all).toHaveLength(daysAgo.length + 1);
     const expected = kept(all, { daily: 7, weekly: 4, monthly: 12 });
     // The policy removes some (the oldest months, the older days of a week already kept).
