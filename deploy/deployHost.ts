@@ -12,7 +12,7 @@ import type { RenderedFile } from "../render/types";
 import { activateScript } from "../render/scripts/activate";
 import { planDeployment, speculativePlan, type DeployPlan, type HostState, type SecretEntry, type WantedGeneration } from "./plan";
 import { DeployError, HostSession, sh, sha256, type ExecResult, type SshTarget } from "./ssh";
-import { createTar, type TarEntry } from "./tar";
+import { createTar } from "./tar";
 
 export { sh } from "./ssh";
 
@@ -264,20 +264,15 @@ async function underDeployLock<T>(
   withStatus: boolean,
   work: (state: HostState | undefined, speculated?: ExecResult) => Promise<T>,
   installFirst = false,
+  expect?: Expectation,
   speculation?: Speculation,
-  expect?: Speculation["expect"],
 ): Promise<T> {
   const who = sh((holder ?? defaultHolder()).replace(/[^\x20-\x7e]/g, "?"));
   const want = sha256(activateScript.text);
-  const expectation = !withStatus
-    ? ""
-    : speculation
-      ? ` ${speculation.expect.generation ?? "-"} ${speculation.expect.manifestSha256 ?? "-"} ${speculation.upload.length} ${speculation.timeoutSec} ${sh(speculation.work)}`
-      : expect?.generation != null && expect.manifestSha256
-        ? ` ${expect.generation} ${expect.manifestSha256}`
-        : "";
-  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}${expectation}`;
+  // The host checks the expectation under its state lock; an upload needs one (the first deployment's is "-": nothing installed).
+  const expectation = withStatus && expect ? ` ${expect.generation ?? "-"} ${expect.manifestSha256 ?? "-"}${speculation ? ` ${speculation.upload.length} ${speculation.timeoutSec} ${sh(speculation.work)}` : ""}` : "";
   const upload = expectation && speculation ? speculation.upload : undefined;
+  const hold = `exec ${ACTIVATE} hold ${who}${withStatus ? " status" : ""}${expectation}`;
   const stdinOf = (install: boolean) => (install ? Buffer.concat([Buffer.from(activateScript.text), ...(upload ? [upload] : [])]) : upload);
   const take = (install: boolean) =>
     session.lease(install ? installingActivate(hold) : `h=$(sha256sum ${ACTIVATE} 2>/dev/null) && [ "\${h%% *}" = ${want} ] || exit ${EXIT_OTHER_SCRIPT}; ${hold}`, "held", stdinOf(install), speculation?.onOutput).catch((err: DeployError) => {
@@ -299,9 +294,14 @@ async function underDeployLock<T>(
   }
 }
 
-/** A new generation sent with the lock's command, and what the host must run for it to be used there. */
+/** What the deployer's records say the host runs: confirmed on `generation` (null: nothing) with that manifest. */
+interface Expectation {
+  readonly generation: number | null;
+  readonly manifestSha256: string | null;
+}
+
+/** A new generation sent with the lock's command, and what the host runs on it when it is as expected. */
 interface Speculation {
-  readonly expect: { readonly generation: number | null; readonly manifestSha256: string | null };
   /** The generation's tar. */
   readonly upload: Buffer;
   /** Host shell run on the upload (its stdin) when the host is as expected: prepare and switch. */
@@ -318,7 +318,8 @@ export function splitSpeculated(output: string, errors: string): { before: strin
   const lines = output.split("\n");
   const at = lines.indexOf(WORK_MARK);
   if (at < 0) return { before: output };
-  const exit = lines.findIndex((l, i) => i > at && /^homefleet:work-exit \d+$/.test(l));
+  const exitLine = new RegExp(`^${WORK_MARK}-exit \\d+$`);
+  const exit = lines.findIndex((l, i) => i > at && exitLine.test(l));
   const code = exit < 0 ? 1 : Number(lines[exit].slice(`${WORK_MARK}-exit `.length));
   const stdout = lines.slice(at + 1, exit < 0 ? undefined : exit).join("\n");
   return { before: lines.slice(0, at).join("\n"), speculated: { code, stdout: stdout ? `${stdout}\n` : "", stderr: errors } };
@@ -471,10 +472,12 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
     // hooks between the steps need them apart).
     const guess = options.expected && !options.beforeUpload && !options.afterActivate ? speculativePlan(options.expected, wanted) : undefined;
     const steps = guess && switchSteps(guess, bundle, settings(options), options);
-    const speculation: Speculation | undefined =
-      guess && steps?.archive
-        ? { expect: { generation: guess.rollbackTo, manifestSha256: options.expected!.manifest?.sha256 ?? null }, upload: steps.archive, work: steps.command, timeoutSec: steps.timeoutSec, onOutput: steps.onStdout }
-        : undefined;
+    const speculation: Speculation | undefined = steps?.archive ? { upload: steps.archive, work: steps.command, timeoutSec: steps.timeoutSec, onOutput: steps.onStdout } : undefined;
+    // Sent with an upload, or for the same manifest again (a no-op, a repair, a secrets-only
+    // change): then a host as expected reports from what prepare saved beside the generation.
+    const expected = options.expected;
+    const expect: Expectation | undefined =
+      expected && (speculation || (expected.generation !== null && expected.manifest?.sha256 === manifest.sha256)) ? { generation: expected.generation, manifestSha256: expected.manifest?.sha256 ?? null } : undefined;
     if (speculation) steps!.begin();
     // Leftovers of cut deployments go first, and a rollback that was cut off is finished: the lock's command does that and reports the state.
     return await underDeployLock(
@@ -491,10 +494,8 @@ export async function deployHost(target: SshTarget, files: readonly RenderedFile
         return await execute(session, planDeployment(state, wanted), state, bundle, options);
       },
       options.firstDeployment,
+      expect,
       speculation,
-      // The same manifest again (a no-op, a repair, a secrets-only change): the host's report comes
-      // from what prepare saved beside the expected generation, when the host is as expected.
-      options.expected?.manifest?.sha256 === manifest.sha256 ? { generation: options.expected.generation, manifestSha256: manifest.sha256 } : undefined,
     );
   } finally {
     session.close();
@@ -574,6 +575,8 @@ function switchSteps(plan: Extract<DeployPlan, { kind: "switch" }>, bundle: Bund
     timeoutSec: pulling ? 1800 + 900 : 900,
     command: `${pull}${archive ? `${ACTIVATE} prepare ${plan.generation} || exit $?; ` : ""}${switchCommand}`,
     archive,
+    /** Matches the output once the host holds the upload as a verified generation. */
+    prepared,
     begin,
     onStdout,
     pulled: () => stage !== "pull",
@@ -616,7 +619,7 @@ async function execute(
     return report(session, confirmed, manifest, plan.generation, { changed: true }, health, confirmed.units);
   }
 
-  const { pulling, timeoutSec, command, archive, begin, onStdout, pulled, uploaded } = speculated?.steps ?? switchSteps(plan, bundle, s, options);
+  const { pulling, timeoutSec, command, archive, prepared, begin, onStdout, pulled, uploaded } = speculated?.steps ?? switchSteps(plan, bundle, s, options);
   const pullFailed = (r: ExecResult) => new DeployError(host, `pulling container images failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}; nothing was switched`);
   let switched: ExecResult;
   if (speculated) {
@@ -635,7 +638,7 @@ async function execute(
     }
   }
   if (switched.code === EXIT_PULL && !PULLED.test(switched.stdout)) throw pullFailed(switched);
-  if (archive && !new RegExp(`^prepared generation ${plan.generation}$`, "m").test(switched.stdout)) {
+  if (archive && !prepared.test(switched.stdout)) {
     throw new DeployError(host, `uploading the new generation failed (exit ${switched.code}): ${(switched.stderr || switched.stdout).trim().split("\n").slice(-15).join("\n")}`);
   }
   // The pull's marker is not part of the switch's output.

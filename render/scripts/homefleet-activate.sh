@@ -659,6 +659,14 @@ finish_rollback() { # WHO
   echo "rolled back ($1) from generation $failed to ${confirmed:-nothing installed}"
 }
 
+# Removes PATH.homefleet-new beside each PATH: what an install cut off midway left.
+remove_leftovers() { # PATH...
+  local path
+  for path in "$@"; do
+    if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
+  done
+}
+
 # Leaves read_state and summarize's variables set for what the host runs afterwards.
 do_recover() {
   read_state
@@ -666,10 +674,7 @@ do_recover() {
   # A deployment cut off mid-install leaves PATH.homefleet-new beside the paths the current or
   # the confirmed generation installs: summarize lists them (one jq run, shared with status).
   summarize
-  local path
-  for path in "${paths[@]}" "${others[@]}"; do
-    if [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new"; fi
-  done
+  remove_leftovers "${paths[@]}" "${others[@]}"
   if [ "$phase" = rolling-back ]; then
     finish_rollback "an interrupted rollback, finished"
     summarize
@@ -797,39 +802,40 @@ status_json() {
 # systemctl is-active of the units to start and then of the revert timer; after "hashes:",
 # sha256sum of the current generation's files and secrets.
 do_begin() { # HOLDER [CURRENT MANIFEST_SHA [upload]]
-  if [ "$#" -eq 4 ] && begin_as_expected "$2" "$3"; then
-    # The parts the deployer reads, with nothing it would use: it switches to its upload next.
-    printf '%s\n' '{"kept":{},"manifest":null,"secretList":[]}' "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:" "hashes:" "expected: yes"
-    return 0
-  fi
-  if [ "$#" -eq 3 ] && begin_as_expected "$2" "$3" && [ -f "$gens/$current/summary.json" ] && [ -f "$gens/$current/start" ]; then
-    # The same manifest again: the report from what prepare saved beside the generation (its own
-    # entry alone among the kept ones), the units' states and the installed files' hashes.
-    local saved="" path
-    IFS= read -r -d '' saved <"$gens/$current/summary.json" || true
-    mapfile -t units <"$gens/$current/start"
-    mapfile -t paths <"$gens/$current/installs"
-    printf '%s\n' "${saved%$'\n'}" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
-    systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
-    echo "hashes:"
-    if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
-    echo "expected: yes"
-    return 0
+  if [ "$#" -ge 3 ] && begin_as_expected "$2" "$3"; then
+    if [ "$#" -eq 4 ]; then
+      # The parts the deployer reads, with nothing it would use: it switches to its upload next.
+      printf '%s\n' '{"kept":{},"manifest":null,"secretList":[]}' "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:" "hashes:" "expected: yes"
+      return 0
+    fi
+    if [ -f "$gens/$current/summary.json" ] && [ -f "$gens/$current/start" ]; then
+      # The same manifest again: the report from what prepare saved beside the generation (its own
+      # entry alone among the kept ones), the units' states and the installed files' hashes.
+      local saved=""
+      IFS= read -r -d '' saved <"$gens/$current/summary.json" || true
+      mapfile -t units <"$gens/$current/start"
+      printf '%s\n' "${saved%$'\n'}" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+      systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
+      echo "hashes:"
+      if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
+      echo "expected: yes"
+      return 0
+    fi
   fi
   do_recover >&2
   printf '%s\n' "$summary" "state $phase ${current:--} ${confirmed:--}" "holder $1" "units:"
+  local as_expected=no
+  if [ "$#" -ge 3 ] && expected "$2" "$3"; then as_expected=yes; fi
   # A host as the deployer expected is switched to the upload next: its units' states and files'
   # hashes would go unread (the confirmation reports the units' states).
-  if [ "$#" -eq 4 ] && expected "$2" "$3"; then
+  if [ "$#" -eq 4 ] && [ "$as_expected" = yes ]; then
     printf '%s\n' "hashes:" "expected: yes"
     return 0
   fi
   systemctl is-active -- "${units[@]}" "$timer.timer" 2>/dev/null || true
   echo "hashes:"
   if [ "${#paths[@]}" -gt 0 ]; then sha256sum -- "${paths[@]}" 2>/dev/null || true; fi
-  if [ "$#" -ge 3 ]; then
-    if expected "$2" "$3"; then echo "expected: yes"; else echo "expected: no"; fi
-  fi
+  if [ "$#" -ge 3 ]; then echo "expected: $as_expected"; fi
 }
 
 # do_recover and expected in one, without jq, for the usual case: the host is confirmed on
@@ -838,39 +844,43 @@ do_begin() { # HOLDER [CURRENT MANIFEST_SHA [upload]]
 # the full recovery and check run). Confirmed on CURRENT means no rollback to finish and
 # nothing installed but CURRENT's paths, beside which a cut install may have left a file.
 begin_as_expected() { # CURRENT MANIFEST_SHA
-  local gen_wanted=$1 gen sha="" path
-  [[ $gen_wanted =~ ^[0-9]+$ ]] || return 1
+  local sha=""
+  [[ $1 =~ ^[0-9]+$ ]] || return 1
   read_state
-  [ "$phase" = confirmed ] && [ "$current" = "$gen_wanted" ] && [ "$confirmed" = "$gen_wanted" ] || return 1
   kept_generations
-  for gen in "${kept[@]}"; do
-    if [ "$gen" -gt "$gen_wanted" ]; then return 1; fi
-  done
+  confirmed_latest "$1" || return 1
   [ -f "$gens/$current/installs" ] && [ -f "$gens/$current/manifest.sha256" ] || return 1
   IFS= read -r sha <"$gens/$current/manifest.sha256" || return 1
   [ "$sha" = "$2" ] || return 1
   remove_partials
-  while IFS= read -r path; do
-    if [ -n "$path" ] && [ -e "$path.homefleet-new" ]; then rm -f -- "$path.homefleet-new" && echo "removed leftover $path.homefleet-new" >&2; fi
-  done <"$gens/$current/installs"
+  mapfile -t paths <"$gens/$current/installs"
+  remove_leftovers "${paths[@]}" >&2
+}
+
+# Whether the host is confirmed on generation GEN (empty: nothing installed) and keeps no later
+# one. From read_state's and kept_generations' variables.
+confirmed_latest() { # GEN
+  local gen
+  [ "$phase" = confirmed ] && [ "$current" = "$1" ] && [ "$confirmed" = "$1" ] || return 1
+  for gen in "${kept[@]}"; do
+    if [ -z "$1" ] || [ "$gen" -gt "$1" ]; then return 1; fi
+  done
 }
 
 # Whether the host is confirmed on generation CURRENT (- for nothing installed) with a manifest of
 # MANIFEST_SHA, and keeps no generation above it: then the deployer's next generation, numbered
 # CURRENT + 1 (or 1), goes over exactly what it planned from its records. From summarize's variables.
 expected() { # CURRENT MANIFEST_SHA
-  local gen_wanted=${1#-} gen
-  [ "$phase" = confirmed ] && [ "$current" = "$gen_wanted" ] && [ "$confirmed" = "$gen_wanted" ] || return 1
-  for gen in "${kept[@]}"; do
-    if [ -z "$gen_wanted" ] || [ "$gen" -gt "$gen_wanted" ]; then return 1; fi
-  done
+  local gen_wanted=${1#-}
+  confirmed_latest "$gen_wanted" || return 1
   [ -z "$gen_wanted" ] || [[ $summary == *"\"$gen_wanted\":{\"manifest\":\"$2\","* ]]
 }
 
 # The upload that came with the lock's command (BYTES of stdin), read whole into the root-only
 # state directory first so that stdin is the heartbeat's again whatever WORK reads; WORK runs on it
-# only when do_begin found the host as the deployer expected (BEGUN is its output). WORK gets
-# neither the deploy lock's descriptor (nothing it leaves running may hold the host) nor HUP.
+# only when do_begin found the host as the deployer expected (BEGUN is its output). WORK does not
+# get the deploy lock's descriptor: nothing it leaves running may hold the host. (Its switch and
+# confirmation run in a session of their own, through locked: a cut connection stops neither.)
 speculate() { # BYTES SECONDS WORK BEGUN
   local upload=$root/.upload.$$ status=0
   if [[ $4 != *$'\n'"expected: yes" ]]; then
