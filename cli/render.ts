@@ -110,7 +110,7 @@ function readIndex(out: string): RenderIndex | undefined {
 }
 
 /**
- * The names the index says directory `rel` held when its lstat said `sig`, or undefined if it
+ * The names the index says directory `rel` held when its lstat said what `stat` says now, or undefined if it
  * says nothing usable of it.
  */
 function recordedEntries(index: RenderIndex, rel: string, stat: Stats): readonly string[] | undefined {
