@@ -12,6 +12,7 @@ import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, formatProblem, loadStackFile, type ConfigProblem, type FleetConfig } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
 import { writeRender } from "./render";
+import { lazyStdio, type Output } from "./stdio";
 
 function stackFile(opts: { stack?: string; config?: string }, cwd: string): string {
   if (opts.stack && opts.config) throw new Error("give either --stack or --config, not both");
@@ -45,7 +46,7 @@ async function userRuleTests(config: FleetConfig, render: ReturnType<typeof rend
 
 const indent = (text: string) => text.split("\n").map((l) => `    ${l}`).join("\n") + "\n";
 
-export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr, cwd: process.cwd() }): Promise<number> {
+export async function main(argv: readonly string[], io: { out: Output; err: Output; cwd: string } = { out: lazyStdio(1), err: lazyStdio(2), cwd: process.cwd() }): Promise<number> {
   const program = new Command()
     .name("homefleet")
     .description("Render and review self-hosted service stacks for NixOS and plain systemd hosts")

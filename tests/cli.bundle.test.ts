@@ -4,7 +4,7 @@
  * built from is newer than it.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { main } from "../cli/main";
@@ -58,6 +58,36 @@ it("renders from the bundle the same tree as main(), with nothing on stderr", as
   const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
   expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
   expect(tree(fromBundle)).toEqual(tree(fromMain));
+});
+
+it("writes its output through pipes without making process.stdout or process.stderr, and errors as before", () => {
+  // Preloaded: records whether anything asked for node's stdio streams, and says so at exit.
+  const trap = join(scratch, "stdio-trap.js");
+  writeFileSync(
+    trap,
+    `const asked = [];
+for (const name of ["stdout", "stderr"]) {
+  const d = Object.getOwnPropertyDescriptor(process, name);
+  Object.defineProperty(process, name, { configurable: true, enumerable: d.enumerable, get() { asked.push(name); return d.get.call(this); } });
+}
+process.on("exit", () => require("node:fs").writeSync(2, "asked: " + JSON.stringify(asked) + "\\n"));
+`,
+  );
+  const run = (...args: string[]) => spawnSync(process.execPath, ["-r", trap, join(ROOT, "bin", "homefleet.js"), ...args], { cwd: ROOT, encoding: "utf8" });
+  // The trap sees a program that does make them.
+  expect(spawnSync(process.execPath, ["-r", trap, "-e", "process.stdout.write('x')"], { encoding: "utf8" }).stderr).toBe('asked: ["stdout"]\n');
+  const out = join(scratch, "stdio");
+  const render = run("render", "--stack", "staging", "--out", out);
+  expect({ status: render.status, stdout: render.stdout, stderr: render.stderr }).toEqual({ status: 0, stdout: `rendered 49 files for 2 hosts (box-staging: 36, pi-staging: 13) into ${out}\n`, stderr: 'asked: []\n' });
+  // An error reaches stderr through the same writer.
+  const unknown = run("render", "--stack", "no-such-stack", "--out", out);
+  expect(unknown.status).toBe(1);
+  expect(unknown.stderr).toMatch(/^homefleet: unknown stack "no-such-stack": .*\nasked: \[\]\n$/);
+  // Large output (more than a pipe holds) arrives whole.
+  const schema = run("schema");
+  expect(schema.status).toBe(0);
+  expect(JSON.parse(schema.stdout).$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+  expect(schema.stdout.length).toBeGreaterThan(65536);
 });
 
 it("is not used once a compiled file it was built from is newer than it", () => {

@@ -2,11 +2,16 @@
  * yamlBlock writes what `yaml`'s stringify writes, or nothing: it is a shortcut for LiteLLM's
  * config, never a second opinion on YAML.
  */
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { Document, stringify } from "yaml";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
-import { yamlBlock } from "../render/common/yamlBlock";
+import { commentBefore, yamlBlock, yamlBlockWithComment } from "../render/common/yamlBlock";
+import { alertRuleGroups, LABEL_CONVENTIONS, renderAlertRules } from "../render/monitoring/alertRules";
+import { renderUserRules } from "../render/monitoring/userRules";
+
+const ROOT = join(__dirname, "..");
 
 const yaml = (value: unknown) => stringify(value, { lineWidth: 0, indent: 2 });
 
@@ -37,14 +42,87 @@ it("writes nested maps and sequences, empty ones and every scalar type as yaml d
   expect(yamlBlock(value)).toBe(yaml(value));
 });
 
-it("leaves to yaml every string it would quote, and undefined values", () => {
-  for (const text of ["", "1.2.3", "1.2.3.4.5", "1.2.3.4:", "yes", "No", "on", "true", "NULL", "1", "1.5", "0x1F", ".inf", "a b", "a: b", "x:", "#c", "a#b", "-x", "'a'", "a\nb", "ñ", "@x", "a,b", "a[b]", "~"]) {
-    expect({ text, fast: yamlBlock({ k: text }) }).toEqual({ text, fast: undefined });
-    expect({ text, fast: yamlBlock({ [text]: 1 }) }).toEqual({ text, fast: undefined });
+/** Strings yaml writes plain, single-quoted or double-quoted, or that a schema would read as another type. */
+const TRICKY = ["", "1.2.3", "1.2.3.4.5", "1.2.3.4:", "yes", "No", "on", "true", "NULL", "1", "1.5", "0x1F", ".inf", "a b", "a: b", "x:", "#c", "a#b", "a #b", "-x", "-", "- x", "?", "? x", "?x", "'a'", "a\nb", "ñ", "@x", "a,b", "a[b]", "~", " a", "a ", ":a", "a:b", "%x", "---", "--- x", "...", "...x", "--x", "!x", "&x", "*x", "|x", ">x", "`x", "{x}", "[x]", "a\\b", 'say "hi"', "it's", `it's "both"`, '"', "'", "\\", "a\tb", "a\u0001", "30s", "+1", "-1", "1e5", "0o17", "0b1", ".5", "+.5", "1_000", "null ", "x #", "a\\.service", 'node_up{job="x",a=~"b.*"} == 1', "100 * a / b < 10", "{{ $labels.instance }} is down", "__address__"];
+
+it("writes a string as yaml does, or leaves it to yaml; keys only when they are plain", () => {
+  let quoted = 0;
+  for (const text of TRICKY) {
+    const fast = yamlBlock({ k: text });
+    if (fast !== undefined) expect({ text, fast }).toEqual({ text, fast: yaml({ k: text }) });
+    if (fast !== undefined && /^k: ['"]/.test(fast)) quoted++;
+    const inSequence = yamlBlock({ k: [text, { v: text }] });
+    if (inSequence !== undefined) expect({ text, fast: inSequence }).toEqual({ text, fast: yaml({ k: [text, { v: text }] }) });
+    const key = yamlBlock({ [text]: 1 });
+    if (key !== undefined) expect({ text, key }).toEqual({ text, key: yaml({ [text]: 1 }) });
   }
+  // Random one-line printable ASCII, indicators and quotes weighted up.
+  const next = random(20261201);
+  const chars = " -?:#'\"%@!&*|>,[]{}`".repeat(3) + "abcXYZ019._/\\~+=$()<^";
+  let agreed = 0;
+  for (let i = 0; i < 20000; i++) {
+    let text = "";
+    for (let n = 1 + Math.floor(next() * 10); n > 0; n--) text += chars[Math.floor(next() * chars.length)];
+    const fast = yamlBlock({ k: [text] });
+    if (fast === undefined) continue;
+    agreed++;
+    expect({ text, fast }).toEqual({ text, fast: yaml({ k: [text] }) });
+  }
+  expect(agreed).toBeGreaterThan(15000);
+  // Both quoting styles are written here, not only left to yaml.
+  expect(yamlBlock({ k: "a: b" })).toBe('k: "a: b"\n');
+  expect(yamlBlock({ k: 'say "hi": now' })).toBe("k: 'say \"hi\": now'\n");
+  expect(quoted).toBeGreaterThan(10);
+  // Never written here: text other than one line of printable ASCII, types a schema reads, document markers.
+  for (const text of ["", "a\nb", "ñ", "a\tb", "true", "1.5", "0x1F", "~", "---", "...x", "yes"]) expect({ text, fast: yamlBlock({ k: text }) }).toEqual({ text, fast: undefined });
+  for (const text of ["a b", "a: b", "#c", "-x", "'a'", "@x", "1", "x:"]) expect({ text, key: yamlBlock({ [text]: 1 }) }).toEqual({ text, key: undefined });
   expect(yamlBlock({ k: undefined })).toBeUndefined();
   expect(yamlBlock({ k: 1e21 })).toBeUndefined();
   expect(yamlBlock({ k: new Date(0) })).toBeUndefined();
+});
+
+it("leaves an object met twice to yaml, which writes an alias", () => {
+  const shared = { a: 1 };
+  expect(yaml({ first: shared, second: shared })).toContain("*a1");
+  expect(yamlBlock({ first: shared, second: shared })).toBeUndefined();
+  const empty: unknown[] = [];
+  expect(yamlBlock({ first: empty, second: [empty] })).toBeUndefined();
+  expect(yamlBlock({ first: { a: 1 }, second: { a: 1 } })).toBe(yaml({ first: { a: 1 }, second: { a: 1 } }));
+});
+
+it("writes a document with a comment before it as yaml's Document does", () => {
+  for (const comment of [["one line"], ["first", "", "after a blank line", "  indented"], ["x"]]) {
+    for (const value of [{ groups: [{ name: "a", rules: [{ alert: "A", expr: 'up{job="x"} == 0', annotations: { summary: "it's: down" } }] }] }, ["a", { b: [] }]]) {
+      const doc = new Document(value);
+      doc.commentBefore = commentBefore(comment);
+      expect(yamlBlockWithComment(comment, value)).toBe(doc.toString({ lineWidth: 0, indent: 2 }));
+    }
+  }
+});
+
+it("writes homefleet's alert rules, the user's rules and the Prometheus and Alertmanager configs of every committed stack itself, as yaml does", () => {
+  const files = ["Pulumi.staging.yaml", "Pulumi.prod.yaml", ...readdirSync(join(ROOT, "examples")).map((d) => `examples/${d}/Pulumi.${d}.yaml`)];
+  let prometheusHosts = 0;
+  for (const file of files) {
+    for (const host of renderFleet(loadStackFile(join(ROOT, file))).model.hosts) {
+      const p = host.prometheus;
+      if (!p) continue;
+      prometheusHosts++;
+      const rules = { groups: alertRuleGroups({}, p.nativeUnits) };
+      const comment = LABEL_CONVENTIONS.split("\n");
+      const doc = new Document(rules);
+      doc.commentBefore = commentBefore(comment);
+      expect(yamlBlockWithComment(comment, rules)).toBe(doc.toString({ lineWidth: 0, indent: 2 }));
+      expect(renderAlertRules({}, p.nativeUnits)).toBe(doc.toString({ lineWidth: 0, indent: 2 }));
+      const config = { global: { scrape_interval: p.scrapeInterval }, scrape_configs: p.scrapeConfigs };
+      expect(yamlBlock(config)).toBe(yaml(config));
+      if (host.alertmanager) expect(yamlBlock(host.alertmanager.config)).toBe(yaml(host.alertmanager.config));
+    }
+  }
+  expect(prometheusHosts).toBeGreaterThan(1);
+  const groups = [{ name: "mine", rules: [{ alert: "Mine", expr: 'rate(x_total{job="a"}[5m]) > 0.5', for: "10m", labels: { severity: "page" }, annotations: { summary: "x: {{ $value }}", description: "it's \"odd\"" } }] }];
+  const header = renderUserRules(groups).split("\n\ngroups:")[0];
+  expect(renderUserRules(groups)).toBe(`${header}\n\n${yaml({ groups })}`);
 });
 
 it("agrees with yaml on random plain strings and random documents it writes", () => {

@@ -2,6 +2,12 @@ import { stringify } from "yaml";
 import { BLACKBOX_CONFIG } from "../../model/monitoring";
 import type { AlertmanagerSpec, PrometheusSpec } from "../../model/specs";
 import { renderAlertRules } from "../monitoring/alertRules";
+import { yamlBlock } from "./yamlBlock";
+
+/** yaml's stringify with lineWidth 0 (and its default indent, 2), through the shortcut where it applies (yamlBlock.ts). */
+function yamlText(value: unknown): string {
+  return yamlBlock(value) ?? stringify(value, { lineWidth: 0 });
+}
 
 export { PROMETHEUS_RULES_FILE, PROMETHEUS_USER_RULES_FILE } from "../../model/paths";
 export { renderUserRules } from "../monitoring/userRules";
@@ -12,14 +18,13 @@ const header = "# Managed by homefleet. Hand edits are reported as drift and rep
 export function renderPrometheusConfig(spec: PrometheusSpec, rulesPath: string, userRulesPath?: string): string {
   return (
     header +
-    stringify(
+    yamlText(
       {
         global: { scrape_interval: spec.scrapeInterval, evaluation_interval: spec.scrapeInterval },
         rule_files: spec.userRuleGroups.length && userRulesPath ? [rulesPath, userRulesPath] : [rulesPath],
         ...alertingOf(spec),
         scrape_configs: spec.scrapeConfigs,
       },
-      { lineWidth: 0 },
     )
   );
 }
@@ -31,7 +36,7 @@ export function alertingOf(spec: PrometheusSpec): { alerting?: { alertmanagers: 
 
 /** alertmanager.yml: receivers name their credentials by path only (LoadCredential files), never by value. */
 export function renderAlertmanagerConfig(spec: AlertmanagerSpec): string {
-  return header + stringify(spec.config, { lineWidth: 0 });
+  return header + yamlText(spec.config);
 }
 
 export function renderRules(spec?: PrometheusSpec): string {
@@ -42,6 +47,6 @@ let blackboxConfig: string | undefined;
 
 /** blackbox.yml: the same text on every host that runs Prometheus, so it is rendered once per process. */
 export function renderBlackboxConfig(): string {
-  blackboxConfig ??= header + stringify(BLACKBOX_CONFIG, { lineWidth: 0 });
+  blackboxConfig ??= header + yamlText(BLACKBOX_CONFIG);
   return blackboxConfig;
 }

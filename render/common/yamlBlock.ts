@@ -16,6 +16,32 @@ const PLAIN = /^(?:[A-Za-z][A-Za-z0-9._/:@+=-]*|[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?:
 /** Words YAML (1.2 core, or 1.1 where a reader may still use it) reads as something other than a string. */
 const RESERVED = /^(?:true|True|TRUE|false|False|FALSE|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
+/** Keys written plain (besides the values PLAIN allows): identifiers, `_` first too (`__address__`). */
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What `yaml` does not write plain in a block value (its plainString): an indicator first, `- `
+ * or `? ` first, `: ` or ` #` anywhere, a space or `:` last. Tested only on printable ASCII text
+ * of one line that does not start with a document marker (`---`, `...`).
+ */
+const NOT_PLAIN = /^[ ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-] |: | #|[ :]$/;
+/** Text the YAML 1.2 core schema reads as null, a boolean or a number (yaml/dist/schema/core): `yaml` quotes such a string. */
+const CORE_VALUE = /^(?:~|[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE|0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*))$/;
+
+/**
+ * A string value (not a key) as `yaml` writes it with lineWidth 0, for non-empty printable ASCII
+ * text of one line that no schema reads as anything but a string: plain where plainString allows
+ * it, else quoted as quotedString does (single quotes when the text holds `"` and no `'`, else
+ * JSON's double quotes, which for such text are exactly yaml's). Anything else: undefined.
+ */
+function stringValue(value: string): string | undefined {
+  if (PLAIN.test(value)) return !value.endsWith(":") && !RESERVED.test(value) ? value : undefined;
+  if (!/^[\x20-\x7e]+$/.test(value) || /^(?:---|\.\.\.)/.test(value) || CORE_VALUE.test(value) || RESERVED.test(value)) return undefined;
+  if (!NOT_PLAIN.test(value)) return value;
+  if (value.includes('"') && !value.includes("'")) return `'${value}'`;
+  return JSON.stringify(value);
+}
+
 function scalar(value: unknown): string | undefined {
   if (value === null) return "null";
   if (typeof value === "boolean") return value ? "true" : "false";
@@ -34,8 +60,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * The collections written so far: `yaml` writes an object it meets again as an alias of the first
+ * (aliasDuplicateObjects), which this shortcut leaves to it.
+ */
+let written = new Set<object>();
+
+function firstTime(value: object): boolean {
+  if (written.has(value)) return false;
+  written.add(value);
+  return true;
+}
+
 /** Lines of a non-empty collection at `indent`; undefined where the fast path does not apply. */
 function block(value: unknown, indent: string, out: string[]): boolean {
+  if (typeof value === "object" && value !== null && !firstTime(value)) return false;
   if (Array.isArray(value)) {
     for (const item of value) {
       if (!seqItem(item, indent, out)) return false;
@@ -44,7 +83,7 @@ function block(value: unknown, indent: string, out: string[]): boolean {
   }
   if (!isPlainObject(value)) return false;
   for (const key of Object.keys(value)) {
-    if (scalar(key) !== key) return false;
+    if (!(KEY.test(key) && !RESERVED.test(key)) && scalar(key) !== key) return false;
     if (!entry(`${indent}${key}:`, value[key], indent, out)) return false;
   }
   return true;
@@ -56,13 +95,14 @@ function entry(prefix: string, value: unknown, indent: string, out: string[]): b
   if (Array.isArray(value) || isPlainObject(value)) {
     const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
     if (empty) {
+      if (!firstTime(value)) return false;
       out.push(`${prefix} ${Array.isArray(value) ? "[]" : "{}"}`);
       return true;
     }
     out.push(prefix);
     return block(value, indent + "  ", out);
   }
-  const text = scalar(value);
+  const text = typeof value === "string" ? stringValue(value) : scalar(value);
   if (text === undefined) return false;
   out.push(`${prefix} ${text}`);
   return true;
@@ -86,5 +126,26 @@ export function yamlBlock(value: unknown): string | undefined {
   const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
   if (empty) return undefined;
   const out: string[] = [];
-  return block(value, "", out) ? out.join("\n") + "\n" : undefined;
+  written = new Set();
+  try {
+    return block(value, "", out) ? out.join("\n") + "\n" : undefined;
+  } finally {
+    written.clear();
+  }
+}
+
+/**
+ * A document with a comment before it, as `yaml` writes a Document whose commentBefore is these
+ * lines, each after a space (a blank line empty), with lineWidth 0 and indent 2: the comment
+ * lines (`# ` and the line, or nothing), an empty line, then the value as yamlBlock writes it.
+ * Undefined where yamlBlock is.
+ */
+export function yamlBlockWithComment(comment: readonly string[], value: unknown): string | undefined {
+  const body = yamlBlock(value);
+  return body === undefined ? undefined : `${comment.map((l) => (l ? `# ${l}` : "")).join("\n")}\n\n${body}`;
+}
+
+/** The comment lines as a Document's commentBefore: each after a space, blank ones empty. */
+export function commentBefore(comment: readonly string[]): string {
+  return comment.map((l) => (l ? ` ${l}` : "")).join("\n");
 }

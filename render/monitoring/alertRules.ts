@@ -15,6 +15,7 @@
  * Pure: no Pulumi, no I/O. Same input, same bytes.
  */
 import { Document } from "yaml";
+import { commentBefore, yamlBlockWithComment } from "../common/yamlBlock";
 
 export interface AlertRulesInput {
   /** BackupStale fires when a backup's last success is older than this. Default 26. */
@@ -119,7 +120,7 @@ interface AlertRule {
   readonly annotations: { readonly summary: string; readonly description: string };
 }
 
-interface RuleGroup {
+export interface RuleGroup {
   readonly name: string;
   readonly rules: readonly AlertRule[];
 }
@@ -437,9 +438,19 @@ export function alertNames(input: AlertRulesInput = {}): ReadonlySet<string> {
   return new Set(groups(resolve(input)).flatMap((g) => g.rules.map((r) => r.alert)));
 }
 
+/** The rule groups the rule file holds, as its YAML writes them. */
+export function alertRuleGroups(input: AlertRulesInput = {}, managed?: ManagedUnits): RuleGroup[] {
+  return groups(resolve(input), managed);
+}
+
 /** Renders the Prometheus rule file (YAML). */
 export function renderAlertRules(input: AlertRulesInput = {}, managed?: ManagedUnits): string {
-  const doc = new Document({ groups: groups(resolve(input), managed) });
-  doc.commentBefore = LABEL_CONVENTIONS.split("\n").map((l) => (l ? ` ${l}` : "")).join("\n");
+  const value = { groups: alertRuleGroups(input, managed) };
+  const comment = LABEL_CONVENTIONS.split("\n");
+  // The shortcut writes what yaml's Document writes, or nothing (render/common/yamlBlock.ts).
+  const fast = yamlBlockWithComment(comment, value);
+  if (fast !== undefined) return fast;
+  const doc = new Document(value);
+  doc.commentBefore = commentBefore(comment);
   return doc.toString({ lineWidth: 0, indent: 2 });
 }

@@ -3,13 +3,14 @@
  * homefleet's: their groups in config order, each rule as written. Pure: same input, same bytes.
  */
 import { Document } from "yaml";
+import { commentBefore, yamlBlockWithComment } from "../common/yamlBlock";
 import type { UserRuleGroupSpec } from "../../model/specs";
 
 const HEADER = `Managed by homefleet: the alert rules of homefleet:monitoring.rules. Hand edits are reported as
 drift and replaced on the next deployment; change the stack config instead.`;
 
 export function renderUserRules(groups: readonly UserRuleGroupSpec[]): string {
-  const doc = new Document({
+  const value = {
     groups: groups.map((g) => ({
       name: g.name,
       rules: g.rules.map((r) => ({
@@ -20,7 +21,12 @@ export function renderUserRules(groups: readonly UserRuleGroupSpec[]): string {
         ...(Object.keys(r.annotations).length ? { annotations: r.annotations } : {}),
       })),
     })),
-  });
-  doc.commentBefore = HEADER.split("\n").map((l) => ` ${l}`).join("\n");
+  };
+  const comment = HEADER.split("\n");
+  // The shortcut writes what yaml's Document writes, or nothing (render/common/yamlBlock.ts).
+  const fast = yamlBlockWithComment(comment, value);
+  if (fast !== undefined) return fast;
+  const doc = new Document(value);
+  doc.commentBefore = commentBefore(comment);
   return doc.toString({ lineWidth: 0, indent: 2 });
 }
