@@ -7,9 +7,20 @@ import net from "node:net";
 import { Server, utils } from "ssh2";
 import { HostSession } from "../deploy/ssh";
 
-const hostKey = utils.generateKeyPairSync("ed25519");
-const userKey = utils.generateKeyPairSync("ed25519");
-const otherKey = utils.generateKeyPairSync("ed25519");
+/**
+ * An ed25519 key pair ssh2 can read back: its generateKeyPairSync strips leading zero bytes from
+ * the public key, so about one pair in 256 is refused by its own parser (mscdex/ssh2#1513).
+ */
+function keyPair(): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync("ed25519");
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
+}
+
+const hostKey = keyPair();
+const userKey = keyPair();
+const otherKey = keyPair();
 
 interface Seen {
   methods: string[];
