@@ -1,13 +1,7 @@
-import { stringify } from "yaml";
 import { BLACKBOX_CONFIG } from "../../model/monitoring";
 import type { AlertmanagerSpec, PrometheusSpec } from "../../model/specs";
 import { renderAlertRules } from "../monitoring/alertRules";
-import { yamlBlock } from "./yamlBlock";
-
-/** yaml's stringify with lineWidth 0 (and its default indent, 2), through the shortcut where it applies (yamlBlock.ts). */
-function yamlText(value: unknown): string {
-  return yamlBlock(value) ?? stringify(value, { lineWidth: 0 });
-}
+import { yamlText } from "./yamlBlock";
 
 export { PROMETHEUS_RULES_FILE, PROMETHEUS_USER_RULES_FILE } from "../../model/paths";
 export { renderUserRules } from "../monitoring/userRules";

@@ -7,6 +7,7 @@
  * Why: LiteLLM's config is rendered once per stack, and building a `yaml` Document for it was the
  * largest single cost of rendering a large fleet. tests/yamlBlock.test.ts compares the two.
  */
+import { Document, stringify } from "yaml";
 
 /**
  * Plain (unquoted) only when it starts with a letter and holds no space, quote, `#` or flow
@@ -64,7 +65,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * The collections written so far: `yaml` writes an object it meets again as an alias of the first
  * (aliasDuplicateObjects), which this shortcut leaves to it.
  */
-let written = new Set<object>();
+const written = new Set<object>();
 
 function firstTime(value: object): boolean {
   if (written.has(value)) return false;
@@ -126,7 +127,6 @@ export function yamlBlock(value: unknown): string | undefined {
   const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
   if (empty) return undefined;
   const out: string[] = [];
-  written = new Set();
   try {
     return block(value, "", out) ? out.join("\n") + "\n" : undefined;
   } finally {
@@ -148,4 +148,18 @@ export function yamlBlockWithComment(comment: readonly string[], value: unknown)
 /** The comment lines as a Document's commentBefore: each after a space, blank ones empty. */
 export function commentBefore(comment: readonly string[]): string {
   return comment.map((l) => (l ? ` ${l}` : "")).join("\n");
+}
+
+/** `value` as `yaml`'s stringify writes it with lineWidth 0 and indent 2: by yamlBlock where it can, else by `yaml`. */
+export function yamlText(value: unknown): string {
+  return yamlBlock(value) ?? stringify(value, { lineWidth: 0, indent: 2 });
+}
+
+/** A document with `comment` before it, as `yaml`'s Document writes it (lineWidth 0, indent 2): by yamlBlock where it can, else by `yaml`. */
+export function yamlDocumentText(comment: readonly string[], value: unknown): string {
+  const fast = yamlBlockWithComment(comment, value);
+  if (fast !== undefined) return fast;
+  const doc = new Document(value);
+  doc.commentBefore = commentBefore(comment);
+  return doc.toString({ lineWidth: 0, indent: 2 });
 }

@@ -14,8 +14,7 @@
  *
  * Pure: no Pulumi, no I/O. Same input, same bytes.
  */
-import { Document } from "yaml";
-import { commentBefore, yamlBlockWithComment } from "../common/yamlBlock";
+import { yamlDocumentText } from "../common/yamlBlock";
 
 export interface AlertRulesInput {
   /** BackupStale fires when a backup's last success is older than this. Default 26. */
@@ -445,12 +444,5 @@ export function alertRuleGroups(input: AlertRulesInput = {}, managed?: ManagedUn
 
 /** Renders the Prometheus rule file (YAML). */
 export function renderAlertRules(input: AlertRulesInput = {}, managed?: ManagedUnits): string {
-  const value = { groups: alertRuleGroups(input, managed) };
-  const comment = LABEL_CONVENTIONS.split("\n");
-  // The shortcut writes what yaml's Document writes, or nothing (render/common/yamlBlock.ts).
-  const fast = yamlBlockWithComment(comment, value);
-  if (fast !== undefined) return fast;
-  const doc = new Document(value);
-  doc.commentBefore = commentBefore(comment);
-  return doc.toString({ lineWidth: 0, indent: 2 });
+  return yamlDocumentText(LABEL_CONVENTIONS.split("\n"), { groups: alertRuleGroups(input, managed) });
 }

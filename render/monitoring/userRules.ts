@@ -2,8 +2,7 @@
  * The user's own alert rules (homefleet:monitoring.rules) as a Prometheus rule file, beside
  * homefleet's: their groups in config order, each rule as written. Pure: same input, same bytes.
  */
-import { Document } from "yaml";
-import { commentBefore, yamlBlockWithComment } from "../common/yamlBlock";
+import { yamlDocumentText } from "../common/yamlBlock";
 import type { UserRuleGroupSpec } from "../../model/specs";
 
 const HEADER = `Managed by homefleet: the alert rules of homefleet:monitoring.rules. Hand edits are reported as
@@ -22,11 +21,5 @@ export function renderUserRules(groups: readonly UserRuleGroupSpec[]): string {
       })),
     })),
   };
-  const comment = HEADER.split("\n");
-  // The shortcut writes what yaml's Document writes, or nothing (render/common/yamlBlock.ts).
-  const fast = yamlBlockWithComment(comment, value);
-  if (fast !== undefined) return fast;
-  const doc = new Document(value);
-  doc.commentBefore = commentBefore(comment);
-  return doc.toString({ lineWidth: 0, indent: 2 });
+  return yamlDocumentText(HEADER.split("\n"), value);
 }
