@@ -62,18 +62,21 @@ export function sha256(text: string): string {
 }
 
 /**
- * Hash and size of file contents, remembered for one fleet render: every host gets the same
- * scripts (homefleet-activate alone is 26 KiB), and hashing them again for each host was a good
- * part of rendering a large fleet.
+ * Hash and size of file contents, remembered for one fleet render by the path they are written
+ * to: every host gets the same scripts at the same paths (homefleet-activate alone is 26 KiB), and
+ * hashing them again for each host was a good part of rendering a large fleet. Looked up by path,
+ * not by content: a map keyed by the text itself hashes every text, the ~2 400 that are each
+ * one host's own among them, only to find them new.
  */
-export type ContentDigests = Map<string, { readonly sha256: string; readonly size: number }>;
+export type ContentDigests = Map<string, { readonly content: string; readonly sha256: string; readonly size: number }>;
 
-function digestOf(content: string, digests: ContentDigests): { readonly sha256: string; readonly size: number } {
-  let digest = digests.get(content);
-  if (!digest) {
-    digest = { sha256: sha256(content), size: Buffer.byteLength(content, "utf8") };
-    digests.set(content, digest);
-  }
+function digestOf(path: string, content: string, digests: ContentDigests): { readonly sha256: string; readonly size: number } {
+  const known = digests.get(path);
+  // Equal texts compare as one pointer when they are the same string, and texts of other
+  // lengths at once; a text of the same length is compared only up to its first difference.
+  if (known !== undefined && known.content === content) return known;
+  const digest = { content, sha256: sha256(content), size: Buffer.byteLength(content, "utf8") };
+  digests.set(path, digest);
   return digest;
 }
 
@@ -92,7 +95,7 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
     arch: host.arch,
     files: files.map((f) => {
       const restart = reading(f.path);
-      const digest = digestOf(f.content, digests);
+      const digest = digestOf(f.path, f.content, digests);
       return { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size, ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]

@@ -34,11 +34,17 @@ import { load, Schema, Type } from "js-yaml";
 
 /** The YAML 1.2 core schema as the `yaml` package resolves plain scalars (yaml/dist/schema/core). */
 function coreType(tag: string, tests: readonly [RegExp, (text: string) => unknown][]): Type {
-  // js-yaml keeps one type per tag: each tag's tests are tried in `yaml`'s order.
+  // js-yaml keeps one type per tag: each tag's tests are tried in `yaml`'s order. js-yaml asks
+  // every type of every plain scalar (four per string value), so whether any test matches is one
+  // search of all of them together.
+  const any = new RegExp(tests.map(([test]) => `(?:${test.source})`).join("|"));
   return new Type(`tag:yaml.org,2002:${tag}`, {
     kind: "scalar",
-    resolve: (text: string | null) => text !== null && tests.some(([test]) => test.test(text)),
-    construct: (text: string) => tests.find(([test]) => test.test(text))![1](text),
+    resolve: (text: string | null) => text !== null && any.test(text),
+    construct: (text: string) => {
+      for (const [test, value] of tests) if (test.test(text)) return value(text);
+      throw new Error(`no ${tag} test matches ${JSON.stringify(text)}`);
+    },
   });
 }
 
