@@ -96,7 +96,14 @@ export function buildHostBundle(host: HostModel, digests: ContentDigests = new M
     files: files.map((f) => {
       const restart = reading(f.path);
       const digest = digestOf(f.path, f.content, digests);
-      return { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size, ...(f.owner ? { owner: f.owner, group: f.group ?? f.owner } : {}), ...(restart.length ? { restart } : {}) };
+      // Keys in this order (the manifest's JSON); set one by one, not spread from objects made for it.
+      const entry: { -readonly [K in keyof ManifestFile]: ManifestFile[K] } = { path: f.path, mode: f.mode, sha256: digest.sha256, size: digest.size };
+      if (f.owner) {
+        entry.owner = f.owner;
+        entry.group = f.group ?? f.owner;
+      }
+      if (restart.length) entry.restart = restart;
+      return entry;
     }),
     secretFiles: [...host.secretFiles, ...host.stacks.flatMap((s) => s.secretFiles)]
       .map((s) => {

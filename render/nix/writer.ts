@@ -180,9 +180,28 @@ function isAttrs(v: NixValue | undefined): v is { readonly [key: string]: NixVal
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof NixExpr);
 }
 
+/**
+ * Object.keys(attrs).sort(), sorting small sets in place: Array.prototype.sort copies the array
+ * into a work area first, and this runs for every attribute set of every module (most have a
+ * handful of keys). `<` orders strings by UTF-16 code units, as sort() without a comparator does.
+ */
+function sortedKeys(attrs: object): string[] {
+  const keys = Object.keys(attrs);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
 function definedEntries(attrs: { readonly [key: string]: NixValue | undefined }): [string, NixValue][] {
-  return Object.keys(attrs)
-    .sort()
+  return sortedKeys(attrs)
     .filter((k) => attrs[k] !== undefined)
     .map((k) => [k, attrs[k] as NixValue]);
 }
@@ -267,7 +286,7 @@ function writeNixValue(value: NixValue, indent: string, out: string[]): void {
     // dotted paths (`services.redis.servers.cache = {...}`), which is how people write NixOS
     // modules and keeps previews readable. (No array per entry: this runs for every set of every module.)
     const attrs = value as { readonly [key: string]: NixValue | undefined };
-    const keys = Object.keys(attrs).sort();
+    const keys = sortedKeys(attrs);
     const inner = indent + "  ";
     let written = false;
     for (const k of keys) {

@@ -117,6 +117,9 @@ function isExec(v: UnitValue): v is ExecCommand {
   return typeof v === "object" && v !== null && Array.isArray((v as ExecCommand).argv);
 }
 
+/** Directive names found good: every unit names the same few dozen, each checked once per process. */
+const CHECKED_DIRECTIVES = new Set<string>();
+
 export function renderUnitFile(unit: UnitFile): string {
   // Built as one string (no array per section, line or value: thousands of units for a large fleet).
   let text = "";
@@ -135,7 +138,10 @@ export function renderUnitFile(unit: UnitFile): string {
     let lines = "";
     // Directive order is the order the model gives: related settings stay together for readers.
     for (const directive of Object.keys(section)) {
-      if (!DIRECTIVE_NAME.test(directive)) throw new UnitWriterError(`bad directive name ${JSON.stringify(directive)}`);
+      if (!CHECKED_DIRECTIVES.has(directive)) {
+        if (!DIRECTIVE_NAME.test(directive)) throw new UnitWriterError(`bad directive name ${JSON.stringify(directive)}`);
+        CHECKED_DIRECTIVES.add(directive);
+      }
       const raw = section[directive];
       if (raw === undefined) continue;
       const what = `${name}.${directive}`;
