@@ -28,6 +28,10 @@ interface CliCase {
   readonly shown: string;
   /** Arguments after `node`, per round (a new output directory where the case wants one). */
   readonly args: (round: string) => readonly string[];
+  /** The program run instead of node (a reference that is not homefleet). */
+  readonly program?: string;
+  /** Compared with this case's median as well as with `node -e 0`. */
+  readonly versus?: string;
   readonly cwd: string;
   readonly goal?: Goal;
 }
@@ -78,7 +82,7 @@ function freshBundle(root: string): boolean {
 
 function timed(c: CliCase, round: string): { ms: number; stdout: string } {
   const start = performance.now();
-  const run = spawnSync(process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const ms = performance.now() - start;
   if (run.status !== 0) throw new Error(`${c.shown} exited ${run.status ?? run.signal}:\n${run.stderr}`);
   return { ms, stdout: run.stdout };
@@ -118,6 +122,14 @@ export function measureCli(root: string): CliRun {
         args: (round) => [bin, "render", "--config", fleetFile, "--out", join(tmp, `fleet200-new-${round}`)],
         cwd: root,
         goal: { ratio: 8 },
+        versus: "cp -r",
+      },
+      {
+        what: `copy the same ${FLEET_HOSTS} rendered hosts into a new directory: the file system's part of the case above`,
+        shown: "cp -r $TMP/fleet200 $TMP/copy-N",
+        program: "cp",
+        args: (round) => ["-r", join(tmp, "fleet200"), join(tmp, `copy-${round}`)],
+        cwd: root,
       },
       {
         what: `review a host with ${CROWDED_STACKS} stacks, systemd-analyze security included`,
@@ -140,7 +152,7 @@ export function measureCli(root: string): CliRun {
         const run = timed(c, String(round));
         times[i].push(run.ms);
         stdout[i] = run.stdout;
-        if (i > 0 && !launcher(root).bundleIsFresh()) staleRuns++;
+        if (i > 0 && !c.program && !launcher(root).bundleIsFresh()) staleRuns++;
       });
       loadMax = Math.max(loadMax, loadavg()[0]);
     }
@@ -186,14 +198,15 @@ export function cliReport(run: CliRun): string[] {
     "bin/homefleet.js runs the CLI from its bundle with V8's code cache (bin/cliBundle.js), as after `npm ci`; the benchmark builds",
     `the bundle first and again before a round where a compiled file had become newer than it (${run.rebuilds} builds in this run).`,
     run.staleRuns
-      ? `**${run.staleRuns} of ${run.rounds * (run.results.length - 1)} homefleet runs found the bundle out of date when they ended** (someone ran tsc meanwhile): they may have run dist/cli/main.js.`
+      ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r, i) => i > 0 && !r.case.program).length} homefleet runs found the bundle out of date when they ended** (someone ran tsc meanwhile): they may have run dist/cli/main.js.`
       : `Every homefleet run found the bundle up to date when it ended.`,
     `Highest 1-minute load average seen between rounds: ${run.loadMax.toFixed(2)}.`,
     "",
     "| command | what | median | min | max | median / `node -e 0` | goal | met |",
     "|---|---|---:|---:|---:|---:|---|:---:|",
     ...run.results.map((r) => {
-      const ratio = r === run.results[0] ? "1" : `${(r.medianMs / reference).toFixed(2)}×`;
+      const versus = r.case.versus ? run.results.find((o) => o.case.shown.startsWith(`${r.case.versus} `)) : undefined;
+      const ratio = (r === run.results[0] ? "1" : `${(r.medianMs / reference).toFixed(2)}×`) + (versus ? ` (${(r.medianMs / versus.medianMs).toFixed(2)}× \`${r.case.versus}\`)` : "");
       return `| \`${r.case.shown}\` | ${r.case.what} | ${seconds(r.medianMs)} | ${seconds(Math.min(...r.times))} | ${seconds(Math.max(...r.times))} | ${ratio} | ${verdict(r) || " | "} |`;
     }),
     "",
