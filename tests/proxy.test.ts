@@ -226,6 +226,8 @@ describe("the rendered Debian configuration in a real nginx", () => {
       const script = `
         set -eu
         D=${dir}
+        # The two file servers end with the script, whatever ends it.
+        trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
         ip link set lo up
         # The certificate where the rendered configuration looks for it, in this namespace only.
         mount -t tmpfs tmpfs /var/lib
