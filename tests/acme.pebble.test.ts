@@ -8,8 +8,9 @@
  * http://<domain>:<httpPort>/.well-known/acme-challenge/<token> from lego's own HTTP-01 server,
  * which the script starts on HOMEFLEET_ACME_HTTP_LISTEN. PEBBLE_AUTHZREUSE=0 makes orders,
  * renewals included, validate anew, but not always: pebble keeps a valid authorization when its
- * draw rand.Intn(100) is not above the percentage, so about 1 order in 100 skips the challenge,
- * and the renewal test then fails on its "Served key authentication" line (seen once in CI).
+ * draw rand.Intn(100) is not above the percentage, so about 1 order in 100 skips the challenge
+ * (it failed the renewal test once in CI): the renewal test renews once more when lego reports
+ * the authorization already valid.
  * All ports are free ports picked at start.
  *
  * There is no running systemd here, so the reload goes through the HOMEFLEET_RELOAD_COMMAND
@@ -298,7 +299,16 @@ describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
   it("renews when RENEW_DAYS exceeds the remaining lifetime: new certificate and key, exactly one more reload", () => {
     const before = serialOf(crt());
     const beforeKey = readFileSync(key(), "utf8");
-    const result = acme(String(daysLeft() + 1), {}, NAME, directory, DOMAIN);
+    let result = acme(String(daysLeft() + 1), {}, NAME, directory, DOMAIN);
+    const reloads = [UNIT, UNIT, UNIT];
+    // pebble keeps the valid authorization about 1 order in 100 (header): lego then says so and
+    // answers no challenge. That renewal is right too, but not the one this test is about: renew
+    // once more (a second draw), and hold that one to every line below.
+    const skipped = new RegExp(`\\[${DOMAIN.replace(/\./g, "\\.")}\\] acme: authorization already valid; skipping challenge`, "i");
+    if (result.status === 0 && skipped.test(result.stderr)) {
+      result = acme(String(daysLeft() + 1), {}, NAME, directory, DOMAIN);
+      reloads.push(UNIT);
+    }
     ok(result);
     expect(result.stdout).toContain(`renewed the certificate for ${DOMAIN}`);
     expect(result.stderr).toContain(`[${DOMAIN}] Served key authentication`);
@@ -306,7 +316,7 @@ describe("homefleet-cert-acme against pebble (real HTTP-01 validation)", () => {
     expect(readFileSync(key(), "utf8")).not.toBe(beforeKey);
     expect(openssl("verify", "-CAfile", pebbleRoot, "-untrusted", crt(), crt())).toBe(`${crt()}: OK`);
     expect(openssl("x509", "-noout", "-pubkey", "-in", crt())).toBe(openssl("pkey", "-pubout", "-in", key()));
-    expect(hookCalls()).toEqual([UNIT, UNIT, UNIT]);
+    expect(hookCalls()).toEqual(reloads);
     expect(renewalMetrics(NAME).status).toBe(1);
     expect(readdirSync(certDir).sort()).toEqual([`${NAME}.crt`, `${NAME}.key`]);
   });
