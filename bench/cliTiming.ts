@@ -30,8 +30,8 @@ interface CliCase {
   readonly args: (round: string) => readonly string[];
   /** The program run instead of node (a reference that is not homefleet). */
   readonly program?: string;
-  /** Compared with this case's median as well as with `node -e 0`. */
-  readonly versus?: string;
+  /** Another case whose median this case's is compared with, as well as with `node -e 0`. */
+  readonly versus?: CliCase;
   readonly cwd: string;
   readonly goal?: Goal;
 }
@@ -80,6 +80,11 @@ function freshBundle(root: string): boolean {
   return true;
 }
 
+/** Whether case `i` runs homefleet: not the `node -e 0` reference (the first), nor another program. */
+function runsHomefleet(c: CliCase, i: number): boolean {
+  return i > 0 && c.program === undefined;
+}
+
 function timed(c: CliCase, round: string): { ms: number; stdout: string } {
   const start = performance.now();
   const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -100,6 +105,13 @@ export function measureCli(root: string): CliRun {
     writeFileSync(crowdedFile, stackFileText(crowdedHostConfig(CROWDED_STACKS)));
     const reviewOut = join(tmp, "review.json");
 
+    const copy: CliCase = {
+      what: `copy the same ${FLEET_HOSTS} rendered hosts into a new directory: the file system's part of the case above`,
+      shown: "cp -r $TMP/fleet200 $TMP/copy-N",
+      program: "cp",
+      args: (round) => ["-r", join(tmp, "fleet200"), join(tmp, `copy-${round}`)],
+      cwd: root,
+    };
     const cases: CliCase[] = [
       { what: "reference: a bare node start", shown: "node -e 0", args: () => ["-e", "0"], cwd: root },
       {
@@ -122,15 +134,9 @@ export function measureCli(root: string): CliRun {
         args: (round) => [bin, "render", "--config", fleetFile, "--out", join(tmp, `fleet200-new-${round}`)],
         cwd: root,
         goal: { ratio: 8 },
-        versus: "cp -r",
+        versus: copy,
       },
-      {
-        what: `copy the same ${FLEET_HOSTS} rendered hosts into a new directory: the file system's part of the case above`,
-        shown: "cp -r $TMP/fleet200 $TMP/copy-N",
-        program: "cp",
-        args: (round) => ["-r", join(tmp, "fleet200"), join(tmp, `copy-${round}`)],
-        cwd: root,
-      },
+      copy,
       {
         what: `review a host with ${CROWDED_STACKS} stacks, systemd-analyze security included`,
         shown: "node bin/homefleet.js review --config $TMP/Pulumi.crowded.yaml --format json --out $TMP/review.json",
@@ -152,7 +158,7 @@ export function measureCli(root: string): CliRun {
         const run = timed(c, String(round));
         times[i].push(run.ms);
         stdout[i] = run.stdout;
-        if (i > 0 && !c.program && !launcher(root).bundleIsFresh()) staleRuns++;
+        if (runsHomefleet(c, i) && !launcher(root).bundleIsFresh()) staleRuns++;
       });
       loadMax = Math.max(loadMax, loadavg()[0]);
     }
@@ -198,15 +204,15 @@ export function cliReport(run: CliRun): string[] {
     "bin/homefleet.js runs the CLI from its bundle with V8's code cache (bin/cliBundle.js), as after `npm ci`; the benchmark builds",
     `the bundle first and again before a round where a compiled file had become newer than it (${run.rebuilds} builds in this run).`,
     run.staleRuns
-      ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r, i) => i > 0 && !r.case.program).length} homefleet runs found the bundle out of date when they ended** (someone ran tsc meanwhile): they may have run dist/cli/main.js.`
+      ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r, i) => runsHomefleet(r.case, i)).length} homefleet runs found the bundle out of date when they ended** (someone ran tsc meanwhile): they may have run dist/cli/main.js.`
       : `Every homefleet run found the bundle up to date when it ended.`,
     `Highest 1-minute load average seen between rounds: ${run.loadMax.toFixed(2)}.`,
     "",
     "| command | what | median | min | max | median / `node -e 0` | goal | met |",
     "|---|---|---:|---:|---:|---:|---|:---:|",
     ...run.results.map((r) => {
-      const versus = r.case.versus ? run.results.find((o) => o.case.shown.startsWith(`${r.case.versus} `)) : undefined;
-      const ratio = (r === run.results[0] ? "1" : `${(r.medianMs / reference).toFixed(2)}×`) + (versus ? ` (${(r.medianMs / versus.medianMs).toFixed(2)}× \`${r.case.versus}\`)` : "");
+      const versus = run.results.find((o) => o.case === r.case.versus);
+      const ratio = (r === run.results[0] ? "1" : `${(r.medianMs / reference).toFixed(2)}×`) + (versus ? ` (${(r.medianMs / versus.medianMs).toFixed(2)}× \`${versus.case.shown.split(" $")[0]}\`)` : "");
       return `| \`${r.case.shown}\` | ${r.case.what} | ${seconds(r.medianMs)} | ${seconds(Math.min(...r.times))} | ${seconds(Math.max(...r.times))} | ${ratio} | ${verdict(r) || " | "} |`;
     }),
     "",
