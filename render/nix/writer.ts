@@ -143,9 +143,15 @@ function escapeStringBody(text: string): string {
   return escaped;
 }
 
+/** Literals of short strings seen before, quotes included (one string fewer to make for each). */
+const QUOTED = new Map<string, string>();
+
 /** A Nix double-quoted string literal for arbitrary text. */
 export function nixString(text: string): string {
-  return `"${escapeStringBody(text)}"`;
+  if (text.length > 200) return `"${escapeStringBody(text)}"`;
+  let quoted = QUOTED.get(text);
+  if (quoted === undefined) QUOTED.set(text, (quoted = `"${escapeStringBody(text)}"`));
+  return quoted;
 }
 
 const ATTR_NAMES = new Map<string, string>();
@@ -247,6 +253,9 @@ function indentedString(text: string, indent: string): string | undefined {
 }
 
 export function renderNixValue(value: NixValue, indent = ""): string {
+  // Strings, numbers and expressions are one part: no array to join (most list items are).
+  if (typeof value === "string") return indentedString(value, indent) ?? nixString(value);
+  if (value instanceof NixExpr) return value.source(indent);
   const out: string[] = [];
   writeNixValue(value, indent, out);
   return out.join("");
@@ -269,10 +278,11 @@ function writeNixValue(value: NixValue, indent: string, out: string[]): void {
       return;
     }
     const inner = indent + "  ";
-    const items = value.map((v: NixValue) => {
+    const items: string[] = [];
+    for (const v of value as readonly NixValue[]) {
       const text = renderNixValue(v, inner);
-      return needsParens(v) ? `(${text})` : text;
-    });
+      items.push(needsParens(v) ? `(${text})` : text);
+    }
     const oneLine = `[ ${items.join(" ")} ]`;
     if (oneLine.length <= 100 && !oneLine.includes("\n")) {
       out.push(oneLine);
