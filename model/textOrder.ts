@@ -34,8 +34,14 @@ export function compareText(a: string, b: string): number {
  * (compareText looks at both strings at every comparison, and files and units are sorted per host).
  */
 export function sortByText<T>(items: T[], key: (item: T) => string): T[] {
-  if (items.every((item) => simple(key(item)))) return items.sort((a, b) => compareSimple(key(a), key(b)));
-  return items.sort((a, b) => compareText(key(a), key(b)));
+  // Each key taken once: the comparator is called n log n times, and most keys share long
+  // prefixes (`/etc/systemd/system/...`), so each comparison is long enough already.
+  const keys = items.map(key);
+  const order = keys.map((_, i) => i);
+  order.sort(keys.every(simple) ? (i, j) => compareSimple(keys[i], keys[j]) : (i, j) => compareText(keys[i], keys[j]));
+  const sorted = order.map((i) => items[i]);
+  for (let i = 0; i < sorted.length; i++) items[i] = sorted[i];
+  return items;
 }
 
 function compareSimple(a: string, b: string): number {

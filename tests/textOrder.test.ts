@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
-import { compareText } from "../model/textOrder";
+import { compareText, sortByText } from "../model/textOrder";
 
 const sign = (n: number) => Math.sign(n);
 const ALPHABET = "_-.@/0123456789abcdefghijklmnopqrstuvwxyz".split("");
@@ -29,4 +29,18 @@ it("sorts the committed stacks' rendered paths as localeCompare did", () => {
       expect([...paths].sort(compareText)).toEqual([...paths].sort((a, b) => a.localeCompare(b, "en-US")));
     }
   }
+});
+
+it("sortByText sorts in place by compareText of each key, keeping the order of equal keys", () => {
+  const ranked = fc.string({ unit: fc.constantFrom("_", "-", ".", "@", "/", "0", "9", "a", "z"), maxLength: 4 });
+  const any = fc.string({ unit: "grapheme", maxLength: 4 });
+  fc.assert(
+    fc.property(fc.array(fc.oneof(ranked, any), { maxLength: 30 }), (keys) => {
+      const items = keys.map((key, i) => ({ key, i }));
+      const sorted = sortByText(items, (item) => item.key);
+      expect(sorted).toBe(items);
+      expect(sorted).toEqual(keys.map((key, i) => ({ key, i })).sort((a, b) => a.key.localeCompare(b.key, "en-US")));
+    }),
+    { numRuns: 2000 },
+  );
 });
