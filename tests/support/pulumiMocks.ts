@@ -5,7 +5,29 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { parse } from "yaml";
+
+/**
+ * What a program run leaves in the process, undone when the test file ends. `pulumi up` runs one
+ * program per process; jest runs many test files, each with its own copy of the SDK, in one
+ * worker. Each copy connects an inspector session (to serialize dynamic providers) and adds a
+ * process "exit" listener (its promise leak report), and neither is ever let go: every earlier
+ * file's SDK stayed in memory (about 50 MB a file), and every session heard of every script any
+ * later file loaded, so that each Pulumi test file started more slowly than the one before.
+ */
+const exitListenersBefore = new Set(process.listeners("exit"));
+const sessions: Session[] = [];
+const connect = Session.prototype.connect;
+Session.prototype.connect = function (this: Session): void {
+  sessions.push(this);
+  connect.call(this);
+};
+afterAll(() => {
+  Session.prototype.connect = connect;
+  for (const session of sessions.splice(0)) session.disconnect();
+  for (const listener of process.listeners("exit")) if (!exitListenersBefore.has(listener)) process.removeListener("exit", listener);
+});
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
