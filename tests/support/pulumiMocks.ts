@@ -108,6 +108,11 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
   pulumi.runtime.setAllConfig(config, secretKeys);
   let outputs: Record<string, unknown> | undefined;
   let error: Error | undefined;
+  // The SDK takes a stack trace for every promise it makes and every resource it registers
+  // (`new Error().stack`), which jest maps through each file's source map: a good part of a
+  // program run here. Its errors keep their messages, which is what the tests read.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     outputs = (await pulumi.runtime.runInPulumiStack(async () => {
       // One program run per test file: jest gives each file its own module registry.
@@ -122,6 +127,8 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     // the background; let that finish before jest tears the module system down under it.
     const { hostDeploymentProvider } = await import("../../hosts/HostDeployment");
     await pulumi.runtime.serializeFunction(() => hostDeploymentProvider, { allowSecrets: true });
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, { urn: string; state: unknown }> };
   const resources: RegisteredResource[] = [];
