@@ -117,8 +117,12 @@ beforeAll(async () => {
   writeFileSync(join(work, "rules.yml"), fileOf(bundle, "/etc/prometheus/homefleet-rules.yml"));
 });
 
-afterAll(() => {
-  for (const c of children) c.kill("SIGKILL");
+afterAll(async () => {
+  // Reaped before the file ends, so that none outlives it in jest's worker.
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((c) => new Promise((r) => c.once("exit", r)));
+  for (const c of running) c.kill("SIGKILL");
+  await Promise.all(exited);
   receiver?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });

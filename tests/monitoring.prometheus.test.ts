@@ -40,7 +40,12 @@ let prometheus: ChildProcess | undefined;
 const servers: Server[] = [];
 
 afterAll(async () => {
-  prometheus?.kill("SIGTERM");
+  // Waited for: a Prometheus still shutting down kept jest's worker from exiting when this file was its last.
+  if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
+    const exited = new Promise((r) => prometheus!.once("exit", r));
+    prometheus.kill("SIGKILL");
+    await exited;
+  }
   for (const s of servers) await new Promise((r) => s.close(r));
   if (work) rmSync(work, { recursive: true, force: true });
 });
