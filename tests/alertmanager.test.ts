@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { renderFleet } from "../bundle/hostBundle";
 import { parseFleetConfig } from "../config/load";
+import { killAndReap } from "./support/children";
 
 jest.setTimeout(90_000);
 
@@ -118,11 +119,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Reaped before the file ends, so that none outlives it in jest's worker.
-  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
-  const exited = running.map((c) => new Promise((r) => c.once("exit", r)));
-  for (const c of running) c.kill("SIGKILL");
-  await Promise.all(exited);
+  await killAndReap(children);
   receiver?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });

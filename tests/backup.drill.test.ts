@@ -24,6 +24,7 @@ import { buildFleetModel } from "../model/build";
 import { BACKUP_SCRIPTS, backupConfigScript, backupPostgresqlScript, backupRedisScript } from "../render/scripts/backup";
 import type { ScriptSpec } from "../render/scripts";
 import { hostScriptPath, run, shellcheckFile, type ToolResult } from "./support/validators";
+import { killAndReap } from "./support/children";
 
 jest.setTimeout(60_000);
 
@@ -183,13 +184,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (pgStarted) exec(join(PG_BIN, "pg_ctl"), ["-D", pgData, "-m", "immediate", "-w", "-t", "20", "stop"], { asPostgres: true });
-  for (const child of redisServers) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
-  }
+  await killAndReap(redisServers);
   if (base) rmSync(base, { recursive: true, force: true });
 });
 

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { parseFleetConfig } from "../config/load";
+import { killAndReap } from "./support/children";
 
 jest.setTimeout(60_000);
 
@@ -40,12 +41,7 @@ let prometheus: ChildProcess | undefined;
 const servers: Server[] = [];
 
 afterAll(async () => {
-  // Waited for: a Prometheus still shutting down kept jest's worker from exiting when this file was its last.
-  if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
-    const exited = new Promise((r) => prometheus!.once("exit", r));
-    prometheus.kill("SIGKILL");
-    await exited;
-  }
+  await killAndReap([prometheus]);
   for (const s of servers) await new Promise((r) => s.close(r));
   if (work) rmSync(work, { recursive: true, force: true });
 });
