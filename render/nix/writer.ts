@@ -126,20 +126,20 @@ function checkText(text: string): void {
   }
 }
 
-/** Escaped bodies of short strings seen before: hosts repeat the same option values. */
+/** The inside of a double-quoted literal: JSON's escapes, and `$` escaped so `${` never interpolates. */
+function escapeBody(text: string): string {
+  checkText(text);
+  const body = JSON.stringify(text).slice(1, -1);
+  return body.includes("$") ? body.replace(/\$/g, "\\$") : body;
+}
+
+/** Escaped bodies of short strings seen before (the literal parts of interpolated strings): hosts repeat the same values. */
 const ESCAPED = new Map<string, string>();
 
 function escapeStringBody(text: string): string {
-  const short = text.length <= 200;
-  if (short) {
-    const known = ESCAPED.get(text);
-    if (known !== undefined) return known;
-  }
-  checkText(text);
-  const json = JSON.stringify(text);
-  const body = json.slice(1, -1);
-  const escaped = body.includes("$") ? body.replace(/\$/g, "\\$") : body;
-  if (short) ESCAPED.set(text, escaped);
+  if (text.length > 200) return escapeBody(text);
+  let escaped = ESCAPED.get(text);
+  if (escaped === undefined) ESCAPED.set(text, (escaped = escapeBody(text)));
   return escaped;
 }
 
@@ -148,9 +148,9 @@ const QUOTED = new Map<string, string>();
 
 /** A Nix double-quoted string literal for arbitrary text. */
 export function nixString(text: string): string {
-  if (text.length > 200) return `"${escapeStringBody(text)}"`;
+  if (text.length > 200) return `"${escapeBody(text)}"`;
   let quoted = QUOTED.get(text);
-  if (quoted === undefined) QUOTED.set(text, (quoted = `"${escapeStringBody(text)}"`));
+  if (quoted === undefined) QUOTED.set(text, (quoted = `"${escapeBody(text)}"`));
   return quoted;
 }
 
