@@ -109,9 +109,16 @@ export function describeStep(s: DeployStep): string {
 export interface HealthResult {
   readonly verdict: "healthy" | "unhealthy";
   readonly checkedAt: string;
+  /** The last round's results that were taken on the generation under test. */
   readonly checks: readonly { readonly check: string; readonly unit: string; readonly ok: boolean }[];
   /** Seconds every check kept passing before the verdict. */
   readonly heldSec?: number;
+  /**
+   * Set when the host left the generation under test during the gate (its revert timer rolled it
+   * back): the host's state line then, `PHASE CURRENT`. The gate stops there; `checks` are the
+   * last round's taken while the host still ran the generation.
+   */
+  readonly leftFor?: string;
 }
 
 export interface DeployResult {
@@ -352,10 +359,18 @@ export interface GateRound {
    * passed, by the same rules as `parse`, so that a command can go on to confirm on the host.
    */
   readonly script: string;
-  parse(out: string): { results: { check: string; unit: string; ok: boolean }[]; allOk: boolean; failedUnit: boolean };
+  /** `left`: the host's state (`PHASE CURRENT`) when the round ended off the generation it checks; its results are not that generation's. */
+  parse(out: string): { results: { check: string; unit: string; ok: boolean }[]; allOk: boolean; failedUnit: boolean; left?: string };
 }
 
-export function gateRound(checks: readonly HealthCheckSpec[], units: readonly string[] = []): GateRound {
+/**
+ * The last line of a round that checks one generation: the host's state once every check has run.
+ * A rollback writes `rolling-back` before it touches anything and the state file is replaced whole,
+ * so a round that ends with the host still on the generation (and not rolling back) saw only it.
+ */
+const STATE_LINE = "homefleet-state";
+
+export function gateRound(checks: readonly HealthCheckSpec[], units: readonly string[] = [], generation?: number): GateRound {
   // The service's own checks first: a failing HTTP check says more than "unit not active".
   const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
   // One command per round (sshd allows few channels at once), and one systemctl for every unit
@@ -371,6 +386,14 @@ export function gateRound(checks: readonly HealthCheckSpec[], units: readonly st
         ].join("\n")
       : "",
     ...commands.map((c, i) => (c.unitActive !== undefined ? "" : `if ${c.command}; then echo ${i}=ok; else echo ${i}=fail; ok=0; fi`)),
+    // The host's state file holds "PHASE CURRENT CONFIRMED" (homefleet-activate's write_state).
+    generation === undefined
+      ? ""
+      : [
+          `hf_phase=; hf_current=; read -r hf_phase hf_current hf_rest 2>/dev/null < "\${HOMEFLEET_STATE_DIR:-${STATE_DIR}}/state"`,
+          `echo "${STATE_LINE} $hf_phase $hf_current"`,
+          `if [ -n "$hf_phase" ] && { [ "$hf_current" != ${generation} ] || [ "$hf_phase" = rolling-back ]; }; then ok=0; fi`,
+        ].join("\n"),
   ]
     .filter(Boolean)
     .join("\n");
@@ -385,35 +408,53 @@ export function gateRound(checks: readonly HealthCheckSpec[], units: readonly st
       }
       const failedUnit = units.some((u) => unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
       const results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
-      return { results, allOk: results.every((r) => r.ok), failedUnit };
+      // No state file (nothing of homefleet's left on the host, or a layout before it): the round says nothing of where the host is.
+      const state = generation === undefined ? undefined : new RegExp(`^${STATE_LINE} (\\S+) (\\S*)$`, "m").exec(out);
+      const left = state && (state[2] !== String(generation) || state[1] === "rolling-back") ? `${state[1]} ${state[2]}` : undefined;
+      return { results, allOk: results.every((r) => r.ok) && left === undefined, failedUnit, ...(left !== undefined ? { left } : {}) };
     },
   };
+}
+
+export interface GateOptions {
+  readonly timeoutSec: number;
+  /** Units that must run, checked in every round. */
+  readonly units?: readonly string[];
+  /** Seconds every check must keep passing once all pass. */
+  readonly soakSec?: number;
+  readonly onRound?: (round: number, passing: number, total: number, soakingSec?: number) => void;
+  /** The output of a round the switch's own command already ran (and when): the gate starts from it instead of asking again. */
+  readonly firstRound?: { readonly out: string; readonly at: number };
+  /**
+   * The generation under test (a round made with the same number, for `firstRound`): a round
+   * that finds the host off it ends the gate (`leftFor`), its results not counted.
+   */
+  readonly generation?: number;
 }
 
 /**
  * Polls every check until all pass, then keeps polling until they have held for `soakSec`: a
  * service that crashes a few seconds after it first answered fails the gate. Units that must run
- * are checked too, and a unit that has failed for good (not waiting to restart) ends the wait.
- * `firstRound`: the output of a round the switch's own command already ran (and when), so the
- * gate starts from it instead of asking again.
+ * are checked too, and a unit that has failed for good (not waiting to restart) ends the wait, as
+ * does the host leaving the generation under test: its revert timer fired, and whatever the
+ * checks say after that is about the generation it went back to.
  */
-export async function healthGate(
-  session: HostSession,
-  checks: readonly HealthCheckSpec[],
-  timeoutSec: number,
-  units: readonly string[] = [],
-  soakSec = 0,
-  onRound?: (round: number, passing: number, total: number, soakingSec?: number) => void,
-  firstRound?: { readonly out: string; readonly at: number },
-): Promise<HealthResult> {
-  const round = gateRound(checks, units);
+export async function healthGate(session: HostSession, checks: readonly HealthCheckSpec[], options: GateOptions): Promise<HealthResult> {
+  const { timeoutSec, units = [], soakSec = 0, onRound, firstRound, generation } = options;
+  const round = gateRound(checks, units, generation);
   const deadline = Date.now() + timeoutSec * 1000;
   let results: { check: string; unit: string; ok: boolean }[] = [];
   let passingSince: number | undefined;
   let heldSec = 0;
+  let leftFor: string | undefined;
   for (let n = 1; ; n++) {
     const ran = n === 1 && firstRound ? firstRound : { out: (await session.exec(round.script, undefined, 60)).stdout, at: Date.now() };
     const parsed = round.parse(ran.out);
+    if (parsed.left !== undefined) {
+      leftFor = parsed.left;
+      if (passingSince !== undefined) heldSec = Math.round((ran.at - passingSince) / 1000);
+      break;
+    }
     results = parsed.results;
     onRound?.(n, results.filter((r) => r.ok).length, results.length, parsed.allOk && soakSec > 0 ? soakSec : undefined);
     if (parsed.allOk) {
@@ -429,8 +470,14 @@ export async function healthGate(
     // Soon after a switch the units are still starting: look again after 0.1 s, then back off to 1 s.
     await new Promise((r) => setTimeout(r, passingSince !== undefined ? 2000 : Math.min(1000, 100 * 2 ** (n - 1))));
   }
-  const healthy = results.every((r) => r.ok);
-  return { verdict: healthy ? "healthy" : "unhealthy", checkedAt: new Date().toISOString(), checks: results, ...(healthy ? { heldSec } : {}) };
+  const healthy = leftFor === undefined && results.every((r) => r.ok);
+  return {
+    verdict: healthy ? "healthy" : "unhealthy",
+    checkedAt: new Date().toISOString(),
+    checks: results,
+    ...(healthy || (leftFor !== undefined && passingSince !== undefined) ? { heldSec } : {}),
+    ...(leftFor !== undefined ? { leftFor } : {}),
+  };
 }
 
 export async function unitStates(session: HostSession, units: readonly string[]): Promise<Record<string, string>> {
@@ -531,7 +578,7 @@ function switchSteps(plan: Extract<DeployPlan, { kind: "switch" }>, bundle: Bund
   // hook between the switch and the gate (afterActivate) keeps them apart.
   const chained = options.afterActivate
     ? ""
-    : ` || exit $?\necho ${GATE_MARK}\n${gateRound(manifest.healthChecks, manifest.start).script}\n[ "$ok" = 1 ] || exit 0` +
+    : ` || exit $?\necho ${GATE_MARK}\n${gateRound(manifest.healthChecks, manifest.start, plan.generation).script}\n[ "$ok" = 1 ] || exit 0` +
       (s.healthSoakSec === 0 ? `\necho ${CONFIRM_MARK}\n${confirmCommand(plan.generation, s, manifest.start)}` : "");
   const switchCommand = `${ACTIVATE} switch ${plan.generation} ${plan.repair ? 0 : s.confirmAfterSec}${chained}`;
   let archive: Buffer | undefined;
@@ -598,7 +645,14 @@ async function execute(
   const s = settings(options);
   if (plan.kind === "refuse") throw new DeployError(host, plan.reason);
   const progress = options.progress ?? (() => undefined);
-  const gateRounds = (generation: number) => (round: number, passing: number, checks: number, soakingSec?: number) => progress({ step: "health", generation, round, passing, checks, soakingSec });
+  const gateOptions = (generation: number, firstRound?: GateOptions["firstRound"]): GateOptions => ({
+    timeoutSec: s.healthTimeoutSec,
+    units: manifest.start,
+    soakSec: s.healthSoakSec,
+    onRound: (round, passing, checks, soakingSec) => progress({ step: "health", generation, round, passing, checks, soakingSec }),
+    generation,
+    ...(firstRound ? { firstRound } : {}),
+  });
   if (plan.kind === "noop") {
     progress({ step: "unchanged", generation: plan.generation });
     // The status read under the lock already asked systemd: no second round trip.
@@ -608,7 +662,8 @@ async function execute(
   }
   if (plan.kind === "confirm") {
     // A deployment was cut off after its switch: judge the generation now instead of the timer.
-    const health = await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation));
+    const health = await healthGate(session, manifest.healthChecks, gateOptions(plan.generation));
+    await refuseRevertedWhilePassing(session, plan.generation, health, s);
     if (health.verdict !== "healthy") {
       progress({ step: "rolling-back", generation: plan.generation });
       const outcome = await rollBack(session, plan.generation, s);
@@ -650,8 +705,9 @@ async function execute(
 
   const health =
     chain.switch.code === 0
-      ? await healthGate(session, manifest.healthChecks, s.healthTimeoutSec, manifest.start, s.healthSoakSec, gateRounds(plan.generation), chain.round !== undefined ? { out: chain.round, at: switchedAt } : undefined)
+      ? await healthGate(session, manifest.healthChecks, gateOptions(plan.generation, chain.round !== undefined ? { out: chain.round, at: switchedAt } : undefined))
       : { verdict: "unhealthy" as const, checkedAt: new Date().toISOString(), checks: [{ check: "activation", unit: "", ok: false }] };
+  await refuseRevertedWhilePassing(session, plan.generation, health, s);
   // The host confirmed only on a round that passed every check, which the gate reads the same way.
   if (chain.confirm && health.verdict !== "healthy") throw new DeployError(host, `generation ${plan.generation} was confirmed on the host although its health round reads as failing: ${JSON.stringify(health.checks)}`);
   if (health.verdict !== "healthy") {
@@ -693,6 +749,20 @@ export function splitSwitched(r: ExecResult): { switch: ExecResult; round?: stri
     round,
     ...(confirmAt < 0 ? {} : { confirm: { code: r.code, stdout: r.stdout.slice(confirmAt + CONFIRM_MARK.length + 1), stderr: r.stderr } }),
   };
+}
+
+/**
+ * The revert timer rolled the generation back while its gate was passing or had not judged it yet
+ * (a soak, or a first round, longer than confirmAfterSec allows): nothing failed. Waits for the
+ * timer's rollback to end (a rollback that was cut off is finished), then says so and what the host
+ * runs. A gate that saw a check fail before the timer fired is reported as failing that check, by
+ * the caller.
+ */
+async function refuseRevertedWhilePassing(session: HostSession, generation: number, health: HealthResult, s: ReturnType<typeof settings>): Promise<void> {
+  if (health.leftFor === undefined || health.checks.some((c) => !c.ok)) return;
+  const outcome = await rollBack(session, generation, s);
+  const judged = health.checks.length === 0 ? "had no health round finish on it" : `passed its health checks${health.heldSec !== undefined ? ` for ${health.heldSec} s` : ""}`;
+  throw new DeployError(session.target.host, `generation ${generation} ${judged} but was not confirmed before its revert timer fired (confirmAfterSec ${s.confirmAfterSec} s); ${outcome}.`);
 }
 
 function failedCheck(health: HealthResult): string {
@@ -748,7 +818,7 @@ async function rollBack(session: HostSession, generation: number, s: ReturnType<
   const running = now.manifest;
   const rolledBack = byTimer ? `the revert timer had rolled it back already: the host runs generation ${now.current}` : `rolled back to generation ${now.current}`;
   if (!running) return `${rolledBack}, whose manifest is unreadable`;
-  const again = await healthGate(session, running.healthChecks, s.healthTimeoutSec, running.start);
+  const again = await healthGate(session, running.healthChecks, { timeoutSec: s.healthTimeoutSec, units: running.start });
   return `${rolledBack}, which is ${again.verdict}` + (again.verdict === "healthy" ? "" : ` (failing: ${again.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`);
 }
 

@@ -78,6 +78,45 @@ describe("the health round on the host and in the deployer", () => {
   });
 });
 
+describe("a round that checks one generation reads where the host is once its checks have run", () => {
+  let stateDir: string;
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "homefleet-gate-state-"));
+  });
+  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+  const healthy = { STATE_podman_app_service: "active", STATE_redis_app_service: "active", CURL_OK: "1" };
+
+  const cases: [string, string | undefined, string | undefined][] = [
+    ["armed on the generation: the round counts", "armed 5 4\n", undefined],
+    ["confirmed on the generation (a repair): the round counts", "confirmed 5 5\n", undefined],
+    ["rolling back from it: the round is not the generation's", "rolling-back 5 4\n", "rolling-back 5"],
+    ["rolled back to the confirmed one by the revert timer", "confirmed 4 4\n", "confirmed 4"],
+    ["rolled back with nothing confirmed before it", "confirmed - -\n", "confirmed -"],
+    ["no state file: the round says nothing of where the host is", undefined, undefined],
+  ];
+  it.each(cases)("%s", (_name, stateFile, left) => {
+    if (stateFile !== undefined) writeFileSync(join(stateDir, "state"), stateFile);
+    const round = gateRound([http], units, 5);
+    const { out, hostOk } = runRound(round.script, { ...healthy, HOMEFLEET_STATE_DIR: stateDir });
+    const parsed = round.parse(out);
+    expect(parsed.left).toBe(left);
+    // The host confirms only on a round the deployer counts as passing.
+    expect(parsed.allOk).toBe(left === undefined);
+    expect(hostOk).toBe(left === undefined);
+    // The checks themselves passed either way: the results say so.
+    expect(parsed.results.every((r) => r.ok)).toBe(true);
+  });
+
+  it("a round made without a generation never reads the state", () => {
+    writeFileSync(join(stateDir, "state"), "confirmed 4 4\n");
+    const round = gateRound([http], units);
+    expect(round.script).not.toContain("homefleet-state");
+    const parsed = round.parse(runRound(round.script, { ...healthy, HOMEFLEET_STATE_DIR: stateDir }).out);
+    expect(parsed.left).toBeUndefined();
+    expect(parsed.allOk).toBe(true);
+  });
+});
+
 describe("splitSwitched", () => {
   it("a switch that failed before the round is the switch's own result", () => {
     const r = { code: 4, stdout: "prepared generation 3\nactivation failed\n", stderr: "boom" };
