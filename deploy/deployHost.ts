@@ -355,7 +355,8 @@ function healthProbe(check: HealthCheckSpec): { name: string; command: string } 
 export interface GateRound {
   /**
    * The round's shell (POSIX sh): a line of state per unit check (one systemctl), `states-end`,
-   * then `<i>=ok` or `<i>=fail` per other check. It also leaves `ok=1` in the shell when every check
+   * `job <unit>` per unit with a queued job when a unit is failed, then `<i>=ok` or `<i>=fail` per
+   * other check. It also leaves `ok=1` in the shell when every check
    * passed, by the same rules as `parse`, so that a command can go on to confirm on the host.
    */
   readonly script: string;
@@ -382,6 +383,9 @@ export function gateRound(checks: readonly HealthCheckSpec[], units: readonly st
     unitChecks.length
       ? [
           `s=$(systemctl is-active -- ${unitChecks.map((u) => sh(u.unit)).join(" ")}); printf '%s\n' "$s"; echo states-end`,
+          // A failed unit with a job queued (a restart whose stop ended in failure) is on its way
+          // back: only one without a job has failed for good. Asked only when a unit is failed.
+          `case $s in *failed*) systemctl list-jobs --no-legend ${unitChecks.map((u) => sh(u.unit)).join(" ")} 2>/dev/null | while read -r _ u _; do echo "job $u"; done ;; esac`,
           `n=0; for st in $s; do n=$((n + 1)); case $st in active|reloading) ;; *) ok=0 ;; esac; done; [ "$n" = ${unitChecks.length} ] || ok=0`,
         ].join("\n")
       : "",
@@ -406,7 +410,8 @@ export function gateRound(checks: readonly HealthCheckSpec[], units: readonly st
         const end = lines.indexOf("states-end");
         if (end === unitChecks.length) unitChecks.forEach((u, k) => states.set(u.i, lines[k]));
       }
-      const failedUnit = units.some((u) => unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
+      const queued = new Set([...out.matchAll(/^job (\S+)$/gm)].map((m) => m[1]));
+      const failedUnit = units.some((u) => !queued.has(u) && unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
       const results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
       // No state file (nothing of homefleet's left on the host, or a layout before it): the round says nothing of where the host is.
       const state = generation === undefined ? undefined : new RegExp(`^${STATE_LINE} (\\S+) (\\S*)$`, "m").exec(out);

@@ -11,13 +11,29 @@ import { join } from "node:path";
 import { gateRound, splitSwitched } from "../deploy/deployHost";
 import type { HealthCheckSpec } from "../model/specs";
 
+/**
+ * systemctl is-active -- UNITS: each unit's state from $STATE_<unit with . and - as _>;
+ * systemctl list-jobs --no-legend UNITS: a job line for each unit named in $JOBS.
+ */
+const SYSTEMCTL = `#!/bin/sh
+if [ "$1" = list-jobs ]; then
+  shift; [ "$1" = --no-legend ] && shift
+  n=100; for u in "$@"; do case " \${JOBS:-} " in *" $u "*) n=$((n + 1)); echo "$n $u restart running" ;; esac; done
+  exit 0
+fi
+[ "$1" = is-active ] || exit 2
+shift; [ "$1" = -- ] && shift
+rc=3
+for u in "$@"; do v=$(echo "STATE_$u" | tr .- __); eval "st=\\\${$v:-inactive}"; echo "$st"; [ "$st" = active ] && rc=0; done
+exit $rc
+`;
+
 let bin: string;
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "homefleet-gate-"));
-  // systemctl is-active -- UNITS: each unit's state from $STATE_<unit with . and - as _>.
   writeFileSync(
     join(bin, "systemctl"),
-    `#!/bin/sh\n[ "$1" = is-active ] || exit 2\nshift; [ "$1" = -- ] && shift\nrc=3\nfor u in "$@"; do v=$(echo "STATE_$u" | tr .- __); eval "st=\\\${$v:-inactive}"; echo "$st"; [ "$st" = active ] && rc=0; done\nexit $rc\n`,
+    SYSTEMCTL,
   );
   // curl ... URL: passes when $CURL_OK is 1.
   writeFileSync(join(bin, "curl"), `#!/bin/sh\n[ "\${CURL_OK:-0}" = 1 ]\n`);
@@ -65,9 +81,27 @@ describe("the health round on the host and in the deployer", () => {
     } finally {
       writeFileSync(
         join(bin, "systemctl"),
-        `#!/bin/sh\n[ "$1" = is-active ] || exit 2\nshift; [ "$1" = -- ] && shift\nrc=3\nfor u in "$@"; do v=$(echo "STATE_$u" | tr .- __); eval "st=\\\${$v:-inactive}"; echo "$st"; [ "$st" = active ] && rc=0; done\nexit $rc\n`,
+        SYSTEMCTL,
       );
     }
+  });
+
+  it.each([
+    ["with no job queued: failed for good, the gate stops waiting", "", true],
+    ["with a restart queued (its stop ended in failure): on its way back, the gate waits", "podman-app.service", false],
+  ])("a failed unit %s", (_name, jobs, failedForGood) => {
+    const round = gateRound([http], units);
+    const { out, hostOk } = runRound(round.script, { STATE_podman_app_service: "failed", STATE_redis_app_service: "active", CURL_OK: "1", JOBS: jobs });
+    const parsed = round.parse(out);
+    expect(parsed.failedUnit).toBe(failedForGood);
+    expect(parsed.allOk).toBe(false);
+    expect(hostOk).toBe(false);
+  });
+
+  it("asks for jobs only when a unit is failed", () => {
+    const round = gateRound([http], units);
+    const { out } = runRound(round.script, { STATE_podman_app_service: "activating", STATE_redis_app_service: "active", CURL_OK: "1", JOBS: "podman-app.service" });
+    expect(out).not.toMatch(/^job /m);
   });
 
   it("a host with nothing to check passes the round", () => {
