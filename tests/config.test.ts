@@ -254,7 +254,7 @@ describe("secret environment", () => {
   it("accepts config:<key> when the stack file sets homefleet:<key> as a secret", () => {
     const config = loadStackFile(join(FIXTURES, "secret-api-key.yaml"));
     expect(config.configKeys).toContain("openaiKey");
-    expect(config.stacks.gateway.container.secretEnvironment).toEqual({ OPENAI_API_KEY: "config:openaiKey" });
+    expect(config.stacks.gateway.container!.secretEnvironment).toEqual({ OPENAI_API_KEY: "config:openaiKey" });
   });
 });
 
@@ -359,7 +359,7 @@ describe("the committed stack files", () => {
     expect({ port: prod.hosts.vulcan.port, user: prod.hosts.vulcan.user }).toEqual({ port: 22, user: "root" });
     expect(prod.stacks.litellm.cache?.appendFsync).toBe("everysec");
     // wallabag publishes hostPort 8081 and says nothing about the address: loopback only.
-    expect(prod.stacks.wallabag.container.publish).toEqual({ hostPort: 8081, address: "127.0.0.1" });
+    expect(prod.stacks.wallabag.container!.publish).toEqual({ hostPort: 8081, address: "127.0.0.1" });
   });
 });
 
@@ -378,7 +378,7 @@ describe("defaults", () => {
   });
 
   it("publishes on loopback", () => {
-    expect(config.stacks.litellm.container.publish?.address).toBe("127.0.0.1");
+    expect(config.stacks.litellm.container!.publish?.address).toBe("127.0.0.1");
   });
 });
 
@@ -402,7 +402,7 @@ describe("directories homefleet would own", () => {
 
   it("accepts a directory of its own below a shared parent", () => {
     for (const source of ["/var/lib/litellm/data", "/srv/media", "/home/alice/models", "/tmpfs-data"]) {
-      expect(parseFleetConfig({ hosts: oneHost, stacks: volume(source) }).stacks.litellm.container.volumes[0].source).toBe(source);
+      expect(parseFleetConfig({ hosts: oneHost, stacks: volume(source) }).stacks.litellm.container!.volumes[0].source).toBe(source);
     }
   });
 

@@ -75,7 +75,7 @@ describe("config: devices", () => {
 
   it("accepts GPUs and other character devices", () => {
     const config = accepted({ app: stack("10.89.0.0/24", {}, { devices: ["/dev/dri", "/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/kfd", "/dev/net/tun", "/dev/ttyUSB0"] }) });
-    expect(config.stacks.app.container.devices).toHaveLength(7);
+    expect(config.stacks.app.container!.devices).toHaveLength(7);
   });
 
   it("points at the device's line in the stack file", () => {
@@ -122,7 +122,7 @@ describe("config: ports", () => {
       app: stack("10.89.0.0/24", {}, { ports: [{ container: 8080, protocol: "udp" }] }),
       dns: stack("10.89.1.0/24", {}, { port: 8081, ports: [{ container: 53, hostPort: 5353, protocol: "udp" }, { container: 53, hostPort: 5353 }] }),
     });
-    expect(config.stacks.app.container.ports).toEqual([{ container: 8080, protocol: "udp", address: "127.0.0.1" }]);
+    expect(config.stacks.app.container!.ports).toEqual([{ container: 8080, protocol: "udp", address: "127.0.0.1" }]);
   });
 
   it("refuses a UDP port another stack publishes already, at the second one's hostPort", () => {
