@@ -370,22 +370,24 @@ export interface GateRound {
  * so a round that ends with the host still on the generation (and not rolling back) saw only it.
  */
 const STATE_LINE = "homefleet-state";
+const STATE_LINE_READ = new RegExp(`^${STATE_LINE} (\\S+) (\\S*)$`, "m");
 
 export function gateRound(checks: readonly HealthCheckSpec[], units: readonly string[] = [], generation?: number): GateRound {
   // The service's own checks first: a failing HTTP check says more than "unit not active".
   const commands = [...checks.filter((c) => c.kind !== "unit" || !units.includes(c.unit)).map(healthCommand), ...units.map((unit) => healthCommand({ kind: "unit", unit, timeoutSec: 0 }))];
   // One command per round (sshd allows few channels at once), and one systemctl for every unit
-  // check: a line of state per unit (is-active --quiet passes on active and reloading; failed is
-  // a unit failed for good), then a line per other check.
+  // check: a line of state per unit (active and reloading pass; failed with no job queued is a
+  // unit failed for good), then a line per other check.
   const unitChecks = commands.flatMap((c, i) => (c.unitActive !== undefined ? [{ i, unit: c.unitActive }] : []));
+  const unitArgs = unitChecks.map((u) => sh(u.unit)).join(" ");
   const script = [
     "ok=1",
     unitChecks.length
       ? [
-          `s=$(systemctl is-active -- ${unitChecks.map((u) => sh(u.unit)).join(" ")}); printf '%s\n' "$s"; echo states-end`,
+          `s=$(systemctl is-active -- ${unitArgs}); printf '%s\n' "$s"; echo states-end`,
           // A failed unit with a job queued (a restart whose stop ended in failure) is on its way
           // back: only one without a job has failed for good. Asked only when a unit is failed.
-          `case $s in *failed*) systemctl list-jobs --no-legend ${unitChecks.map((u) => sh(u.unit)).join(" ")} 2>/dev/null | while read -r _ u _; do echo "job $u"; done ;; esac`,
+          `case $s in *failed*) systemctl list-jobs --no-legend ${unitArgs} 2>/dev/null | while read -r _ u _; do echo "job $u"; done ;; esac`,
           `n=0; for st in $s; do n=$((n + 1)); case $st in active|reloading) ;; *) ok=0 ;; esac; done; [ "$n" = ${unitChecks.length} ] || ok=0`,
         ].join("\n")
       : "",
@@ -414,7 +416,7 @@ export function gateRound(checks: readonly HealthCheckSpec[], units: readonly st
       const failedUnit = units.some((u) => !queued.has(u) && unitChecks.some((c) => c.unit === u && states.get(c.i) === "failed"));
       const results = commands.map((c, i) => ({ check: c.name, unit: c.unit, ok: c.unitActive !== undefined ? ["active", "reloading"].includes(states.get(i) ?? "") : new RegExp(`^${i}=ok$`, "m").test(out) }));
       // No state file (nothing of homefleet's left on the host, or a layout before it): the round says nothing of where the host is.
-      const state = generation === undefined ? undefined : new RegExp(`^${STATE_LINE} (\\S+) (\\S*)$`, "m").exec(out);
+      const state = generation === undefined ? undefined : STATE_LINE_READ.exec(out);
       const left = state && (state[2] !== String(generation) || state[1] === "rolling-back") ? `${state[1]} ${state[2]}` : undefined;
       return { results, allOk: results.every((r) => r.ok) && left === undefined, failedUnit, ...(left !== undefined ? { left } : {}) };
     },
