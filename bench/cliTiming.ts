@@ -1,10 +1,11 @@
 /**
- * The CLI as users wait for it: each command a new `node bin/homefleet.js` process, timed from
- * spawn to exit, against a bare `node -e 0` started in the same rounds. Ratios to that reference
- * say more than milliseconds on a machine whose load comes and goes.
+ * The CLI as users wait for it: each command a new process of node_modules/.bin/homefleet (what
+ * `npx homefleet` runs: bin/homefleet, which starts node from the CLI's startup snapshot), timed
+ * from spawn to exit, against a bare `node -e 0` started in the same rounds. Ratios to that
+ * reference say more than milliseconds on a machine whose load comes and goes.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,10 +27,12 @@ interface CliCase {
   readonly what: string;
   /** The command as the table shows it (`$TMP` for the temporary directory). */
   readonly shown: string;
-  /** Arguments after `node`, per round (a new output directory where the case wants one). */
+  /** Arguments after the program, per round (a new output directory where the case wants one). */
   readonly args: (round: string) => readonly string[];
-  /** The program run instead of node (a reference that is not homefleet). */
+  /** The program run instead of node: the homefleet command, or a reference that is not homefleet. */
   readonly program?: string;
+  /** Whether the case runs homefleet. */
+  readonly homefleet?: boolean;
   /** Another case whose median this case's is compared with, as well as with `node -e 0`. */
   readonly versus?: CliCase;
   readonly cwd: string;
@@ -53,8 +56,13 @@ export interface CliRun {
   /** Service units the review scored on the crowded host. */
   readonly crowdedUnits: number;
   readonly systemdAnalyze: string;
-  /** Homefleet runs after which the bundle was out of date (they may have run dist/cli/main.js), and rebuilds between rounds. */
+  /**
+   * Homefleet runs after which the bundle was out of date or the snapshot for this node missing
+   * (they may have started without it), and rebuilds between rounds.
+   */
   readonly staleRuns: number;
+  /** What `node --version` says on the PATH the commands run with. */
+  readonly nodeOnPath: string;
   readonly rebuilds: number;
 }
 
@@ -64,30 +72,34 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** bin/cliBundle.js, the launcher's own helper (plain JavaScript, as bin/homefleet.js loads it). */
-function launcher(root: string): { bundleIsFresh(): boolean } {
-  return require(join(root, "bin", "cliBundle.js")) as { bundleIsFresh(): boolean };
+/** Whether the bundle is up to date and the startup snapshot for this node is there (bin/cliBundle.js, bin/cliSnapshot.js). */
+function launchable(root: string): boolean {
+  const bundle = require(join(root, "bin", "cliBundle.js")) as { bundleIsFresh(): boolean };
+  const snapshot = require(join(root, "bin", "cliSnapshot.js")) as { snapshotBlob(version: string): string };
+  return bundle.bundleIsFresh() && existsSync(snapshot.snapshotBlob(process.version));
 }
 
 /**
- * Rebuilds the bundle when a compiled file is newer than it (someone ran tsc): the CLI would
- * otherwise fall back to dist/cli/main.js, which `npm ci` never leaves a user with.
+ * Rebuilds the bundle and its snapshot when a compiled file is newer than it (someone ran tsc):
+ * the CLI would otherwise fall back to dist/cli/main.js, which `npm ci` never leaves a user with.
  */
 function freshBundle(root: string): boolean {
-  if (launcher(root).bundleIsFresh()) return false;
+  if (launchable(root)) return false;
   const build = spawnSync(process.execPath, [join(root, "bin", "build-cli-bundle.js")], { cwd: root, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`bin/build-cli-bundle.js failed:\n${build.stderr}`);
   return true;
 }
 
-/** Whether case `i` runs homefleet: not the `node -e 0` reference (the first), nor another program. */
-function runsHomefleet(c: CliCase, i: number): boolean {
-  return i > 0 && c.program === undefined;
+/** The environment every command runs with: without NODE_OPTIONS, under which the launcher does not use the snapshot. */
+function commandEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return env;
 }
 
 function timed(c: CliCase, round: string): { ms: number; stdout: string } {
   const start = performance.now();
-  const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: commandEnv() });
   const ms = performance.now() - start;
   if (run.status !== 0) throw new Error(`${c.shown} exited ${run.status ?? run.signal}:\n${run.stderr}`);
   return { ms, stdout: run.stdout };
@@ -97,7 +109,7 @@ function timed(c: CliCase, round: string): { ms: number; stdout: string } {
 export function measureCli(root: string): CliRun {
   const tmp = mkdtempSync(join(tmpdir(), "homefleet-bench-cli-"));
   try {
-    const bin = join(root, "bin", "homefleet.js");
+    const homefleet = join(root, "node_modules", ".bin", "homefleet");
     const fleetFile = join(tmp, "Pulumi.fleet200.yaml");
     const fleetText = stackFileText(syntheticFleetConfig(FLEET_HOSTS));
     writeFileSync(fleetFile, fleetText);
@@ -116,22 +128,28 @@ export function measureCli(root: string): CliRun {
       { what: "reference: a bare node start", shown: "node -e 0", args: () => ["-e", "0"], cwd: root },
       {
         what: "render a small stack (Pulumi.staging.yaml) over its previous render",
-        shown: "node bin/homefleet.js render --stack staging --out $TMP/staging",
-        args: () => [bin, "render", "--stack", "staging", "--out", join(tmp, "staging")],
+        shown: "node_modules/.bin/homefleet render --stack staging --out $TMP/staging",
+        program: homefleet,
+        homefleet: true,
+        args: () => ["render", "--stack", "staging", "--out", join(tmp, "staging")],
         cwd: root,
         goal: { ratio: 2 },
       },
       {
         what: `render ${FLEET_HOSTS} hosts over their previous render`,
-        shown: "node bin/homefleet.js render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200",
-        args: () => [bin, "render", "--config", fleetFile, "--out", join(tmp, "fleet200")],
+        shown: "node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200",
+        program: homefleet,
+        homefleet: true,
+        args: () => ["render", "--config", fleetFile, "--out", join(tmp, "fleet200")],
         cwd: root,
         goal: { ratio: 8 },
       },
       {
         what: `render ${FLEET_HOSTS} hosts into a new directory`,
-        shown: "node bin/homefleet.js render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200-new-N",
-        args: (round) => [bin, "render", "--config", fleetFile, "--out", join(tmp, `fleet200-new-${round}`)],
+        shown: "node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200-new-N",
+        program: homefleet,
+        homefleet: true,
+        args: (round) => ["render", "--config", fleetFile, "--out", join(tmp, `fleet200-new-${round}`)],
         cwd: root,
         goal: { ratio: 8 },
         versus: copy,
@@ -139,8 +157,10 @@ export function measureCli(root: string): CliRun {
       copy,
       {
         what: `review a host with ${CROWDED_STACKS} stacks, systemd-analyze security included`,
-        shown: "node bin/homefleet.js review --config $TMP/Pulumi.crowded.yaml --format json --out $TMP/review.json",
-        args: () => [bin, "review", "--config", crowdedFile, "--format", "json", "--out", reviewOut],
+        shown: "node_modules/.bin/homefleet review --config $TMP/Pulumi.crowded.yaml --format json --out $TMP/review.json",
+        program: homefleet,
+        homefleet: true,
+        args: () => ["review", "--config", crowdedFile, "--format", "json", "--out", reviewOut],
         cwd: root,
         goal: { seconds: 3 },
       },
@@ -158,7 +178,7 @@ export function measureCli(root: string): CliRun {
         const run = timed(c, String(round));
         times[i].push(run.ms);
         stdout[i] = run.stdout;
-        if (runsHomefleet(c, i) && !launcher(root).bundleIsFresh()) staleRuns++;
+        if (c.homefleet && !launchable(root)) staleRuns++;
       });
       loadMax = Math.max(loadMax, loadavg()[0]);
     }
@@ -175,6 +195,7 @@ export function measureCli(root: string): CliRun {
       systemdAnalyze: version || "not installed",
       staleRuns,
       rebuilds,
+      nodeOnPath: spawnSync("node", ["--version"], { encoding: "utf8", env: commandEnv() }).stdout?.trim() || "none",
     };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -198,14 +219,18 @@ export function cliReport(run: CliRun): string[] {
   return [
     "### The CLI, as users wait for it",
     "",
-    `Each command is a new process (\`spawnSync\` of \`${process.execPath.endsWith("node") ? "node" : process.execPath}\`, timed from spawn to exit), in the repository`,
+    "Each command is a new process (`spawnSync` of the program the command names, timed from spawn to exit), in the repository",
     `root. One untimed warm-up round, then ${run.rounds} rounds, each running every command once in the order`,
     "below, so that load that comes and goes meets all of them. `$TMP` is a new temporary directory.",
-    "bin/homefleet.js runs the CLI from its bundle with V8's code cache (bin/cliBundle.js), as after `npm ci`; the benchmark builds",
-    `the bundle first and again before a round where a compiled file had become newer than it (${run.rebuilds} builds in this run).`,
+    "node_modules/.bin/homefleet is what `npx homefleet` runs: bin/homefleet, which starts node from the CLI's startup snapshot",
+    "(bin/cliSnapshot.js) for the node on PATH, as after `npm ci`. The commands run without NODE_OPTIONS, under which it would not.",
+    `The benchmark builds the bundle, its code cache and the snapshot first, and again before a round where a compiled file had become newer than the bundle (${run.rebuilds} builds in this run).`,
+    run.nodeOnPath === process.version
+      ? `The node on PATH is the benchmark's own, ${process.version}.`
+      : `**The node on PATH is ${run.nodeOnPath}, not the benchmark's ${process.version}: homefleet started without a snapshot.**`,
     run.staleRuns
-      ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r, i) => runsHomefleet(r.case, i)).length} homefleet runs found the bundle out of date when they ended** (someone ran tsc meanwhile): they may have run dist/cli/main.js.`
-      : `Every homefleet run found the bundle up to date when it ended.`,
+      ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r) => r.case.homefleet).length} homefleet runs found the bundle out of date or the snapshot missing when they ended** (someone ran tsc meanwhile): they may have started without them.`
+      : `Every homefleet run found the bundle up to date and the snapshot there when it ended.`,
     `Highest 1-minute load average seen between rounds: ${run.loadMax.toFixed(2)}.`,
     "",
     "| command | what | median | min | max | median / `node -e 0` | goal | met |",

@@ -6,7 +6,9 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const esbuild = require("esbuild");
+const { spawnSync } = require("node:child_process");
 const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, runBundle } = require("./cliBundle.js");
+const { BLOB_PATTERN, DIST, snapshotBlob } = require("./cliSnapshot.js");
 
 const root = path.join(__dirname, "..");
 
@@ -44,9 +46,67 @@ const lazyChildProcess = {
   },
 };
 
+/** Removes every startup snapshot: none may outlive the bundle it holds. */
+function removeSnapshots() {
+  for (const name of fs.readdirSync(DIST)) if (BLOB_PATTERN.test(name)) fs.rmSync(path.join(DIST, name), { force: true });
+}
+
+/**
+ * The snapshot builder's entry: one script (it can require only Node.js's own modules) that runs
+ * the bundle, bin/cliBundle.js and bin/cliSnapshot.js as modules of their own files, then
+ * prepares the snapshot (bin/cliSnapshot.js).
+ */
+function snapshotEntry(bundleSource, id) {
+  const moduleOf = (file, source) =>
+    `load(${JSON.stringify(file)}, function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  const here = (name) => path.join(__dirname, name);
+  return [
+    '"use strict";',
+    "// Written by bin/build-cli-bundle.js for `node --build-snapshot`, and removed after.",
+    "function load(file, wrapper) {",
+    "  const module = { exports: {} };",
+    '  wrapper(module.exports, require, module, file, require("node:path").dirname(file));',
+    "  return module.exports;",
+    "}",
+    `const cli = ${moduleOf(BUNDLE, bundleSource)};`,
+    `const launch = ${moduleOf(here("cliBundle.js"), fs.readFileSync(here("cliBundle.js"), "utf8"))};`,
+    `const snapshot = ${moduleOf(here("cliSnapshot.js"), fs.readFileSync(here("cliSnapshot.js"), "utf8"))};`,
+    `snapshot.prepareSnapshot(cli, launch, ${JSON.stringify(id)}).catch((err) => {`,
+    "  process.stderr.write(`${err && err.stack ? err.stack : err}\\n`);",
+    "  process.exit(1);",
+    "});",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Builds dist/homefleet-cli.snapshot-<node version>.blob for this node. A node that cannot build
+ * one leaves the CLI without it: bin/homefleet then starts bin/homefleet.js, only more slowly.
+ */
+function buildSnapshot(bundleSource, id) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-snapshot-build-"));
+  try {
+    const entry = path.join(tmp, "entry.js");
+    fs.writeFileSync(entry, snapshotEntry(bundleSource, id));
+    const blob = path.join(tmp, "cli.blob");
+    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", entry], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    if (run.status !== 0 || !fs.existsSync(blob)) {
+      process.stderr.write(`build-cli-bundle: no startup snapshot for node ${process.version} (the CLI starts without one): node --build-snapshot exited ${run.status ?? run.signal}\n${run.stderr}`);
+      return;
+    }
+    const target = snapshotBlob(process.version);
+    fs.copyFileSync(blob, `${target}.${process.pid}.tmp`);
+    fs.renameSync(`${target}.${process.pid}.tmp`, target);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function build() {
-  // A cache must never outlive the bundle it was made for.
+  // A cache or snapshot must never outlive the bundle it was made for.
   fs.rmSync(CODE_CACHE, { force: true });
+  fs.mkdirSync(DIST, { recursive: true });
+  removeSnapshots();
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: ["dist/cli/main.js"],
@@ -97,6 +157,9 @@ async function build() {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   writeAtomically(CODE_CACHE, Buffer.concat([Buffer.from(`${id}\n`), script.createCachedData()]));
+  // Another build replaced the bundle meanwhile: it builds the snapshot for its own.
+  if (buildIdOf(fs.readFileSync(BUNDLE, "latin1").slice(-80)) !== id) return;
+  buildSnapshot(source, id);
 }
 
 build().catch((err) => {

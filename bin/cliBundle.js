@@ -83,4 +83,15 @@ function bundledCli() {
   }
 }
 
-module.exports = { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIsFresh, bundledCli, runBundle };
+/** Runs the CLI module's main on this process's arguments and exits with its status. */
+function runCli(cli) {
+  cli.main(process.argv).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`homefleet: ${err && err.message ? err.message : err}\n`);
+      process.exit(2);
+    },
+  );
+}
+
+module.exports = { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIsFresh, bundledCli, runBundle, runCli };

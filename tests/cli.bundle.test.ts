@@ -1,16 +1,22 @@
 /**
- * bin/homefleet.js runs the CLI from one bundled file with V8's code cache (bin/cliBundle.js).
- * The bundle must behave as the compiled modules do, and must not be used once a file it was
- * built from is newer than it.
+ * bin/homefleet.js runs the CLI from one bundled file with V8's code cache (bin/cliBundle.js),
+ * and bin/homefleet (the command users run) starts it from a startup snapshot of that bundle
+ * (bin/cliSnapshot.js). Both must behave as the compiled modules do, and neither may be used once
+ * a file the bundle was built from is newer than it.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { main } from "../cli/main";
+import { shellcheckFile } from "./support/validators";
 
 const ROOT = join(__dirname, "..");
 const bundle = require("../bin/cliBundle.js") as { BUNDLE: string; INPUTS: string; bundleIsFresh(): boolean };
+const snapshot = require("../bin/cliSnapshot.js") as {
+  snapshotBlob(version: string): string;
+  snapshotApplies(facts: { script?: string; builtFor: string; builtId?: string; idOnDisk?: string; bundleFresh: boolean }): boolean;
+};
 
 function tree(dir: string): Map<string, { bytes: Buffer; mode: number }> {
   const files = new Map<string, { bytes: Buffer; mode: number }>();
@@ -103,4 +109,81 @@ it("is not used once a compiled file it was built from is newer than it", () => 
     utimesSync(input, atime, mtime);
   }
   expect(bundle.bundleIsFresh()).toBe(true);
+});
+
+describe("bin/homefleet, from the startup snapshot", () => {
+  const blob = snapshot.snapshotBlob(process.version);
+
+  it("is built for this node, and renders the same tree as main() with nothing on stderr", async () => {
+    expect(existsSync(blob)).toBe(true);
+    const fromSnapshot = join(scratch, "snapshot");
+    const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
+
+    const fromMain = join(scratch, "main-for-snapshot");
+    const quiet = { write: () => true };
+    const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
+    expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
+    expect(tree(fromSnapshot)).toEqual(tree(fromMain));
+
+    // Errors and their exit status are the plain start's.
+    const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^homefleet: unknown stack "no-such-stack": /);
+  });
+
+  it("runs the script it was started with when that is not the launcher it was built beside", () => {
+    // A moved project, say: the snapshot's CLI is not used; the script runs as `node <script>` would.
+    const other = join(scratch, "other.js");
+    writeFileSync(other, 'process.stdout.write(JSON.stringify(process.argv.slice(2)) + "\\n");');
+    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, other, "render", "--stack", "prod"], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", NODE_DEBUG: "module" } });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '["render","--stack","prod"]\n' });
+    // It was loaded as a module (what the snapshot's CLI never does: see above).
+    expect(run.stderr).toContain(`load "${other}"`);
+    // Without a script it says how it is started.
+    const bare = spawnSync(process.execPath, ["--snapshot-blob", blob], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toMatch(/started by bin\/homefleet/);
+  });
+
+  it("runs the snapshot's CLI only for its own launcher, bundle and build", () => {
+    const facts = { script: "/p/bin/homefleet.js", builtFor: "/p/bin/homefleet.js", builtId: "ab12", idOnDisk: "ab12", bundleFresh: true };
+    expect(snapshot.snapshotApplies(facts)).toBe(true);
+    expect(snapshot.snapshotApplies({ ...facts, script: "/moved/bin/homefleet.js" })).toBe(false);
+    expect(snapshot.snapshotApplies({ ...facts, script: undefined })).toBe(false);
+    expect(snapshot.snapshotApplies({ ...facts, idOnDisk: "cd34" })).toBe(false);
+    expect(snapshot.snapshotApplies({ ...facts, idOnDisk: undefined, builtId: undefined })).toBe(false);
+    expect(snapshot.snapshotApplies({ ...facts, bundleFresh: false })).toBe(false);
+  });
+
+  it("is started only for the node it was built by, and never under NODE_OPTIONS", () => {
+    // The launcher in a tree of its own, linked as npm links it, with a node on PATH that prints
+    // its version and otherwise the arguments it was given.
+    const tree = join(scratch, "launcher");
+    mkdirSync(join(tree, "bin"), { recursive: true });
+    mkdirSync(join(tree, "dist"), { recursive: true });
+    mkdirSync(join(tree, "node_modules", ".bin"), { recursive: true });
+    mkdirSync(join(tree, "path"), { recursive: true });
+    copyFileSync(join(ROOT, "bin", "homefleet"), join(tree, "bin", "homefleet"));
+    chmodSync(join(tree, "bin", "homefleet"), 0o755);
+    symlinkSync(join("..", "..", "bin", "homefleet"), join(tree, "node_modules", ".bin", "homefleet"));
+    writeFileSync(join(tree, "path", "node"), '#!/bin/sh\nif [ "$1" = --version ]; then echo v99.1.2; exit 0; fi\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+    const launch = (env: Record<string, string>, ...args: string[]) => {
+      const run = spawnSync(join(tree, "node_modules", ".bin", "homefleet"), args, { encoding: "utf8", env: { PATH: `${join(tree, "path")}:/usr/bin:/bin`, ...env } });
+      expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: "" });
+      return run.stdout.trimEnd().split("\n");
+    };
+    const script = join(tree, "bin", "homefleet.js");
+    // No snapshot for this node's version: a plain start.
+    writeFileSync(join(tree, "dist", "homefleet-cli.snapshot-v20.0.0.blob"), "");
+    expect(launch({}, "render", "--out", "a b")).toEqual([script, "render", "--out", "a b"]);
+    const own = join(tree, "dist", "homefleet-cli.snapshot-v99.1.2.blob");
+    writeFileSync(own, "");
+    expect(launch({}, "render", "--out", "a b")).toEqual(["--snapshot-blob", own, script, "render", "--out", "a b"]);
+    expect(launch({ NODE_OPTIONS: "--max-old-space-size=4096" }, "render")).toEqual([script, "render"]);
+  });
+
+  it("passes shellcheck", () => {
+    expect(shellcheckFile(join(ROOT, "bin", "homefleet"))).toEqual({ status: 0, stdout: "", stderr: "" });
+  });
 });

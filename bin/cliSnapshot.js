@@ -1,0 +1,100 @@
+// The CLI started from a V8 startup snapshot, for bin/homefleet (the command users run).
+//
+// Even from its bundle with V8's code cache (bin/cliBundle.js), a start still runs the bundle's
+// module code, which builds the stack file schema (a few hundred zod objects) and the rest of the
+// CLI's tables: a few tens of ms of every command. Node.js can instead start from a snapshot of a
+// heap in which all that has already run (`node --build-snapshot`; `v8.startupSnapshot`): the build
+// (bin/build-cli-bundle.js) runs the bundle in a snapshot builder, renders the committed stacks
+// there so that the functions a render needs are compiled, and saves the heap as
+// dist/homefleet-cli.snapshot-<node version>.blob. bin/homefleet starts `node --snapshot-blob` with it
+// when the node on PATH is that version and NODE_OPTIONS is empty (node refuses a snapshot made by
+// another version or under other V8 flags).
+//
+// The snapshot holds the bundle as it was built, and state that the warm-up renders left in
+// memo tables (pure functions of their keys) and in the package root homefleet found. So the
+// snapshot's main function runs the CLI from it only while it is the launcher's own snapshot:
+// started for the bin/homefleet.js it was built beside (the project was not moved), with the
+// bundle it holds still on disk (same build id) and still fresh. Otherwise it runs
+// bin/homefleet.js as a plain start would.
+//
+// This file runs in two places: required by the build, and inside the snapshot builder, where
+// `require` loads only Node.js's own modules.
+"use strict";
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.join(__dirname, "..");
+const DIST = path.join(root, "dist");
+/** The snapshot for the node of version `version` (`process.version`, as `node --version` prints it). */
+function snapshotBlob(version) {
+  return path.join(DIST, `homefleet-cli.snapshot-${version}.blob`);
+}
+const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob$/;
+
+/** The build id at the end of the bundle on disk, reading only its last bytes. */
+function bundleIdOnDisk(bundleFile, buildIdOf) {
+  let fd;
+  try {
+    fd = fs.openSync(bundleFile, "r");
+    const size = fs.fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(size, 80));
+    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+    return buildIdOf(tail.toString("latin1"));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Whether the snapshot's CLI is the one to run: the pure decision, given what the start found.
+ * `script` is the launcher node was asked to run (bin/homefleet passes its bin/homefleet.js), the
+ * rest what the snapshot was built for and what is on disk now.
+ */
+function snapshotApplies({ script, builtFor, builtId, idOnDisk, bundleFresh }) {
+  return script === builtFor && builtId !== undefined && idOnDisk === builtId && bundleFresh;
+}
+
+/**
+ * Inside the snapshot builder: renders the committed stacks (so that what a render runs is
+ * compiled into the snapshot), then sets the function a start from the snapshot runs.
+ * `cli` is the bundle's exports, `launch` bin/cliBundle.js's, `builtId` the bundle's build id.
+ */
+async function prepareSnapshot(cli, launch, builtId) {
+  const v8 = require("node:v8");
+  const os = require("node:os");
+  const builtFor = fs.realpathSync(path.join(__dirname, "homefleet.js"));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-snapshot-"));
+  const quiet = { write: () => true };
+  try {
+    for (const stack of ["staging", "prod"]) {
+      // Twice: the second render goes over the first, as most renders do.
+      for (let i = 0; i < 2; i++) await cli.main(["node", "homefleet", "render", "--stack", stack, "--out", path.join(tmp, stack)], { out: quiet, err: quiet, cwd: root });
+    }
+    await cli.main(["node", "homefleet", "review", "--stack", "staging", "--no-exposure", "--out", path.join(tmp, "review.md")], { out: quiet, err: quiet, cwd: root });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  v8.startupSnapshot.setDeserializeMainFunction(() => {
+    const script = process.argv[1];
+    const applies = snapshotApplies({
+      script,
+      builtFor,
+      builtId,
+      idOnDisk: bundleIdOnDisk(launch.BUNDLE, launch.buildIdOf),
+      bundleFresh: launch.bundleIsFresh(),
+    });
+    if (applies) {
+      launch.runCli(cli);
+    } else if (script) {
+      // Run the launcher it was asked for, as `node <script>` would.
+      require("node:module").createRequire(script)(script);
+    } else {
+      process.stderr.write("homefleet: this snapshot is started by bin/homefleet, with the path of bin/homefleet.js\n");
+      process.exit(2);
+    }
+  });
+}
+
+module.exports = { BLOB_PATTERN, DIST, prepareSnapshot, snapshotApplies, snapshotBlob };
