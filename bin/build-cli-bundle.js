@@ -138,7 +138,14 @@ async function build() {
   // Dependencies are covered by package-lock.json (wherever node_modules resolves to: a linked
   // node_modules gives paths such as ../other/node_modules/...), the plugins' modules by this file.
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !/(^|\/)node_modules\//.test(f) && !/^[a-z-]+:/.test(f));
-  writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json"], null, 1) + "\n");
+  // The CLI reads package.json (its version) and the host scripts when its modules load, so the
+  // startup snapshot holds them as they were: they are inputs too.
+  const scripts = fs
+    .readdirSync(path.join(root, "render", "scripts"), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".sh"))
+    .sort()
+    .map((f) => `render/scripts/${f}`);
+  writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json", "package.json", ...scripts], null, 1) + "\n");
 
   // The cache holds what V8 compiled while the bundle ran: render both committed stacks (and
   // review one) so that the functions a render needs are in it. Their outcome does not matter

@@ -8,7 +8,8 @@
 // rejects it and compiles the bundle instead, which is only slower.
 //
 // The bundle is used only while it is newer than every compiled file it was built from (and than
-// package-lock.json): after a plain `tsc`, bin/homefleet.js runs dist/cli/main.js as before.
+// package-lock.json, package.json and the host scripts, which its startup snapshot holds as they
+// were: bin/cliSnapshot.js): after a plain `tsc`, bin/homefleet.js runs dist/cli/main.js as before.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");

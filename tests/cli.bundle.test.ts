@@ -111,6 +111,24 @@ it("is not used once a compiled file it was built from is newer than it", () => 
   expect(bundle.bundleIsFresh()).toBe(true);
 });
 
+it("is not used once a host script is newer than it: the startup snapshot holds the scripts as they were", () => {
+  const inputs = JSON.parse(readFileSync(bundle.INPUTS, "utf8")) as string[];
+  const scripts = readdirSync(join(ROOT, "render", "scripts"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".sh"));
+  expect(scripts.length).toBeGreaterThan(5);
+  for (const f of scripts) expect(inputs).toContain(`render/scripts/${f}`);
+  expect(inputs).toContain("package.json");
+  const script = join(ROOT, "render", "scripts", "lib", "backup-common.sh");
+  const { atime, mtime } = statSync(script);
+  try {
+    const later = new Date(statSync(bundle.BUNDLE).mtimeMs + 60_000);
+    utimesSync(script, later, later);
+    expect(bundle.bundleIsFresh()).toBe(false);
+  } finally {
+    utimesSync(script, atime, mtime);
+  }
+  expect(bundle.bundleIsFresh()).toBe(true);
+});
+
 describe("bin/homefleet, from the startup snapshot", () => {
   const blob = snapshot.snapshotBlob(process.version);
 
