@@ -77,7 +77,8 @@ async function prepareSnapshot(cli, launch, builtId) {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   v8.startupSnapshot.setDeserializeMainFunction(() => {
-    const script = process.argv[1];
+    // As node resolves the script of a plain start; a start from a snapshot leaves it as given.
+    const script = process.argv[1] === undefined ? undefined : path.resolve(process.argv[1]);
     const applies = snapshotApplies({
       script,
       builtFor,

@@ -158,6 +158,9 @@ describe("bin/homefleet, from the startup snapshot", () => {
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '["render","--stack","prod"]\n' });
     // It was loaded as a module (what the snapshot's CLI never does: see above).
     expect(run.stderr).toContain(`load "${other}"`);
+    // Named relative to the working directory, as `node other.js` takes it.
+    const relative = spawnSync(process.execPath, ["--snapshot-blob", blob, "other.js", "x"], { cwd: scratch, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    expect({ status: relative.status, stdout: relative.stdout, stderr: relative.stderr }).toEqual({ status: 0, stdout: '["x"]\n', stderr: "" });
     // Without a script it says how it is started.
     const bare = spawnSync(process.execPath, ["--snapshot-blob", blob], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     expect(bare.status).toBe(2);
