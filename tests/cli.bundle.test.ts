@@ -40,6 +40,8 @@ function build(): void {
     const tsc = spawnSync("npx", ["tsc", "-p", "."], { cwd: ROOT, encoding: "utf8" });
     if (tsc.status !== 0) throw new Error(`npx tsc -p . failed:\n${tsc.stdout}${tsc.stderr}`);
   }
+  // `npm ci` built them already: build again only what a change made stale.
+  if (bundle.bundleIsFresh() && existsSync(snapshot.snapshotBlob(process.version))) return;
   const run = spawnSync(process.execPath, [join(ROOT, "bin", "build-cli-bundle.js")], { cwd: ROOT, encoding: "utf8" });
   if (run.status !== 0) throw new Error(`bin/build-cli-bundle.js failed:\n${run.stdout}${run.stderr}`);
 }
