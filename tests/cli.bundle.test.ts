@@ -47,6 +47,19 @@ function build(): void {
 }
 
 let scratch: string;
+let prodRendered: Map<string, { bytes: Buffer; mode: number }> | undefined;
+
+/** The tree main() renders for the prod stack, in this process (rendered once). */
+async function prodFromMain(): Promise<Map<string, { bytes: Buffer; mode: number }>> {
+  if (!prodRendered) {
+    const fromMain = join(scratch, "main");
+    const quiet = { write: () => true };
+    const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
+    expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
+    prodRendered = tree(fromMain);
+  }
+  return prodRendered;
+}
 
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), "homefleet-bundle-test-"));
@@ -61,11 +74,7 @@ it("renders from the bundle the same tree as main(), with nothing on stderr", as
   const child = spawnSync(process.execPath, [join(ROOT, "bin", "homefleet.js"), "render", "--stack", "prod", "--out", fromBundle], { cwd: ROOT, encoding: "utf8" });
   expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
 
-  const fromMain = join(scratch, "main");
-  const quiet = { write: () => true };
-  const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
-  expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
-  expect(tree(fromBundle)).toEqual(tree(fromMain));
+  expect(tree(fromBundle)).toEqual(await prodFromMain());
 });
 
 it("writes its output through pipes without making process.stdout or process.stderr, and errors as before", () => {
@@ -98,18 +107,22 @@ process.on("exit", () => require("node:fs").writeSync(2, "asked: " + JSON.string
   expect(schema.stdout.length).toBeGreaterThan(65536);
 });
 
+/** Whether the bundle is still fresh once `file` is a minute newer than it (the file's times are put back after). */
+function freshAfterTouching(file: string): boolean {
+  const { atime, mtime } = statSync(file);
+  try {
+    const later = new Date(statSync(bundle.BUNDLE).mtimeMs + 60_000);
+    utimesSync(file, later, later);
+    return bundle.bundleIsFresh();
+  } finally {
+    utimesSync(file, atime, mtime);
+  }
+}
+
 it("is not used once a compiled file it was built from is newer than it", () => {
   const inputs = JSON.parse(readFileSync(bundle.INPUTS, "utf8")) as string[];
   expect(inputs).toContain("dist/cli/render.js");
-  const input = join(ROOT, "dist", "cli", "render.js");
-  const { atime, mtime } = statSync(input);
-  try {
-    const later = new Date(statSync(bundle.BUNDLE).mtimeMs + 60_000);
-    utimesSync(input, later, later);
-    expect(bundle.bundleIsFresh()).toBe(false);
-  } finally {
-    utimesSync(input, atime, mtime);
-  }
+  expect(freshAfterTouching(join(ROOT, "dist", "cli", "render.js"))).toBe(false);
   expect(bundle.bundleIsFresh()).toBe(true);
 });
 
@@ -119,15 +132,7 @@ it("is not used once a host script is newer than it: the startup snapshot holds 
   expect(scripts.length).toBeGreaterThan(5);
   for (const f of scripts) expect(inputs).toContain(`render/scripts/${f}`);
   expect(inputs).toContain("package.json");
-  const script = join(ROOT, "render", "scripts", "lib", "backup-common.sh");
-  const { atime, mtime } = statSync(script);
-  try {
-    const later = new Date(statSync(bundle.BUNDLE).mtimeMs + 60_000);
-    utimesSync(script, later, later);
-    expect(bundle.bundleIsFresh()).toBe(false);
-  } finally {
-    utimesSync(script, atime, mtime);
-  }
+  expect(freshAfterTouching(join(ROOT, "render", "scripts", "lib", "backup-common.sh"))).toBe(false);
   expect(bundle.bundleIsFresh()).toBe(true);
 });
 
@@ -140,11 +145,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
     const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
 
-    const fromMain = join(scratch, "main-for-snapshot");
-    const quiet = { write: () => true };
-    const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
-    expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
-    expect(tree(fromSnapshot)).toEqual(tree(fromMain));
+    expect(tree(fromSnapshot)).toEqual(await prodFromMain());
 
     // Errors and their exit status are the plain start's.
     const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
