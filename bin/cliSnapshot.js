@@ -1,7 +1,7 @@
 // The CLI started from a V8 startup snapshot, for bin/homefleet (the command users run).
 //
 // Even from its bundle with V8's code cache (bin/cliBundle.js), a start still runs the bundle's
-// module code, which builds the stack file schema (a few hundred zod objects) and the rest of the
+// module code, which builds the stack file schema (about a thousand zod objects) and the rest of the
 // CLI's tables: a few tens of ms of every command. Node.js can instead start from a snapshot of a
 // heap in which all that has already run (`node --build-snapshot`; `v8.startupSnapshot`): the build
 // (bin/build-cli-bundle.js) runs the bundle in a snapshot builder, renders the committed stacks
