@@ -46,7 +46,7 @@ const lazyChildProcess = {
   },
 };
 
-/** Removes every startup snapshot: none may outlive the bundle it holds. */
+/** Removes every startup snapshot and its stamp: none may outlive the bundle it holds. */
 function removeSnapshots() {
   for (const name of fs.readdirSync(DIST)) if (BLOB_PATTERN.test(name)) fs.rmSync(path.join(DIST, name), { force: true });
 }
@@ -95,6 +95,9 @@ function buildSnapshot(bundleSource, id) {
       return;
     }
     const target = snapshotBlob(process.version);
+    // The stamp names the node that built it (bin/homefleet compares it with the node on PATH):
+    // another build of the same version may be refused by V8.
+    writeAtomically(`${target}.node`, `${fs.realpathSync(process.execPath)}\n`);
     fs.copyFileSync(blob, `${target}.${process.pid}.tmp`);
     fs.renameSync(`${target}.${process.pid}.tmp`, target);
   } finally {

@@ -6,9 +6,10 @@
 // heap in which all that has already run (`node --build-snapshot`; `v8.startupSnapshot`): the build
 // (bin/build-cli-bundle.js) runs the bundle in a snapshot builder, renders the committed stacks
 // there so that the functions a render needs are compiled, and saves the heap as
-// dist/homefleet-cli.snapshot-<node version>.blob. bin/homefleet starts `node --snapshot-blob` with it
-// when the node on PATH is that version and NODE_OPTIONS is empty (node refuses a snapshot made by
-// another version or under other V8 flags).
+// dist/homefleet-cli.snapshot-<node version>.blob, with the path of that node in <blob>.node.
+// bin/homefleet starts `node --snapshot-blob` with it when the node on PATH is that version and that
+// executable, and NODE_OPTIONS is empty (node refuses a snapshot made by another version, and V8 one
+// made by another build or under other V8 flags).
 //
 // The snapshot holds the bundle as it was built, and state that the warm-up renders left in
 // memo tables (pure functions of their keys) and in the package root homefleet found. So the
@@ -29,7 +30,8 @@ const DIST = path.join(root, "dist");
 function snapshotBlob(version) {
   return path.join(DIST, `homefleet-cli.snapshot-${version}.blob`);
 }
-const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob$/;
+/** A snapshot, or its stamp (`<blob>.node`: the real path of the node that built it). */
+const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob(\.node)?$/;
 
 /** The build id at the end of the bundle on disk, reading only its last bytes. */
 function bundleIdOnDisk(bundleFile, buildIdOf) {

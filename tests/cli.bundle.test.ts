@@ -5,7 +5,7 @@
  * a file the bundle was built from is newer than it.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { main } from "../cli/main";
@@ -141,6 +141,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
 
   it("is built for this node, and renders the same tree as main() with nothing on stderr", async () => {
     expect(existsSync(blob)).toBe(true);
+    expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n`);
     const fromSnapshot = join(scratch, "snapshot");
     const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
@@ -180,7 +181,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
     expect(snapshot.snapshotApplies({ ...facts, bundleFresh: false })).toBe(false);
   });
 
-  it("is started only for the node it was built by, and never under NODE_OPTIONS", () => {
+  it("is started only for the node it was built by (version and executable), and never under NODE_OPTIONS", () => {
     // The launcher in a tree of its own, linked as npm links it, with a node on PATH that prints
     // its version and otherwise the arguments it was given.
     const tree = join(scratch, "launcher");
@@ -203,7 +204,16 @@ describe("bin/homefleet, from the startup snapshot", () => {
     expect(launch({}, "render", "--out", "a b")).toEqual([script, "render", "--out", "a b"]);
     const own = join(tree, "dist", "homefleet-cli.snapshot-v99.1.2.blob");
     writeFileSync(own, "");
+    // A snapshot of this version without a stamp, or made by another executable: a plain start.
+    expect(launch({}, "render")).toEqual([script, "render"]);
+    writeFileSync(`${own}.node`, "/opt/other/bin/node\n");
+    expect(launch({}, "render")).toEqual([script, "render"]);
+    // Made by this very node (its real path: PATH may hold a symlink to it).
+    writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n`);
     expect(launch({}, "render", "--out", "a b")).toEqual(["--snapshot-blob", own, script, "render", "--out", "a b"]);
+    mkdirSync(join(tree, "linked"));
+    symlinkSync(join(tree, "path", "node"), join(tree, "linked", "node"));
+    expect(launch({ PATH: `${join(tree, "linked")}:/usr/bin:/bin` }, "render")).toEqual(["--snapshot-blob", own, script, "render"]);
     expect(launch({ NODE_OPTIONS: "--max-old-space-size=4096" }, "render")).toEqual([script, "render"]);
   });
 
