@@ -7,6 +7,9 @@ module.exports = {
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   testTimeout: 120000,
+  // A directory per run for validator results (tests/support/globalSetup.js).
+  globalSetup: "<rootDir>/tests/support/globalSetup.js",
+  globalTeardown: "<rootDir>/tests/support/globalTeardown.js",
   // Two workers per CPU. Several suites mostly wait: lego polls pebble every 5 s or more, PostgreSQL
   // and Alertmanager start, restic derives its key. With one worker per CPU a CPU sat idle through
   // those waits: on 2 CPUs the suite took 196 s with 2 workers, 158 s with 3 and 148 s with 4.

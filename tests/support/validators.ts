@@ -3,7 +3,8 @@
  * the package to install, never a skipped check.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RenderedFile } from "../../render/types";
@@ -60,8 +61,30 @@ export function nixEvalJson(expression: string): unknown {
   return JSON.parse(result.stdout);
 }
 
+/**
+ * `run`, remembered for the test run by the tool, its arguments and its input (in the directory
+ * tests/support/globalSetup.js makes): the same text gets the same verdict, so it is checked once
+ * per run. Without that directory (a test file run some other way) every call runs the tool.
+ */
+function runOncePerInput(tool: string, args: readonly string[], input: string): ToolResult {
+  const dir = process.env.HOMEFLEET_TEST_TOOL_CACHE;
+  if (!dir) return run(tool, args, input);
+  const key = createHash("sha256").update(JSON.stringify([tool, ...args])).update("\0").update(input).digest("hex");
+  const file = join(dir, `${key}.json`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as ToolResult;
+  } catch {
+    // not checked yet in this run: run it (another worker may be checking it too)
+  }
+  const result = run(tool, args, input);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(result));
+  renameSync(tmp, file);
+  return result;
+}
+
 export function shellcheck(source: string): ToolResult {
-  return run("shellcheck", ["--shell=bash", "--severity=style", "-"], source);
+  return runOncePerInput("shellcheck", ["--shell=bash", "--severity=style", "-"], source);
 }
 
 /**
