@@ -7,7 +7,7 @@ const os = require("node:os");
 const path = require("node:path");
 const esbuild = require("esbuild");
 const { spawnSync } = require("node:child_process");
-const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, runBundle } = require("./cliBundle.js");
+const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIdOnDisk, runBundle, warmUp } = require("./cliBundle.js");
 const { BLOB_PATTERN, DIST, snapshotBlob } = require("./cliSnapshot.js");
 
 const root = path.join(__dirname, "..");
@@ -84,23 +84,24 @@ function snapshotEntry(bundleSource, id) {
  * one leaves the CLI without it: bin/homefleet then starts bin/homefleet.js, only more slowly.
  */
 function buildSnapshot(bundleSource, id) {
+  const target = snapshotBlob(process.version);
+  // Built beside its place and renamed into it: a CLI starting meanwhile finds the whole snapshot or none.
+  const blob = `${target}.${process.pid}.tmp`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-snapshot-build-"));
   try {
     const entry = path.join(tmp, "entry.js");
     fs.writeFileSync(entry, snapshotEntry(bundleSource, id));
-    const blob = path.join(tmp, "cli.blob");
     const run = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", entry], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     if (run.status !== 0 || !fs.existsSync(blob)) {
       process.stderr.write(`build-cli-bundle: no startup snapshot for node ${process.version} (the CLI starts without one): node --build-snapshot exited ${run.status ?? run.signal}\n${run.stderr}`);
       return;
     }
-    const target = snapshotBlob(process.version);
     // The stamp names the node that built it (bin/homefleet compares it with the node on PATH):
     // another build of the same version may be refused by V8.
     writeAtomically(`${target}.node`, `${fs.realpathSync(process.execPath)}\n`);
-    fs.copyFileSync(blob, `${target}.${process.pid}.tmp`);
-    fs.renameSync(`${target}.${process.pid}.tmp`, target);
+    fs.renameSync(blob, target);
   } finally {
+    fs.rmSync(blob, { force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -150,25 +151,15 @@ async function build() {
     .map((f) => `render/scripts/${f}`);
   writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json", "package.json", ...scripts], null, 1) + "\n");
 
-  // The cache holds what V8 compiled while the bundle ran: render both committed stacks (and
-  // review one) so that the functions a render needs are in it. Their outcome does not matter
-  // here: a stack file that does not validate only leaves fewer functions compiled.
+  // The cache holds what V8 compiled while the bundle ran: a warm-up (bin/cliBundle.js) runs the
+  // functions a render needs.
   const { exports: cli, script, source } = runBundle(() => undefined);
   // Another build replaced the bundle meanwhile: it writes the cache for its own.
   if (buildIdOf(source) !== id) return;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-bundle-"));
-  const quiet = { write: () => true };
-  try {
-    for (const stack of ["staging", "prod"]) {
-      await cli.main(["node", "homefleet", "render", "--stack", stack, "--out", path.join(tmp, stack)], { out: quiet, err: quiet, cwd: root });
-    }
-    await cli.main(["node", "homefleet", "review", "--stack", "staging", "--no-exposure", "--out", path.join(tmp, "review.md")], { out: quiet, err: quiet, cwd: root });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  await warmUp(cli, 1);
   writeAtomically(CODE_CACHE, Buffer.concat([Buffer.from(`${id}\n`), script.createCachedData()]));
   // Another build replaced the bundle meanwhile: it builds the snapshot for its own.
-  if (buildIdOf(fs.readFileSync(BUNDLE, "latin1").slice(-80)) !== id) return;
+  if (bundleIdOnDisk() !== id) return;
   buildSnapshot(source, id);
 }
 

@@ -33,22 +33,6 @@ function snapshotBlob(version) {
 /** A snapshot, or its stamp (`<blob>.node`: the real path of the node that built it). */
 const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob(\.node)?$/;
 
-/** The build id at the end of the bundle on disk, reading only its last bytes. */
-function bundleIdOnDisk(bundleFile, buildIdOf) {
-  let fd;
-  try {
-    fd = fs.openSync(bundleFile, "r");
-    const size = fs.fstatSync(fd).size;
-    const tail = Buffer.alloc(Math.min(size, 80));
-    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
-    return buildIdOf(tail.toString("latin1"));
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
 /**
  * Whether the snapshot's CLI is the one to run: the pure decision, given what the start found.
  * `script` is the launcher node was asked to run (bin/homefleet passes its bin/homefleet.js), the
@@ -64,28 +48,16 @@ function snapshotApplies({ script, builtFor, builtId, idOnDisk, bundleFresh }) {
  * `cli` is the bundle's exports, `launch` bin/cliBundle.js's, `builtId` the bundle's build id.
  */
 async function prepareSnapshot(cli, launch, builtId) {
-  const v8 = require("node:v8");
-  const os = require("node:os");
   const builtFor = fs.realpathSync(path.join(__dirname, "homefleet.js"));
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "homefleet-snapshot-"));
-  const quiet = { write: () => true };
-  try {
-    for (const stack of ["staging", "prod"]) {
-      // Twice: the second render goes over the first, as most renders do.
-      for (let i = 0; i < 2; i++) await cli.main(["node", "homefleet", "render", "--stack", stack, "--out", path.join(tmp, stack)], { out: quiet, err: quiet, cwd: root });
-    }
-    await cli.main(["node", "homefleet", "review", "--stack", "staging", "--no-exposure", "--out", path.join(tmp, "review.md")], { out: quiet, err: quiet, cwd: root });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  v8.startupSnapshot.setDeserializeMainFunction(() => {
+  await launch.warmUp(cli, 2);
+  require("node:v8").startupSnapshot.setDeserializeMainFunction(() => {
     // As node resolves the script of a plain start; a start from a snapshot leaves it as given.
     const script = process.argv[1] === undefined ? undefined : path.resolve(process.argv[1]);
     const applies = snapshotApplies({
       script,
       builtFor,
       builtId,
-      idOnDisk: bundleIdOnDisk(launch.BUNDLE, launch.buildIdOf),
+      idOnDisk: launch.bundleIdOnDisk(),
       bundleFresh: launch.bundleIsFresh(),
     });
     if (applies) {
