@@ -138,18 +138,22 @@ it("is not used once a host script is newer than it: the startup snapshot holds 
 
 describe("bin/homefleet, from the startup snapshot", () => {
   const blob = snapshot.snapshotBlob(process.version);
+  /** Under NODE_OPTIONS the launcher does not use the snapshot (and node would refuse one given). */
+  const withoutNodeOptions = { ...process.env, NODE_OPTIONS: "" };
 
   it("is built for this node, and renders the same tree as main() with nothing on stderr", async () => {
     expect(existsSync(blob)).toBe(true);
     expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n`);
     const fromSnapshot = join(scratch, "snapshot");
-    const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    // NODE_DEBUG=module logs every module node's loader loads to stderr: a start that fell back to
+    // bin/homefleet.js would load it and bin/cliBundle.js; the snapshot's CLI loads none.
+    const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" } });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
 
     expect(tree(fromSnapshot)).toEqual(await prodFromMain());
 
     // Errors and their exit status are the plain start's.
-    const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: withoutNodeOptions });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/^homefleet: unknown stack "no-such-stack": /);
   });
@@ -158,15 +162,15 @@ describe("bin/homefleet, from the startup snapshot", () => {
     // A moved project, say: the snapshot's CLI is not used; the script runs as `node <script>` would.
     const other = join(scratch, "other.js");
     writeFileSync(other, 'process.stdout.write(JSON.stringify(process.argv.slice(2)) + "\\n");');
-    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, other, "render", "--stack", "prod"], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", NODE_DEBUG: "module" } });
+    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, other, "render", "--stack", "prod"], { encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" } });
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '["render","--stack","prod"]\n' });
     // It was loaded as a module (what the snapshot's CLI never does: see above).
     expect(run.stderr).toContain(`load "${other}"`);
     // Named relative to the working directory, as `node other.js` takes it.
-    const relative = spawnSync(process.execPath, ["--snapshot-blob", blob, "other.js", "x"], { cwd: scratch, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    const relative = spawnSync(process.execPath, ["--snapshot-blob", blob, "other.js", "x"], { cwd: scratch, encoding: "utf8", env: withoutNodeOptions });
     expect({ status: relative.status, stdout: relative.stdout, stderr: relative.stderr }).toEqual({ status: 0, stdout: '["x"]\n', stderr: "" });
     // Without a script it says how it is started.
-    const bare = spawnSync(process.execPath, ["--snapshot-blob", blob], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    const bare = spawnSync(process.execPath, ["--snapshot-blob", blob], { encoding: "utf8", env: withoutNodeOptions });
     expect(bare.status).toBe(2);
     expect(bare.stderr).toMatch(/started by bin\/homefleet/);
   });
