@@ -37,6 +37,10 @@ interface CliCase {
   readonly versus?: CliCase;
   readonly cwd: string;
   readonly goal?: Goal;
+  /** Environment variables the command runs without. */
+  readonly unset?: readonly string[];
+  /** The `node -e 0` this case's ratio is to, when not the first case (one run with the same environment). */
+  readonly reference?: CliCase;
 }
 
 export interface CliResult {
@@ -90,16 +94,27 @@ function freshBundle(root: string): boolean {
   return true;
 }
 
-/** The environment every command runs with: without NODE_OPTIONS, under which the launcher does not use the snapshot. */
-function commandEnv(): NodeJS.ProcessEnv {
+/**
+ * The environment a command runs with: without NODE_OPTIONS, under which the launcher does not use
+ * the snapshot, and without the variables `unset` names.
+ */
+function commandEnv(unset: readonly string[] = []): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
+  for (const name of unset) delete env[name];
   return env;
 }
 
+/**
+ * Node.js 20 reads and parses the certificates in NODE_EXTRA_CA_CERTS when any process starts, TLS
+ * or not. Some machines set it for the whole system (this project's own does, to the system's CA
+ * bundle: about 100 ms of every start); most do not. The benchmark measures both.
+ */
+const EXTRA_CA_CERTS = "NODE_EXTRA_CA_CERTS";
+
 function timed(c: CliCase, round: string): { ms: number; stdout: string } {
   const start = performance.now();
-  const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: commandEnv() });
+  const run = spawnSync(c.program ?? process.execPath, [...c.args(round)], { cwd: c.cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: commandEnv(c.unset) });
   const ms = performance.now() - start;
   if (run.status !== 0) throw new Error(`${c.shown} exited ${run.status ?? run.signal}:\n${run.stderr}`);
   return { ms, stdout: run.stdout };
@@ -151,18 +166,47 @@ export function measureCli(root: string): CliRun {
       goal: { ratio: 8 },
       versus: plainFleet,
     };
+    const staging: CliCase = {
+      what: "render a small stack (Pulumi.staging.yaml) over its previous render",
+      shown: "node_modules/.bin/homefleet render --stack staging --out $TMP/staging",
+      program: homefleet,
+      homefleet: true,
+      args: () => ["render", "--stack", "staging", "--out", join(tmp, "staging")],
+      cwd: root,
+      goal: { ratio: 2 },
+      versus: plainStaging,
+    };
+    const bareNode: CliCase = { what: "reference: a bare node start", shown: "node -e 0", args: () => ["-e", "0"], cwd: root };
+    // The reference and the two re-renders once more without the extra certificates (each render
+    // into a directory of its own), their ratios to that reference.
+    const unset = [EXTRA_CA_CERTS];
+    const bareNodeWithoutCerts: CliCase = { ...bareNode, what: `reference without ${EXTRA_CA_CERTS}`, shown: `env -u ${EXTRA_CA_CERTS} node -e 0`, unset };
+    const withoutCertsCases: CliCase[] = !process.env[EXTRA_CA_CERTS]
+      ? []
+      : [
+          bareNodeWithoutCerts,
+          {
+            ...staging,
+            what: `the small stack's re-render, without ${EXTRA_CA_CERTS}`,
+            shown: `env -u ${EXTRA_CA_CERTS} node_modules/.bin/homefleet render --stack staging --out $TMP/staging-no-certs`,
+            args: () => ["render", "--stack", "staging", "--out", join(tmp, "staging-no-certs")],
+            unset,
+            versus: undefined,
+            reference: bareNodeWithoutCerts,
+          },
+          {
+            ...fleet,
+            what: `the ${FLEET_HOSTS} hosts' re-render, without ${EXTRA_CA_CERTS}`,
+            shown: `env -u ${EXTRA_CA_CERTS} node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200-no-certs`,
+            args: () => ["render", "--config", fleetFile, "--out", join(tmp, "fleet200-no-certs")],
+            unset,
+            versus: undefined,
+            reference: bareNodeWithoutCerts,
+          },
+        ];
     const cases: CliCase[] = [
-      { what: "reference: a bare node start", shown: "node -e 0", args: () => ["-e", "0"], cwd: root },
-      {
-        what: "render a small stack (Pulumi.staging.yaml) over its previous render",
-        shown: "node_modules/.bin/homefleet render --stack staging --out $TMP/staging",
-        program: homefleet,
-        homefleet: true,
-        args: () => ["render", "--stack", "staging", "--out", join(tmp, "staging")],
-        cwd: root,
-        goal: { ratio: 2 },
-        versus: plainStaging,
-      },
+      bareNode,
+      staging,
       plainStaging,
       fleet,
       plainFleet,
@@ -186,6 +230,7 @@ export function measureCli(root: string): CliRun {
         cwd: root,
         goal: { seconds: 3 },
       },
+      ...withoutCertsCases,
     ];
 
     let rebuilds = freshBundle(root) ? 1 : 0;
@@ -230,11 +275,13 @@ function seconds(ms: number): string {
 
 /** Markdown lines for the benchmark document. */
 export function cliReport(run: CliRun): string[] {
-  const reference = run.results[0].medianMs;
+  /** The median of the `node -e 0` a result's ratio is to. */
+  const referenceOf = (r: CliResult): number => (r.case.reference ? run.results.find((o) => o.case === r.case.reference)!.medianMs : run.results[0].medianMs);
+  const withoutCerts = run.results.find((r) => r.case.unset?.includes(EXTRA_CA_CERTS) && !r.case.reference);
   const verdict = (r: CliResult): string => {
     const goal = r.case.goal;
     if (!goal) return "";
-    const ratio = r.medianMs / reference;
+    const ratio = r.medianMs / referenceOf(r);
     if (goal.ratio !== undefined) return `≤ ${goal.ratio}× | ${ratio <= goal.ratio ? "yes" : "**no**"}`;
     return `< ${goal.seconds} s | ${r.medianMs < goal.seconds! * 1000 ? "yes" : "**no**"}`;
   };
@@ -254,12 +301,17 @@ export function cliReport(run: CliRun): string[] {
       ? `**${run.staleRuns} of ${run.rounds * run.results.filter((r) => r.case.homefleet).length} homefleet runs found the bundle out of date or the snapshot missing when they ended** (someone ran tsc meanwhile): they may have started without them.`
       : `Every homefleet run found the bundle up to date and the snapshot there when it ended.`,
     `Highest 1-minute load average seen between rounds: ${run.loadMax.toFixed(2)}.`,
+    withoutCerts
+      ? `This machine sets ${EXTRA_CA_CERTS} (to ${process.env[EXTRA_CA_CERTS]}), and Node.js 20 reads and parses those certificates when any process starts: ` +
+        `${(run.results[0].medianMs - withoutCerts.medianMs).toFixed(0)} ms of every start here, in \`node -e 0\` and in homefleet alike. Most machines do not set it, so the last rows run ` +
+        `the reference and the two re-renders without it: their ratios are to \`node -e 0\` without it, and show what the start costs where a bare node start is short.`
+      : `${EXTRA_CA_CERTS} is not set on this machine.`,
     "",
     "| command | what | median | min | max | median / `node -e 0` | goal | met |",
     "|---|---|---:|---:|---:|---:|---|:---:|",
     ...run.results.map((r) => {
       const versus = run.results.find((o) => o.case === r.case.versus);
-      const ratio = (r === run.results[0] ? "1" : `${(r.medianMs / reference).toFixed(2)}×`) + (versus ? ` (${(r.medianMs / versus.medianMs).toFixed(2)}× \`${versus.case.shown.split(" $")[0]}\`)` : "");
+      const ratio = (r === run.results[0] || r === withoutCerts ? "1" : `${(r.medianMs / referenceOf(r)).toFixed(2)}×`) + (versus ? ` (${(r.medianMs / versus.medianMs).toFixed(2)}× \`${versus.case.shown.split(" $")[0]}\`)` : "");
       return `| \`${r.case.shown}\` | ${r.case.what} | ${seconds(r.medianMs)} | ${seconds(Math.min(...r.times))} | ${seconds(Math.max(...r.times))} | ${ratio} | ${verdict(r) || " | "} |`;
     }),
     "",
