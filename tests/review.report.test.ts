@@ -22,16 +22,46 @@ async function homefleet(...args: string[]): Promise<{ code: number; stdout: str
 
 const mermaidBlocks = (md: string) => [...md.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]);
 
-describe.each(["staging", "prod"])("the %s review", (stack) => {
+const COMMITTED_STACKS = ["staging", "prod"] as const;
+type CommittedStack = (typeof COMMITTED_STACKS)[number];
+
+/** Each committed stack's review, Markdown and JSON, made once. */
+const reviews = new Map<CommittedStack, Promise<{ md: string; json: string }>>();
+function reviewOf(stack: CommittedStack): Promise<{ md: string; json: string }> {
+  let review = reviews.get(stack);
+  if (!review) {
+    review = (async () => {
+      const a = await homefleet("review", "--stack", stack, "--no-exposure");
+      const b = await homefleet("review", "--stack", stack, "--no-exposure", "--format", "json");
+      expect(a.code).toBe(0);
+      expect(b.code).toBe(0);
+      return { md: a.stdout, json: b.stdout };
+    })();
+    reviews.set(stack, review);
+  }
+  return review;
+}
+
+/**
+ * Mermaid's verdicts on the diagrams of both reviews, from one validator process: loading
+ * mermaid and jsdom takes seconds, parsing a diagram milliseconds.
+ */
+let mermaidVerdicts: Promise<Map<CommittedStack, Awaited<ReturnType<typeof validateMermaid>>>> | undefined;
+function mermaidVerdictsOf(stack: CommittedStack): Promise<Awaited<ReturnType<typeof validateMermaid>>> {
+  mermaidVerdicts ??= (async () => {
+    const blocks = await Promise.all(COMMITTED_STACKS.map(async (s) => mermaidBlocks((await reviewOf(s)).md)));
+    const results = await validateMermaid(blocks.flat());
+    let from = 0;
+    return new Map(COMMITTED_STACKS.map((s, i) => [s, results.slice(from, (from += blocks[i].length))]));
+  })();
+  return mermaidVerdicts.then((verdicts) => verdicts.get(stack)!);
+}
+
+describe.each(COMMITTED_STACKS)("the %s review", (stack) => {
   let md: string;
   let json: string;
   beforeAll(async () => {
-    const a = await homefleet("review", "--stack", stack, "--no-exposure");
-    const b = await homefleet("review", "--stack", stack, "--no-exposure", "--format", "json");
-    expect(a.code).toBe(0);
-    expect(b.code).toBe(0);
-    md = a.stdout;
-    json = b.stdout;
+    ({ md, json } = await reviewOf(stack));
   });
 
   it("has every section of a hand-written review", () => {
@@ -42,7 +72,7 @@ describe.each(["staging", "prod"])("the %s review", (stack) => {
     const blocks = mermaidBlocks(md);
     const hosts = (JSON.parse(json).hosts as unknown[]).length;
     expect(blocks).toHaveLength(hosts * 2);
-    const results = await validateMermaid(blocks);
+    const results = await mermaidVerdictsOf(stack);
     expect(results.map((r) => r.error ?? "ok")).toEqual(blocks.map(() => "ok"));
     expect(results.map((r) => r.diagramType).sort()).toEqual([...Array(hosts).fill("flowchart-v2"), ...Array(hosts).fill("gantt")].sort());
   });
