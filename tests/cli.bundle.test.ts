@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { main } from "../cli/main";
+import { fileTree, type TreeFile } from "./support/fileTree";
 import { shellcheckFile } from "./support/validators";
 
 const ROOT = join(__dirname, "..");
@@ -17,15 +18,6 @@ const snapshot = require("../bin/cliSnapshot.js") as {
   snapshotBlob(version: string): string;
   snapshotApplies(facts: { script?: string; builtFor: string; builtId?: string; idOnDisk?: string; bundleFresh: boolean }): boolean;
 };
-
-function tree(dir: string): Map<string, { bytes: Buffer; mode: number }> {
-  const files = new Map<string, { bytes: Buffer; mode: number }>();
-  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" }).sort()) {
-    const full = join(dir, f);
-    if (statSync(full).isFile()) files.set(relative(dir, full), { bytes: readFileSync(full), mode: statSync(full).mode & 0o7777 });
-  }
-  return files;
-}
 
 /** dist/ as the sources are now (as tests/cli.test.ts's launcher test does), then the bundle and its cache. */
 function build(): void {
@@ -47,16 +39,16 @@ function build(): void {
 }
 
 let scratch: string;
-let prodRendered: Map<string, { bytes: Buffer; mode: number }> | undefined;
+let prodRendered: Map<string, TreeFile> | undefined;
 
 /** The tree main() renders for the prod stack, in this process (rendered once). */
-async function prodFromMain(): Promise<Map<string, { bytes: Buffer; mode: number }>> {
+async function prodFromMain(): Promise<Map<string, TreeFile>> {
   if (!prodRendered) {
     const fromMain = join(scratch, "main");
     const quiet = { write: () => true };
     const io = { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>;
     expect(await main(["node", "homefleet", "render", "--stack", "prod", "--out", fromMain], io)).toBe(0);
-    prodRendered = tree(fromMain);
+    prodRendered = fileTree(fromMain);
   }
   return prodRendered;
 }
@@ -74,7 +66,7 @@ it("renders from the bundle the same tree as main(), with nothing on stderr", as
   const child = spawnSync(process.execPath, [join(ROOT, "bin", "homefleet.js"), "render", "--stack", "prod", "--out", fromBundle], { cwd: ROOT, encoding: "utf8" });
   expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
 
-  expect(tree(fromBundle)).toEqual(await prodFromMain());
+  expect(fileTree(fromBundle)).toEqual(await prodFromMain());
 });
 
 it("writes its output through pipes without making process.stdout or process.stderr, and errors as before", () => {
@@ -150,7 +142,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
     const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "prod", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" } });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
 
-    expect(tree(fromSnapshot)).toEqual(await prodFromMain());
+    expect(fileTree(fromSnapshot)).toEqual(await prodFromMain());
 
     // Errors and their exit status are the plain start's.
     const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: withoutNodeOptions });

@@ -7,10 +7,11 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { main } from "../cli/main";
 import { RENDER_INDEX } from "../cli/render";
+import { fileTree, type TreeFile } from "./support/fileTree";
 
 const ROOT = join(__dirname, "..");
 const FIXTURES = join(__dirname, "fixtures");
@@ -51,22 +52,9 @@ function homefleet(...args: string[]): Promise<Run> {
   return homefleetIn(ROOT, ...args);
 }
 
-/**
- * Every file under `dir` as relative path → { bytes, mode }, in sorted order; not the render
- * index, which a render over an earlier one may leave (cli/render.ts).
- */
-function tree(dir: string): Map<string, { bytes: Buffer; mode: number }> {
-  const files = new Map<string, { bytes: Buffer; mode: number }>();
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = join(d, entry.name);
-      if (full === join(dir, RENDER_INDEX)) continue;
-      if (entry.isDirectory()) walk(full);
-      else files.set(relative(dir, full), { bytes: readFileSync(full), mode: statSync(full).mode & 0o7777 });
-    }
-  };
-  walk(dir);
-  return files;
+/** The rendered tree (tests/support/fileTree.ts), without the render index a render over an earlier one may leave (cli/render.ts). */
+function tree(dir: string): Map<string, TreeFile> {
+  return fileTree(dir, [RENDER_INDEX]);
 }
 
 function readManifest(out: string): Manifest {
