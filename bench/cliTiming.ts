@@ -107,7 +107,7 @@ function commandEnv(unset: readonly string[] = []): NodeJS.ProcessEnv {
 
 /**
  * Node.js 20 reads and parses the certificates in NODE_EXTRA_CA_CERTS when any process starts, TLS
- * or not. Some machines set it for the whole system (this project's own does, to the system's CA
+ * or not. Some machines set it for the whole system (the one this benchmark runs on in CI does, to the system's CA
  * bundle: about 100 ms of every start); most do not. The benchmark measures both.
  */
 const EXTRA_CA_CERTS = "NODE_EXTRA_CA_CERTS";
