@@ -2,8 +2,8 @@
  * The real Pulumi CLI (built from Go modules by tools/pulumi-toolchain/build.sh) running the
  * homefleet program, with a file backend in a temporary folder. The project folder mirrors the
  * repository through symlinks, so the stack files that `pulumi stack init` writes land there and
- * not in the checkout; the program itself is the repository's index.ts, run by ts-node as for a
- * user.
+ * not in the checkout; the program itself is the repository's, started by bin/pulumi-program.js as
+ * for a user (compiled by `npm ci`, or its sources through ts-node where they changed since).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
