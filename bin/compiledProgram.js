@@ -9,8 +9,7 @@ function readTsconfig(root) {
 }
 
 /** Every TypeScript source tsconfig.json names (its `include`, less its `exclude`), relative to `root`. */
-function compiledSources(root) {
-  const tsconfig = readTsconfig(root);
+function compiledSources(root, tsconfig = readTsconfig(root)) {
   const excluded = new Set(tsconfig.exclude ?? []);
   const sources = [];
   const visit = (rel) => {
@@ -31,8 +30,9 @@ function compiledSources(root) {
  */
 function compiledIsFresh(root) {
   try {
-    const outDir = path.join(root, readTsconfig(root).compilerOptions.outDir);
-    return compiledSources(root).every((rel) => fs.statSync(path.join(outDir, rel.replace(/\.ts$/, ".js"))).mtimeMs >= fs.statSync(path.join(root, rel)).mtimeMs);
+    const tsconfig = readTsconfig(root);
+    const outDir = path.join(root, tsconfig.compilerOptions.outDir);
+    return compiledSources(root, tsconfig).every((rel) => fs.statSync(path.join(outDir, rel.replace(/\.ts$/, ".js"))).mtimeMs >= fs.statSync(path.join(root, rel)).mtimeMs);
   } catch {
     return false;
   }

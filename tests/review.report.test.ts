@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { parse } from "yaml";
 import { main } from "../cli/main";
-import { validateMermaid } from "./support/mermaid";
+import { validateMermaid, type MermaidResult } from "./support/mermaid";
 
 const ROOT = join(__dirname, "..");
 
@@ -46,8 +46,8 @@ function reviewOf(stack: CommittedStack): Promise<{ md: string; json: string }> 
  * Mermaid's verdicts on the diagrams of both reviews, from one validator process: loading
  * mermaid and jsdom takes seconds, parsing a diagram milliseconds.
  */
-let mermaidVerdicts: Promise<Map<CommittedStack, Awaited<ReturnType<typeof validateMermaid>>>> | undefined;
-function mermaidVerdictsOf(stack: CommittedStack): Promise<Awaited<ReturnType<typeof validateMermaid>>> {
+let mermaidVerdicts: Promise<Map<CommittedStack, MermaidResult[]>> | undefined;
+function mermaidVerdictsOf(stack: CommittedStack): Promise<MermaidResult[]> {
   mermaidVerdicts ??= (async () => {
     const blocks = await Promise.all(COMMITTED_STACKS.map(async (s) => mermaidBlocks((await reviewOf(s)).md)));
     const results = await validateMermaid(blocks.flat());
