@@ -2,8 +2,10 @@
  * The host-deployment resource's provider: create and update deploy a generation (deployHost),
  * read hashes what the host runs so a refresh sees hand edits, delete removes homefleet from the
  * host. Plain Node code over ssh2, importable and callable without the Pulumi engine; the Pulumi
- * side (components/HostDeployment.ts) serializes it as a dynamic provider.
+ * side (hosts/HostDeployment.ts) hands `hostDeploymentProvider` to the engine as a dynamic provider,
+ * or the same code bundled (hosts/bundledProvider.ts).
  */
+import type * as pulumi from "@pulumi/pulumi";
 import type { HostManifest } from "../bundle/hostBundle";
 import type { RenderedFile } from "../render/types";
 import { deployHost, describeStep, hostStatus, removeHost, unitStates, type DeployOptions, type DeployResult, type DeployStep, type SecretFileContent } from "./deployHost";
@@ -195,3 +197,33 @@ export async function readDeployment(id: string, props: HostDeploymentOutputs): 
 export async function deleteDeployment(props: HostDeploymentOutputs): Promise<void> {
   await removeHost(sshTargetOf(props, props.hostKey));
 }
+
+/**
+ * The dynamic provider over the functions above. A dynamic provider rather than @pulumi/command:
+ * Command resources have no Read, so a refresh could never see a hand edit on the host. This one
+ * hashes the host's files on read.
+ */
+export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds, news) {
+    const refused = promotionRefusal(news, olds);
+    // No property named: the engine would print the whole promotion input as a Go map before the reason.
+    if (refused) return { inputs: news, failures: [{ property: "", reason: refused }] };
+    return { inputs: checkInputs(news) };
+  },
+  async diff(_id, olds, news) {
+    const changed = diffInputs(olds, news);
+    return { changes: changed.length > 0 };
+  },
+  async create(inputs) {
+    return plainErrors(() => createDeployment(inputs));
+  },
+  async read(id, props) {
+    return plainErrors(() => readDeployment(id, props));
+  },
+  async update(_id, olds, news) {
+    return plainErrors(() => updateDeployment(news, olds));
+  },
+  async delete(_id, props) {
+    await plainErrors(() => deleteDeployment(props));
+  },
+};

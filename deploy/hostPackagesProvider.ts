@@ -1,8 +1,10 @@
 /**
  * The host-packages resource's provider: installs the Debian packages a plain systemd host's
  * rendered units need, and on read reports what dpkg has, so a refresh sees a removed package.
- * Plain Node code over ssh2; hosts/HostPackages.ts serializes it as a dynamic provider.
+ * Plain Node code over ssh2; hosts/HostPackages.ts hands `hostPackagesProvider` to the engine as a
+ * dynamic provider, or the same code bundled (hosts/bundledProvider.ts).
  */
+import type * as pulumi from "@pulumi/pulumi";
 import { HostSession, sh, sshTargetOf, type HostConnectionInputs } from "./ssh";
 
 export interface HostPackagesInputs extends HostConnectionInputs {
@@ -80,3 +82,24 @@ export async function readPackages(props: HostPackagesOutputs): Promise<HostPack
     session.close();
   }
 }
+
+export const hostPackagesProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    return { inputs: checkPackages(news) };
+  },
+  async diff(_id, olds, news) {
+    return { changes: packagesChanged(olds, news) };
+  },
+  async create(inputs) {
+    return { id: inputs.host, outs: await installPackages(inputs) };
+  },
+  async read(id, props) {
+    return { id, props: await readPackages(props) };
+  },
+  async update(_id, olds, news) {
+    return { outs: await installPackages(news, olds.hostKey) };
+  },
+  // Removing homefleet leaves the packages: other software on the host may use them, and their
+  // data (PostgreSQL clusters, Redis dumps) must survive.
+  async delete() {},
+};

@@ -1,36 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostManifest } from "../bundle/hostBundle";
 import type { SecretFileContent } from "../deploy/deployHost";
-import * as impl from "../deploy/hostDeploymentProvider";
+import { hostDeploymentProvider as inProcessProvider } from "../deploy/hostDeploymentProvider";
+import { bundledProvider } from "./bundledProvider";
 
-/**
- * A dynamic provider rather than @pulumi/command: Command resources have no Read, so a refresh
- * could never see a hand edit on the host. This one hashes the host's files on read.
- */
-export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = {
-  async check(olds, news) {
-    const refused = impl.promotionRefusal(news, olds);
-    // No property named: the engine would print the whole promotion input as a Go map before the reason.
-    if (refused) return { inputs: news, failures: [{ property: "", reason: refused }] };
-    return { inputs: impl.checkInputs(news) };
-  },
-  async diff(_id, olds, news) {
-    const changed = impl.diffInputs(olds, news);
-    return { changes: changed.length > 0 };
-  },
-  async create(inputs) {
-    return impl.plainErrors(() => impl.createDeployment(inputs));
-  },
-  async read(id, props) {
-    return impl.plainErrors(() => impl.readDeployment(id, props));
-  },
-  async update(_id, olds, news) {
-    return impl.plainErrors(() => impl.updateDeployment(news, olds));
-  },
-  async delete(_id, props) {
-    await impl.plainErrors(() => impl.deleteDeployment(props));
-  },
-};
+/** The provider the engine runs (deploy/hostDeploymentProvider.ts), from its prebuilt bundle when that is fresh. */
+export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = bundledProvider("hostDeploymentProvider", inProcessProvider);
 
 export interface HostDeploymentArgs {
   readonly host: string;

@@ -1,26 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as impl from "../deploy/hostPackagesProvider";
+import { hostPackagesProvider as inProcessProvider } from "../deploy/hostPackagesProvider";
+import { bundledProvider } from "./bundledProvider";
 
-export const hostPackagesProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds, news) {
-    return { inputs: impl.checkPackages(news) };
-  },
-  async diff(_id, olds, news) {
-    return { changes: impl.packagesChanged(olds, news) };
-  },
-  async create(inputs) {
-    return { id: inputs.host, outs: await impl.installPackages(inputs) };
-  },
-  async read(id, props) {
-    return { id, props: await impl.readPackages(props) };
-  },
-  async update(_id, olds, news) {
-    return { outs: await impl.installPackages(news, olds.hostKey) };
-  },
-  // Removing homefleet leaves the packages: other software on the host may use them, and their
-  // data (PostgreSQL clusters, Redis dumps) must survive.
-  async delete() {},
-};
+/** The provider the engine runs (deploy/hostPackagesProvider.ts), from its prebuilt bundle when that is fresh. */
+export const hostPackagesProvider: pulumi.dynamic.ResourceProvider = bundledProvider("hostPackagesProvider", inProcessProvider);
 
 export interface HostPackagesArgs {
   readonly host: string;

@@ -166,6 +166,13 @@ describe("the real Pulumi engine", () => {
     expect(state.includes('"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","ciphertext":"v1:')).toBe(true);
   });
 
+  it("the state holds each host's provider as the prebuilt bundle the engine ran (hosts/bundledProvider.ts), not a serialized closure", async () => {
+    const deployment = JSON.parse((await project.ok(["stack", "export", "--stack", STACK])).stdout) as { deployment: { resources: { type: string; inputs?: { __provider?: string } }[] } };
+    const providers = deployment.deployment.resources.filter((r) => /homefleet:Host(Deployment|Packages)$/.test(r.type)).map((r) => r.inputs?.__provider ?? "");
+    expect(providers.length).toBe(4);
+    for (const provider of providers) expect(provider).toContain('new Function("module", "exports", "require", source)');
+  });
+
   it("a one-value change: preview --diff names the host and the file; up deploys that host and leaves the other alone", async () => {
     project.setConfig(STACK, config({ alpha: (s) => (s.cache.maxMemory = "96mb") }));
     const plain = await project.ok(["preview", "--stack", STACK, "--color", "never"]);
