@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildHostBundle } from "../bundle/hostBundle";
 import { loadStackFile } from "../config/load";
-import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
+import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { hostPackagesProvider as inProcessPackages } from "../deploy/hostPackagesProvider";
 import { bundledProvider, freshBundleText, providerBundleFiles, providerFromBundle } from "../hosts/bundledProvider";
 import { buildFleetModel } from "../model/build";
@@ -39,7 +39,7 @@ async function asTheEngineRunsIt(provider: Provider): Promise<{ provider: Provid
 }
 
 const forge = buildHostBundle(buildFleetModel(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).hosts.find((h) => h.name === "forge")!);
-const news = {
+const news: Parameters<typeof checkInputs>[0] = {
   host: "forge",
   connection: { address: "10.231.250.9", port: 22, user: "root" },
   privateKey: "unused: nothing here connects",
@@ -82,7 +82,7 @@ describe("the host-deployment provider run from its bundle", () => {
   });
 
   it("diffs as the in-process provider does: no change, a drifted file, a rolled-back host", async () => {
-    const checked = checkInputs(news as HostDeploymentInputs);
+    const checked = checkInputs(news);
     const state = { ...checked, generation: 3, manifestSha256: forge.manifest.sha256, unitStates: {}, health: { verdict: "healthy", checkedAt: "", checks: [] }, lastDeploy: null } as HostDeploymentOutputs;
     const drifted = { ...state, fileHashes: { ...state.fileHashes, [forge.manifest.files[0].path]: "missing" } };
     const rolledBack = { ...state, manifestSha256: "0".repeat(64) };
