@@ -2,26 +2,11 @@
  * The host-deployment provider's pure parts: what check adds, what diff calls a change, and the
  * rollout-wave guard that refuses to deploy after an unhealthy earlier wave (before any SSH).
  */
-import { buildHostBundle } from "../bundle/hostBundle";
-import { loadStackFile } from "../config/load";
 import { checkInputs, createDeployment, diffInputs, expectedOf, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
-import { buildFleetModel } from "../model/build";
-
-const bundle = buildHostBundle(buildFleetModel(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).hosts.find((h) => h.name === "forge")!);
+import { forgeBundle as bundle, forgeDeploymentInputs } from "./support/forgeDeployment";
 
 function inputs(overrides: Partial<HostDeploymentInputs> = {}): HostDeploymentInputs {
-  return checkInputs({
-    host: "forge",
-    connection: { address: "10.231.250.9", port: 22, user: "root" },
-    privateKey: "unused: the guard refuses before connecting",
-    files: Object.fromEntries(bundle.files.map((f) => [f.path, f.content])),
-    manifest: bundle.manifest,
-    secrets: [{ path: "/var/lib/homefleet/secrets/x/password", mode: "0400", owner: "root", group: "root", content: "s3cret" }],
-    options: { confirmAfterSec: 300, healthTimeoutSec: 300, keepGenerations: 5 },
-    after: [],
-    promotion: { from: "", refused: false, message: "not gated" },
-    ...overrides,
-  });
+  return checkInputs(forgeDeploymentInputs(overrides));
 }
 
 it("check adds the expected hash of every file and secrets in sync", () => {

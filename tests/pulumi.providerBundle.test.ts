@@ -8,12 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { buildHostBundle } from "../bundle/hostBundle";
-import { loadStackFile } from "../config/load";
 import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { hostPackagesProvider as inProcessPackages } from "../deploy/hostPackagesProvider";
 import { bundledProvider, freshBundleText, providerBundleFiles, providerFromBundle } from "../hosts/bundledProvider";
-import { buildFleetModel } from "../model/build";
+import { forgeBundle as forge, forgeDeploymentInputs } from "./support/forgeDeployment";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildProviderBundles } = require("../bin/build-provider-bundles.js") as { buildProviderBundles(outDir: string): Promise<string[]> };
@@ -38,18 +36,7 @@ async function asTheEngineRunsIt(provider: Provider): Promise<{ provider: Provid
   return { provider: requireFromString(text).handler(), serialized: text };
 }
 
-const forge = buildHostBundle(buildFleetModel(loadStackFile(`${__dirname}/../Pulumi.prod.yaml`)).hosts.find((h) => h.name === "forge")!);
-const news: Parameters<typeof checkInputs>[0] = {
-  host: "forge",
-  connection: { address: "10.231.250.9", port: 22, user: "root" },
-  privateKey: "unused: nothing here connects",
-  files: Object.fromEntries(forge.files.map((f) => [f.path, f.content])),
-  manifest: forge.manifest,
-  secrets: [{ path: "/var/lib/homefleet/secrets/x/password", mode: "0400", owner: "root", group: "root", content: "s3cret" }],
-  options: { confirmAfterSec: 300, healthTimeoutSec: 300, keepGenerations: 5 },
-  after: [],
-  promotion: { from: "", refused: false, message: "not gated" },
-};
+const news = forgeDeploymentInputs();
 
 /** A method's answer, or the message it failed with. */
 async function outcome(run: () => Promise<unknown>): Promise<unknown> {
