@@ -93,6 +93,14 @@ it("the host-packages provider run from its bundle refuses what the in-process o
   expect(await outcome(() => provider.check!({}, { ...connection, packages: ["jq; rm -rf /"] }))).toEqual({ failed: 'host box: "jq; rm -rf /" is not a Debian package name' });
 });
 
+it("the in-process host-deployment provider, serialized as a closure where the bundle is stale, checks inputs as it does in process", async () => {
+  const { provider } = await asTheEngineRunsIt(inProcessDeployment);
+  const tampered = { ...news, files: { ...news.files, [forge.manifest.files[0].path]: "tampered" } };
+  for (const input of [news, tampered]) {
+    expect(await outcome(() => provider.check!({}, input))).toEqual(await outcome(() => inProcessDeployment.check!({}, input)));
+  }
+}, 30_000);
+
 describe("a bundle is used only while it is newer than every source it was built from", () => {
   const root = join(work, "checkout");
   const { code, stamp } = providerBundleFiles("exampleProvider", root);
