@@ -1,6 +1,8 @@
-// Builds dist/providers/NAME.js: each dynamic provider's code as one self-contained CommonJS
-// module (why: hosts/bundledProvider.ts), and dist/providers/NAME.json, the sources it was built
-// from. Run after tsc: `npm run build` and `npm ci` (prepare) do.
+// Builds, for each of homefleet's dynamic providers, dist/providers/NAME.serialized.js: the
+// provider as the SDK serializes it into the state (why: hosts/prebuiltProvider.ts); for the host
+// providers, from dist/providers/NAME.js, their code as one self-contained CommonJS module; and
+// dist/providers/NAME.json, the sources all that was built from. Run after tsc: `npm run build`
+// and `npm ci` (prepare) do.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
@@ -9,10 +11,28 @@ const esbuild = require("esbuild");
 const root = path.join(__dirname, "..");
 
 /** The providers bundled: the name each module exports its provider under, and that module. */
-const PROVIDERS = [
+const BUNDLED = [
   { name: "hostDeploymentProvider", entry: "deploy/hostDeploymentProvider.ts" },
   { name: "hostPackagesProvider", entry: "deploy/hostPackagesProvider.ts" },
 ];
+
+/** Providers serialized as the closures they are: self-contained functions of one source file. */
+const CLOSURES = [{ name: "generatedSecretProvider", entry: "components/GeneratedSecret.ts" }];
+
+/** Every prebuilt file depends on these too: the SDK that serializes (its version), this script and the shim it serializes. */
+const ALWAYS = ["package-lock.json", "bin/build-provider-bundles.js", "hosts/prebuiltProvider.ts"];
+
+function compiled(entry) {
+  return require(path.join(root, "dist", entry.replace(/\.ts$/, ".js")));
+}
+
+/** PROVIDER as pulumi.dynamic.Resource would serialize it; one that captures a secret stops the build (its text lands in a file). */
+async function serializedText(name, provider) {
+  const pulumi = require("@pulumi/pulumi");
+  const { text, containsSecrets } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+  if (containsSecrets) throw new Error(`${name}: the provider captures a secret, so it cannot be serialized at build time`);
+  return text;
+}
 
 /** Resolved at run time in the engine's provider process, from the project's node_modules, as the serialized closures of the SDK resolve them. */
 const EXTERNAL = ["ssh2", "@grpc/grpc-js", "@pulumi/pulumi", "@pulumi/pulumi/*"];
@@ -42,7 +62,7 @@ function writeAtomically(file, content) {
   fs.renameSync(tmp, file);
 }
 
-/** Bundles every provider into OUT_DIR (dist/providers unless given); returns the files written. */
+/** Builds every provider into OUT_DIR (dist/providers unless given); returns their names. */
 async function buildProviderBundles(outDir = path.join(root, "dist", "providers")) {
   fs.mkdirSync(outDir, { recursive: true });
   const scripts = fs
@@ -50,13 +70,20 @@ async function buildProviderBundles(outDir = path.join(root, "dist", "providers"
     .filter((f) => f.endsWith(".sh"))
     .sort()
     .map((f) => `render/scripts/${f}`);
+  const { providerFromBundle } = compiled("hosts/prebuiltProvider.ts");
   const written = [];
-  for (const { name, entry } of PROVIDERS) {
-    const code = path.join(outDir, `${name}.js`);
+  const write = (name, inputs, serialized, bundle) => {
+    // Stamp first, outputs last: an output newer than its stamp's sources is complete.
+    writeAtomically(path.join(outDir, `${name}.json`), JSON.stringify({ inputs: [...inputs, ...ALWAYS] }, null, 1) + "\n");
+    if (bundle !== undefined) writeAtomically(path.join(outDir, `${name}.js`), bundle);
+    writeAtomically(path.join(outDir, `${name}.serialized.js`), serialized);
+    written.push(name);
+  };
+  for (const { name, entry } of BUNDLED) {
     const result = await esbuild.build({
       absWorkingDir: root,
       entryPoints: [entry],
-      outfile: code,
+      outfile: path.join(outDir, `${name}.js`),
       write: false,
       bundle: true,
       platform: "node",
@@ -70,20 +97,19 @@ async function buildProviderBundles(outDir = path.join(root, "dist", "providers"
       // log points into this text.
       legalComments: "none",
     });
-    const text = result.outputFiles[0].text;
+    const bundle = result.outputFiles[0].text;
     // The engine's provider process runs the text from a string, not from a file.
-    const fileBound = /\b(__dirname|__filename|import\.meta)\b/.exec(text);
+    const fileBound = /\b(__dirname|__filename|import\.meta)\b/.exec(bundle);
     if (fileBound) throw new Error(`${entry}: the bundle refers to ${fileBound[0]}, which a provider run from the state does not have`);
     const inputs = Object.keys(result.metafile.inputs).filter((f) => !/(^|\/)node_modules\//.test(f));
-    // Stamp first, code last: a code file newer than its stamp's sources is complete.
-    writeAtomically(path.join(outDir, `${name}.json`), JSON.stringify({ inputs: [...inputs, ...scripts, "bin/build-provider-bundles.js"] }, null, 1) + "\n");
-    writeAtomically(code, text);
-    written.push(code);
+    const methods = Object.keys(compiled(entry)[name]);
+    write(name, [...inputs, ...scripts], await serializedText(name, providerFromBundle(bundle, name, methods)), bundle);
   }
+  for (const { name, entry } of CLOSURES) write(name, [entry], await serializedText(name, compiled(entry)[name]));
   return written;
 }
 
-module.exports = { PROVIDERS, buildProviderBundles };
+module.exports = { BUNDLED, CLOSURES, buildProviderBundles };
 
 if (require.main === module) {
   buildProviderBundles().catch((err) => {

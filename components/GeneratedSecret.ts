@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DynamicResource } from "../hosts/DynamicResource";
+import { prebuiltProvider } from "../hosts/prebuiltProvider";
 import type { GeneratedSecretSpec } from "../model/specs";
 
 /** What a generated secret is made of; a change of any of these makes a new value. */
@@ -44,17 +46,20 @@ export const generatedSecretProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
+/** The provider, as the build serialized it when that is fresh (hosts/prebuiltProvider.ts). */
+const provider = prebuiltProvider("generatedSecretProvider", generatedSecretProvider);
+
 /**
  * A secret value homefleet generates once and keeps in the stack's state (encrypted, as
  * `result` is a secret output from creation on). A homefleet resource rather than
  * `@pulumi/random`: it needs no provider plugin beyond the Pulumi CLI's own Node.js support.
  */
-export class GeneratedSecret extends pulumi.dynamic.Resource {
+export class GeneratedSecret extends DynamicResource {
   /** A Pulumi secret. */
   declare public readonly result: pulumi.Output<string>;
 
   // `declare`, not `!`: an ES2022 class field would reset to undefined the outputs super() set.
   constructor(name: string, spec: GeneratedSecretSpec, opts?: pulumi.CustomResourceOptions) {
-    super(generatedSecretProvider, name, { length: spec.length, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "homefleet", "GeneratedSecret");
+    super(provider, name, { length: spec.length, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "homefleet", "GeneratedSecret");
   }
 }

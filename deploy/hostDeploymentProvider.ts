@@ -3,7 +3,7 @@
  * read hashes what the host runs so a refresh sees hand edits, delete removes homefleet from the
  * host. Plain Node code over ssh2, importable and callable without the Pulumi engine; the Pulumi
  * side (hosts/HostDeployment.ts) hands `hostDeploymentProvider` to the engine as a dynamic provider,
- * or the same code bundled (hosts/bundledProvider.ts).
+ * or the same code bundled (hosts/prebuiltProvider.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { HostManifest } from "../bundle/hostBundle";

@@ -2,7 +2,7 @@
  * The host-packages resource's provider: installs the Debian packages a plain systemd host's
  * rendered units need, and on read reports what dpkg has, so a refresh sees a removed package.
  * Plain Node code over ssh2; hosts/HostPackages.ts hands `hostPackagesProvider` to the engine as a
- * dynamic provider, or the same code bundled (hosts/bundledProvider.ts).
+ * dynamic provider, or the same code bundled (hosts/prebuiltProvider.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { HostSession, sh, sshTargetOf, type HostConnectionInputs } from "./ssh";

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostManifest } from "../bundle/hostBundle";
 import type { SecretFileContent } from "../deploy/deployHost";
-import { hostDeploymentProvider as inProcessProvider } from "../deploy/hostDeploymentProvider";
-import { bundledProvider } from "./bundledProvider";
+import { hostDeploymentProvider } from "../deploy/hostDeploymentProvider";
+import { DynamicResource } from "./DynamicResource";
+import { prebuiltProvider } from "./prebuiltProvider";
 
-/** The provider the engine runs (deploy/hostDeploymentProvider.ts), from its prebuilt bundle when that is fresh. */
-export const hostDeploymentProvider: pulumi.dynamic.ResourceProvider = bundledProvider("hostDeploymentProvider", inProcessProvider);
+/** The provider (deploy/hostDeploymentProvider.ts), as the build serialized it when that is fresh. */
+const provider = prebuiltProvider("hostDeploymentProvider", hostDeploymentProvider);
 
 export interface HostDeploymentArgs {
   readonly host: string;
@@ -30,7 +31,7 @@ export const HOST_DEPLOYMENT_TYPE = "pulumi-nodejs:dynamic/homefleet:HostDeploym
  * One host's deployment: after create or update the host runs the new generation and passed its
  * health gate, or is back on the old one and the operation failed naming the check.
  */
-export class HostDeployment extends pulumi.dynamic.Resource {
+export class HostDeployment extends DynamicResource {
   declare public readonly generation: pulumi.Output<number | null>;
   declare public readonly manifestSha256: pulumi.Output<string | null>;
   declare public readonly unitStates: pulumi.Output<Record<string, string>>;
@@ -43,7 +44,7 @@ export class HostDeployment extends pulumi.dynamic.Resource {
   // `declare`, not `!`: an ES2022 class field would reset to undefined the outputs super() set.
   constructor(name: string, args: HostDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      hostDeploymentProvider,
+      provider,
       name,
       {
         ...args,

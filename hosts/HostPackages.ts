@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hostPackagesProvider as inProcessProvider } from "../deploy/hostPackagesProvider";
-import { bundledProvider } from "./bundledProvider";
+import { hostPackagesProvider } from "../deploy/hostPackagesProvider";
+import { DynamicResource } from "./DynamicResource";
+import { prebuiltProvider } from "./prebuiltProvider";
 
-/** The provider the engine runs (deploy/hostPackagesProvider.ts), from its prebuilt bundle when that is fresh. */
-export const hostPackagesProvider: pulumi.dynamic.ResourceProvider = bundledProvider("hostPackagesProvider", inProcessProvider);
+/** The provider (deploy/hostPackagesProvider.ts), as the build serialized it when that is fresh. */
+const provider = prebuiltProvider("hostPackagesProvider", hostPackagesProvider);
 
 export interface HostPackagesArgs {
   readonly host: string;
@@ -17,12 +18,12 @@ export interface HostPackagesArgs {
  * when dpkg lacks them. Unlike a one-shot remote command it reads the host back, so a refresh
  * shows a package removed by hand and the next `up` installs it again.
  */
-export class HostPackages extends pulumi.dynamic.Resource {
+export class HostPackages extends DynamicResource {
   declare public readonly installed: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: HostPackagesArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      hostPackagesProvider,
+      provider,
       name,
       { ...args, privateKey: pulumi.secret(args.privateKey), installed: undefined, hostKey: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },

@@ -166,11 +166,18 @@ describe("the real Pulumi engine", () => {
     expect(state.includes('"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","ciphertext":"v1:')).toBe(true);
   });
 
-  it("the state holds each host's provider as the prebuilt bundle the engine ran (hosts/bundledProvider.ts), not a serialized closure", async () => {
+  it("the state holds each dynamic resource's provider exactly as the build serialized it (hosts/prebuiltProvider.ts)", async () => {
     const deployment = JSON.parse((await project.ok(["stack", "export", "--stack", STACK])).stdout) as { deployment: { resources: { type: string; inputs?: { __provider?: string } }[] } };
-    const providers = deployment.deployment.resources.filter((r) => /homefleet:Host(Deployment|Packages)$/.test(r.type)).map((r) => r.inputs?.__provider ?? "");
-    expect(providers.length).toBe(4);
-    for (const provider of providers) expect(provider).toContain('new Function("module", "exports", "require", source)');
+    const providerFiles: Record<string, string> = { HostDeployment: "hostDeploymentProvider", HostPackages: "hostPackagesProvider", GeneratedSecret: "generatedSecretProvider" };
+    const found = deployment.deployment.resources
+      .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/homefleet:"))
+      .map((r) => {
+        const type = r.type.replace(/^.*:/, "");
+        const built = readFileSync(join(__dirname, "..", "dist", "providers", `${providerFiles[type]}.serialized.js`), "utf8");
+        return { type, asBuilt: r.inputs?.__provider === built };
+      });
+    expect(new Set(found.map((f) => f.type))).toEqual(new Set(Object.keys(providerFiles)));
+    expect(found.filter((f) => !f.asBuilt)).toEqual([]);
   });
 
   it("a one-value change: preview --diff names the host and the file; up deploys that host and leaves the other alone", async () => {

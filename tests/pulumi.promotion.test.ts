@@ -3,7 +3,7 @@
  * verdict lists each difference with its config path; every host deployment carries it, and the
  * provider's check fails with it, so no prod host is touched.
  */
-import { hostDeploymentProvider } from "../hosts/HostDeployment";
+import { hostDeploymentProvider } from "../deploy/hostDeploymentProvider";
 import { resolve, runProgram, type ProgramRun } from "./support/pulumiMocks";
 import { prodConfig, stagingRelease } from "./support/promotion";
 

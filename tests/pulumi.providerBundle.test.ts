@@ -1,8 +1,7 @@
 /**
- * The dynamic providers as the engine runs them from a prebuilt bundle (hosts/bundledProvider.ts):
- * serialized by the SDK as it stores them in the state, loaded as the engine's provider process
- * loads them, they answer as the in-process providers do; a bundle older than any of its sources
- * is not used.
+ * The dynamic providers as the build serializes them (hosts/prebuiltProvider.ts): loaded from that
+ * text as the engine's provider process loads a provider from the state, they answer as the
+ * in-process providers do; a build output older than any of its sources is not used.
  */
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +9,8 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { hostPackagesProvider as inProcessPackages } from "../deploy/hostPackagesProvider";
-import { bundledProvider, freshBundleText, providerBundleFiles, providerFromBundle } from "../hosts/bundledProvider";
+import { generatedSecretProvider } from "../components/GeneratedSecret";
+import { prebuiltProvider, prebuiltProviderFiles } from "../hosts/prebuiltProvider";
 import { forgeBundle as forge, forgeDeploymentInputs } from "./support/forgeDeployment";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,16 +24,26 @@ type Provider = pulumi.dynamic.ResourceProvider;
 const work = mkdtempSync(join(tmpdir(), "homefleet-provider-bundle-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const bundles: Record<string, string> = {};
+/** What the build wrote for each provider: its serialized text, and its bundle where it has one. */
+const built: Record<string, { serialized: string; bundle?: string }> = {};
 beforeAll(async () => {
-  const { readFileSync } = await import("node:fs");
-  for (const file of await buildProviderBundles(join(work, "built"))) bundles[file.replace(/^.*\/|\.js$/g, "")] = readFileSync(file, "utf8");
+  const { existsSync, readFileSync } = await import("node:fs");
+  const outDir = join(work, "built");
+  for (const name of await buildProviderBundles(outDir)) {
+    const bundle = join(outDir, `${name}.js`);
+    built[name] = { serialized: readFileSync(join(outDir, `${name}.serialized.js`), "utf8"), bundle: existsSync(bundle) ? readFileSync(bundle, "utf8") : undefined };
+  }
 }, 60_000);
 
-/** The provider as the engine gets it: serialized into a string, then required from that string. */
-async function asTheEngineRunsIt(provider: Provider): Promise<{ provider: Provider; serialized: string }> {
+/** A provider as the engine's provider process loads it from the text in the state. */
+function asTheEngineLoads(serialized: string): Provider {
+  return requireFromString(serialized).handler();
+}
+
+/** The provider as pulumi.dynamic.Resource serializes it during a run, loaded as the engine loads it. */
+async function asTheEngineRunsIt(provider: Provider): Promise<Provider> {
   const { text } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-  return { provider: requireFromString(text).handler(), serialized: text };
+  return asTheEngineLoads(text);
 }
 
 const news = forgeDeploymentInputs();
@@ -47,15 +57,17 @@ async function outcome(run: () => Promise<unknown>): Promise<unknown> {
   }
 }
 
-describe("the host-deployment provider run from its bundle", () => {
-  let engine: { provider: Provider; serialized: string };
-  beforeAll(async () => {
-    engine = await asTheEngineRunsIt(providerFromBundle(bundles.hostDeploymentProvider, "hostDeploymentProvider", Object.keys(inProcessDeployment) as (keyof Provider)[]));
+describe("the host-deployment provider as the build serialized it", () => {
+  const engine: { provider: Provider } = { provider: {} as Provider };
+  beforeAll(() => {
+    engine.provider = asTheEngineLoads(built.hostDeploymentProvider.serialized);
   });
 
-  it("is stored as the bundle's text and a few small functions, naming no path of this checkout", () => {
-    expect(engine.serialized.length).toBeLessThan(JSON.stringify(bundles.hostDeploymentProvider).length + 4000);
-    expect(engine.serialized).not.toContain(join(__dirname, ".."));
+  it("is the bundle's text and a few small functions, naming no path of this checkout", () => {
+    const { serialized, bundle } = built.hostDeploymentProvider;
+    expect(serialized).toContain(JSON.stringify(bundle));
+    expect(serialized.length).toBeLessThan(JSON.stringify(bundle).length + 4000);
+    expect(serialized).not.toContain(join(__dirname, ".."));
   });
 
   it("checks inputs as the in-process provider does: adds the hashes, refuses a tampered file and a refused promotion", async () => {
@@ -83,8 +95,8 @@ describe("the host-deployment provider run from its bundle", () => {
   });
 });
 
-it("the host-packages provider run from its bundle refuses what the in-process one refuses", async () => {
-  const { provider } = await asTheEngineRunsIt(providerFromBundle(bundles.hostPackagesProvider, "hostPackagesProvider", Object.keys(inProcessPackages) as (keyof Provider)[]));
+it("the host-packages provider as the build serialized it refuses what the in-process one refuses", async () => {
+  const provider = asTheEngineLoads(built.hostPackagesProvider.serialized);
   const connection = { host: "box", connection: { address: "10.0.0.2", port: 22, user: "root" }, privateKey: "unused" };
   for (const packages of [["restic", "jq", "jq"], ["jq; rm -rf /"]]) {
     const input = { ...connection, packages };
@@ -93,21 +105,30 @@ it("the host-packages provider run from its bundle refuses what the in-process o
   expect(await outcome(() => provider.check!({}, { ...connection, packages: ["jq; rm -rf /"] }))).toEqual({ failed: 'host box: "jq; rm -rf /" is not a Debian package name' });
 });
 
-it("the in-process host-deployment provider, serialized as a closure where the bundle is stale, checks inputs as it does in process", async () => {
-  const { provider } = await asTheEngineRunsIt(inProcessDeployment);
+it("the generated-secret provider as the build serialized it creates a fresh secret of the length asked for", async () => {
+  const provider = asTheEngineLoads(built.generatedSecretProvider.serialized);
+  const first = await provider.create({ length: 40 });
+  const second = await provider.create({ length: 40 });
+  expect(first.outs.result).toMatch(/^[A-Za-z0-9]{40}$/);
+  expect(second.outs.result).not.toBe(first.outs.result);
+  expect(await provider.diff!("id", { length: 32 }, { length: 48 })).toEqual(await generatedSecretProvider.diff!("id", { length: 32, result: "x" }, { length: 48 }));
+});
+
+it("the in-process host-deployment provider, serialized as a closure where the build's is stale, checks inputs as it does in process", async () => {
+  const provider = await asTheEngineRunsIt(inProcessDeployment);
   const tampered = { ...news, files: { ...news.files, [forge.manifest.files[0].path]: "tampered" } };
   for (const input of [news, tampered]) {
     expect(await outcome(() => provider.check!({}, input))).toEqual(await outcome(() => inProcessDeployment.check!({}, input)));
   }
 }, 30_000);
 
-describe("a bundle is used only while it is newer than every source it was built from", () => {
+describe("the build's serialization is used only while it is newer than every source it was built from", () => {
   const root = join(work, "checkout");
-  const { code, stamp } = providerBundleFiles("exampleProvider", root);
+  const { serialized, stamp } = prebuiltProviderFiles("exampleProvider", root);
   const past = new Date("2026-01-01T00:00:00Z");
-  const built = new Date("2026-02-01T00:00:00Z");
+  const builtAt = new Date("2026-02-01T00:00:00Z");
   const later = new Date("2026-03-01T00:00:00Z");
-  const inProcess: Provider = { async create() { return { id: "in-process" }; }, async diff() { return { changes: false }; } };
+  const inProcess: Provider = { async create() { return { id: "in-process" }; } };
 
   beforeEach(() => {
     rmSync(root, { recursive: true, force: true });
@@ -116,28 +137,25 @@ describe("a bundle is used only while it is newer than every source it was built
     writeFileSync(join(root, "deploy", "example.ts"), "// the source\n");
     utimesSync(join(root, "deploy", "example.ts"), past, past);
     writeFileSync(stamp, JSON.stringify({ inputs: ["deploy/example.ts"] }));
-    writeFileSync(code, 'module.exports.exampleProvider = { async create() { return { id: "bundled" }; }, async diff() { return { changes: true }; } };');
-    utimesSync(code, built, built);
+    writeFileSync(serialized, 'exports.handler = () => ({ async create() { return { id: "prebuilt" }; } });');
+    utimesSync(serialized, builtAt, builtAt);
   });
 
-  it("a fresh bundle: the provider runs the bundle's code, with the in-process provider's methods", async () => {
-    expect(freshBundleText("exampleProvider", root)).toContain("bundled");
-    const provider = bundledProvider("exampleProvider", inProcess, root);
-    expect(provider).not.toBe(inProcess);
-    expect(Object.keys(provider).sort()).toEqual(["create", "diff"]);
-    expect(await provider.create({})).toEqual({ id: "bundled" });
+  it("fresh: the resource hands the engine the build's text, which runs the build's code", async () => {
+    const provider = prebuiltProvider("exampleProvider", inProcess, root);
+    expect(provider.provider).toBe(inProcess);
+    expect(await asTheEngineLoads(provider.serialized!).create({})).toEqual({ id: "prebuilt" });
   });
 
-  it("a source edited since the build, a source gone, or no stamp: the in-process provider", () => {
+  it("a source edited since the build, a source gone, or no stamp: nothing prebuilt (the SDK serializes the in-process provider)", () => {
     utimesSync(join(root, "deploy", "example.ts"), later, later);
-    expect(freshBundleText("exampleProvider", root)).toBeUndefined();
-    expect(bundledProvider("exampleProvider", inProcess, root)).toBe(inProcess);
+    expect(prebuiltProvider("exampleProvider", inProcess, root)).toEqual({ provider: inProcess });
     rmSync(join(root, "deploy", "example.ts"));
-    expect(freshBundleText("exampleProvider", root)).toBeUndefined();
+    expect(prebuiltProvider("exampleProvider", inProcess, root).serialized).toBeUndefined();
     writeFileSync(join(root, "deploy", "example.ts"), "// the source\n");
     utimesSync(join(root, "deploy", "example.ts"), past, past);
-    expect(freshBundleText("exampleProvider", root)).toContain("bundled");
+    expect(prebuiltProvider("exampleProvider", inProcess, root).serialized).toContain("prebuilt");
     rmSync(stamp);
-    expect(bundledProvider("exampleProvider", inProcess, root)).toBe(inProcess);
+    expect(prebuiltProvider("exampleProvider", inProcess, root).serialized).toBeUndefined();
   });
 });

@@ -125,7 +125,7 @@ export async function runProgram(config: Record<string, string>, secretKeys: str
     error = err as Error;
     // Host deployments that never registered (a failed wave) still serialize their provider in
     // the background; let that finish before jest tears the module system down under it.
-    const { hostDeploymentProvider } = await import("../../hosts/HostDeployment");
+    const { hostDeploymentProvider } = await import("../../deploy/hostDeploymentProvider");
     await pulumi.runtime.serializeFunction(() => hostDeploymentProvider, { allowSecrets: true });
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
