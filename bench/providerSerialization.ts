@@ -6,7 +6,7 @@
  * Each measurement runs in a process of its own, the kinds taking turns, because the SDK caches
  * what it serialized.
  *
- *     npm run build && node dist/bench/providerSerialization.js [ROUNDS]
+ *     npm run bench:providers [-- ROUNDS]      (builds, then node dist/bench/providerSerialization.js)
  */
 import { spawnSync } from "node:child_process";
 
