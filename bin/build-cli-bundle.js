@@ -9,15 +9,9 @@ const esbuild = require("esbuild");
 const { spawnSync } = require("node:child_process");
 const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIdOnDisk, runBundle, warmUp } = require("./cliBundle.js");
 const { BLOB_PATTERN, DIST, snapshotBlob } = require("./cliSnapshot.js");
+const { hostScriptFiles, writeAtomically } = require("./buildOutputs.js");
 
 const root = path.join(__dirname, "..");
-
-/** Writes a file whole or not at all: a CLI starting meanwhile reads the old file or the new one. */
-function writeAtomically(file, content) {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
-}
 
 /**
  * zod's translations of its messages into ~45 languages (zod/v4/locales/index.cjs): zod core and
@@ -144,12 +138,7 @@ async function build() {
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !/(^|\/)node_modules\//.test(f) && !/^[a-z-]+:/.test(f));
   // The CLI reads package.json (its version) and the host scripts when its modules load, so the
   // startup snapshot holds them as they were: they are inputs too.
-  const scripts = fs
-    .readdirSync(path.join(root, "render", "scripts"), { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".sh"))
-    .sort()
-    .map((f) => `render/scripts/${f}`);
-  writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json", "package.json", ...scripts], null, 1) + "\n");
+  writeAtomically(INPUTS, JSON.stringify([...inputs, "package-lock.json", "package.json", ...hostScriptFiles()], null, 1) + "\n");
 
   // The cache holds what V8 compiled while the bundle ran: a warm-up (bin/cliBundle.js) runs the
   // functions a render needs.

@@ -7,6 +7,7 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const esbuild = require("esbuild");
+const { hostScriptFiles, writeAtomically } = require("./buildOutputs.js");
 
 const root = path.join(__dirname, "..");
 
@@ -56,20 +57,10 @@ const hostScriptsAsData = {
   },
 };
 
-function writeAtomically(file, content) {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
-}
-
 /** Builds every provider into OUT_DIR (dist/providers unless given); returns their names. */
 async function buildProviderBundles(outDir = path.join(root, "dist", "providers")) {
   fs.mkdirSync(outDir, { recursive: true });
-  const scripts = fs
-    .readdirSync(path.join(root, "render", "scripts"), { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".sh"))
-    .sort()
-    .map((f) => `render/scripts/${f}`);
+  const scripts = hostScriptFiles();
   const { providerFromBundle } = compiled("hosts/prebuiltProvider.ts");
   const written = [];
   const write = (name, inputs, serialized, bundle) => {
