@@ -6,9 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../hosts/DynamicResource";
 import type { DynamicProvider } from "../hosts/prebuiltProvider";
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const requireFromString = require("require-from-string") as (code: string) => { handler(): pulumi.dynamic.ResourceProvider };
+import { asTheEngineLoads } from "./support/engineLoad";
 
 const registered = new Map<string, { type: string; inputs: Record<string, unknown> }>();
 
@@ -60,7 +58,7 @@ it("no fresh build: the SDK serializes the in-process provider, once for every r
   serialize.mockRestore();
   expect(typeof first.inputs.__provider).toBe("string");
   expect(second.inputs.__provider).toBe(first.inputs.__provider);
-  expect(await requireFromString(first.inputs.__provider as string).handler().create({ size: 3 })).toEqual({ id: "made-in-process", outs: { size: 3 } });
+  expect(await asTheEngineLoads(first.inputs.__provider as string).create({ size: 3 })).toEqual({ id: "made-in-process", outs: { size: 3 } });
 }, 30_000);
 
 it("props that name __provider themselves are refused", () => {

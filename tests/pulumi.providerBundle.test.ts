@@ -3,7 +3,7 @@
  * text as the engine's provider process loads a provider from the state, they answer as the
  * in-process providers do; a build output older than any of its sources is not used.
  */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,13 +11,11 @@ import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDe
 import { hostPackagesProvider as inProcessPackages } from "../deploy/hostPackagesProvider";
 import { generatedSecretProvider } from "../components/GeneratedSecret";
 import { prebuiltProvider, prebuiltProviderFiles } from "../hosts/prebuiltProvider";
+import { asTheEngineLoads } from "./support/engineLoad";
 import { forgeBundle as forge, forgeDeploymentInputs } from "./support/forgeDeployment";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildProviderBundles } = require("../bin/build-provider-bundles.js") as { buildProviderBundles(outDir: string): Promise<string[]> };
-// What the engine's provider process loads a serialized provider with (a dependency of @pulumi/pulumi).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const requireFromString = require("require-from-string") as (code: string) => { handler(): pulumi.dynamic.ResourceProvider };
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -27,18 +25,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** What the build wrote for each provider: its serialized text, and its bundle where it has one. */
 const built: Record<string, { serialized: string; bundle?: string }> = {};
 beforeAll(async () => {
-  const { existsSync, readFileSync } = await import("node:fs");
   const outDir = join(work, "built");
   for (const name of await buildProviderBundles(outDir)) {
     const bundle = join(outDir, `${name}.js`);
     built[name] = { serialized: readFileSync(join(outDir, `${name}.serialized.js`), "utf8"), bundle: existsSync(bundle) ? readFileSync(bundle, "utf8") : undefined };
   }
 }, 60_000);
-
-/** A provider as the engine's provider process loads it from the text in the state. */
-function asTheEngineLoads(serialized: string): Provider {
-  return requireFromString(serialized).handler();
-}
 
 /** The provider as pulumi.dynamic.Resource serializes it during a run, loaded as the engine loads it. */
 async function asTheEngineRunsIt(provider: Provider): Promise<Provider> {
