@@ -79,6 +79,5 @@ export function providerFromBundle(source: string, exportName: string, methods: 
 /** IN_PROCESS, with the build's serialization of the provider named NAME when that is fresh. */
 export function prebuiltProvider(name: string, inProcess: ResourceProvider, root: string = homefleetRoot()): DynamicProvider {
   const { serialized, stamp } = prebuiltProviderFiles(name, root);
-  const text = freshBuildOutput(serialized, stamp, root);
-  return text === undefined ? { provider: inProcess } : { provider: inProcess, serialized: text };
+  return { provider: inProcess, serialized: freshBuildOutput(serialized, stamp, root) };
 }
