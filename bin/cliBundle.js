@@ -71,14 +71,16 @@ function codeCacheFor(source) {
 }
 
 /**
- * The CLI module (`main`) from the bundle, or undefined where there is no fresh bundle or it
- * cannot be run (say, a build is writing it right now): the caller then loads dist/cli/main.js.
+ * The CLI module (`main`) from the bundle with the bundle's build id, or undefined where there is
+ * no fresh bundle or it cannot be run (say, a build is writing it right now): the caller then
+ * loads dist/cli/main.js.
  */
 function bundledCli() {
   if (!bundleIsFresh()) return undefined;
   try {
-    const cli = runBundle(codeCacheFor).exports;
-    return typeof cli.main === "function" ? cli : undefined;
+    const { exports: cli, source } = runBundle(codeCacheFor);
+    const buildId = buildIdOf(source);
+    return typeof cli.main === "function" && buildId ? { cli, buildId } : undefined;
   } catch {
     return undefined;
   }
@@ -111,7 +113,8 @@ async function warmUp(cli, passes) {
   const quiet = { write: () => true };
   try {
     for (const stack of ["staging", "prod"]) {
-      for (let i = 0; i < passes; i++) await cli.main(["node", "homefleet", "render", "--stack", stack, "--out", path.join(tmp, stack)], { out: quiet, err: quiet, cwd: root });
+      // With a build id, as the launcher runs it: render keys are computed too.
+      for (let i = 0; i < passes; i++) await cli.main(["node", "homefleet", "render", "--stack", stack, "--out", path.join(tmp, stack)], { out: quiet, err: quiet, cwd: root }, { id: "warm-up" });
     }
     await cli.main(["node", "homefleet", "review", "--stack", "staging", "--no-exposure", "--out", path.join(tmp, "review.md")], { out: quiet, err: quiet, cwd: root });
   } finally {
@@ -119,9 +122,14 @@ async function warmUp(cli, passes) {
   }
 }
 
-/** Runs the CLI module's main on this process's arguments and exits with its status. */
-function runCli(cli) {
-  cli.main(process.argv).then(
+/**
+ * Runs the CLI module's main on this process's arguments and exits with its status. `buildId` is
+ * the bundle's when the CLI runs from it: every build gets a new one, and a bundle runs only while
+ * nothing it was built from changed since, so the id names the code that renders (cli/main.ts).
+ * The compiled modules of dist/ have none.
+ */
+function runCli(cli, buildId) {
+  cli.main(process.argv, undefined, { id: buildId }).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`homefleet: ${err && err.message ? err.message : err}\n`);

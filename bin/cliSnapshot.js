@@ -61,7 +61,7 @@ async function prepareSnapshot(cli, launch, builtId) {
       bundleFresh: launch.bundleIsFresh(),
     });
     if (applies) {
-      launch.runCli(cli);
+      launch.runCli(cli, builtId);
     } else if (script) {
       // Run the launcher it was asked for, as `node <script>` would.
       require("node:module").createRequire(script)(script);

@@ -4,4 +4,6 @@
 // bin/homefleet, the command users run, starts this file from a startup snapshot where it can
 // (bin/cliSnapshot.js).
 const launch = require("./cliBundle.js");
-launch.runCli(launch.bundledCli() ?? require("../dist/cli/main.js"));
+const bundled = launch.bundledCli();
+if (bundled) launch.runCli(bundled.cli, bundled.buildId);
+else launch.runCli(require("../dist/cli/main.js"));

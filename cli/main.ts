@@ -11,7 +11,7 @@ import { basename, dirname, relative, resolve } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { ConfigError, formatProblem, loadStackFile, type ConfigProblem, type FleetConfig } from "../config/load";
 import { homefleetVersion } from "../config/packageRoot";
-import { writeRender } from "./render";
+import { renderInto } from "./render";
 import { lazyStdio, type Output } from "./stdio";
 
 function stackFile(opts: { stack?: string; config?: string }, cwd: string): string {
@@ -46,7 +46,16 @@ async function userRuleTests(config: FleetConfig, render: ReturnType<typeof rend
 
 const indent = (text: string) => text.split("\n").map((l) => `    ${l}`).join("\n") + "\n";
 
-export async function main(argv: readonly string[], io: { out: Output; err: Output; cwd: string } = { out: lazyStdio(1), err: lazyStdio(2), cwd: process.cwd() }): Promise<number> {
+/**
+ * Runs the command `argv` names. `build.id` names the build of homefleet that runs (the launcher
+ * passes the CLI bundle's build id): with it, `render` keeps the files of hosts whose model did
+ * not change since the last render into the same directory instead of rendering them again.
+ */
+export async function main(
+  argv: readonly string[],
+  io: { out: Output; err: Output; cwd: string } = { out: lazyStdio(1), err: lazyStdio(2), cwd: process.cwd() },
+  build: { readonly id?: string } = {},
+): Promise<number> {
   const program = new Command()
     .name("homefleet")
     .description("Render and review self-hosted service stacks for NixOS and plain systemd hosts")
@@ -63,10 +72,11 @@ export async function main(argv: readonly string[], io: { out: Output; err: Outp
     .requiredOption("-o, --out <dir>", "output directory (replaced if it holds an earlier render)")
     .action((opts: { stack?: string; config?: string; out: string }) => {
       const file = requireStackFile(stackFile(opts, io.cwd), opts);
-      const render = renderFleet(loadStackFile(file));
-      for (const w of render.warnings) io.err.write(`warning: ${w}\n`);
-      const count = writeRender(render, resolve(io.cwd, opts.out));
-      io.out.write(`rendered ${count} files for ${render.bundles.length} host${render.bundles.length === 1 ? "" : "s"} (${render.bundles.map((b) => `${b.host.name}: ${b.files.length}`).join(", ")}) into ${opts.out}\n`);
+      const { count, hosts, warnings } = renderInto(loadStackFile(file), resolve(io.cwd, opts.out), { codeIdentity: build.id });
+      for (const w of warnings) io.err.write(`warning: ${w}\n`);
+      const kept = hosts.filter((h) => h.kept).length;
+      const keptNote = kept ? `; ${kept} of the hosts had not changed since the last render there, their files were kept` : "";
+      io.out.write(`rendered ${count} files for ${hosts.length} host${hosts.length === 1 ? "" : "s"} (${hosts.map((h) => `${h.name}: ${h.files}`).join(", ")}) into ${opts.out}${keptNote}\n`);
     });
 
   program

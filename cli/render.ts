@@ -1,23 +1,51 @@
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { fleetManifestJson, type FleetRender } from "../bundle/hostBundle";
+import { buildHostBundle, fleetManifestJson, fleetRenderKey, fleetWarnings, hostRenderKey, sha256, type ContentDigests, type FleetRender, type HostManifest } from "../bundle/hostBundle";
+import type { FleetConfig } from "../config/load";
+import { buildFleetModel } from "../model/build";
+import type { HostModel } from "../model/specs";
+import type { RenderedFile } from "../render/types";
 
-/**
- * The bytes of `dir/manifest.json` if homefleet wrote it (any other project may have a
- * manifest.json), else undefined. A manifest with exactly the bytes this render writes is
- * homefleet's without parsing it: for 200 hosts it is 2.2 MB, and reading and parsing it took
- * ~40 ms of a re-render.
- */
-function homefleetManifest(dir: string, expected: Buffer): Buffer | undefined {
-  const file = join(dir, "manifest.json");
-  if (!existsSync(file)) return undefined;
+/** The bytes of `dir/manifest.json`, or undefined if there is no such file to read. */
+function readManifest(dir: string): Buffer | undefined {
   try {
-    const bytes = readFileSync(file);
-    if (bytes.equals(expected)) return bytes;
-    return (JSON.parse(bytes.toString("utf8")) as { generator?: unknown } | null)?.generator === "homefleet" ? bytes : undefined;
+    return readFileSync(join(dir, "manifest.json"));
   } catch {
     return undefined;
   }
+}
+
+/** A manifest.json as JSON.parse reads it: only ever a hint, every part is checked where it is used. */
+interface ParsedManifest {
+  readonly generator?: unknown;
+  readonly hosts?: unknown;
+}
+
+/**
+ * The earlier manifest.json, parsed once when first needed (for 200 hosts it is 2.2 MB, and
+ * parsing it took ~20 ms of a re-render); undefined where there is none or it is not JSON.
+ */
+function manifestParser(bytes: Buffer | undefined): () => ParsedManifest | undefined {
+  let parsed: ParsedManifest | null | undefined;
+  return () => {
+    if (parsed === undefined) {
+      try {
+        parsed = bytes ? (JSON.parse(bytes.toString("utf8")) as ParsedManifest | null) ?? null : null;
+      } catch {
+        parsed = null;
+      }
+    }
+    return parsed ?? undefined;
+  };
+}
+
+/**
+ * Whether the earlier manifest.json is one homefleet wrote (any other project may have one): one
+ * with exactly the bytes this render writes is, without parsing it; any other must say so.
+ */
+function isHomefleetManifest(earlier: EarlierRender, expected: Buffer): boolean {
+  if (!earlier.manifest) return false;
+  return earlier.manifest.equals(expected) || earlier.parsedManifest()?.generator === "homefleet";
 }
 
 interface Target {
@@ -52,9 +80,17 @@ function bytesOf(target: Target): Buffer {
  * were, so an entry is recorded only once it has settled: changed more than SETTLE_MS before the
  * render that recorded it started. Anything a render writes is checked the old way once more by
  * the next render, and trusted by the ones after it.
+ *
+ * The index also records each host's render key (bundle/hostBundle.ts: a digest of the host's
+ * model and of the code that renders it) and the sha256 of the manifest.json written with it.
+ * A render whose key for a host is the one recorded, while manifest.json is still that file,
+ * does not render the host again when every file of the host's manifest is as the index
+ * recorded it: the files are what that model renders to, and the manifest says what they are.
+ * A host whose model changed, or one file of which is not as recorded, is rendered and checked
+ * as before.
  */
 export const RENDER_INDEX = ".homefleet-render-index";
-const INDEX_FORMAT = "homefleet-render-index 2";
+const INDEX_FORMAT = "homefleet-render-index 3";
 const SETTLE_MS = 1000;
 
 /**
@@ -66,6 +102,11 @@ const SETTLE_MS = 1000;
 interface RenderIndex {
   readonly dirs: { readonly [rel: string]: unknown };
   readonly files: { readonly [rel: string]: unknown };
+  /** Each host's render key, as rendered into the manifest.json whose sha256 is `manifest`. */
+  readonly hosts: { readonly [host: string]: unknown };
+  /** The fleet's render key. */
+  readonly fleet: unknown;
+  readonly manifest: unknown;
   /** The index file's text, to tell whether it needs writing again. */
   readonly text: string;
 }
@@ -101,9 +142,10 @@ function readIndex(out: string): RenderIndex | undefined {
     const file = join(out, RENDER_INDEX);
     if (!lstatSync(file).isFile()) return undefined;
     const text = readFileSync(file, "utf8");
-    const { format, dirs, files } = JSON.parse(text) as { format?: unknown; dirs?: unknown; files?: unknown };
+    const { format, dirs, files, hosts, manifest, fleet } = JSON.parse(text) as { format?: unknown; dirs?: unknown; files?: unknown; hosts?: unknown; manifest?: unknown; fleet?: unknown };
     if (format !== INDEX_FORMAT || typeof dirs !== "object" || dirs === null || typeof files !== "object" || files === null) return undefined;
-    return { dirs: dirs as RenderIndex["dirs"], files: files as RenderIndex["files"], text };
+    const hostKeys = typeof hosts === "object" && hosts !== null ? (hosts as RenderIndex["hosts"]) : {};
+    return { dirs: dirs as RenderIndex["dirs"], files: files as RenderIndex["files"], hosts: hostKeys, manifest, fleet, text };
   } catch {
     return undefined;
   }
@@ -142,6 +184,53 @@ function holds(path: string, target: Target, scratch: Buffer): Stats | undefined
 /** A path below the output directory, as `<host><absolute path>` is when it needs no normalising (no `/.` in it either). */
 const PLAIN_RELATIVE = /^[^/.][^/]*(\/[^/]+)+$/;
 
+/** `<host><absolute path>`: a host's file as a path relative to the output directory. */
+function relativeTarget(out: string, host: string, path: string): string {
+  const rel = host + path;
+  return rel.indexOf("/.") < 0 && PLAIN_RELATIVE.test(rel) ? rel : relative(out, join(out, host, path));
+}
+
+/** A host as a render writes it. */
+interface PlannedHost {
+  readonly host: HostModel;
+  readonly manifest: HostManifest;
+  /**
+   * Its files as rendered now, in its manifest's order; undefined for a host kept from the
+   * earlier render, whose files are on disk as its manifest lists them (found so by `keep`).
+   */
+  readonly files?: readonly RenderedFile[];
+  /** Its render key, recorded in the index for the next render; undefined where there is none. */
+  readonly key?: string;
+}
+
+/** What a render found of the render before it in the same directory. */
+interface EarlierRender {
+  readonly index?: RenderIndex;
+  /** The earlier manifest.json's bytes, and what they parse to. */
+  readonly manifest?: Buffer;
+  readonly parsedManifest: () => ParsedManifest | undefined;
+}
+
+/**
+ * What a render decides host by host, given what it found: `keep(host, manifest)` is true, and
+ * lets the host's earlier files stand, if every file `manifest` lists is exactly as the index
+ * recorded it, with the sha256 the manifest gives.
+ */
+type HostPlanner = (earlier: EarlierRender, keep: (host: string, manifest: HostManifest) => boolean) => RenderPlan;
+
+interface RenderPlan {
+  readonly hosts: readonly PlannedHost[];
+  /** The fleet's render key, recorded in the index for the next render; undefined where there is none. */
+  readonly fleet?: string;
+}
+
+export interface RenderOutcome {
+  /** Files written or found right, manifest.json not counted. */
+  readonly count: number;
+  /** Each host with its number of files, and whether its files were kept from the earlier render without rendering it. */
+  readonly hosts: readonly { readonly name: string; readonly files: number; readonly kept: boolean }[];
+}
+
 /**
  * Writes every host's files under `<out>/<host>/<absolute path>` and `<out>/manifest.json`.
  * A previous render in `out` is replaced whole, so two renders of the same config are identical
@@ -157,13 +246,102 @@ const PLAIN_RELATIVE = /^[^/.][^/]*(\/[^/]+)+$/;
  * `now` is the clock the index's settling time is measured with (tests move it forward).
  */
 export function writeRender(render: FleetRender, outDir: string, now: () => number = Date.now): number {
+  return writeFleet(outDir, now, () => ({ hosts: render.bundles.map((b) => ({ host: b.host, manifest: b.manifest, files: b.files })) })).count;
+}
+
+/**
+ * Renders the fleet into `outDir` as writeRender writes a render, rendering only the hosts the
+ * earlier render there cannot stand for (see the render index above). `codeIdentity` names the
+ * build of homefleet that runs (the CLI bundle's build id): without one, every host is rendered
+ * and no render key recorded. The model is built here, from `config`, because the fleet's render
+ * key stands for it.
+ */
+export function renderInto(config: FleetConfig, outDir: string, options: { readonly codeIdentity?: string; readonly now?: () => number } = {}): RenderOutcome & { readonly warnings: readonly string[] } {
+  const { codeIdentity } = options;
+  const model = buildFleetModel(config);
+  const outcome = writeFleet(outDir, options.now ?? Date.now, (earlier, keep) => {
+    const fleet = codeIdentity ? fleetRenderKey(config, codeIdentity) : undefined;
+    const recorded = earlier.index?.hosts;
+    // The same config and code: the same model, and the same host keys as recorded then.
+    const sameFleet = fleet !== undefined && earlier.index?.fleet === fleet;
+    const earlierHosts = codeIdentity ? manifestsToKeep(earlier) : undefined;
+    const digests: ContentDigests = new Map();
+    const hosts = model.hosts.map((host): PlannedHost => {
+      const recordedKey = recorded?.[host.name];
+      const key = !codeIdentity ? undefined : sameFleet && typeof recordedKey === "string" ? recordedKey : hostRenderKey(host, codeIdentity);
+      const manifest = earlierHosts && recordedKey === key ? earlierHosts[host.name] : undefined;
+      if (manifest && keep(host.name, manifest)) return { host, manifest, key };
+      const bundle = buildHostBundle(host, digests);
+      return { host, manifest: bundle.manifest, files: bundle.files, key };
+    });
+    return { hosts, fleet };
+  });
+  return { ...outcome, warnings: fleetWarnings(model) };
+}
+
+/**
+ * The host manifests of the earlier manifest.json, where it is the file the index was written
+ * with (its sha256 is the one recorded); else undefined, and no host is kept.
+ */
+function manifestsToKeep(earlier: EarlierRender): Readonly<Record<string, HostManifest | undefined>> | undefined {
+  const { index, manifest } = earlier;
+  if (!index || !manifest || typeof index.manifest !== "string" || index.manifest !== sha256(manifest)) return undefined;
+  const hosts = earlier.parsedManifest()?.hosts;
+  return typeof hosts === "object" && hosts !== null ? (hosts as Record<string, HostManifest>) : undefined;
+}
+
+/**
+ * The files of a kept host, rendered when first asked for (then `onRender` is called); they must
+ * be what its manifest lists.
+ */
+function renderedOnDemand(planned: PlannedHost, onRender: () => void): () => readonly RenderedFile[] {
+  let files: readonly RenderedFile[] | undefined;
+  return () => {
+    if (!files) {
+      const bundle = buildHostBundle(planned.host);
+      if (bundle.manifest.sha256 !== planned.manifest.sha256) throw new Error(`host ${planned.host.name}: its render differs from the earlier render of the same model (render key ${planned.key})`);
+      files = bundle.files;
+      onRender();
+    }
+    return files;
+  };
+}
+
+function writeFleet(outDir: string, now: () => number, plan: HostPlanner): RenderOutcome {
   const settledBefore = now() - SETTLE_MS;
   const out = resolve(outDir);
   const manifest = join(out, "manifest.json");
-  const manifestBytes = Buffer.from(fleetManifestJson(render));
   const earlier = existsSync(out) && readdirSync(out).length > 0;
-  const earlierManifest = earlier ? homefleetManifest(out, manifestBytes) : undefined;
-  if (earlier && !earlierManifest) {
+  const earlierManifest = earlier ? readManifest(out) : undefined;
+  const index = earlier ? readIndex(out) : undefined;
+
+  /** Files of kept hosts, found as the index recorded them: the record to keep for each. */
+  const vouched = new Map<string, readonly unknown[]>();
+  const keep = (host: string, listed: HostManifest): boolean => {
+    if (!index || !Array.isArray(listed?.files)) return false;
+    const found: [string, unknown[]][] = [];
+    for (const file of listed.files) {
+      if (typeof file?.path !== "string" || typeof file.mode !== "string") return false;
+      const rel = relativeTarget(out, host, file.path);
+      const recorded = index.files[rel];
+      if (!Array.isArray(recorded) || recorded.length !== SIGNATURE_LENGTH + 1 || recorded[SIGNATURE_LENGTH] !== file.sha256) return false;
+      let stat: Stats;
+      try {
+        stat = lstatSync(`${out}/${rel}`);
+      } catch {
+        return false;
+      }
+      if (!recordedAs(recorded, stat) || (stat.mode & 0o7777) !== parseInt(file.mode, 8)) return false;
+      found.push([rel, recorded]);
+    }
+    for (const [rel, recorded] of found) vouched.set(rel, recorded);
+    return true;
+  };
+  const earlierRender: EarlierRender = { index, manifest: earlierManifest, parsedManifest: manifestParser(earlierManifest) };
+  const { hosts, fleet } = plan(earlierRender, keep);
+
+  const manifestBytes = Buffer.from(fleetManifestJson({ bundles: hosts }));
+  if (earlier && !isHomefleetManifest(earlierRender, manifestBytes)) {
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
   // Relative paths ("<host>/etc/..."): the index's keys, and cheaper to build than joined ones.
@@ -177,13 +355,20 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
   };
   let count = 0;
   let longest = 0;
-  for (const bundle of render.bundles) {
-    const listed = bundle.manifest.files;
-    bundle.files.forEach((file, i) => {
-      let rel = bundle.host.name + file.path;
-      if (!(rel.indexOf("/.") < 0 && PLAIN_RELATIVE.test(rel))) rel = relative(out, join(out, bundle.host.name, file.path));
-      targets.set(rel, { content: () => encode(file.content), sha256: listed[i].sha256, mode: parseInt(file.mode, 8) });
-      longest = Math.max(longest, listed[i].size);
+  /** Kept hosts whose files had to be written after all. */
+  const renderedLate = new Set<string>();
+  for (const planned of hosts) {
+    const listed = planned.manifest.files;
+    const name = planned.host.name;
+    // A kept host's files were all found right: none of them is read or written, so none needs
+    // its content. Should one be (something changed it since), the host is rendered then, and
+    // must render to what the manifest says.
+    const rendered = planned.files;
+    const files = rendered ? () => rendered : renderedOnDemand(planned, () => renderedLate.add(name));
+    listed.forEach((file, i) => {
+      const rel = relativeTarget(out, name, file.path);
+      targets.set(rel, { content: () => encode(files()[i].content), sha256: file.sha256, mode: parseInt(file.mode, 8) });
+      longest = Math.max(longest, file.size);
       count++;
     });
   }
@@ -195,7 +380,6 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     for (let dir = parentOf(rel); dir !== "" && !dirs.has(dir); dir = parentOf(dir)) dirs.add(dir);
   }
 
-  const index = earlier ? readIndex(out) : undefined;
   /** Files that are there already as regular files, directories that stay (with their lstat signature). */
   const present = new Set<string>();
   const kept = new Map<string, Stats>();
@@ -257,6 +441,12 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     if (rel === manifestRel) continue;
     const path = `${out}/${rel}`;
     if (present.has(rel)) {
+      // Found as the index recorded it already (a kept host's file).
+      const vouchedFor = vouched.get(rel);
+      if (vouchedFor) {
+        fileSignatures.set(rel, vouchedFor);
+        continue;
+      }
       const recorded = index?.files[rel];
       if (Array.isArray(recorded) && recorded.length > 0) {
         const stat = lstatSync(path);
@@ -280,13 +470,35 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
     fileSignatures.set(rel, unsettled);
   }
   // A manifest.json that prune found a regular file is the one read above.
-  if (!(present.has(manifestRel) && earlierManifest!.equals(manifestBytes))) {
+  const manifestUnchanged = present.has(manifestRel) && earlierManifest !== undefined && earlierManifest.equals(manifestBytes);
+  if (!manifestUnchanged) {
     if (present.has(manifestRel)) unlinkSync(manifest);
     writeFileSync(manifest, manifestBytes);
   }
-  // Everything as the index said, nothing removed or made: it says all there is to say.
-  if (!(index && !unindexed && changed.size === 0)) writeIndex(out, index, dirs, kept, changed, fileSignatures, settledBefore);
-  return count;
+  const hostKeys: Record<string, string> = {};
+  for (const planned of hosts) if (planned.key !== undefined) hostKeys[planned.host.name] = planned.key;
+  // Everything as the index said, nothing removed or made, the same manifest and keys: it says all there is to say.
+  const sameKeys = index !== undefined && index.fleet === fleet && Object.keys(index.hosts).length === Object.keys(hostKeys).length && Object.keys(hostKeys).every((h) => index.hosts[h] === hostKeys[h]);
+  if (!(index && !unindexed && changed.size === 0 && manifestUnchanged && sameKeys)) {
+    writeIndex(out, index, { dirs, kept, changed, files: fileSignatures, hosts: hostKeys, fleet, manifest: manifestBytes }, settledBefore);
+  }
+  return { count, hosts: hosts.map((h) => ({ name: h.host.name, files: h.manifest.files.length, kept: h.files === undefined && !renderedLate.has(h.host.name) })) };
+}
+
+/** What the next render is to know of this one. */
+interface IndexContent {
+  /** Every rendered directory; those this render found and left as they were, with their lstat. */
+  readonly dirs: ReadonlySet<string>;
+  readonly kept: ReadonlyMap<string, Stats>;
+  /** Directories whose entries this render changed. */
+  readonly changed: ReadonlySet<string>;
+  /** Every rendered file, with its signature and sha256, or nothing (not settled). */
+  readonly files: ReadonlyMap<string, readonly unknown[]>;
+  /** Each host's render key, and the fleet's. */
+  readonly hosts: Readonly<Record<string, string>>;
+  readonly fleet?: string;
+  /** The manifest.json written. */
+  readonly manifest: Buffer;
 }
 
 /**
@@ -295,7 +507,8 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
  * the files it found right, with what lstat said of them; every other entry by name only. An
  * index that would trust nothing is not written, and one an earlier render left is then removed.
  */
-function writeIndex(out: string, earlier: RenderIndex | undefined, dirs: ReadonlySet<string>, kept: ReadonlyMap<string, Stats>, changed: ReadonlySet<string>, files: ReadonlyMap<string, readonly unknown[]>, settledBefore: number): void {
+function writeIndex(out: string, earlier: RenderIndex | undefined, content: IndexContent, settledBefore: number): void {
+  const { dirs, kept, changed, files } = content;
   let trusted = 0;
   const dirRecord: Record<string, unknown[]> = {};
   for (const dir of dirs) {
@@ -320,7 +533,7 @@ function writeIndex(out: string, earlier: RenderIndex | undefined, dirs: Readonl
     const parent = parentOf(rel);
     if (parent !== "" && dirRecord[parent].length > 0) dirRecord[parent].push(rel.slice(parent.length + 1));
   }
-  const text = JSON.stringify({ format: INDEX_FORMAT, dirs: dirRecord, files: fileRecord });
+  const text = JSON.stringify({ format: INDEX_FORMAT, manifest: sha256(content.manifest), fleet: content.fleet, hosts: content.hosts, dirs: dirRecord, files: fileRecord });
   if (earlier?.text === text) return;
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, text);

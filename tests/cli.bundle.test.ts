@@ -99,6 +99,30 @@ process.on("exit", () => require("node:fs").writeSync(2, "asked: " + JSON.string
   expect(schema.stdout.length).toBeGreaterThan(65536);
 });
 
+it("keeps the files of hosts that did not change since the last render there, from the snapshot and from a plain start", async () => {
+  const out = join(scratch, "kept");
+  const env = { ...process.env, NODE_OPTIONS: "" };
+  const render = (launcher: string[]) => {
+    const run = spawnSync(launcher[0], [...launcher.slice(1), "render", "--stack", "staging", "--out", out], { cwd: ROOT, encoding: "utf8", env });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: "" });
+    return run.stdout;
+  };
+  const snapshotStart = [join(ROOT, "bin", "homefleet")];
+  const plainStart = [process.execPath, join(ROOT, "bin", "homefleet.js")];
+  const rendered = `rendered 49 files for 2 hosts (box-staging: 36, pi-staging: 13) into ${out}`;
+  expect(render(snapshotStart)).toBe(`${rendered}\n`);
+  // What a render wrote is trusted once it has settled (cli/render.ts): a second later.
+  spawnSync("sleep", ["1.1"]);
+  expect(render(snapshotStart)).toBe(`${rendered}\n`);
+  const kept = `${rendered}; 2 of the hosts had not changed since the last render there, their files were kept\n`;
+  expect(render(snapshotStart)).toBe(kept);
+  expect(render(plainStart)).toBe(kept);
+  const fromMain = join(scratch, "kept-from-main");
+  const quiet = { write: () => true };
+  expect(await main(["node", "homefleet", "render", "--stack", "staging", "--out", fromMain], { out: quiet, err: quiet, cwd: ROOT } as unknown as NonNullable<Parameters<typeof main>[1]>)).toBe(0);
+  expect(fileTree(out, [".homefleet-render-index"])).toEqual(fileTree(fromMain));
+});
+
 /** Whether the bundle is still fresh once `file` is a minute newer than it (the file's times are put back after). */
 function freshAfterTouching(file: string): boolean {
   const { atime, mtime } = statSync(file);

@@ -5,10 +5,11 @@
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { renderFleet } from "../bundle/hostBundle";
-import { loadStackFile } from "../config/load";
+import { loadStackFile, type FleetConfig } from "../config/load";
 import { main } from "../cli/main";
-import { RENDER_INDEX, writeRender } from "../cli/render";
+import { RENDER_INDEX, renderInto, writeRender } from "../cli/render";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("box-staging", "etc", "systemd", "system", "redis-litellm-box.service");
@@ -79,6 +80,39 @@ it("replaces a directory where a file belongs", async () => {
   expect(readFileSync(join(out, UNIT))).toEqual(readFileSync(join(fresh, UNIT)));
 });
 
+/** Every file under `dir` but the index, with its bytes and mode; directories by name. */
+function tree(dir: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  const walk = (d: string, rel: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (path === RENDER_INDEX) continue;
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) {
+        entries.set(`${path}/`, "directory");
+        walk(full, path);
+      } else entries.set(path, `${(lstatSync(full).mode & 0o7777).toString(8)} ${entry.isFile() ? readFileSync(full, "base64") : entry.isSymbolicLink() ? "symlink" : "other"}`);
+    }
+  };
+  walk(dir, "");
+  return entries;
+}
+
+/** The files and directories opened or listed by `run`, relative to `out`. */
+function touched(out: string, run: () => void): string[] {
+  // The module object itself (an `import * as` copy cannot be spied on): cli/render.ts calls through it.
+  const fs = require("node:fs") as typeof import("node:fs");
+  const opened = jest.spyOn(fs, "openSync");
+  const listed = jest.spyOn(fs, "readdirSync");
+  try {
+    run();
+    return [...opened.mock.calls, ...listed.mock.calls].map((call) => String(call[0])).map((p) => (p === out ? "." : p.slice(out.length + 1)));
+  } finally {
+    opened.mockRestore();
+    listed.mockRestore();
+  }
+}
+
 /**
  * The render index (cli/render.ts): once an earlier render has settled, a file or directory whose
  * lstat is as the index recorded it is trusted without being read or listed; anything else is
@@ -91,24 +125,6 @@ describe("the render index", () => {
   /** writeRender with a clock a minute later on every call. */
   const write = (out: string): number => writeRender(stagingRender, out, () => (clock += 60_000));
 
-  /** Every file under `dir` but the index, with its bytes and mode; directories by name. */
-  function tree(dir: string): Map<string, string> {
-    const entries = new Map<string, string>();
-    const walk = (d: string, rel: string): void => {
-      for (const entry of readdirSync(d, { withFileTypes: true })) {
-        const path = rel ? `${rel}/${entry.name}` : entry.name;
-        if (path === RENDER_INDEX) continue;
-        const full = join(d, entry.name);
-        if (entry.isDirectory()) {
-          entries.set(`${path}/`, "directory");
-          walk(full, path);
-        } else entries.set(path, `${(lstatSync(full).mode & 0o7777).toString(8)} ${entry.isFile() ? readFileSync(full, "base64") : entry.isSymbolicLink() ? "symlink" : "other"}`);
-      }
-    };
-    walk(dir, "");
-    return entries;
-  }
-
   /** Renders into a new directory, then over it (which writes the index, all settled). */
   function settled(name: string): string {
     const out = join(scratch, name);
@@ -116,21 +132,6 @@ describe("the render index", () => {
     write(out);
     expect(lstatSync(join(out, RENDER_INDEX)).isFile()).toBe(true);
     return out;
-  }
-
-  /** The files and directories opened or listed by `run`, relative to `out`. */
-  function touched(out: string, run: () => void): string[] {
-    // The module object itself (an `import * as` copy cannot be spied on): cli/render.ts calls through it.
-    const fs = require("node:fs") as typeof import("node:fs");
-    const opened = jest.spyOn(fs, "openSync");
-    const listed = jest.spyOn(fs, "readdirSync");
-    try {
-      run();
-      return [...opened.mock.calls, ...listed.mock.calls].map((call) => String(call[0])).map((p) => (p === out ? "." : p.slice(out.length + 1)));
-    } finally {
-      opened.mockRestore();
-      listed.mockRestore();
-    }
   }
 
   it("is not written by a render into a new directory (nothing it wrote has settled yet)", () => {
@@ -234,5 +235,155 @@ describe("the render index", () => {
     expect(tree(out)).toEqual(tree(prodFresh));
     write(out);
     expect(tree(out)).toEqual(tree(fresh));
+  });
+});
+
+/**
+ * Hosts kept from the earlier render (cli/render.ts, renderInto): with the build's identity, a
+ * render over a settled render renders only the hosts whose model changed, and the tree it
+ * leaves is always the one a fresh render of the same config writes.
+ */
+describe("hosts kept from the earlier render", () => {
+  const hostBundle = require("../bundle/hostBundle") as typeof import("../bundle/hostBundle");
+  const stagingFile = join(ROOT, "Pulumi.staging.yaml");
+  const staging = loadStackFile(stagingFile);
+  const hostNames = renderFleet(staging).bundles.map((b) => b.host.name);
+  let clock = Date.now() + 3_600_000;
+  const later = () => (clock += 60_000);
+
+  /** renderInto with a clock a minute later on every call; returns the outcome and the hosts it rendered. */
+  function renderWith(config: FleetConfig, out: string, codeIdentity: string | null = "build-1") {
+    const rendered = jest.spyOn(hostBundle, "buildHostBundle");
+    try {
+      const outcome = renderInto(config, out, { codeIdentity: codeIdentity ?? undefined, now: later });
+      return { outcome, rendered: rendered.mock.calls.map(([host]) => host.name) };
+    } finally {
+      rendered.mockRestore();
+    }
+  }
+
+  /** A fresh render of `config` into a new directory, as a tree. */
+  function freshTree(config: FleetConfig, name: string): Map<string, string> {
+    const dir = join(scratch, `keep-fresh-${name}`);
+    writeRender(renderFleet(config), dir, later);
+    return tree(dir);
+  }
+
+  /** A directory rendered twice with build-1: its index records every file and the host keys. */
+  function settledWithKeys(name: string): string {
+    const out = join(scratch, `keep-${name}`);
+    expect(renderWith(staging, out).rendered).toEqual(hostNames);
+    expect(renderWith(staging, out).rendered).toEqual(hostNames);
+    return out;
+  }
+
+  /** The staging stack with its first host's PostgreSQL given one more setting. */
+  function stagingWithOneHostChanged(): { config: FleetConfig; host: string } {
+    const raw = parse(readFileSync(stagingFile, "utf8")) as { config: Record<string, any> };
+    const host = hostNames.find((h) => raw.config["homefleet:hosts"][h].os === "systemd")!;
+    const hostConfig = raw.config["homefleet:hosts"][host];
+    hostConfig.postgresql = { ...(hostConfig.postgresql ?? {}), settings: { ...(hostConfig.postgresql?.settings ?? {}), work_mem: "8MB" } };
+    const file = join(scratch, "Pulumi.one-host-changed.yaml");
+    writeFileSync(file, stringify(raw));
+    return { config: loadStackFile(file), host };
+  }
+
+  it("renders no host when nothing changed, and reads no rendered file", () => {
+    const out = settledWithKeys("unchanged");
+    const index = readFileSync(join(out, RENDER_INDEX));
+    let result: ReturnType<typeof renderWith> | undefined;
+    const checked = touched(out, () => (result = renderWith(staging, out)));
+    expect(result!.rendered).toEqual([]);
+    expect(result!.outcome.hosts.map((h) => h.kept)).toEqual(hostNames.map(() => true));
+    expect(result!.outcome.count).toBe(49);
+    // The output directory listed (is it empty, what is in it), manifest.json read: nothing else.
+    expect(checked.sort()).toEqual([".", ".", "manifest.json"]);
+    expect(tree(out)).toEqual(tree(fresh));
+    expect(readFileSync(join(out, RENDER_INDEX))).toEqual(index);
+  });
+
+  it("renders only the host whose model changed, and leaves what a fresh render of the new config writes", () => {
+    const out = settledWithKeys("one-host");
+    const { config, host } = stagingWithOneHostChanged();
+    const { rendered, outcome } = renderWith(config, out);
+    expect(rendered).toEqual([host]);
+    expect(outcome.hosts.filter((h) => !h.kept).map((h) => h.name)).toEqual([host]);
+    expect(tree(out)).toEqual(freshTree(config, "one-host"));
+    // And back: the changed host again, with the tree of the first config.
+    expect(renderWith(staging, out).rendered).toEqual([host]);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("renders a host again when one of its files is not as recorded, and puts the file back", () => {
+    const out = settledWithKeys("hand-edit");
+    writeFileSync(join(out, UNIT), readFileSync(join(out, UNIT), "utf8").replace("Redis", "Rxdis"));
+    expect(renderWith(staging, out).rendered).toEqual(["box-staging"]);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("renders a kept host when its files turn out to be elsewhere: a directory moved and linked back", () => {
+    const out = settledWithKeys("moved");
+    // The files keep their inodes and times, so lstat through the link finds them as recorded;
+    // the link itself is no directory of the render, so it is replaced and the files written anew.
+    const moved = join(scratch, "keep-moved-etc");
+    renameSync(join(out, "pi-staging", "etc"), moved);
+    symlinkSync(moved, join(out, "pi-staging", "etc"));
+    const { rendered, outcome } = renderWith(staging, out);
+    // Planned as kept (its model did not change), rendered when its files had to be written.
+    expect(rendered).toEqual(["pi-staging"]);
+    expect(outcome.hosts.map((h) => [h.name, h.kept])).toEqual([["box-staging", true], ["pi-staging", false]]);
+    expect(lstatSync(join(out, "pi-staging", "etc")).isDirectory()).toBe(true);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("renders every host for another build, or without a build's identity", () => {
+    const out = settledWithKeys("other-build");
+    expect(renderWith(staging, out, "build-2").rendered).toEqual(hostNames);
+    expect(renderWith(staging, out, null).rendered).toEqual(hostNames);
+    expect(JSON.parse(readFileSync(join(out, RENDER_INDEX), "utf8")).hosts).toEqual({});
+    expect(renderWith(staging, out, null).rendered).toEqual(hostNames);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("keeps no host when manifest.json is not the one the index was written with", () => {
+    const out = settledWithKeys("manifest-edited");
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { hosts: Record<string, { files: { sha256: string }[] }> };
+    manifest.hosts[hostNames[0]].files[0].sha256 = "0".repeat(64);
+    writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    expect(renderWith(staging, out).rendered).toEqual(hostNames);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("keeps the hosts that stay when a host leaves the config, and removes the one that left", () => {
+    const out = settledWithKeys("host-left");
+    const raw = parse(readFileSync(stagingFile, "utf8")) as { config: Record<string, any> };
+    // Not the Prometheus host: the others' monitoring needs it.
+    const prometheusHost = raw.config["homefleet:monitoring"]?.prometheusHost as string | undefined;
+    const leaving = hostNames.find((h) => h !== prometheusHost)!;
+    const staying = hostNames.find((h) => h !== leaving)!;
+    delete raw.config["homefleet:hosts"][leaving];
+    for (const [name, stack] of Object.entries(raw.config["homefleet:stacks"] as Record<string, { host: string }>)) if (stack.host === leaving) delete raw.config["homefleet:stacks"][name];
+    const file = join(scratch, "Pulumi.host-left.yaml");
+    writeFileSync(file, stringify(raw));
+    const config = loadStackFile(file);
+    const { rendered, outcome } = renderWith(config, out);
+    expect(outcome.hosts.map((h) => h.name)).toEqual([staying]);
+    // The staying host's model may depend on the fleet (monitoring): kept only if it did not change.
+    expect(rendered).toEqual(outcome.hosts[0].kept ? [] : [staying]);
+    expect(existsSync(join(out, leaving))).toBe(false);
+    expect(tree(out)).toEqual(freshTree(config, "host-left"));
+  });
+
+  it("takes the recorded host keys when the fleet's key is unchanged, and computes them when it is not", () => {
+    const out = settledWithKeys("fleet-key");
+    const keys = jest.spyOn(hostBundle, "hostRenderKey");
+    try {
+      renderWith(staging, out);
+      expect(keys).not.toHaveBeenCalled();
+      renderWith(stagingWithOneHostChanged().config, out);
+      expect(keys).toHaveBeenCalledTimes(hostNames.length);
+    } finally {
+      keys.mockRestore();
+    }
   });
 });
