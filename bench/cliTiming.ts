@@ -216,30 +216,24 @@ export function measureCli(root: string): CliRun {
             reference: bareNodeWithoutCerts,
           },
         ];
+    /** The 200 hosts rendered over their previous render after the edit of `hosts` (a new one each round). */
+    const afterEdit = (hosts: "one" | "every", outcome: string): CliCase => ({
+      what: `render ${FLEET_HOSTS} hosts over their previous render after a change to ${hosts} host's config (${outcome})`,
+      shown: `node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200-${hosts}-N.yaml --out $TMP/fleet200-${hosts}`,
+      program: homefleet,
+      homefleet: true,
+      args: (round) => ["render", "--config", edited(round, hosts), "--out", join(tmp, `fleet200-${hosts}`)],
+      cwd: root,
+      goal: { ratio: 8 },
+    });
     const cases: CliCase[] = [
       bareNode,
       staging,
       plainStaging,
       fleet,
       plainFleet,
-      {
-        what: `render ${FLEET_HOSTS} hosts over their previous render after a change to one host's config (that host rendered, the others' files kept)`,
-        shown: "node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200-one-N.yaml --out $TMP/fleet200-one",
-        program: homefleet,
-        homefleet: true,
-        args: (round) => ["render", "--config", edited(round, "one"), "--out", join(tmp, "fleet200-one")],
-        cwd: root,
-        goal: { ratio: 8 },
-      },
-      {
-        what: `render ${FLEET_HOSTS} hosts over their previous render after a change to every host's config (every host rendered)`,
-        shown: "node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200-every-N.yaml --out $TMP/fleet200-every",
-        program: homefleet,
-        homefleet: true,
-        args: (round) => ["render", "--config", edited(round, "every"), "--out", join(tmp, "fleet200-every")],
-        cwd: root,
-        goal: { ratio: 8 },
-      },
+      afterEdit("one", "that host rendered, the others' files kept"),
+      afterEdit("every", "every host rendered"),
       {
         what: `render ${FLEET_HOSTS} hosts into a new directory`,
         shown: "node_modules/.bin/homefleet render --config $TMP/Pulumi.fleet200.yaml --out $TMP/fleet200-new-N",
