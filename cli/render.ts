@@ -131,6 +131,23 @@ function recordedAs(record: unknown, stat: Stats): record is unknown[] {
   );
 }
 
+/**
+ * The index's record of the file at `path` (`rel` in the index) if the file is exactly as recorded
+ * there: lstat says what the record says, and the record's sha256 and the file's permission bits
+ * are the ones expected. Such a file is trusted without being read.
+ */
+function indexedRecord(index: RenderIndex | undefined, path: string, rel: string, sha256: string | undefined, mode: number | undefined): unknown[] | undefined {
+  const recorded = index?.files[rel];
+  if (!Array.isArray(recorded) || recorded.length !== SIGNATURE_LENGTH + 1 || recorded[SIGNATURE_LENGTH] !== sha256) return undefined;
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  return recordedAs(recorded, stat) && (stat.mode & 0o7777) === mode ? recorded : undefined;
+}
+
 function parentOf(rel: string): string {
   const slash = rel.lastIndexOf("/");
   return slash < 0 ? "" : rel.slice(0, slash);
@@ -323,15 +340,8 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
     for (const file of listed.files) {
       if (typeof file?.path !== "string" || typeof file.mode !== "string") return false;
       const rel = relativeTarget(out, host, file.path);
-      const recorded = index.files[rel];
-      if (!Array.isArray(recorded) || recorded.length !== SIGNATURE_LENGTH + 1 || recorded[SIGNATURE_LENGTH] !== file.sha256) return false;
-      let stat: Stats;
-      try {
-        stat = lstatSync(`${out}/${rel}`);
-      } catch {
-        return false;
-      }
-      if (!recordedAs(recorded, stat) || (stat.mode & 0o7777) !== parseInt(file.mode, 8)) return false;
+      const recorded = indexedRecord(index, `${out}/${rel}`, rel, file.sha256, parseInt(file.mode, 8));
+      if (!recorded) return false;
       found.push([rel, recorded]);
     }
     for (const [rel, recorded] of found) vouched.set(rel, recorded);
@@ -447,13 +457,10 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
         fileSignatures.set(rel, vouchedFor);
         continue;
       }
-      const recorded = index?.files[rel];
-      if (Array.isArray(recorded) && recorded.length > 0) {
-        const stat = lstatSync(path);
-        if (recordedAs(recorded, stat) && recorded[SIGNATURE_LENGTH] === target.sha256 && recorded.length === SIGNATURE_LENGTH + 1 && (stat.mode & 0o7777) === target.mode) {
-          fileSignatures.set(rel, recorded);
-          continue;
-        }
+      const recorded = indexedRecord(index, path, rel, target.sha256, target.mode);
+      if (recorded) {
+        fileSignatures.set(rel, recorded);
+        continue;
       }
       unindexed = true;
       const stat = holds(path, target, scratch);
