@@ -39,14 +39,6 @@ function manifestParser(bytes: Buffer | undefined): () => ParsedManifest | undef
   };
 }
 
-/**
- * Whether the earlier manifest.json is one homefleet wrote (any other project may have one): one
- * with exactly the bytes this render writes is, without parsing it; any other must say so.
- */
-function isHomefleetManifest(earlier: EarlierRender, expected: Buffer): boolean {
-  if (!earlier.manifest) return false;
-  return earlier.manifest.equals(expected) || earlier.parsedManifest()?.generator === "homefleet";
-}
 
 interface Target {
   /** The bytes: encoded when first needed (a file the render index vouches for never needs them). */
@@ -351,7 +343,11 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
   const { hosts, fleet } = plan(earlierRender, keep);
 
   const manifestBytes = Buffer.from(fleetManifestJson({ bundles: hosts }));
-  if (earlier && !isHomefleetManifest(earlierRender, manifestBytes)) {
+  const sameManifest = earlierManifest !== undefined && earlierManifest.equals(manifestBytes);
+  // A directory that holds something must hold a homefleet render (any other project may have a
+  // manifest.json): one with exactly the bytes this render writes is, without parsing it; any
+  // other manifest.json must say so.
+  if (earlier && !(sameManifest || earlierRender.parsedManifest()?.generator === "homefleet")) {
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
   // Relative paths ("<host>/etc/..."): the index's keys, and cheaper to build than joined ones.
@@ -477,7 +473,7 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
     fileSignatures.set(rel, unsettled);
   }
   // A manifest.json that prune found a regular file is the one read above.
-  const manifestUnchanged = present.has(manifestRel) && earlierManifest !== undefined && earlierManifest.equals(manifestBytes);
+  const manifestUnchanged = present.has(manifestRel) && sameManifest;
   if (!manifestUnchanged) {
     if (present.has(manifestRel)) unlinkSync(manifest);
     writeFileSync(manifest, manifestBytes);
