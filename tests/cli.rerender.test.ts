@@ -5,11 +5,11 @@
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
 import { renderFleet } from "../bundle/hostBundle";
 import { loadStackFile, type FleetConfig } from "../config/load";
 import { main } from "../cli/main";
 import { RENDER_INDEX, renderInto, writeRender } from "../cli/render";
+import { addPostgresSetting, loadEditedStackFile } from "./support/fleets";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("box-staging", "etc", "systemd", "system", "redis-litellm-box.service");
@@ -247,7 +247,8 @@ describe("hosts kept from the earlier render", () => {
   const hostBundle = require("../bundle/hostBundle") as typeof import("../bundle/hostBundle");
   const stagingFile = join(ROOT, "Pulumi.staging.yaml");
   const staging = loadStackFile(stagingFile);
-  const hostNames = renderFleet(staging).bundles.map((b) => b.host.name);
+  const stagingHosts = renderFleet(staging).bundles.map((b) => b.host);
+  const hostNames = stagingHosts.map((h) => h.name);
   let clock = Date.now() + 3_600_000;
   const later = () => (clock += 60_000);
 
@@ -279,13 +280,8 @@ describe("hosts kept from the earlier render", () => {
 
   /** The staging stack with its first host's PostgreSQL given one more setting. */
   function stagingWithOneHostChanged(): { config: FleetConfig; host: string } {
-    const raw = parse(readFileSync(stagingFile, "utf8")) as { config: Record<string, any> };
-    const host = hostNames.find((h) => raw.config["homefleet:hosts"][h].os === "systemd")!;
-    const hostConfig = raw.config["homefleet:hosts"][host];
-    hostConfig.postgresql = { ...(hostConfig.postgresql ?? {}), settings: { ...(hostConfig.postgresql?.settings ?? {}), work_mem: "8MB" } };
-    const file = join(scratch, "Pulumi.one-host-changed.yaml");
-    writeFileSync(file, stringify(raw));
-    return { config: loadStackFile(file), host };
+    const host = stagingHosts.find((h) => h.os === "systemd")!.name;
+    return { config: loadEditedStackFile(stagingFile, (c) => addPostgresSetting(c, host)), host };
   }
 
   it("renders no host when nothing changed, and reads no rendered file", () => {
@@ -356,16 +352,13 @@ describe("hosts kept from the earlier render", () => {
 
   it("keeps the hosts that stay when a host leaves the config, and removes the one that left", () => {
     const out = settledWithKeys("host-left");
-    const raw = parse(readFileSync(stagingFile, "utf8")) as { config: Record<string, any> };
     // Not the Prometheus host: the others' monitoring needs it.
-    const prometheusHost = raw.config["homefleet:monitoring"]?.prometheusHost as string | undefined;
-    const leaving = hostNames.find((h) => h !== prometheusHost)!;
+    const leaving = hostNames.find((h) => h !== staging.monitoring?.prometheusHost)!;
     const staying = hostNames.find((h) => h !== leaving)!;
-    delete raw.config["homefleet:hosts"][leaving];
-    for (const [name, stack] of Object.entries(raw.config["homefleet:stacks"] as Record<string, { host: string }>)) if (stack.host === leaving) delete raw.config["homefleet:stacks"][name];
-    const file = join(scratch, "Pulumi.host-left.yaml");
-    writeFileSync(file, stringify(raw));
-    const config = loadStackFile(file);
+    const config = loadEditedStackFile(stagingFile, (c) => {
+      delete c["homefleet:hosts"][leaving];
+      for (const [name, stack] of Object.entries(c["homefleet:stacks"] as Record<string, { host: string }>)) if (stack.host === leaving) delete c["homefleet:stacks"][name];
+    });
     const { rendered, outcome } = renderWith(config, out);
     expect(outcome.hosts.map((h) => h.name)).toEqual([staying]);
     // The staying host's model may depend on the fleet (monitoring): kept only if it did not change.

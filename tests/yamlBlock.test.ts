@@ -2,7 +2,6 @@
  * yamlBlock writes what `yaml`'s stringify writes, or nothing: it is a shortcut for LiteLLM's
  * config, never a second opinion on YAML.
  */
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Document, stringify } from "yaml";
 import { renderFleet } from "../bundle/hostBundle";
@@ -10,6 +9,7 @@ import { loadStackFile } from "../config/load";
 import { commentBefore, yamlBlock, yamlBlockWithComment } from "../render/common/yamlBlock";
 import { alertRuleGroups, LABEL_CONVENTIONS, renderAlertRules } from "../render/monitoring/alertRules";
 import { renderUserRules } from "../render/monitoring/userRules";
+import { exampleStackFiles } from "./support/fleets";
 
 const ROOT = join(__dirname, "..");
 
@@ -105,7 +105,7 @@ it("writes a document with a comment before it as yaml's Document does", () => {
 });
 
 it("writes homefleet's alert rules, the user's rules and the Prometheus and Alertmanager configs of every committed stack itself, as yaml does", () => {
-  const files = ["Pulumi.staging.yaml", "Pulumi.prod.yaml", ...readdirSync(join(ROOT, "examples")).map((d) => `examples/${d}/Pulumi.${d}.yaml`)];
+  const files = ["Pulumi.staging.yaml", "Pulumi.prod.yaml", ...Object.values(exampleStackFiles())];
   let prometheusHosts = 0;
   for (const file of files) {
     for (const host of renderFleet(loadStackFile(join(ROOT, file))).model.hosts) {

@@ -1,7 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parse, stringify } from "yaml";
 import { renderFleet, type FleetRender } from "../../bundle/hostBundle";
-import { loadStackFile } from "../../config/load";
+import { loadStackFile, type FleetConfig } from "../../config/load";
 
 /** The project root, found from here whether this runs from source (jest) or from dist/. */
 export function projectRoot(): string {
@@ -14,12 +16,41 @@ export function projectRoot(): string {
   return dir;
 }
 
+/** The committed stacks and the operations fixture, by name: their stack files' paths. */
+export function committedStackFiles(): Record<"staging" | "prod" | "operations", string> {
+  const root = projectRoot();
+  return { staging: join(root, "Pulumi.staging.yaml"), prod: join(root, "Pulumi.prod.yaml"), operations: join(root, "tests/fixtures/operations.yaml") };
+}
+
+/** The stack files of examples/, by example name: examples/NAME/Pulumi.NAME.yaml, relative to the project root. */
+export function exampleStackFiles(): Record<string, string> {
+  return Object.fromEntries(readdirSync(join(projectRoot(), "examples")).map((name) => [name, `examples/${name}/Pulumi.${name}.yaml`]));
+}
+
 /** The committed stacks and the operations fixture, rendered. */
 export function renderedFleets(): Record<string, FleetRender> {
-  const root = projectRoot();
-  return {
-    staging: renderFleet(loadStackFile(join(root, "Pulumi.staging.yaml"))),
-    prod: renderFleet(loadStackFile(join(root, "Pulumi.prod.yaml"))),
-    operations: renderFleet(loadStackFile(join(root, "tests/fixtures/operations.yaml"))),
-  };
+  return Object.fromEntries(Object.entries(committedStackFiles()).map(([name, file]) => [name, renderFleet(loadStackFile(file))]));
+}
+
+/**
+ * The stack file FILE with EDIT applied to its `config:` section, read as loadStackFile reads a
+ * file (from a temporary copy, removed after).
+ */
+export function loadEditedStackFile(file: string, edit: (config: Record<string, any>) => void): FleetConfig {
+  const stack = parse(readFileSync(file, "utf8")) as { config: Record<string, any> };
+  edit(stack.config);
+  const dir = mkdtempSync(join(tmpdir(), "homefleet-edited-stack-"));
+  try {
+    const edited = join(dir, "Pulumi.edited.yaml");
+    writeFileSync(edited, stringify(stack));
+    return loadStackFile(edited);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Adds a PostgreSQL setting to host HOST of a stack file's `config:` section: an edit that changes that host's files. */
+export function addPostgresSetting(config: Record<string, any>, host: string): void {
+  const hostConfig = config["homefleet:hosts"][host];
+  hostConfig.postgresql = { ...(hostConfig.postgresql ?? {}), settings: { ...(hostConfig.postgresql?.settings ?? {}), work_mem: "8MB" } };
 }
