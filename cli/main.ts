@@ -72,8 +72,10 @@ export async function main(
     .requiredOption("-o, --out <dir>", "output directory (replaced if it holds an earlier render)")
     .action((opts: { stack?: string; config?: string; out: string }) => {
       const file = requireStackFile(stackFile(opts, io.cwd), opts);
-      const { count, hosts, warnings } = renderInto(loadStackFile(file), resolve(io.cwd, opts.out), { codeIdentity: build.id });
-      for (const w of warnings) io.err.write(`warning: ${w}\n`);
+      const warn = (warnings: readonly string[]) => {
+        for (const w of warnings) io.err.write(`warning: ${w}\n`);
+      };
+      const { count, hosts } = renderInto(loadStackFile(file), resolve(io.cwd, opts.out), { codeIdentity: build.id, warn });
       const kept = hosts.filter((h) => h.kept).length;
       const keptNote = kept ? `; ${kept} of the hosts had not changed since the last render there, their files were kept` : "";
       io.out.write(`rendered ${count} files for ${hosts.length} host${hosts.length === 1 ? "" : "s"} (${hosts.map((h) => `${h.name}: ${h.files}`).join(", ")}) into ${opts.out}${keptNote}\n`);

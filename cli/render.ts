@@ -263,11 +263,18 @@ export function writeRender(render: FleetRender, outDir: string, now: () => numb
  * earlier render there cannot stand for (see the render index above). `codeIdentity` names the
  * build of homefleet that runs (the CLI bundle's build id): without one, every host is rendered
  * and no render key recorded. The model is built here, from `config`, because the fleet's render
- * key stands for it.
+ * key stands for it; `warn` is given the model's warnings before anything is written.
  */
-export function renderInto(config: FleetConfig, outDir: string, options: { readonly codeIdentity?: string; readonly now?: () => number } = {}): RenderOutcome & { readonly warnings: readonly string[] } {
+export function renderInto(
+  config: FleetConfig,
+  outDir: string,
+  options: { readonly codeIdentity?: string; readonly now?: () => number; readonly warn?: (warnings: readonly string[]) => void } = {},
+): RenderOutcome & { readonly warnings: readonly string[] } {
   const { codeIdentity } = options;
   const model = buildFleetModel(config);
+  const warnings = fleetWarnings(model);
+  // Said before anything is written: a render that then fails (a foreign directory) still shows them.
+  options.warn?.(warnings);
   const outcome = writeFleet(outDir, options.now ?? Date.now, (earlier, keep) => {
     const fleet = codeIdentity ? fleetRenderKey(config, codeIdentity) : undefined;
     const recorded = earlier.index?.hosts;
@@ -285,7 +292,7 @@ export function renderInto(config: FleetConfig, outDir: string, options: { reado
     });
     return { hosts, fleet };
   });
-  return { ...outcome, warnings: fleetWarnings(model) };
+  return { ...outcome, warnings };
 }
 
 /**

@@ -519,7 +519,7 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (stack.kind === "litellm" && !stack.litellm) problems.push({ path: at(name, "litellm"), message: "required for kind litellm: declare at least the model list" });
     if (stack.kind !== "litellm" && stack.litellm) problems.push({ path: at(name, "litellm"), message: `only allowed with kind: litellm (kind is ${stack.kind})` });
     if (stack.kind === "container" && container.port === undefined) problems.push({ path: at(name, "container", "port"), message: "required for kind container: the port the service listens on" });
-    if (stack.kind === "container" && !container.healthCheck) problems.push({ path: at(name, "container", "healthCheck"), message: "required for kind container: the HTTP path that answers when the service is healthy" });
+    if (stack.kind === "container" && !container.healthCheck) problems.push({ path: at(name, "container", "healthCheck"), message: "required for kind container: the HTTP path that answers when the service is healthy, as {path: /health}" });
     const lastSegment = container.image.split("/").pop() ?? "";
     if (/:latest$/.test(container.image) || !/[:@]/.test(lastSegment)) {
       problems.push({ path: at(name, "container", "image"), message: `pin the image by tag or digest, not "${container.image}"` });

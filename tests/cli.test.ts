@@ -149,6 +149,33 @@ describe("refusals", () => {
     expect([...tree(foreign).keys()]).toEqual(["notes.txt"]);
   });
 
+  it("says the config's warnings before it refuses the directory", async () => {
+    const dir = join(scratch, "warned");
+    mkdirSync(join(dir, "foreign"), { recursive: true });
+    writeFileSync(join(dir, "foreign", "notes.txt"), "mine\n");
+    const stack = [
+      "config:",
+      "  homefleet:hosts:",
+      "    box: {address: 192.0.2.10, arch: x86_64, os: systemd}",
+      "  homefleet:stacks:",
+      "    web:",
+      "      host: box",
+      "      kind: container",
+      "      network: {mode: host}",
+      '      container: {image: "docker.io/library/nginx:1.27.3", port: 80, healthCheck: {path: /}}',
+      "",
+    ].join("\n");
+    writeFileSync(join(dir, "Pulumi.warned.yaml"), stack);
+    const warning = "warning: stack web: network.mode host gives the container the host's network stack (no isolation from the host); prefer a bridge network\n";
+
+    const refused = await homefleetIn(dir, "render", "--stack", "warned", "--out", "foreign");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`${warning}homefleet: ${join(dir, "foreign")} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory\n`);
+
+    const rendered = await homefleetIn(dir, "render", "--stack", "warned", "--out", "out");
+    expect(rendered).toEqual({ code: 0, stdout: "rendered 11 files for 1 host (box: 11) into out\n", stderr: warning });
+  });
+
   it("refuses a directory whose manifest.json some other tool wrote, and leaves it alone", async () => {
     const webapp = join(scratch, "webapp");
     mkdirSync(webapp);

@@ -85,6 +85,14 @@ describe("wrong values", () => {
     ]);
   });
 
+  it("says what a container stack must name, and the shape of its health check", () => {
+    const web = { host: "box", kind: "container", network: { subnet: "10.89.3.0/24" }, container: { image: "docker.io/library/nginx:1.27.3" } };
+    expect(problemsOf({ hosts: oneHost, stacks: { web } })).toEqual([
+      { path: "homefleet:stacks.web.container.healthCheck", message: "required for kind container: the HTTP path that answers when the service is healthy, as {path: /health}" },
+      { path: "homefleet:stacks.web.container.port", message: "required for kind container: the port the service listens on" },
+    ]);
+  });
+
   it("rejects an arch that is not one of the supported ones", () => {
     expect(problemsOf({ hosts: { box: host({ arch: "arm" }) }, stacks: { litellm: litellmStack() } })).toEqual([
       { path: "homefleet:hosts.box.arch", message: 'expected one of "aarch64"|"x86_64", got "arm"' },
