@@ -8,15 +8,19 @@
 "use strict";
 const path = require("node:path");
 const { compiledIsFresh } = require("./compiledProgram.js");
+const { skipUnreadPromiseStacks } = require("./promiseStackTraces.js");
 
 const root = path.join(__dirname, "..");
 
 if (compiledIsFresh(root)) {
+  skipUnreadPromiseStacks();
   module.exports = require("../dist/index.js");
 } else {
   // A language host that runs every program through ts-node has registered it already.
   if (!require.extensions[".ts"]) {
     require("ts-node").register({ project: path.join(root, "tsconfig.json"), transpileOnly: process.env.PULUMI_NODEJS_TRANSPILE_ONLY === "true" });
   }
+  // After ts-node, which installs its own source-map-support hook.
+  skipUnreadPromiseStacks();
   module.exports = require("../index.ts");
 }
