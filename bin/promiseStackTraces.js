@@ -4,8 +4,8 @@
 // @pulumi/pulumi/runtime/debuggable.js: `new Error().stack`, read at once), and prints them only
 // under PULUMI_DEBUG_PROMISE_LEAKS, for promises still pending when the program exits. Pulumi's
 // runner installs source-map-support, which maps every frame of every one of those traces through
-// the program's source maps as it is read: a preview of 30 hosts (616 resources) spent 2.5 s of the
-// program's 11.7 s of CPU on traces nobody reads (docs/benchmarks.md). Without that variable they
+// the program's source maps as it is read: a preview of 30 hosts (616 resources) spent 2.3 s of the
+// program's 10.8 s of CPU on traces nobody reads (docs/benchmarks.md). Without that variable they
 // are now a line saying so; with it, and for every other stack trace (errors' above all), the hook
 // that was installed writes them, source maps and all.
 "use strict";

@@ -1,0 +1,154 @@
+/**
+ * `pulumi preview` of fleets of several sizes, as a user runs it: the real Pulumi CLI (the
+ * toolchain's, `npm run toolchain`), a file backend, the program as `npm run build` compiled it,
+ * the synthetic fleet of the render benchmark (half NixOS, half Debian hosts, two stacks each).
+ * Nothing connects to a host: a preview of a new stack plans every resource.
+ *
+ * Each size is previewed in two ways, taking turns in every round: as users run it, and with
+ * PULUMI_DEBUG_PROMISE_LEAKS=1, under which the program writes the stack trace the Pulumi SDK
+ * records with every promise, each mapped through source maps (bin/promiseStackTraces.js skips
+ * them otherwise): the cost of those traces, measured in the same run.
+ *
+ *     npm run bench:preview [-- ROUNDS [HOSTS,HOSTS,...]]     (default: 3 rounds of 1, 10, 30 and 100 hosts)
+ *
+ * Writes its section of docs/benchmarks.md.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseDocument } from "yaml";
+import { writeSection } from "./benchDoc";
+import { syntheticFleetConfig } from "./synthetic";
+
+const ROOT = join(__dirname, "..", "..");
+const STACK = "bench";
+
+type Way = "users" | "traces";
+const WAYS: readonly Way[] = ["users", "traces"];
+const WAY_ENV: Record<Way, NodeJS.ProcessEnv> = { users: {}, traces: { PULUMI_DEBUG_PROMISE_LEAKS: "1" } };
+
+interface Project {
+  readonly hosts: number;
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly resources: number;
+}
+
+function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
+  const r = spawnSync(command, [...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...options });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${r.status ?? r.signal}:\n${(r.stderr || r.stdout).slice(-3000)}`);
+  return r.stdout;
+}
+
+/** A project folder mirroring the checkout (as the end-to-end tests make it), with a stack of `hosts` synthetic hosts. */
+function project(base: string, hosts: number, pulumiBin: string): Omit<Project, "resources"> {
+  const dir = join(base, `hosts-${hosts}`, "project");
+  const state = join(base, `hosts-${hosts}`, "state");
+  const home = join(base, `hosts-${hosts}`, "home");
+  for (const d of [dir, state, home]) mkdirSync(d, { recursive: true });
+  for (const entry of readdirSync(ROOT)) {
+    if (entry === ".git" || (/^Pulumi\..+\.yaml$/.test(entry) && entry !== "Pulumi.yaml")) continue;
+    symlinkSync(join(ROOT, entry), join(dir, entry));
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${pulumiBin}:${process.env.PATH}`,
+    PULUMI_HOME: home,
+    PULUMI_BACKEND_URL: `file://${state}`,
+    PULUMI_CONFIG_PASSPHRASE: "homefleet-bench",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    NO_COLOR: "1",
+  };
+  delete env.PULUMI_DEBUG_PROMISE_LEAKS;
+  run("pulumi", ["stack", "init", STACK], { cwd: dir, env });
+  const key = join(base, `hosts-${hosts}`, "deploy-key");
+  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "homefleet-bench", "-f", key]);
+  run("pulumi", ["config", "set", "--stack", STACK, "--secret", "homefleet:sshPrivateKey"], { cwd: dir, env, input: readFileSync(key, "utf8") });
+  const file = join(dir, `Pulumi.${STACK}.yaml`);
+  const doc = parseDocument(readFileSync(file, "utf8"));
+  const fleet = syntheticFleetConfig(hosts);
+  doc.setIn(["config", "homefleet:hosts"], fleet.hosts);
+  doc.setIn(["config", "homefleet:stacks"], fleet.stacks);
+  writeFileSync(file, doc.toString());
+  return { hosts, dir, env };
+}
+
+/** One `pulumi preview`, timed from spawn to exit; returns seconds and the number of resources it plans. */
+function preview(p: Omit<Project, "resources">, way: Way): { seconds: number; resources: number } {
+  const started = process.hrtime.bigint();
+  const out = run("pulumi", ["preview", "--stack", STACK, "--non-interactive"], { cwd: p.dir, env: { ...p.env, ...WAY_ENV[way] } });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const planned = /\+ (\d+) to create/.exec(out);
+  if (!planned) throw new Error(`pulumi preview of ${p.hosts} hosts planned nothing to create:\n${out.slice(-2000)}`);
+  return { seconds, resources: Number(planned[1]) };
+}
+
+const median = (values: readonly number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function main(): void {
+  const rounds = Number(process.argv[2] ?? 3);
+  const sizes = (process.argv[3] ?? "1,10,30,100").split(",").map(Number);
+  const { compiledIsFresh } = require(join(ROOT, "bin", "compiledProgram.js")) as { compiledIsFresh(root: string): boolean };
+  if (!compiledIsFresh(ROOT)) throw new Error("the compiled program is older than its sources: run npm run build first (npm run bench:preview does)");
+  const pulumiBin = run("npm", ["run", "--silent", "toolchain"], { cwd: ROOT }).trim().split("\n").pop()!;
+  const pulumiVersion = run(join(pulumiBin, "pulumi"), ["version"]).trim();
+  const base = mkdtempSync(join(tmpdir(), "homefleet-bench-preview-"));
+  const loadBefore = loadavg()[0];
+  let loadMax = loadBefore;
+  const started = Date.now();
+  const results: { project: Project; seconds: Record<Way, number[]> }[] = [];
+  try {
+    for (const hosts of sizes) {
+      const p = project(base, hosts, pulumiBin);
+      // Untimed: the first preview of a new stack reads everything from a cold disk cache.
+      const { resources } = preview(p, "users");
+      const seconds: Record<Way, number[]> = { users: [], traces: [] };
+      for (let round = 0; round < rounds; round++) {
+        for (const way of round % 2 ? [...WAYS].reverse() : WAYS) {
+          loadMax = Math.max(loadMax, loadavg()[0]);
+          const r = preview(p, way);
+          if (r.resources !== resources) throw new Error(`${hosts} hosts: ${r.resources} resources planned, ${resources} before`);
+          seconds[way].push(r.seconds);
+        }
+      }
+      results.push({ project: { ...p, resources }, seconds });
+      process.stderr.write(`${hosts} hosts: ${WAYS.map((w) => `${w} ${seconds[w].map((s) => s.toFixed(2)).join(" ")}`).join("; ")}\n`);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+  const s = (x: number) => `${x.toFixed(2)} s`;
+  const lines = [
+    "## Preview (`pulumi preview` of a new stack, the real CLI)",
+    "",
+    "Command: `npm run bench:preview` (builds, then `node dist/bench/preview.bench.js`; arguments: rounds, host counts).",
+    "",
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}, Pulumi CLI ${pulumiVersion} (the toolchain's).`,
+    `Measured: ${new Date(started).toISOString().slice(0, 16).replace("T", " ")} UTC, ${((Date.now() - started) / 60000).toFixed(1)} min. 1-minute load average: ${loadBefore.toFixed(2)} before, up to ${loadMax.toFixed(2)} between previews, ${loadavg()[0].toFixed(2)} at the end (${cpus().length} CPUs).`,
+    "",
+    "Each fleet is the render benchmark's synthetic one (half NixOS, half Debian hosts, a LiteLLM and a web app stack on each), in a",
+    "stack of its own with a file backend; a preview of it plans every resource (nothing connects to a host). After one untimed",
+    `preview, ${rounds} rounds; in each the two ways below take turns (the first alternates), each a new \`pulumi preview\`, timed from spawn to exit.`,
+    "",
+    "- **as users run it**: the program skips the stack traces the Pulumi SDK records with every promise (bin/promiseStackTraces.js);",
+    "- **with PULUMI_DEBUG_PROMISE_LEAKS=1**: it writes them, each frame mapped through source maps, as every preview did before.",
+    "",
+    "| hosts | resources | as users run it (median) | min–max | with the promise traces (median) | min–max | users / traces | per host, as users run it |",
+    "|---:|---:|---:|---|---:|---|---:|---:|",
+    ...results.map(({ project: p, seconds }) => {
+      const users = median(seconds.users);
+      const traces = median(seconds.traces);
+      const range = (v: number[]) => `${s(Math.min(...v))}–${s(Math.max(...v))}`;
+      return `| ${p.hosts} | ${p.resources} | ${s(users)} | ${range(seconds.users)} | ${s(traces)} | ${range(seconds.traces)} | ${(users / traces).toFixed(2)} | ${s(users / p.hosts)} |`;
+    }),
+  ];
+  writeSection(join(ROOT, "docs", "benchmarks.md"), "preview", lines.join("\n"));
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+main();
