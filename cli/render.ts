@@ -269,13 +269,12 @@ export function renderInto(
   config: FleetConfig,
   outDir: string,
   options: { readonly codeIdentity?: string; readonly now?: () => number; readonly warn?: (warnings: readonly string[]) => void } = {},
-): RenderOutcome & { readonly warnings: readonly string[] } {
+): RenderOutcome {
   const { codeIdentity } = options;
   const model = buildFleetModel(config);
-  const warnings = fleetWarnings(model);
   // Said before anything is written: a render that then fails (a foreign directory) still shows them.
-  options.warn?.(warnings);
-  const outcome = writeFleet(outDir, options.now ?? Date.now, (earlier, keep) => {
+  options.warn?.(fleetWarnings(model));
+  return writeFleet(outDir, options.now ?? Date.now, (earlier, keep) => {
     const fleet = codeIdentity ? fleetRenderKey(config, codeIdentity) : undefined;
     const recorded = earlier.index?.hosts;
     // The same config and code: the same model, and the same host keys as recorded then.
@@ -292,7 +291,6 @@ export function renderInto(
     });
     return { hosts, fleet };
   });
-  return { ...outcome, warnings };
 }
 
 /**
