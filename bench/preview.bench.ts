@@ -14,10 +14,10 @@
  * Writes its section of docs/benchmarks.md.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
+import { PulumiProject, toolchainBin } from "../tests-e2e/support/pulumiCli";
 import { writeSection } from "./benchDoc";
 import { syntheticFleetConfig } from "./synthetic";
 
@@ -28,61 +28,25 @@ type Way = "users" | "traces";
 const WAYS: readonly Way[] = ["users", "traces"];
 const WAY_ENV: Record<Way, NodeJS.ProcessEnv> = { users: {}, traces: { PULUMI_DEBUG_PROMISE_LEAKS: "1" } };
 
-interface Project {
-  readonly hosts: number;
-  readonly dir: string;
-  readonly env: NodeJS.ProcessEnv;
-  readonly resources: number;
-}
-
-function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
-  const r = spawnSync(command, [...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...options });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${r.status ?? r.signal}:\n${(r.stderr || r.stdout).slice(-3000)}`);
-  return r.stdout;
-}
-
-/** A project folder mirroring the checkout (as the end-to-end tests make it), with a stack of `hosts` synthetic hosts. */
-function project(base: string, hosts: number, pulumiBin: string): Omit<Project, "resources"> {
-  const dir = join(base, `hosts-${hosts}`, "project");
-  const state = join(base, `hosts-${hosts}`, "state");
-  const home = join(base, `hosts-${hosts}`, "home");
-  for (const d of [dir, state, home]) mkdirSync(d, { recursive: true });
-  for (const entry of readdirSync(ROOT)) {
-    if (entry === ".git" || (/^Pulumi\..+\.yaml$/.test(entry) && entry !== "Pulumi.yaml")) continue;
-    symlinkSync(join(ROOT, entry), join(dir, entry));
-  }
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${pulumiBin}:${process.env.PATH}`,
-    PULUMI_HOME: home,
-    PULUMI_BACKEND_URL: `file://${state}`,
-    PULUMI_CONFIG_PASSPHRASE: "homefleet-bench",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    NO_COLOR: "1",
-  };
-  delete env.PULUMI_DEBUG_PROMISE_LEAKS;
-  run("pulumi", ["stack", "init", STACK], { cwd: dir, env });
-  const key = join(base, `hosts-${hosts}`, "deploy-key");
-  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "homefleet-bench", "-f", key]);
-  run("pulumi", ["config", "set", "--stack", STACK, "--secret", "homefleet:sshPrivateKey"], { cwd: dir, env, input: readFileSync(key, "utf8") });
-  const file = join(dir, `Pulumi.${STACK}.yaml`);
-  const doc = parseDocument(readFileSync(file, "utf8"));
+/** A project mirroring the checkout (as the end-to-end tests make it), with a stack of `hosts` synthetic hosts. */
+async function project(keys: string, hosts: number): Promise<PulumiProject> {
+  const p = new PulumiProject(`bench-preview-${hosts}`);
+  // Only the "traces" way sets it.
+  delete p.env.PULUMI_DEBUG_PROMISE_LEAKS;
+  const key = join(keys, `deploy-key-${hosts}`);
+  const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "homefleet-bench", "-f", key], { encoding: "utf8" });
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
   const fleet = syntheticFleetConfig(hosts);
-  doc.setIn(["config", "homefleet:hosts"], fleet.hosts);
-  doc.setIn(["config", "homefleet:stacks"], fleet.stacks);
-  writeFileSync(file, doc.toString());
-  return { hosts, dir, env };
+  await p.initStack(STACK, { "homefleet:hosts": fleet.hosts, "homefleet:stacks": fleet.stacks }, key);
+  return p;
 }
 
 /** One `pulumi preview`, timed from spawn to exit; returns seconds and the number of resources it plans. */
-function preview(p: Omit<Project, "resources">, way: Way): { seconds: number; resources: number } {
-  const started = process.hrtime.bigint();
-  const out = run("pulumi", ["preview", "--stack", STACK, "--non-interactive"], { cwd: p.dir, env: { ...p.env, ...WAY_ENV[way] } });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const planned = /\+ (\d+) to create/.exec(out);
-  if (!planned) throw new Error(`pulumi preview of ${p.hosts} hosts planned nothing to create:\n${out.slice(-2000)}`);
-  return { seconds, resources: Number(planned[1]) };
+async function preview(p: PulumiProject, hosts: number, way: Way): Promise<{ seconds: number; resources: number }> {
+  const r = await p.ok(["preview", "--stack", STACK, "--non-interactive"], { env: WAY_ENV[way] });
+  const planned = /\+ (\d+) to create/.exec(r.stdout);
+  if (!planned) throw new Error(`pulumi preview of ${hosts} hosts planned nothing to create:\n${r.stdout.slice(-2000)}`);
+  return { seconds: r.seconds, resources: Number(planned[1]) };
 }
 
 const median = (values: readonly number[]) => {
@@ -90,37 +54,40 @@ const median = (values: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function main(): void {
+async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);
   const sizes = (process.argv[3] ?? "1,10,30,100").split(",").map(Number);
   const { compiledIsFresh } = require(join(ROOT, "bin", "compiledProgram.js")) as { compiledIsFresh(root: string): boolean };
   if (!compiledIsFresh(ROOT)) throw new Error("the compiled program is older than its sources: run npm run build first (npm run bench:preview does)");
-  const pulumiBin = run("npm", ["run", "--silent", "toolchain"], { cwd: ROOT }).trim().split("\n").pop()!;
-  const pulumiVersion = run(join(pulumiBin, "pulumi"), ["version"]).trim();
-  const base = mkdtempSync(join(tmpdir(), "homefleet-bench-preview-"));
+  const pulumiVersion = spawnSync(join(toolchainBin(), "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim();
+  const keys = mkdtempSync(join(tmpdir(), "homefleet-bench-preview-"));
   const loadBefore = loadavg()[0];
   let loadMax = loadBefore;
   const started = Date.now();
-  const results: { project: Project; seconds: Record<Way, number[]> }[] = [];
+  const results: { hosts: number; resources: number; seconds: Record<Way, number[]> }[] = [];
   try {
     for (const hosts of sizes) {
-      const p = project(base, hosts, pulumiBin);
-      // Untimed: the first preview of a new stack reads everything from a cold disk cache.
-      const { resources } = preview(p, "users");
-      const seconds: Record<Way, number[]> = { users: [], traces: [] };
-      for (let round = 0; round < rounds; round++) {
-        for (const way of round % 2 ? [...WAYS].reverse() : WAYS) {
-          loadMax = Math.max(loadMax, loadavg()[0]);
-          const r = preview(p, way);
-          if (r.resources !== resources) throw new Error(`${hosts} hosts: ${r.resources} resources planned, ${resources} before`);
-          seconds[way].push(r.seconds);
+      const p = await project(keys, hosts);
+      try {
+        // Untimed: the first preview of a new stack reads everything from a cold disk cache.
+        const { resources } = await preview(p, hosts, "users");
+        const seconds: Record<Way, number[]> = { users: [], traces: [] };
+        for (let round = 0; round < rounds; round++) {
+          for (const way of round % 2 ? [...WAYS].reverse() : WAYS) {
+            loadMax = Math.max(loadMax, loadavg()[0]);
+            const r = await preview(p, hosts, way);
+            if (r.resources !== resources) throw new Error(`${hosts} hosts: ${r.resources} resources planned, ${resources} before`);
+            seconds[way].push(r.seconds);
+          }
         }
+        results.push({ hosts, resources, seconds });
+        process.stderr.write(`${hosts} hosts: ${WAYS.map((w) => `${w} ${seconds[w].map((s) => s.toFixed(2)).join(" ")}`).join("; ")}\n`);
+      } finally {
+        p.cleanup();
       }
-      results.push({ project: { ...p, resources }, seconds });
-      process.stderr.write(`${hosts} hosts: ${WAYS.map((w) => `${w} ${seconds[w].map((s) => s.toFixed(2)).join(" ")}`).join("; ")}\n`);
     }
   } finally {
-    rmSync(base, { recursive: true, force: true });
+    rmSync(keys, { recursive: true, force: true });
   }
   const s = (x: number) => `${x.toFixed(2)} s`;
   const lines = [
@@ -140,15 +107,18 @@ function main(): void {
     "",
     "| hosts | resources | as users run it (median) | min–max | with the promise traces (median) | min–max | users / traces | per host, as users run it |",
     "|---:|---:|---:|---|---:|---|---:|---:|",
-    ...results.map(({ project: p, seconds }) => {
+    ...results.map(({ hosts, resources, seconds }) => {
       const users = median(seconds.users);
       const traces = median(seconds.traces);
       const range = (v: number[]) => `${s(Math.min(...v))}–${s(Math.max(...v))}`;
-      return `| ${p.hosts} | ${p.resources} | ${s(users)} | ${range(seconds.users)} | ${s(traces)} | ${range(seconds.traces)} | ${(users / traces).toFixed(2)} | ${s(users / p.hosts)} |`;
+      return `| ${hosts} | ${resources} | ${s(users)} | ${range(seconds.users)} | ${s(traces)} | ${range(seconds.traces)} | ${(users / traces).toFixed(2)} | ${s(users / hosts)} |`;
     }),
   ];
   writeSection(join(ROOT, "docs", "benchmarks.md"), "preview", lines.join("\n"));
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-main();
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});

@@ -10,8 +10,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
+import { homefleetRoot } from "../../config/packageRoot";
 
-const ROOT = join(__dirname, "..", "..");
+// Found from package.json: this file also runs compiled, under dist/ (bench/preview.bench.ts).
+const ROOT = homefleetRoot();
 const PROJECT = "homefleet";
 
 let toolchain: string | undefined;
