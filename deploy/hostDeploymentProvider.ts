@@ -38,7 +38,14 @@ function optionsOf(inputs: HostDeploymentInputs): DeployOptions {
   return { ...inputs.options, ...(report ? { progress: (step: DeployStep) => report(describeStep(step)) } : {}) };
 }
 
-export interface HostDeploymentOutputs extends HostDeploymentInputs {
+/**
+ * What the state keeps of a deployment. Not the files' contents: the inputs hold those (the engine
+ * shows a preview's diff from them) and the hashes say what the host has; a copy in the outputs
+ * would be read by nothing and written with every checkpoint. States from before keep theirs until
+ * the host's next deployment.
+ */
+export interface HostDeploymentOutputs extends Omit<HostDeploymentInputs, "files"> {
+  readonly files?: HostDeploymentInputs["files"];
   readonly generation: number | null;
   readonly manifestSha256: string | null;
   readonly unitStates: Readonly<Record<string, string>>;
@@ -68,9 +75,10 @@ function filesOf(inputs: HostDeploymentInputs): RenderedFile[] {
   });
 }
 
-function outputsOf(inputs: HostDeploymentInputs, result: DeployResult): HostDeploymentOutputs {
+export function outputsOf(inputs: HostDeploymentInputs, result: DeployResult): HostDeploymentOutputs {
+  const { files: _contents, ...kept } = inputs;
   return {
-    ...inputs,
+    ...kept,
     generation: result.generation,
     manifestSha256: result.manifestSha256,
     unitStates: result.unitStates,

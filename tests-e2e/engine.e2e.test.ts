@@ -167,7 +167,7 @@ describe("the real Pulumi engine", () => {
   });
 
   it("the state holds each dynamic resource's provider exactly as the build serialized it (hosts/prebuiltProvider.ts)", async () => {
-    const deployment = JSON.parse((await project.ok(["stack", "export", "--stack", STACK])).stdout) as { deployment: { resources: { type: string; inputs?: { __provider?: string } }[] } };
+    const deployment = JSON.parse((await project.ok(["stack", "export", "--stack", STACK])).stdout) as { deployment: { resources: { type: string; inputs?: { __provider?: string } & Record<string, unknown>; outputs?: Record<string, unknown> }[] } };
     const providerFiles: Record<string, string> = { HostDeployment: "hostDeploymentProvider", HostPackages: "hostPackagesProvider", GeneratedSecret: "generatedSecretProvider" };
     const found = deployment.deployment.resources
       .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/homefleet:"))
@@ -178,6 +178,14 @@ describe("the real Pulumi engine", () => {
       });
     expect(new Set(found.map((f) => f.type))).toEqual(new Set(Object.keys(providerFiles)));
     expect(found.filter((f) => !f.asBuilt)).toEqual([]);
+    // Each host's rendered files are kept once, in the deployment's inputs: its outputs hold their hashes only.
+    const deployments = deployment.deployment.resources.filter((r) => r.type.endsWith("homefleet:HostDeployment"));
+    expect(deployments).toHaveLength(2);
+    for (const { inputs, outputs } of deployments) {
+      expect(Object.keys(inputs?.files as object).length).toBeGreaterThan(5);
+      expect(Object.keys(outputs ?? {})).not.toContain("files");
+      expect(Object.keys(outputs?.fileHashes as object).sort()).toEqual(Object.keys(inputs?.files as object).sort());
+    }
   });
 
   it("a one-value change: preview --diff names the host and the file; up deploys that host and leaves the other alone", async () => {

@@ -2,7 +2,8 @@
  * The host-deployment provider's pure parts: what check adds, what diff calls a change, and the
  * rollout-wave guard that refuses to deploy after an unhealthy earlier wave (before any SSH).
  */
-import { checkInputs, createDeployment, diffInputs, expectedOf, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
+import type { DeployResult } from "../deploy/deployHost";
+import { checkInputs, createDeployment, diffInputs, expectedOf, outputsOf, type HostDeploymentInputs, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { forgeBundle as bundle, forgeDeploymentInputs } from "./support/forgeDeployment";
 
 function inputs(overrides: Partial<HostDeploymentInputs> = {}): HostDeploymentInputs {
@@ -51,6 +52,38 @@ it("refuses to deploy after an unhealthy earlier wave, naming the hosts", async 
   await expect(createDeployment(inputs({ after: [{ host: "vulcan", wave: 0, verdict: "unhealthy" }] }))).rejects.toThrow(
     "host forge: not deployed, because earlier rollout waves are not healthy: vulcan (wave 0: unhealthy)",
   );
+});
+
+it("the outputs keep everything but the files' contents: the inputs hold those, the hashes say what the host has", () => {
+  const checked = inputs();
+  const result: DeployResult = {
+    host: "forge",
+    generation: 4,
+    manifestSha256: bundle.manifest.sha256,
+    changed: true,
+    uploadedFiles: [bundle.manifest.files[0].path],
+    reusedGeneration: false,
+    secretsWritten: [],
+    restarted: ["redis-proxy.service"],
+    bytesSent: 1234,
+    sshConnections: 1,
+    commands: 2,
+    health: { verdict: "healthy", checkedAt: "2026-12-02T00:00:00Z", checks: [] },
+    unitStates: { "redis-proxy.service": "active" },
+    hostKey: "ssh-ed25519 AAAAforge",
+  };
+  const outs = outputsOf(checked, result);
+  expect(Object.keys(checked.files).length).toBeGreaterThan(5);
+  expect("files" in outs).toBe(false);
+  const { files: _contents, ...rest } = checked;
+  expect(outs).toMatchObject({ ...rest, generation: 4, manifestSha256: bundle.manifest.sha256, hostKey: "ssh-ed25519 AAAAforge" });
+  expect(outs.lastDeploy).toEqual({ uploadedFiles: [bundle.manifest.files[0].path], restarted: ["redis-proxy.service"], secretsWritten: [], bytesSent: 1234, changed: true });
+  // The next preview of the same program finds nothing to do, and expectedOf still reads the manifest.
+  expect(diffInputs(outs, checked)).toEqual([]);
+  expect(expectedOf(outs)).toEqual({ generation: 4, manifest: bundle.manifest });
+  // Not one file's content, short or long, is left anywhere in the outputs.
+  const text = JSON.stringify(outs);
+  expect(Object.values(checked.files).filter((content) => content.length > 40 && text.includes(JSON.stringify(content).slice(1, -1)))).toEqual([]);
 });
 
 describe("what the state says the host runs (the deployment's records, expectedOf)", () => {
