@@ -3,6 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { buildHostBundle, fleetManifestJson, fleetRenderKey, fleetWarnings, hostRenderKey, sha256, type ContentDigests, type FleetRender, type HostManifest } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
+import { canWriteInBackground, startBackgroundWriter } from "./backgroundWriter";
 import type { HostModel } from "../model/specs";
 import type { RenderedFile } from "../render/types";
 
@@ -225,7 +226,10 @@ interface EarlierRender {
  * lets the host's earlier files stand, if every file `manifest` lists is exactly as the index
  * recorded it, with the sha256 the manifest gives.
  */
-type HostPlanner = (earlier: EarlierRender, keep: (host: string, manifest: HostManifest) => boolean) => RenderPlan;
+type HostPlanner = (earlier: EarlierRender, keep: (host: string, manifest: HostManifest) => boolean, rendered: RenderedHost) => RenderPlan;
+
+/** Told of each host as soon as it is rendered, before the next one is (its files may be written meanwhile). */
+type RenderedHost = (host: string, manifest: HostManifest, files: readonly RenderedFile[]) => void;
 
 interface RenderPlan {
   readonly hosts: readonly PlannedHost[];
@@ -255,7 +259,7 @@ export interface RenderOutcome {
  * `now` is the clock the index's settling time is measured with (tests move it forward).
  */
 export function writeRender(render: FleetRender, outDir: string, now: () => number = Date.now): number {
-  return writeFleet(outDir, now, () => ({ hosts: render.bundles.map((b) => ({ host: b.host, manifest: b.manifest, files: b.files })) })).count;
+  return writeFleet(outDir, now, false, () => ({ hosts: render.bundles.map((b) => ({ host: b.host, manifest: b.manifest, files: b.files })) })).count;
 }
 
 /**
@@ -274,19 +278,24 @@ export function renderInto(
   const model = buildFleetModel(config);
   // Said before anything is written: a render that then fails (a foreign directory) still shows them.
   options.warn?.(fleetWarnings(model));
-  return writeFleet(outDir, options.now ?? Date.now, (earlier, keep) => {
-    const fleet = codeIdentity ? fleetRenderKey(config, codeIdentity) : undefined;
+  const background = model.hosts.length >= BACKGROUND_WRITE_HOSTS && canWriteInBackground();
+  return writeFleet(outDir, options.now ?? Date.now, background, (earlier, keep, rendered) => {
+    // Keys are for the next render into the same directory, which an index tells about: a new
+    // directory's render records none (nothing it writes has settled), so it computes none.
+    const keyed = codeIdentity !== undefined && (earlier.index !== undefined || earlier.manifest !== undefined) ? codeIdentity : undefined;
+    const fleet = keyed ? fleetRenderKey(config, keyed) : undefined;
     const recorded = earlier.index?.hosts;
     // The same config and code: the same model, and the same host keys as recorded then.
     const sameFleet = fleet !== undefined && earlier.index?.fleet === fleet;
-    const earlierHosts = codeIdentity ? manifestsToKeep(earlier) : undefined;
+    const earlierHosts = keyed ? manifestsToKeep(earlier) : undefined;
     const digests: ContentDigests = new Map();
     const hosts = model.hosts.map((host): PlannedHost => {
       const recordedKey = recorded?.[host.name];
-      const key = !codeIdentity ? undefined : sameFleet && typeof recordedKey === "string" ? recordedKey : hostRenderKey(host, codeIdentity);
+      const key = !keyed ? undefined : sameFleet && typeof recordedKey === "string" ? recordedKey : hostRenderKey(host, keyed);
       const manifest = earlierHosts && recordedKey === key ? earlierHosts[host.name] : undefined;
       if (manifest && keep(host.name, manifest)) return { host, manifest, key };
       const bundle = buildHostBundle(host, digests);
+      rendered(host.name, bundle.manifest, bundle.files);
       return { host, manifest: bundle.manifest, files: bundle.files, key };
     });
     return { hosts, fleet };
@@ -321,11 +330,38 @@ function renderedOnDemand(planned: PlannedHost, onRender: () => void): () => rea
   };
 }
 
-function writeFleet(outDir: string, now: () => number, plan: HostPlanner): RenderOutcome {
+/**
+ * From how many hosts a render into a new directory writes on a helper thread: below that, its
+ * start (a few ms of this thread, ~25 ms of another) costs more than the writing it takes over.
+ */
+const BACKGROUND_WRITE_HOSTS = 16;
+
+function writeFleet(outDir: string, now: () => number, background: boolean, plan: HostPlanner): RenderOutcome {
   const settledBefore = now() - SETTLE_MS;
   const out = resolve(outDir);
   const manifest = join(out, "manifest.json");
   const earlier = existsSync(out) && readdirSync(out).length > 0;
+  // Into a new or empty directory nothing is compared or kept: each host's files are written as
+  // soon as it is rendered, on a helper thread, while the next host renders.
+  const writer = earlier || !background ? undefined : (mkdirSync(out, { recursive: true }), startBackgroundWriter());
+  const written = new Set<string>();
+  const made = new Set<string>();
+  const writeHost: RenderedHost = (host, listed, files) => {
+    if (!writer) return;
+    const dirs: string[] = [];
+    const queued = listed.files.map((file, i) => {
+      const rel = relativeTarget(out, host, file.path);
+      const missing: string[] = [];
+      for (let dir = parentOf(rel); dir !== "" && !made.has(dir); dir = parentOf(dir)) {
+        made.add(dir);
+        missing.push(`${out}/${dir}`);
+      }
+      dirs.push(...missing.reverse());
+      return { path: `${out}/${rel}`, content: files[i].content, mode: parseInt(file.mode, 8) };
+    });
+    writer.write(dirs, queued);
+    written.add(host);
+  };
   const earlierManifest = earlier ? readManifest(out) : undefined;
   const index = earlier ? readIndex(out) : undefined;
 
@@ -345,7 +381,7 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
     return true;
   };
   const earlierRender: EarlierRender = { index, manifest: earlierManifest, parsedManifest: manifestParser(earlierManifest) };
-  const { hosts, fleet } = plan(earlierRender, keep);
+  const { hosts, fleet } = plan(earlierRender, keep, writeHost);
 
   const manifestBytes = Buffer.from(fleetManifestJson({ bundles: hosts }));
   const sameManifest = earlierManifest !== undefined && earlierManifest.equals(manifestBytes);
@@ -354,6 +390,18 @@ function writeFleet(outDir: string, now: () => number, plan: HostPlanner): Rende
   // other manifest.json must say so.
   if (earlier && !(sameManifest || earlierRender.parsedManifest()?.generator === "homefleet")) {
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
+  }
+  if (writer) {
+    // A plan given whole (writeRender) hands over no host as it renders: its files go now.
+    for (const planned of hosts) {
+      if (written.has(planned.host.name)) continue;
+      if (!planned.files) throw new Error(`host ${planned.host.name}: nothing to keep in a new directory, yet the render kept it`);
+      writeHost(planned.host.name, planned.manifest, planned.files);
+    }
+    writer.finish();
+    // manifest.json last, as below. Nothing written has settled, so there is no index to write.
+    writeFileSync(manifest, manifestBytes);
+    return { count: hosts.reduce((n, h) => n + h.manifest.files.length, 0), hosts: hosts.map((h) => ({ name: h.host.name, files: h.manifest.files.length, kept: false })) };
   }
   // Relative paths ("<host>/etc/..."): the index's keys, and cheaper to build than joined ones.
   const targets = new Map<string, Target>();

@@ -8,7 +8,11 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { stackFileText, syntheticFleetConfig } from "../bench/synthetic";
+import { renderFleet } from "../bundle/hostBundle";
 import { main } from "../cli/main";
+import { writeRender } from "../cli/render";
+import { parseFleetConfig } from "../config/load";
 import { fileTree, type TreeFile } from "./support/fileTree";
 import { shellcheckFile } from "./support/validators";
 
@@ -172,6 +176,20 @@ describe("bin/homefleet, from the startup snapshot", () => {
     const unknown = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--stack", "no-such-stack", "--out", fromSnapshot], { cwd: ROOT, encoding: "utf8", env: withoutNodeOptions });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/^homefleet: unknown stack "no-such-stack": /);
+  });
+
+  it("renders a fleet into a new directory through its helper thread (worker_threads, loaded only after the start)", () => {
+    // A Worker made in a process started from a snapshot that had loaded node:worker_threads
+    // never runs: the render would give up after 15 s with nothing written.
+    const stackFile = join(scratch, "Pulumi.fleet20.yaml");
+    writeFileSync(stackFile, stackFileText(syntheticFleetConfig(20)));
+    const out = join(scratch, "fleet20-snapshot");
+    const child = spawnSync(join(ROOT, "bin", "homefleet"), ["render", "--config", stackFile, "--out", out], { cwd: ROOT, encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" }, timeout: 40_000 });
+    expect({ status: child.status, signal: child.signal, stderr: child.stderr }).toEqual({ status: 0, signal: null, stderr: "" });
+    expect(child.stdout).toMatch(/^rendered 4\d\d files for 20 hosts /);
+    const plain = join(scratch, "fleet20-plain");
+    writeRender(renderFleet(parseFleetConfig(syntheticFleetConfig(20))), plain);
+    expect(fileTree(out)).toEqual(fileTree(plain));
   });
 
   it("runs the script it was started with when that is not the launcher it was built beside", () => {

@@ -10,6 +10,7 @@ import { loadStackFile, type FleetConfig } from "../config/load";
 import { main } from "../cli/main";
 import { RENDER_INDEX, renderInto, writeRender } from "../cli/render";
 import { addPostgresSetting, loadEditedStackFile } from "./support/fleets";
+import { tree } from "./support/tree";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("box-staging", "etc", "systemd", "system", "redis-litellm-box.service");
@@ -79,24 +80,6 @@ it("replaces a directory where a file belongs", async () => {
   });
   expect(readFileSync(join(out, UNIT))).toEqual(readFileSync(join(fresh, UNIT)));
 });
-
-/** Every file under `dir` but the index, with its bytes and mode; directories by name. */
-function tree(dir: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  const walk = (d: string, rel: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      if (path === RENDER_INDEX) continue;
-      const full = join(d, entry.name);
-      if (entry.isDirectory()) {
-        entries.set(`${path}/`, "directory");
-        walk(full, path);
-      } else entries.set(path, `${(lstatSync(full).mode & 0o7777).toString(8)} ${entry.isFile() ? readFileSync(full, "base64") : entry.isSymbolicLink() ? "symlink" : "other"}`);
-    }
-  };
-  walk(dir, "");
-  return entries;
-}
 
 /** The files and directories opened or listed by `run`, relative to `out`. */
 function touched(out: string, run: () => void): string[] {
