@@ -130,15 +130,29 @@ function recordedAs(record: unknown, stat: Stats): record is unknown[] {
  * are the ones expected. Such a file is trusted without being read.
  */
 function indexedRecord(index: RenderIndex | undefined, path: string, rel: string, sha256: string | undefined, mode: number | undefined): unknown[] | undefined {
+  const found = indexed(index, path, rel, sha256, mode);
+  return found === OTHER ? undefined : found;
+}
+
+/** What the index knows the file holds is not what is expected: its content or its mode is another. */
+const OTHER = "other";
+
+/**
+ * As indexedRecord, and OTHER where the file is exactly as the index recorded it but what was
+ * recorded (its sha256, or its permission bits) is not what is expected: such a file is replaced
+ * without being read back.
+ */
+function indexed(index: RenderIndex | undefined, path: string, rel: string, sha256: string | undefined, mode: number | undefined): unknown[] | typeof OTHER | undefined {
   const recorded = index?.files[rel];
-  if (!Array.isArray(recorded) || recorded.length !== SIGNATURE_LENGTH + 1 || recorded[SIGNATURE_LENGTH] !== sha256) return undefined;
+  if (!Array.isArray(recorded) || recorded.length !== SIGNATURE_LENGTH + 1 || typeof recorded[SIGNATURE_LENGTH] !== "string") return undefined;
   let stat: Stats;
   try {
     stat = lstatSync(path);
   } catch {
     return undefined;
   }
-  return recordedAs(recorded, stat) && (stat.mode & 0o7777) === mode ? recorded : undefined;
+  if (!recordedAs(recorded, stat)) return undefined;
+  return recorded[SIGNATURE_LENGTH] === sha256 && (stat.mode & 0o7777) === mode ? recorded : OTHER;
 }
 
 function parentOf(rel: string): string {
@@ -219,6 +233,8 @@ interface EarlierRender {
   /** The earlier manifest.json's bytes, and what they parse to. */
   readonly manifest?: Buffer;
   readonly parsedManifest: () => ParsedManifest | undefined;
+  /** Whether manifest.json is the file the index was written with (its sha256 is the one recorded). */
+  readonly indexedManifest: boolean;
 }
 
 /**
@@ -287,12 +303,18 @@ export function renderInto(
     const recorded = earlier.index?.hosts;
     // The same config and code: the same model, and the same host keys as recorded then.
     const sameFleet = fleet !== undefined && earlier.index?.fleet === fleet;
-    const earlierHosts = keyed ? manifestsToKeep(earlier) : undefined;
+    // Parsed (2.2 MB for 200 hosts) only once a host's key is the one recorded: after an edit to
+    // every host, or a new build, none is.
+    let earlierHosts: ReturnType<typeof manifestsToKeep> | null = null;
+    const earlierManifestOf = (name: string): HostManifest | undefined => {
+      if (earlierHosts === null) earlierHosts = manifestsToKeep(earlier);
+      return earlierHosts?.[name];
+    };
     const digests: ContentDigests = new Map();
     const hosts = model.hosts.map((host): PlannedHost => {
       const recordedKey = recorded?.[host.name];
       const key = !keyed ? undefined : sameFleet && typeof recordedKey === "string" ? recordedKey : hostRenderKey(host, keyed);
-      const manifest = earlierHosts && recordedKey === key ? earlierHosts[host.name] : undefined;
+      const manifest = key !== undefined && recordedKey === key ? earlierManifestOf(host.name) : undefined;
       if (manifest && keep(host.name, manifest)) return { host, manifest, key };
       const bundle = buildHostBundle(host, digests);
       rendered(host.name, bundle.manifest, bundle.files);
@@ -307,8 +329,7 @@ export function renderInto(
  * with (its sha256 is the one recorded); else undefined, and no host is kept.
  */
 function manifestsToKeep(earlier: EarlierRender): Readonly<Record<string, HostManifest | undefined>> | undefined {
-  const { index, manifest } = earlier;
-  if (!index || !manifest || typeof index.manifest !== "string" || index.manifest !== sha256(manifest)) return undefined;
+  if (!earlier.indexedManifest) return undefined;
   const hosts = earlier.parsedManifest()?.hosts;
   return typeof hosts === "object" && hosts !== null ? (hosts as Record<string, HostManifest>) : undefined;
 }
@@ -380,15 +401,16 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
     for (const [rel, recorded] of found) vouched.set(rel, recorded);
     return true;
   };
-  const earlierRender: EarlierRender = { index, manifest: earlierManifest, parsedManifest: manifestParser(earlierManifest) };
+  const indexedManifest = index !== undefined && earlierManifest !== undefined && typeof index.manifest === "string" && index.manifest === sha256(earlierManifest);
+  const earlierRender: EarlierRender = { index, manifest: earlierManifest, parsedManifest: manifestParser(earlierManifest), indexedManifest };
   const { hosts, fleet } = plan(earlierRender, keep, writeHost);
 
   const manifestBytes = Buffer.from(fleetManifestJson({ bundles: hosts }));
   const sameManifest = earlierManifest !== undefined && earlierManifest.equals(manifestBytes);
   // A directory that holds something must hold a homefleet render (any other project may have a
-  // manifest.json): one with exactly the bytes this render writes is, without parsing it; any
-  // other manifest.json must say so.
-  if (earlier && !(sameManifest || earlierRender.parsedManifest()?.generator === "homefleet")) {
+  // manifest.json): one with exactly the bytes this render writes is, and so is the one the
+  // render index was written with, without parsing either; any other manifest.json must say so.
+  if (earlier && !(sameManifest || indexedManifest || earlierRender.parsedManifest()?.generator === "homefleet")) {
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
   if (writer) {
@@ -506,13 +528,13 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
         fileSignatures.set(rel, vouchedFor);
         continue;
       }
-      const recorded = indexedRecord(index, path, rel, target.sha256, target.mode);
-      if (recorded) {
+      const recorded = indexed(index, path, rel, target.sha256, target.mode);
+      if (recorded && recorded !== OTHER) {
         fileSignatures.set(rel, recorded);
         continue;
       }
       unindexed = true;
-      const stat = holds(path, target, scratch);
+      const stat = recorded === OTHER ? undefined : holds(path, target, scratch);
       if (stat) {
         fileSignatures.set(rel, settled(stat) ? [...signature(stat), target.sha256] : unsettled);
         continue;

@@ -219,6 +219,29 @@ describe("the render index", () => {
     write(out);
     expect(tree(out)).toEqual(tree(fresh));
   });
+
+  it("replaces a file the index recorded with other content without reading it back", () => {
+    const out = settled("index-known-other");
+    const stagingFile = join(ROOT, "Pulumi.staging.yaml");
+    const host = stagingRender.bundles.find((b) => b.host.os === "systemd")!.host.name;
+    const edited = renderFleet(loadEditedStackFile(stagingFile, (c) => addPostgresSetting(c, host)));
+    const fs = require("node:fs") as typeof import("node:fs");
+    const opened = jest.spyOn(fs, "openSync");
+    let readBack: string[];
+    try {
+      writeRender(edited, out, () => (clock += 60_000));
+      // Reading a file back opens it with numeric flags (O_RDONLY | O_NOFOLLOW); writeFileSync and readFileSync pass theirs as text.
+      readBack = opened.mock.calls.filter((call) => typeof call[1] === "number").map((call) => String(call[0]));
+    } finally {
+      opened.mockRestore();
+    }
+    expect(readBack).toEqual([]);
+    // The setting's file is one of those it replaced.
+    expect(tree(out)).not.toEqual(tree(fresh));
+    const editedFresh = join(scratch, "index-known-other-fresh");
+    writeRender(edited, editedFresh, () => (clock += 60_000));
+    expect(tree(out)).toEqual(tree(editedFresh));
+  });
 });
 
 /**
@@ -321,6 +344,23 @@ describe("hosts kept from the earlier render", () => {
     expect(renderWith(staging, out, null).rendered).toEqual(hostNames);
     expect(JSON.parse(readFileSync(join(out, RENDER_INDEX), "utf8")).hosts).toEqual({});
     expect(renderWith(staging, out, null).rendered).toEqual(hostNames);
+    expect(tree(out)).toEqual(tree(fresh));
+  });
+
+  it("does not parse the earlier manifest.json when no host can be kept (another build: every key is new)", () => {
+    const out = settledWithKeys("no-parse");
+    const earlier = readFileSync(join(out, "manifest.json"), "utf8");
+    const parse = jest.spyOn(JSON, "parse");
+    try {
+      expect(renderWith(staging, out, "build-2").rendered).toEqual(hostNames);
+      expect(parse.mock.calls.filter(([text]) => text === earlier)).toEqual([]);
+      // With the same build every host is kept, from the manifest parsed once.
+      expect(renderWith(staging, out, "build-2").rendered).toEqual([]);
+      const written = readFileSync(join(out, "manifest.json"), "utf8");
+      expect(parse.mock.calls.filter(([text]) => text === written)).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
     expect(tree(out)).toEqual(tree(fresh));
   });
 
