@@ -44,6 +44,9 @@ async function userRuleTests(config: FleetConfig, render: ReturnType<typeof rend
   return runRuleTests(prometheus.userRuleGroups, config.monitoring?.ruleTests ?? []);
 }
 
+/** Up to how many hosts `render` names each with its file count. */
+const LISTED_HOSTS = 10;
+
 const indent = (text: string) => text.split("\n").map((l) => `    ${l}`).join("\n") + "\n";
 
 /**
@@ -78,7 +81,9 @@ export async function main(
       const { count, hosts } = renderInto(loadStackFile(file), resolve(io.cwd, opts.out), { codeIdentity: build.id, warn });
       const kept = hosts.filter((h) => h.kept).length;
       const keptNote = kept ? `; ${kept} of the hosts had not changed since the last render there, their files were kept` : "";
-      io.out.write(`rendered ${count} files for ${hosts.length} host${hosts.length === 1 ? "" : "s"} (${hosts.map((h) => `${h.name}: ${h.files}`).join(", ")}) into ${opts.out}${keptNote}\n`);
+      // Each host's count while the line stays readable; a fleet gets the totals.
+      const perHost = hosts.length <= LISTED_HOSTS ? ` (${hosts.map((h) => `${h.name}: ${h.files}`).join(", ")})` : "";
+      io.out.write(`rendered ${count} files for ${hosts.length} host${hosts.length === 1 ? "" : "s"}${perHost} into ${opts.out}${keptNote}\n`);
     });
 
   program

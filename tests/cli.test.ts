@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { stackFileText, syntheticFleetConfig } from "../bench/synthetic";
 import { main } from "../cli/main";
 import { RENDER_INDEX } from "../cli/render";
 import { fileTree, type TreeFile } from "./support/fileTree";
@@ -174,6 +175,17 @@ describe("refusals", () => {
 
     const rendered = await homefleetIn(dir, "render", "--stack", "warned", "--out", "out");
     expect(rendered).toEqual({ code: 0, stdout: "rendered 11 files for 1 host (box: 11) into out\n", stderr: warning });
+  });
+
+  it("names each host with its file count for a few hosts, and gives a fleet's totals only", async () => {
+    const dir = join(scratch, "fleet-line");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "Pulumi.fleet.yaml"), stackFileText(syntheticFleetConfig(11)));
+    const fleet = await homefleetIn(dir, "render", "--stack", "fleet", "--out", "out");
+    expect(fleet).toEqual({ code: 0, stdout: "rendered 253 files for 11 hosts into out\n", stderr: "" });
+    writeFileSync(join(dir, "Pulumi.ten.yaml"), stackFileText(syntheticFleetConfig(10)));
+    const ten = await homefleetIn(dir, "render", "--stack", "ten", "--out", "ten");
+    expect(ten.stdout).toMatch(/^rendered 240 files for 10 hosts \(host0: 13, host1: 35, .*, host9: 35\) into ten\n$/);
   });
 
   it("refuses a directory whose manifest.json some other tool wrote, and leaves it alone", async () => {
