@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** The benchmarks that write a section of their own. */
-const ORDER = ["render", "deploy", "preview"] as const;
+const ORDER = ["render", "deploy", "preview", "up"] as const;
 export type SectionId = (typeof ORDER)[number];
 
 function markers(id: SectionId): { begin: string; end: string } {

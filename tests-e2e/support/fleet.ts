@@ -19,15 +19,7 @@ export type StackChange = (stack: Record<string, any>) => void;
  * secretValues as `config/<key>`).
  */
 export function fleet(host: TestHost, change: StackChange = () => undefined, stackName = "proxy", hostSettings: Record<string, unknown> = {}, configKeys: string[] = []): FleetRender {
-  const stack: Record<string, any> = {
-    host: host.name,
-    kind: "litellm",
-    network: { subnet: "10.89.0.0/24" },
-    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
-    database: {},
-    cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
-  };
+  const stack = standinStack(host.name);
   change(stack);
   const config = parseFleetConfig({
     hosts: { [host.name]: { address: host.address, arch: host.arch, os: "systemd", hostKey: host.hostKey, podman: { cgroups: "disabled" }, ...hostSettings } },
@@ -35,6 +27,19 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
     configKeys,
   });
   return renderFleet(config);
+}
+
+/** One LiteLLM stack on the host named HOST: the stand-in image, with PostgreSQL and Redis on its bridge. */
+export function standinStack(host: string): Record<string, any> {
+  return {
+    host,
+    kind: "litellm",
+    network: { subnet: "10.89.0.0/24" },
+    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
+    database: {},
+    cache: { port: 6380 },
+    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
+  };
 }
 
 /** Random values, with the canary inside the database password; any stack's name takes the same ones. */
