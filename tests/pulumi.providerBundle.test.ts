@@ -6,7 +6,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
+import * as activateModule from "../render/scripts/activate";
 import { checkInputs, hostDeploymentProvider as inProcessDeployment, type HostDeploymentOutputs } from "../deploy/hostDeploymentProvider";
 import { hostPackagesProvider as inProcessPackages } from "../deploy/hostPackagesProvider";
 import { generatedSecretProvider } from "../components/GeneratedSecret";
@@ -60,6 +62,16 @@ describe("the host-deployment provider as the build serialized it", () => {
     expect(serialized).toContain(JSON.stringify(bundle));
     expect(serialized.length).toBeLessThan(JSON.stringify(bundle).length + 4000);
     expect(serialized).not.toContain(join(__dirname, ".."));
+  });
+
+  it("carries homefleet-activate gzipped, byte for byte as the source tree has it (the state holds the text twice a host)", () => {
+    const { bundle } = built.hostDeploymentProvider;
+    const carried = [...bundle!.matchAll(/gunzipSync\(Buffer\.from\("([A-Za-z0-9+/=]+)", "base64"\)\)/g)].map((m) => JSON.parse(gunzipSync(Buffer.from(m[1], "base64")).toString("utf8")));
+    expect(carried).toContainEqual(JSON.parse(JSON.stringify({ ...activateModule })));
+    expect(activateModule.activateScript.text.length).toBeGreaterThan(20_000);
+    // Not as text too.
+    expect(bundle).not.toContain(JSON.stringify(activateModule.activateScript.text).slice(1, 2000));
+    expect(built.hostDeploymentProvider.serialized.length).toBeLessThan(activateModule.activateScript.text.length * 2);
   });
 
   it("checks inputs as the in-process provider does: adds the hashes, refuses a tampered file and a refused promotion", async () => {
