@@ -403,7 +403,23 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
   };
   const indexedManifest = index !== undefined && earlierManifest !== undefined && typeof index.manifest === "string" && index.manifest === sha256(earlierManifest);
   const earlierRender: EarlierRender = { index, manifest: earlierManifest, parsedManifest: manifestParser(earlierManifest), indexedManifest };
-  const { hosts, fleet } = plan(earlierRender, keep, writeHost);
+  let rendered: RenderPlan;
+  try {
+    rendered = plan(earlierRender, keep, writeHost);
+  } catch (err) {
+    // A render that fails halfway leaves the directory as it found it (empty), not a tree
+    // without manifest.json that the next render would refuse as someone else's.
+    if (writer) {
+      try {
+        writer.finish();
+      } catch {
+        // the render's own failure is the one to report
+      }
+      for (const entry of readdirSync(out)) rmSync(join(out, entry), { recursive: true, force: true });
+    }
+    throw err;
+  }
+  const { hosts, fleet } = rendered;
 
   const manifestBytes = Buffer.from(fleetManifestJson({ bundles: hosts }));
   const sameManifest = earlierManifest !== undefined && earlierManifest.equals(manifestBytes);

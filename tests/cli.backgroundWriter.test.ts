@@ -67,6 +67,30 @@ it("renders into an empty directory that exists, as into a new one", () => {
   expect(tree(out)).toEqual(tree(plain));
 });
 
+it("leaves the new directory empty when the render fails halfway, so that the next render may use it", () => {
+  const config = parseFleetConfig(syntheticFleetConfig(20));
+  const hostBundle = require("../bundle/hostBundle") as typeof import("../bundle/hostBundle");
+  const real = hostBundle.buildHostBundle;
+  let calls = 0;
+  const failing = jest.spyOn(hostBundle, "buildHostBundle").mockImplementation((...args) => {
+    if (++calls === 12) throw new Error("a renderer failed");
+    return real(...args);
+  });
+  const out = join(scratch, "failed-halfway");
+  mkdirSync(out);
+  try {
+    expect(() => renderInto(config, out, { codeIdentity: "build-1" })).toThrow("a renderer failed");
+  } finally {
+    failing.mockRestore();
+  }
+  expect(calls).toBe(12);
+  expect(readdirSync(out)).toEqual([]);
+  expect(renderCounting(config, out).writers).toBe(1);
+  const plain = join(scratch, "failed-halfway-plain");
+  writeRender(renderFleet(config), plain);
+  expect(tree(out)).toEqual(tree(plain));
+});
+
 describe("the helper thread", () => {
   it("sets every permission bit the umask would take away, and those beyond 0777", () => {
     const dir = join(scratch, "modes");
