@@ -10,6 +10,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { crowdedHostConfig, stackFileText, syntheticFleetConfig } from "./synthetic";
+import { median } from "./median";
 
 const ROUNDS = Math.max(1, Number(process.env.HOMEFLEET_BENCH_CLI_ROUNDS ?? 15));
 const FLEET_HOSTS = 200;
@@ -68,12 +69,6 @@ export interface CliRun {
   /** What `node --version` says on the PATH the commands run with. */
   readonly nodeOnPath: string;
   readonly rebuilds: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Whether the bundle is up to date and the startup snapshot for this node is there (bin/cliBundle.js, bin/cliSnapshot.js). */

@@ -8,6 +8,7 @@ import { activateScript } from "../render/scripts/activate";
 import { DEBS, STATE } from "./deployHosts";
 import { CHANGED_CONFIG } from "./deployWorkload";
 import { HEALTH_SOAK_SEC, HEALTH_TIMEOUT_SEC, type TimedCommand } from "./homefleet-deploy";
+import { median } from "./median";
 
 export type DeployerId = "homefleet" | "plain" | "ansible" | "minimal";
 const IDS: readonly DeployerId[] = ["homefleet", "plain", "ansible", "minimal"];
@@ -59,11 +60,6 @@ export interface Context {
   readonly hostNames: Record<DeployerId, string[]>;
   /** What each snapshot's own connection made in tasks, per host and round (subtracted from the counts). */
   readonly snapshotTasks: readonly number[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const secs = (s: number) => (s < 10 ? s.toFixed(2) : s.toFixed(1)) + " s";

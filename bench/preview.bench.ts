@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { PulumiProject, toolchainBin } from "../tests-e2e/support/pulumiCli";
 import { writeSection } from "./benchDoc";
 import { syntheticFleetConfig } from "./synthetic";
+import { median } from "./median";
 
 const ROOT = join(__dirname, "..", "..");
 const STACK = "bench";
@@ -48,11 +49,6 @@ async function preview(p: PulumiProject, hosts: number, way: Way): Promise<{ sec
   if (!planned) throw new Error(`pulumi preview of ${hosts} hosts planned nothing to create:\n${r.stdout.slice(-2000)}`);
   return { seconds: r.seconds, resources: Number(planned[1]) };
 }
-
-const median = (values: readonly number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);

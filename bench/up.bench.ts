@@ -25,6 +25,7 @@ import { standinStack } from "../tests-e2e/support/fleet";
 import { PulumiProject, toolchainBin } from "../tests-e2e/support/pulumiCli";
 import { writeSection } from "./benchDoc";
 import { hostIndexes, progress, TestHosts, type Host } from "./deployHosts";
+import { median } from "./median";
 
 const ROOT = join(__dirname, "..", "..");
 const STACK = "bench";
@@ -66,11 +67,6 @@ function weigh(stateFile: string): { stateBytes: number; resources: number; byTy
   }
   return { stateBytes: Buffer.byteLength(text), resources: resources.length, byType, byProperty };
 }
-
-const median = (values: readonly number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Boots the hosts afresh, a few at a time. */
 async function bootAll(testhosts: TestHosts, slots: readonly { name: string; index: number }[]): Promise<Host[]> {
