@@ -12,14 +12,14 @@
  * Environment: HOMEFLEET_BENCH_RUNS (rounds, default 3), HOMEFLEET_BENCH_HOSTS (host indexes,
  * default 61-80), HOMEFLEET_E2E_STATE and HOMEFLEET_E2E_CACHE (as for e2e/testhosts.sh).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { DeployResult } from "../deploy/deployHost";
 import { writeSection } from "./benchDoc";
-import { ROOTFS, TestHosts, ensurePythonDebs, hostIndexes, must, prepareHost, progress, run, snapshot, wireBytes, type Host, type Proc, type Snapshot } from "./deployHosts";
+import { ROOTFS, TestHosts, bootHosts, ensurePythonDebs, hostIndexes, inotifyShortfall, must, prepareHost, progress, run, snapshot, wireBytes, type Host, type Proc, type Snapshot } from "./deployHosts";
 import { report, type Results, type Sample, type DeployerId, SCENARIOS, type ScenarioId, SCENARIO_LABEL } from "./deployReport";
 import { APPS, CHANGED_UNIT, writeBundle, type Bundle } from "./deployWorkload";
 import type { BenchHostTarget, TimedCommand } from "./homefleet-deploy";
@@ -218,21 +218,6 @@ function fleets(ids: readonly DeployerId[]): Record<DeployerId, Fleet> {
   return out;
 }
 
-/** Boots (fresh: the root is a volatile overlay) and prepares every host, a few at a time. */
-async function bootAll(testhosts: TestHosts, slots: readonly { name: string; index: number }[], bundle: Bundle): Promise<Map<string, Host>> {
-  const hosts = new Map<string, Host>();
-  const queue = [...slots];
-  const worker = async () => {
-    for (let slot = queue.shift(); slot; slot = queue.shift()) {
-      const host = await testhosts.boot(slot.name, slot.index);
-      await prepareHost(host, bundle.manifest);
-      hosts.set(slot.name, host);
-    }
-  };
-  await Promise.all(Array.from({ length: 5 }, worker));
-  return hosts;
-}
-
 async function main(): Promise<void> {
   const ifPossible = process.argv.includes("--if-possible");
   const missing = missingPrerequisites();
@@ -278,7 +263,7 @@ async function main(): Promise<void> {
       const change = writeBundle(work, round);
       const order = ids.map((_, i) => deployers[(i + round - 1) % deployers.length]);
       progress(`round ${round} of ${RUNS}: booting ${slots.length} fresh hosts; order ${order.map((d) => d.label).join(", ")}`);
-      const hosts = await bootAll(testhosts, slots, first);
+      const hosts = await bootHosts(testhosts, slots, 5, (host) => prepareHost(host, first.manifest));
       snapshotTasks.push(...[...hosts.values()].map((h) => h.snapshotTasks));
       const last = new Map<string, Bundle>();
       for (const scenario of SCENARIOS) {
@@ -322,11 +307,8 @@ function missingPrerequisites(): string[] {
   if (!has("ansible-playbook")) missing.push("missing ansible-playbook (apt-get install -y ansible)");
   if (!existsSync(join(ROOTFS, "etc/homefleet-e2e/complete")) && !has("debootstrap")) missing.push(`no test-host rootfs in ${ROOTFS} and no debootstrap to build it (apt-get install -y debootstrap)`);
   if (!existsSync(TESTHOSTS_SOURCE)) missing.push(`missing ${TESTHOSTS_SOURCE}`);
-  // Each booted host holds about 8 inotify instances (systemd 5, logind, dbus, getty), counted
-  // against root's fs.inotify.max_user_instances (128 by default): past it, a host's systemd dies at boot.
-  const inUse = spawnSync("sh", ["-c", "find /proc/[0-9]*/fd -lname anon_inode:inotify 2>/dev/null | wc -l"], { encoding: "utf8" }).stdout.trim();
-  const limit = Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8"));
-  if (limit - Number(inUse) < 20 * 10) missing.push(`fs.inotify.max_user_instances is ${limit}, ${inUse} in use: the 20 bench hosts need about 200 more (sysctl -w fs.inotify.max_user_instances=${Math.max(512, Number(inUse) + 256)})`);
+  const inotify = inotifyShortfall(20);
+  if (inotify) missing.push(inotify);
   if (!existsSync(HOMEFLEET_ENTRY)) missing.push(`missing ${HOMEFLEET_ENTRY} (npm run build)`);
   return missing;
 }

@@ -117,6 +117,36 @@ export class TestHosts {
   }
 }
 
+/**
+ * Boots every slot's host afresh (its root is a volatile overlay), `parallel` at a time, each
+ * handed to `prepare` once it is up; the hosts by name.
+ */
+export async function bootHosts(testhosts: TestHosts, slots: readonly { name: string; index: number }[], parallel: number, prepare: (host: Host) => Promise<void> = async () => undefined): Promise<Map<string, Host>> {
+  const hosts = new Map<string, Host>();
+  const queue = [...slots];
+  const worker = async () => {
+    for (let slot = queue.shift(); slot; slot = queue.shift()) {
+      const host = await testhosts.boot(slot.name, slot.index);
+      await prepare(host);
+      hosts.set(slot.name, host);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return hosts;
+}
+
+/**
+ * Why `count` more test hosts would not boot, if they would not: each holds about 8 inotify
+ * instances (systemd 5, logind, dbus, getty), counted against root's
+ * fs.inotify.max_user_instances (128 by default), and past it a host's systemd dies at boot.
+ */
+export function inotifyShortfall(count: number): string | undefined {
+  const inUse = Number(spawnSync("sh", ["-c", "find /proc/[0-9]*/fd -lname anon_inode:inotify 2>/dev/null | wc -l"], { encoding: "utf8" }).stdout.trim());
+  const limit = Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8"));
+  if (limit - inUse >= count * 10) return undefined;
+  return `fs.inotify.max_user_instances is ${limit}, ${inUse} in use: the ${count} bench hosts need about ${count * 10} more (sysctl -w fs.inotify.max_user_instances=${Math.max(512, inUse + count * 10 + 56)})`;
+}
+
 export function sshArgs(host: Host): string[] {
   return ["-i", host.keyFile, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${host.knownHosts}`, "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", `root@${host.address}`];
 }

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { standinStack } from "../tests-e2e/support/fleet";
 import { PulumiProject, toolchainBin } from "../tests-e2e/support/pulumiCli";
 import { writeSection } from "./benchDoc";
-import { hostIndexes, progress, TestHosts, type Host } from "./deployHosts";
+import { bootHosts, hostIndexes, inotifyShortfall, progress, TestHosts, type Host } from "./deployHosts";
 import { median } from "./median";
 
 const ROOT = join(__dirname, "..", "..");
@@ -68,19 +68,9 @@ function weigh(stateFile: string): { stateBytes: number; resources: number; byTy
   return { stateBytes: Buffer.byteLength(text), resources: resources.length, byType, byProperty };
 }
 
-/** Boots the hosts afresh, a few at a time. */
-async function bootAll(testhosts: TestHosts, slots: readonly { name: string; index: number }[]): Promise<Host[]> {
-  const hosts: Host[] = [];
-  const queue = [...slots];
-  const worker = async () => {
-    for (let slot = queue.shift(); slot; slot = queue.shift()) hosts.push(await testhosts.boot(slot.name, slot.index));
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
-  return slots.map((s) => hosts.find((h) => h.name === s.name)!);
-}
-
 async function measure(testhosts: TestHosts, slots: readonly { name: string; index: number }[], way: Way, label: string): Promise<Sample> {
-  const hosts = await bootAll(testhosts, slots);
+  const booted = await bootHosts(testhosts, slots, 4);
+  const hosts = slots.map((s) => booted.get(s.name)!);
   const p = new PulumiProject(`bench-up-${label}`);
   delete p.env.PULUMI_SKIP_CHECKPOINTS;
   try {
@@ -111,11 +101,8 @@ async function main(): Promise<void> {
   if (!compiledIsFresh(ROOT)) throw new Error("the compiled program is older than its sources: run npm run build first (npm run bench:up does)");
   const pulumiVersion = spawnSync(join(toolchainBin(), "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim();
   const indexes = hostIndexes(Math.max(...sizes));
-  // Each booted host holds about 8 inotify instances, counted against root's
-  // fs.inotify.max_user_instances (128 by default): past it, a host's systemd dies at boot.
-  const inUse = Number(spawnSync("sh", ["-c", "find /proc/[0-9]*/fd -lname anon_inode:inotify 2>/dev/null | wc -l"], { encoding: "utf8" }).stdout.trim());
-  const limit = Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8"));
-  if (limit - inUse < indexes.length * 10) throw new Error(`fs.inotify.max_user_instances is ${limit}, ${inUse} in use: ${indexes.length} test hosts need about ${indexes.length * 10} more (sysctl -w fs.inotify.max_user_instances=${Math.max(512, inUse + indexes.length * 10 + 64)})`);
+  const inotify = inotifyShortfall(indexes.length);
+  if (inotify) throw new Error(inotify);
   const work = mkdtempSync(join(tmpdir(), "homefleet-up-bench-"));
   mkdirSync(join(work, "e2e"));
   // bash reads a script while it runs it: a copy, so that an edit during the run breaks nothing.
