@@ -357,6 +357,11 @@ function renderedOnDemand(planned: PlannedHost, onRender: () => void): () => rea
  */
 const BACKGROUND_WRITE_HOSTS = 16;
 
+/**
+ * `background`: a new or empty directory is written on a helper thread, from what `plan` hands to
+ * its `rendered` callback; so a planner that asks for it must hand over every host it renders
+ * (renderInto's does, and keeps none where there is no earlier render).
+ */
 function writeFleet(outDir: string, now: () => number, background: boolean, plan: HostPlanner): RenderOutcome {
   const settledBefore = now() - SETTLE_MS;
   const out = resolve(outDir);
@@ -365,7 +370,6 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
   // Into a new or empty directory nothing is compared or kept: each host's files are written as
   // soon as it is rendered, on a helper thread, while the next host renders.
   const writer = earlier || !background ? undefined : (mkdirSync(out, { recursive: true }), startBackgroundWriter());
-  const written = new Set<string>();
   const made = new Set<string>();
   const writeHost: RenderedHost = (host, listed, files) => {
     if (!writer) return;
@@ -381,7 +385,6 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
       return { path: `${out}/${rel}`, content: files[i].content, mode: parseInt(file.mode, 8) };
     });
     writer.write(dirs, queued);
-    written.add(host);
   };
   const earlierManifest = earlier ? readManifest(out) : undefined;
   const index = earlier ? readIndex(out) : undefined;
@@ -430,12 +433,6 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
     throw new Error(`${out} is not empty and holds no homefleet render (no manifest.json written by homefleet); choose an empty or new directory`);
   }
   if (writer) {
-    // A plan given whole (writeRender) hands over no host as it renders: its files go now.
-    for (const planned of hosts) {
-      if (written.has(planned.host.name)) continue;
-      if (!planned.files) throw new Error(`host ${planned.host.name}: nothing to keep in a new directory, yet the render kept it`);
-      writeHost(planned.host.name, planned.manifest, planned.files);
-    }
     writer.finish();
     // manifest.json last, as below. Nothing written has settled, so there is no index to write.
     writeFileSync(manifest, manifestBytes);
