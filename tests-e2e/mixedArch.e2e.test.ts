@@ -6,6 +6,7 @@
  * stack's units (e2e/README.md, "aarch64 hosts").
  */
 import { readFileSync } from "node:fs";
+import { standinStack } from "./support/fleet";
 import { bootHost, DEBIAN_ARCH, onHost, stopHost, type TestHost } from "./support/hosts";
 import { PulumiProject } from "./support/pulumiCli";
 import { readiness } from "./support/scenarios";
@@ -19,15 +20,7 @@ let arm: TestHost;
 let project: PulumiProject;
 
 function stack(host: TestHost): Record<string, unknown> {
-  return {
-    host: host.name,
-    kind: "litellm",
-    network: { subnet: "10.89.0.0/24" },
-    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 60, intervalSec: 1 } },
-    database: {},
-    cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
-  };
+  return standinStack(host.name, { path: "/health/readiness", timeoutSec: 60, intervalSec: 1 });
 }
 
 function config(): Record<string, unknown> {

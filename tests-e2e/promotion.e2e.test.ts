@@ -4,6 +4,7 @@
  * staging has run the image healthily, then deploys wave 0 (pr0) and, only once that is healthy,
  * wave 1 (pr1); a failing wave 0 keeps wave 1 untouched.
  */
+import { standinStack } from "./support/fleet";
 import { bootHost, onHost, stopHost, type TestHost } from "./support/hosts";
 import { PulumiProject } from "./support/pulumiCli";
 
@@ -15,15 +16,7 @@ let project: PulumiProject;
 const hostConfig = (h: TestHost, wave = 0) => ({ address: h.address, arch: "x86_64", os: "systemd", hostKey: h.hostKey, podman: { cgroups: "disabled" }, wave });
 
 function stack(host: TestHost, healthPath = "/health/readiness"): Record<string, unknown> {
-  return {
-    host: host.name,
-    kind: "litellm",
-    network: { subnet: "10.89.0.0/24" },
-    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: healthPath, timeoutSec: 10, intervalSec: 1 } },
-    database: {},
-    cache: { port: 6380 },
-    litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
-  };
+  return standinStack(host.name, { path: healthPath, timeoutSec: 10, intervalSec: 1 });
 }
 
 const deploySettings = { healthTimeoutSec: 30, healthSoakSec: 5, confirmAfterSec: 120 };

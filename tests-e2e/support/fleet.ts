@@ -29,13 +29,13 @@ export function fleet(host: TestHost, change: StackChange = () => undefined, sta
   return renderFleet(config);
 }
 
-/** One LiteLLM stack on the host named HOST: the stand-in image, with PostgreSQL and Redis on its bridge. */
-export function standinStack(host: string): Record<string, any> {
+/** One LiteLLM stack on the host named HOST: the stand-in image, with PostgreSQL and Redis on its bridge, gated on HEALTH_CHECK. */
+export function standinStack(host: string, healthCheck: { path: string; timeoutSec: number; intervalSec: number } = { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 }): Record<string, any> {
   return {
     host,
     kind: "litellm",
     network: { subnet: "10.89.0.0/24" },
-    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck: { path: "/health/readiness", timeoutSec: 90, intervalSec: 2 } },
+    container: { image: "localhost/homefleet-standin:1", memoryMax: "512M", healthCheck },
     database: {},
     cache: { port: 6380 },
     litellm: { models: [{ name: "local", model: "ollama/llama3.1:8b", apiBase: "http://10.89.0.1:11434" }] },
