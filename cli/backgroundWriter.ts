@@ -18,12 +18,13 @@ export interface BackgroundWriter {
   finish(): void;
 }
 
-/** The helper's code: plain Node, no homefleet module (the helper loads nothing else). */
+/** What the helper says in the shared flag: it is running, and it has written everything queued. */
 const STARTED = 1;
 const FINISHED = 2;
 /** How long finish waits for a helper that has not even started before it gives up. */
 const START_TIMEOUT_MS = 15_000;
 
+/** The helper's code: plain Node, no homefleet module (the helper loads nothing else). */
 const HELPER = `
 const STARTED = ${STARTED}, FINISHED = ${FINISHED};
 const { workerData } = require("node:worker_threads");
