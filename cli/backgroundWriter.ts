@@ -6,14 +6,18 @@ import type * as WorkerThreads from "node:worker_threads";
  * long as `cp -r` of the same tree), which the main thread would otherwise wait for after
  * rendering everything; here it runs beside the rendering, on another CPU where there is one.
  *
- * Each distinct text is sent to the helper once (hosts share their scripts), with the files that
- * hold it by number. The helper makes each directory (parents first, as queued) and creates each
+ * A text is sent to the helper once for the files that hold it (hosts share their scripts), which
+ * name it by number. The helper makes each directory (parents first, as queued) and creates each
  * file, refusing to overwrite anything (`wx`): the directory was new or empty when the render began.
  * The first failure stops the writing, and `finish` throws it with the path it names.
  */
 export interface BackgroundWriter {
-  /** Queues directories (each once, parents first) and files under them: absolute paths. */
-  write(dirs: readonly string[], files: readonly { readonly path: string; readonly content: string; readonly mode: number }[]): void;
+  /**
+   * Queues directories (each once, parents first) and files under them: absolute paths. A file's
+   * `hostPath` (its path on its host) is where its text is looked for among those sent before:
+   * hosts' files at one path often hold the same text.
+   */
+  write(dirs: readonly string[], files: readonly { readonly path: string; readonly hostPath: string; readonly content: string; readonly mode: number }[]): void;
   /** Waits until everything queued is on disk; throws the first failure. */
   finish(): void;
 }
@@ -76,18 +80,24 @@ export function startBackgroundWriter(): BackgroundWriter {
   const worker = new Worker(HELPER, { eval: true, workerData: { port: channel.port2, done, chmodMask: process.umask() }, transferList: [channel.port2] });
   // Never what keeps the process alive: finish waits for it, and a failed render exits anyway.
   worker.unref();
-  const textIds = new Map<string, number>();
+  // The text last sent for each host path, and its number. Looked up by path, not by the text:
+  // a map keyed by the texts hashes every one of them (5 MB for 200 hosts) to find most of them new.
+  const sent = new Map<string, { readonly content: string; readonly id: number }>();
+  let sentCount = 0;
   return {
     write(dirs, files) {
       const texts: string[] = [];
       const ids: number[] = [];
       for (const file of files) {
-        let id = textIds.get(file.content);
-        if (id === undefined) {
-          id = textIds.size;
-          textIds.set(file.content, id);
-          texts.push(file.content);
+        const last = sent.get(file.hostPath);
+        // The same string compares as one pointer, a text of another length at once.
+        if (last !== undefined && last.content === file.content) {
+          ids.push(last.id);
+          continue;
         }
+        const id = sentCount++;
+        sent.set(file.hostPath, { content: file.content, id });
+        texts.push(file.content);
         ids.push(id);
       }
       channel.port1.postMessage({ texts, dirs, paths: files.map((f) => f.path), textIds: ids, modes: files.map((f) => f.mode) });

@@ -382,7 +382,7 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
         missing.push(`${out}/${dir}`);
       }
       dirs.push(...missing.reverse());
-      return { path: `${out}/${rel}`, content: files[i].content, mode: parseInt(file.mode, 8) };
+      return { path: `${out}/${rel}`, hostPath: file.path, content: files[i].content, mode: parseInt(file.mode, 8) };
     });
     writer.write(dirs, queued);
   };

@@ -99,7 +99,7 @@ describe("the helper thread", () => {
     const modes = [0o600, 0o644, 0o664, 0o666, 0o755, 0o777, 0o1777, 0o2750, 0o4755];
     writer.write(
       [join(dir, "sub")],
-      modes.map((mode) => ({ path: join(dir, "sub", mode.toString(8)), content: `mode ${mode.toString(8)}\n`, mode })),
+      modes.map((mode) => ({ path: join(dir, "sub", mode.toString(8)), hostPath: `/${mode}`, content: `mode ${mode.toString(8)}\n`, mode })),
     );
     writer.finish();
     expect(modes.map((mode) => (statSync(join(dir, "sub", mode.toString(8))).mode & 0o7777).toString(8))).toEqual(modes.map((m) => m.toString(8)));
@@ -111,10 +111,15 @@ describe("the helper thread", () => {
     mkdirSync(dir);
     const writer = backgroundWriter.startBackgroundWriter();
     const text = "x".repeat(100_000);
-    writer.write([], [{ path: join(dir, "a"), content: text, mode: 0o644 }]);
-    writer.write([], [{ path: join(dir, "b"), content: text, mode: 0o644 }, { path: join(dir, "c"), content: "other", mode: 0o644 }]);
+    // Texts are looked up by host path: the same text at another path, and another text between
+    // two files of the same one at a path, are each sent again, never mixed up.
+    writer.write([], [{ path: join(dir, "a"), hostPath: "/x", content: text, mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "b"), hostPath: "/x", content: text, mode: 0o644 }, { path: join(dir, "c"), hostPath: "/x", content: "other", mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "d"), hostPath: "/x", content: text, mode: 0o644 }, { path: join(dir, "e"), hostPath: "/y", content: text, mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "f"), hostPath: "/y", content: `${text}`, mode: 0o644 }, { path: join(dir, "g"), hostPath: "/x", content: "other", mode: 0o644 }]);
     writer.finish();
-    expect([readFileSync(join(dir, "a"), "utf8"), readFileSync(join(dir, "b"), "utf8"), readFileSync(join(dir, "c"), "utf8")]).toEqual([text, text, "other"]);
+    const written = ["a", "b", "c", "d", "e", "f", "g"].map((name) => readFileSync(join(dir, name), "utf8"));
+    expect(written).toEqual([text, text, "other", text, text, text, "other"]);
   });
 
   it("stops at the first failure and throws it with the path it names; it overwrites nothing", () => {
@@ -122,14 +127,14 @@ describe("the helper thread", () => {
     mkdirSync(dir);
     writeFileSync(join(dir, "there"), "kept\n");
     const writer = backgroundWriter.startBackgroundWriter();
-    writer.write([], [{ path: join(dir, "first"), content: "1", mode: 0o644 }]);
-    writer.write([], [{ path: join(dir, "no-such-dir", "file"), content: "2", mode: 0o644 }]);
-    writer.write([], [{ path: join(dir, "after"), content: "3", mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "first"), hostPath: "/x", content: "1", mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "no-such-dir", "file"), hostPath: "/x", content: "2", mode: 0o644 }]);
+    writer.write([], [{ path: join(dir, "after"), hostPath: "/x", content: "3", mode: 0o644 }]);
     expect(() => writer.finish()).toThrow(`ENOENT: no such file or directory, open '${join(dir, "no-such-dir", "file")}'`);
     expect(readdirSync(dir).sort()).toEqual(["first", "there"]);
 
     const again = backgroundWriter.startBackgroundWriter();
-    again.write([], [{ path: join(dir, "there"), content: "replaced", mode: 0o644 }]);
+    again.write([], [{ path: join(dir, "there"), hostPath: "/x", content: "replaced", mode: 0o644 }]);
     expect(() => again.finish()).toThrow(`EEXIST: file already exists, open '${join(dir, "there")}'`);
     expect(readFileSync(join(dir, "there"), "utf8")).toBe("kept\n");
   });
