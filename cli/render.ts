@@ -160,6 +160,16 @@ function parentOf(rel: string): string {
   return slash < 0 ? "" : rel.slice(0, slash);
 }
 
+/** The directories above `rel` that `seen` does not hold yet, parents first; each is added to `seen`. */
+function newParents(rel: string, seen: Set<string>): string[] {
+  const found: string[] = [];
+  for (let dir = parentOf(rel); dir !== "" && !seen.has(dir); dir = parentOf(dir)) {
+    seen.add(dir);
+    found.push(dir);
+  }
+  return found.reverse();
+}
+
 /** The index an earlier render left in `out`, or undefined if there is none this render can use. */
 function readIndex(out: string): RenderIndex | undefined {
   try {
@@ -376,12 +386,7 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
     const dirs: string[] = [];
     const queued = listed.files.map((file, i) => {
       const rel = relativeTarget(out, host, file.path);
-      const missing: string[] = [];
-      for (let dir = parentOf(rel); dir !== "" && !made.has(dir); dir = parentOf(dir)) {
-        made.add(dir);
-        missing.push(`${out}/${dir}`);
-      }
-      dirs.push(...missing.reverse());
+      for (const dir of newParents(rel, made)) dirs.push(`${out}/${dir}`);
       return { path: `${out}/${rel}`, hostPath: file.path, content: files[i].content, mode: parseInt(file.mode, 8) };
     });
     writer.write(dirs, queued);
@@ -470,9 +475,7 @@ function writeFleet(outDir: string, now: () => number, background: boolean, plan
   targets.set(manifestRel, { content: manifestBytes });
 
   const dirs = new Set<string>();
-  for (const rel of targets.keys()) {
-    for (let dir = parentOf(rel); dir !== "" && !dirs.has(dir); dir = parentOf(dir)) dirs.add(dir);
-  }
+  for (const rel of targets.keys()) newParents(rel, dirs);
 
   /** Files that are there already as regular files, directories that stay (with their lstat signature). */
   const present = new Set<string>();
