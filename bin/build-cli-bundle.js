@@ -8,7 +8,7 @@ const path = require("node:path");
 const esbuild = require("esbuild");
 const { spawnSync } = require("node:child_process");
 const { BUNDLE, CODE_CACHE, INPUTS, buildIdOf, bundleIdOnDisk, runBundle, warmUp } = require("./cliBundle.js");
-const { BLOB_PATTERN, DIST, snapshotBlob } = require("./cliSnapshot.js");
+const { BLOB_PATTERN, DIST, SNAPSHOT_FLAGS, snapshotBlob } = require("./cliSnapshot.js");
 const { hostScriptFiles, writeAtomically } = require("./buildOutputs.js");
 
 const root = path.join(__dirname, "..");
@@ -85,14 +85,14 @@ function buildSnapshot(bundleSource, id) {
   try {
     const entry = path.join(tmp, "entry.js");
     fs.writeFileSync(entry, snapshotEntry(bundleSource, id));
-    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", entry], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
+    const run = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, "--snapshot-blob", blob, "--build-snapshot", entry], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     if (run.status !== 0 || !fs.existsSync(blob)) {
       process.stderr.write(`build-cli-bundle: no startup snapshot for node ${process.version} (the CLI starts without one): node --build-snapshot exited ${run.status ?? run.signal}\n${run.stderr}`);
       return;
     }
-    // The stamp names the node that built it (bin/homefleet compares it with the node on PATH):
-    // another build of the same version may be refused by V8.
-    writeAtomically(`${target}.node`, `${fs.realpathSync(process.execPath)}\n`);
+    // The stamp names the node that built it (bin/homefleet compares it with the node on PATH:
+    // another build of the same version may be refused by V8) and the flags to start it with.
+    writeAtomically(`${target}.node`, `${fs.realpathSync(process.execPath)}\n${SNAPSHOT_FLAGS.join(" ")}\n`);
     fs.renameSync(blob, target);
   } finally {
     fs.rmSync(blob, { force: true });

@@ -9,7 +9,7 @@
 // dist/homefleet-cli.snapshot-<node version>.blob, with the path of that node in <blob>.node.
 // bin/homefleet starts `node --snapshot-blob` with it when the node on PATH is that version and that
 // executable, and NODE_OPTIONS is empty (node refuses a snapshot made by another version, and V8 one
-// made by another build or under other V8 flags).
+// made by another build or under other V8 flags), under the flags it was built with (SNAPSHOT_FLAGS).
 //
 // The snapshot holds the bundle as it was built, and state that the warm-up renders left in
 // memo tables (pure functions of their keys) and in the package root homefleet found. So the
@@ -30,8 +30,24 @@ const DIST = path.join(root, "dist");
 function snapshotBlob(version) {
   return path.join(DIST, `homefleet-cli.snapshot-${version}.blob`);
 }
-/** A snapshot, or its stamp (`<blob>.node`: the real path of the node that built it). */
+/**
+ * A snapshot, or its stamp (`<blob>.node`: the real path of the node that built it on its first
+ * line, the V8 flags it was built under on its second).
+ */
 const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob(\.node)?$/;
+
+/**
+ * The V8 flags the snapshot is built under, and so started with (V8 refuses a snapshot under other
+ * flags, and node then exits with status 14: bin/homefleet passes what the stamp records, never
+ * a constant of its own, so a launcher newer than the snapshot cannot meet that).
+ *
+ * --no-rehash-snapshot: by default V8 gives every process a new string hash seed and rehashes every
+ * string and hash table of the snapshot's heap with it as it starts, about 6 ms of the CLI's ~9 MB
+ * heap on a start of ~60 ms. Without it the process keeps the seed chosen when the snapshot was
+ * built. A per-process seed guards a long-running server against input crafted to collide in its
+ * hash tables; the CLI hashes only its own user's stack file, for the second or so it runs.
+ */
+const SNAPSHOT_FLAGS = ["--no-rehash-snapshot"];
 
 /**
  * Whether the snapshot's CLI is the one to run: the pure decision, given what the start found.
@@ -72,4 +88,4 @@ async function prepareSnapshot(cli, launch, builtId) {
   });
 }
 
-module.exports = { BLOB_PATTERN, DIST, prepareSnapshot, snapshotApplies, snapshotBlob };
+module.exports = { BLOB_PATTERN, DIST, SNAPSHOT_FLAGS, prepareSnapshot, snapshotApplies, snapshotBlob };

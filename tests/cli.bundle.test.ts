@@ -19,6 +19,7 @@ import { shellcheckFile } from "./support/validators";
 const ROOT = join(__dirname, "..");
 const bundle = require("../bin/cliBundle.js") as { BUNDLE: string; INPUTS: string; bundleIsFresh(): boolean };
 const snapshot = require("../bin/cliSnapshot.js") as {
+  SNAPSHOT_FLAGS: string[];
   snapshotBlob(version: string): string;
   snapshotApplies(facts: { script?: string; builtFor: string; builtId?: string; idOnDisk?: string; bundleFresh: boolean }): boolean;
 };
@@ -163,7 +164,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
 
   it("is built for this node, and renders the same tree as main() with nothing on stderr", async () => {
     expect(existsSync(blob)).toBe(true);
-    expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n`);
+    expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n--no-rehash-snapshot\n`);
     const fromSnapshot = join(scratch, "snapshot");
     // NODE_DEBUG=module logs every module node's loader loads to stderr: a start that fell back to
     // bin/homefleet.js would load it and bin/cliBundle.js; the snapshot's CLI loads none.
@@ -196,15 +197,15 @@ describe("bin/homefleet, from the startup snapshot", () => {
     // A moved project, say: the snapshot's CLI is not used; the script runs as `node <script>` would.
     const other = join(scratch, "other.js");
     writeFileSync(other, 'process.stdout.write(JSON.stringify(process.argv.slice(2)) + "\\n");');
-    const run = spawnSync(process.execPath, ["--snapshot-blob", blob, other, "render", "--stack", "prod"], { encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" } });
+    const run = spawnSync(process.execPath, [...snapshot.SNAPSHOT_FLAGS, "--snapshot-blob", blob, other, "render", "--stack", "prod"], { encoding: "utf8", env: { ...withoutNodeOptions, NODE_DEBUG: "module" } });
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '["render","--stack","prod"]\n' });
     // It was loaded as a module (what the snapshot's CLI never does: see above).
     expect(run.stderr).toContain(`load "${other}"`);
     // Named relative to the working directory, as `node other.js` takes it.
-    const relative = spawnSync(process.execPath, ["--snapshot-blob", blob, "other.js", "x"], { cwd: scratch, encoding: "utf8", env: withoutNodeOptions });
+    const relative = spawnSync(process.execPath, [...snapshot.SNAPSHOT_FLAGS, "--snapshot-blob", blob, "other.js", "x"], { cwd: scratch, encoding: "utf8", env: withoutNodeOptions });
     expect({ status: relative.status, stdout: relative.stdout, stderr: relative.stderr }).toEqual({ status: 0, stdout: '["x"]\n', stderr: "" });
     // Without a script it says how it is started.
-    const bare = spawnSync(process.execPath, ["--snapshot-blob", blob], { encoding: "utf8", env: withoutNodeOptions });
+    const bare = spawnSync(process.execPath, [...snapshot.SNAPSHOT_FLAGS, "--snapshot-blob", blob], { encoding: "utf8", env: withoutNodeOptions });
     expect(bare.status).toBe(2);
     expect(bare.stderr).toMatch(/started by bin\/homefleet/);
   });
@@ -232,7 +233,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
     symlinkSync(join("..", "..", "bin", "homefleet"), join(tree, "node_modules", ".bin", "homefleet"));
     writeFileSync(join(tree, "path", "node"), '#!/bin/sh\nif [ "$1" = --version ]; then echo v99.1.2; exit 0; fi\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
     const launch = (env: Record<string, string>, ...args: string[]) => {
-      const run = spawnSync(join(tree, "node_modules", ".bin", "homefleet"), args, { encoding: "utf8", env: { PATH: `${join(tree, "path")}:/usr/bin:/bin`, ...env } });
+      const run = spawnSync(join(tree, "node_modules", ".bin", "homefleet"), args, { cwd: tree, encoding: "utf8", env: { PATH: `${join(tree, "path")}:/usr/bin:/bin`, ...env } });
       expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: "" });
       return run.stdout.trimEnd().split("\n");
     };
@@ -244,14 +245,25 @@ describe("bin/homefleet, from the startup snapshot", () => {
     writeFileSync(own, "");
     // A snapshot of this version without a stamp, or made by another executable: a plain start.
     expect(launch({}, "render")).toEqual([script, "render"]);
-    writeFileSync(`${own}.node`, "/opt/other/bin/node\n");
+    writeFileSync(`${own}.node`, "/opt/other/bin/node\n--no-rehash-snapshot\n");
     expect(launch({}, "render")).toEqual([script, "render"]);
-    // Made by this very node (its real path: PATH may hold a symlink to it).
+    // Made by this very node (its real path: PATH may hold a symlink to it), started under the
+    // flags its stamp records, one argument each, none expanded as a file name.
+    writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n--no-rehash-snapshot --max-lazy\n`);
+    expect(launch({}, "render", "--out", "a b")).toEqual(["--no-rehash-snapshot", "--max-lazy", "--snapshot-blob", own, script, "render", "--out", "a b"]);
+    writeFileSync(join(tree, "--stack-size=1"), ""); // what the flag would match as a pattern, in the launcher's working directory
+    writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n--stack-size=*\n`);
+    expect(launch({}, "render")).toEqual(["--stack-size=*", "--snapshot-blob", own, script, "render"]);
+    // Built under no flags.
+    writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n\n`);
+    expect(launch({}, "render")).toEqual(["--snapshot-blob", own, script, "render"]);
+    // A stamp of an older build, which does not say the flags: the snapshot may need some, so a plain start.
     writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n`);
-    expect(launch({}, "render", "--out", "a b")).toEqual(["--snapshot-blob", own, script, "render", "--out", "a b"]);
+    expect(launch({}, "render")).toEqual([script, "render"]);
+    writeFileSync(`${own}.node`, `${join(tree, "path", "node")}\n--no-rehash-snapshot\n`);
     mkdirSync(join(tree, "linked"));
     symlinkSync(join(tree, "path", "node"), join(tree, "linked", "node"));
-    expect(launch({ PATH: `${join(tree, "linked")}:/usr/bin:/bin` }, "render")).toEqual(["--snapshot-blob", own, script, "render"]);
+    expect(launch({ PATH: `${join(tree, "linked")}:/usr/bin:/bin` }, "render")).toEqual(["--no-rehash-snapshot", "--snapshot-blob", own, script, "render"]);
     expect(launch({ NODE_OPTIONS: "--max-old-space-size=4096" }, "render")).toEqual([script, "render"]);
   });
 
