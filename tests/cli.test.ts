@@ -3,7 +3,7 @@
  * and that secrets stay out of the output. Most cases call main() with captured output; one runs
  * the real launcher in a child process.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -314,6 +314,18 @@ describe("the real launcher, node bin/homefleet.js", () => {
     const out = join(scratch, "launcher");
     const child = spawnSync(process.execPath, [join(ROOT, "bin", "homefleet.js"), "render", "--stack", "staging", "--out", out], { cwd: ROOT, encoding: "utf8" });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(tree(out)).toEqual(tree(staging));
+  });
+
+  it("renders to the end and exits 0, quietly, when the reader of its output has gone", async () => {
+    // `homefleet render ... | head -0`: the pipe's reading end is closed before the CLI writes its summary.
+    const out = join(scratch, "reader-gone");
+    const child = spawn(process.execPath, [join(ROOT, "bin", "homefleet.js"), "render", "--stack", "staging", "--out", out], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
     expect(tree(out)).toEqual(tree(staging));
   });
 });
