@@ -372,11 +372,23 @@ const BACKGROUND_WRITE_HOSTS = 16;
  * its `rendered` callback; so a planner that asks for it must hand over every host it renders
  * (renderInto's does, and keeps none where there is no earlier render).
  */
+/** Whether the directory `out` holds anything (false where there is none yet); a file where it should be is refused by name. */
+function holdsAnything(out: string): boolean {
+  try {
+    return readdirSync(out).length > 0;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return false;
+    if (code === "ENOTDIR") throw new Error(`${out} is not a directory (it, or a directory it would be in, is a file); choose an empty or new directory`);
+    throw err;
+  }
+}
+
 function writeFleet(outDir: string, now: () => number, background: boolean, plan: HostPlanner): RenderOutcome {
   const settledBefore = now() - SETTLE_MS;
   const out = resolve(outDir);
   const manifest = join(out, "manifest.json");
-  const earlier = existsSync(out) && readdirSync(out).length > 0;
+  const earlier = holdsAnything(out);
   // Into a new or empty directory nothing is compared or kept: each host's files are written as
   // soon as it is rendered, on a helper thread, while the next host renders.
   const writer = earlier || !background ? undefined : (mkdirSync(out, { recursive: true }), startBackgroundWriter());

@@ -56,10 +56,19 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * `user:password@` at the start of a value or after `//` (`root:pw@box`, `https://u:p@host`), in
+ * the JSON text of a refused value: a registry reference such as `ghcr.io/x:tag@sha256:...` has
+ * a `/` before its `:` and does not match.
+ */
+const USERINFO_PASSWORD = /(?:"|\/\/)[^\s/@:"]+:[^\s/@"]+@/;
+
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   const text = JSON.stringify(value);
   if (text === undefined) return String(value);
+  // An error is printed, logged and pasted into issues: a password it would repeat is left out.
+  if (USERINFO_PASSWORD.test(text)) return "a value holding a password (user:password@), not repeated here";
   return text.length > 60 ? text.slice(0, 57) + "..." : text;
 }
 

@@ -150,6 +150,16 @@ describe("refusals", () => {
     expect([...tree(foreign).keys()]).toEqual(["notes.txt"]);
   });
 
+  it("refuses a file where the directory should be, and leaves it alone", async () => {
+    const file = join(scratch, "a-file");
+    writeFileSync(file, "mine\n");
+    for (const out of [file, join(file, "below")]) {
+      const run = await homefleet("render", "--stack", "staging", "--out", out);
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 1, stderr: `homefleet: ${out} is not a directory (it, or a directory it would be in, is a file); choose an empty or new directory\n` });
+    }
+    expect(readFileSync(file, "utf8")).toBe("mine\n");
+  });
+
   it("says the config's warnings before it refuses the directory", async () => {
     const dir = join(scratch, "warned");
     mkdirSync(join(dir, "foreign"), { recursive: true });

@@ -440,6 +440,20 @@ describe("credentials in URLs", () => {
     expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.litellm.litellm.models.0.apiBase", message: refusal("give the provider's key with apiKeyConfig instead") }]);
   });
 
+  it("does not repeat a password written where no URL belongs when it refuses the value", () => {
+    expect(problemsOf({ hosts: { box: host({ address: "root:hunter2@192.168.50.12" }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.address", message: "expected a hostname or IP address, got a value holding a password (user:password@), not repeated here" },
+    ]);
+    const stacks = { litellm: withContainer({ command: ["serve", { url: "https://admin:hunter2@10.0.0.5" }] }) };
+    expect(problemsOf({ hosts: oneHost, stacks })).toEqual([
+      { path: "homefleet:stacks.litellm.container.command.1", message: "expected string, got a value holding a password (user:password@), not repeated here" },
+    ]);
+    // A value without one is repeated as it is, digest-pinned image references included.
+    expect(problemsOf({ hosts: { box: host({ address: "ghcr.io/x:tag@sha256:00" }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.address", message: 'expected a hostname or IP address, got "ghcr.io/x:tag@sha256:00"' },
+    ]);
+  });
+
   it("accepts a user name without a password, and repositories without credentials", () => {
     for (const repository of ["sftp:backup@nas.lan:/srv/restic/vulcan", "s3:https://s3.example.org/bucket/vulcan", "rest:https://nas.lan:8000/vulcan", "/mnt/usb/restic"]) {
       expect(parseFleetConfig({ hosts: offsite(repository), stacks: { litellm: litellmStack() }, configKeys: ["resticPassword"] }).hosts.box.backup.offsite?.repository).toBe(repository);
