@@ -453,6 +453,8 @@ function nativeChecks(
   return problems;
 }
 
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** First and last address of an IPv4 CIDR, as integers. */
 function cidrRange(cidr: string): [number, number] {
   const [base, bits] = cidr.split("/");
@@ -475,6 +477,10 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (previous) problems.push({ path: owner, message: `${protocol === "udp" ? "UDP " : ""}port ${port} on host ${host} is already used by ${previous}` });
     else listeners.set(key, owner);
   };
+  // The port homefleet reaches the host's SSH server on: a service bound to it first would lock the
+  // deployer out, or fail to start beside sshd. (Behind a port forward the server's own port may
+  // differ; a stack can always take another.)
+  for (const [name, host] of Object.entries(hosts)) claim(name, host.port, `${CONFIG_NAMESPACE}:hosts.${name}.port (the SSH server homefleet deploys through)`);
   for (const [name, host] of Object.entries(hosts)) claim(name, host.postgresql.port, `${CONFIG_NAMESPACE}:hosts.${name}.postgresql.port`);
   const proxyPath = (host: string) => `${CONFIG_NAMESPACE}:hosts.${host}.proxy`;
   for (const [name, host] of Object.entries(hosts)) {
@@ -521,6 +527,14 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
         const onHost = subnets.get(stack.host) ?? [];
         const other = onHost.find((s) => s.range[0] <= range[1] && range[0] <= s.range[1]);
         if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet overlaps ${other.cidr} of stack ${other.stack} on host ${stack.host}` });
+        // A bridge on the host's own network takes the route to it, and homefleet's SSH connection with it.
+        const own = IPV4.test(host.address) ? cidrRange(`${host.address}/32`)[0] : undefined;
+        if (own !== undefined && range[0] <= own && own <= range[1]) {
+          problems.push({
+            path: at(name, "network", "subnet"),
+            message: `subnet ${stack.network.subnet} holds the host's own address ${host.address} (${CONFIG_NAMESPACE}:hosts.${stack.host}.address): the bridge would take the route to the host's network, and the SSH connection homefleet deploys through; choose a range the host's network does not use, such as 10.89.0.0/24`,
+          });
+        }
         onHost.push({ stack: name, range, cidr: stack.network.subnet });
         subnets.set(stack.host, onHost);
       }

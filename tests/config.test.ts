@@ -276,6 +276,18 @@ describe("clashes between stacks on one host", () => {
     ]);
   });
 
+  it("refuses a service on the host's SSH port, the one homefleet deploys through", () => {
+    expect(problemsOf({ hosts: oneHost, stacks: { one: litellmStack({ cache: { port: 22 } }) } })).toEqual([
+      { path: "homefleet:stacks.one.cache.port", message: "port 22 on host box is already used by homefleet:hosts.box.port (the SSH server homefleet deploys through)" },
+    ]);
+    // The port given for the host, wherever it is.
+    const hosts = { box: host({ port: 2222 }) };
+    expect(parseFleetConfig({ hosts, stacks: { one: litellmStack({ cache: { port: 22 } }) } }).stacks.one.cache?.port).toBe(22);
+    expect(problemsOf({ hosts, stacks: { one: litellmStack({ container: { image: IMAGE, publish: { hostPort: 2222 } } }) } })).toEqual([
+      { path: "homefleet:stacks.one.container.publish.hostPort", message: "port 2222 on host box is already used by homefleet:hosts.box.port (the SSH server homefleet deploys through)" },
+    ]);
+  });
+
   it("allows the same cache port on different hosts", () => {
     const stacks = { one: litellmStack({ cache: { port: 6380 } }), two: second({ host: "pi", cache: { port: 6380 } }) };
     expect(() => parseFleetConfig({ hosts: { box: host(), pi: host({ address: "192.0.2.11", arch: "aarch64", os: "nixos" }) }, stacks })).not.toThrow();
@@ -486,6 +498,21 @@ describe("networks shared by accident", () => {
   it("refuses two stacks on one host naming the same podman network", () => {
     const stacks = { a: bridge("10.89.1.0/24", { name: "shared" }), b: { ...bridge("10.89.2.0/24", { name: "shared" }), container: { image: IMAGE, publish: { hostPort: 4001 } } } };
     expect(problemsOf({ hosts: oneHost, stacks })).toEqual([{ path: "homefleet:stacks.b.network.name", message: 'network "shared" on host box is already stack a\'s: name another' }]);
+  });
+
+  it("refuses a bridge subnet that holds the host's own address", () => {
+    const hosts = { box: host({ address: "192.168.50.12" }) };
+    expect(problemsOf({ hosts, stacks: { a: bridge("192.168.50.0/24") } })).toEqual([
+      {
+        path: "homefleet:stacks.a.network.subnet",
+        message:
+          "subnet 192.168.50.0/24 holds the host's own address 192.168.50.12 (homefleet:hosts.box.address): the bridge would take the route to the host's network, and the SSH connection homefleet deploys through; choose a range the host's network does not use, such as 10.89.0.0/24",
+      },
+    ]);
+    expect(problemsOf({ hosts, stacks: { a: bridge("192.168.0.0/16") } })).toHaveLength(1);
+    // Next to it, or a host known by name only: nothing to refuse.
+    expect(parseFleetConfig({ hosts, stacks: { a: bridge("192.168.51.0/24") } }).stacks.a.network.subnet).toBe("192.168.51.0/24");
+    expect(parseFleetConfig({ hosts: { box: host({ address: "box.lan" }) }, stacks: { a: bridge("192.168.50.0/24") } }).stacks.a.network.subnet).toBe("192.168.50.0/24");
   });
 
   it("refuses default bridge names that collide (a-b and ab both give hfab)", () => {
