@@ -72,6 +72,12 @@ export function reservedRoleName(name: string): string | undefined {
 
 /** Directories that are the system's: homefleet must never create, chown or chmod them or anything below. */
 const SYSTEM_TREES = ["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys", "/run", "/nix", "/var/lib/homefleet", "/var/lib/postgresql", "/var/lib/containers", "/var/lib/systemd"];
+/**
+ * Trees the system empties (Debian's tmpfiles.d empties /tmp at every boot; NixOS and newer Debian
+ * age both) and that every unit with PrivateTmp=, as homefleet's are, sees as an empty directory of
+ * its own: data kept there is lost, and a unit told to write below them writes into its private copy.
+ */
+const VOLATILE_TREES = ["/tmp", "/var/tmp"];
 /** Shared parents: a directory below them is fine, the directory itself is not homefleet's. */
 const SHARED_PARENTS = ["/", "/tmp", "/var", "/var/lib", "/var/tmp", "/var/log", "/var/cache", "/var/backups", "/var/spool", "/home", "/root", "/srv", "/opt", "/mnt", "/media"];
 
@@ -86,6 +92,8 @@ export function unsafeDataDirectory(path: string): string | undefined {
   if (SHARED_PARENTS.includes(path)) return `"${path}" is a shared system directory: homefleet would change its owner and mode; use a directory of its own below it`;
   const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
   if (tree) return `"${path}" is ${path === tree ? "" : `inside ${tree}, `}a system directory: homefleet would change its owner and mode; use a directory of its own, e.g. below /var/lib`;
+  const volatile = VOLATILE_TREES.find((t) => path.startsWith(`${t}/`));
+  if (volatile) return `"${path}" is inside ${volatile}, which the system empties and which homefleet's units (PrivateTmp=) each see as a private, empty directory: what is kept there is lost; use a directory below /var/lib or /srv`;
   return undefined;
 }
 

@@ -420,6 +420,15 @@ describe("directories homefleet would own", () => {
     expect(problemsOf({ hosts: oneHost, stacks: volume("/var/lib//app") })).toEqual([{ path: at, message: '"/var/lib//app" has empty segments: write it without "//" or a trailing "/"' }]);
   });
 
+  it("refuses a directory below /tmp or /var/tmp, which the system empties", () => {
+    const message = (path: string, tree: string) =>
+      `"${path}" is inside ${tree}, which the system empties and which homefleet's units (PrivateTmp=) each see as a private, empty directory: what is kept there is lost; use a directory below /var/lib or /srv`;
+    expect(problemsOf({ hosts: oneHost, stacks: volume("/tmp/litellm") })).toEqual([{ path: at, message: message("/tmp/litellm", "/tmp") }]);
+    expect(problemsOf({ hosts: { box: host({ backup: { dir: "/var/tmp/backups" } }) }, stacks: { litellm: litellmStack() } })).toEqual([
+      { path: "homefleet:hosts.box.backup.dir", message: message("/var/tmp/backups", "/var/tmp") },
+    ]);
+  });
+
   it("accepts a directory of its own below a shared parent", () => {
     for (const source of ["/var/lib/litellm/data", "/srv/media", "/home/alice/models", "/tmpfs-data"]) {
       expect(parseFleetConfig({ hosts: oneHost, stacks: volume(source) }).stacks.litellm.container!.volumes[0].source).toBe(source);
