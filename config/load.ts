@@ -477,6 +477,15 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
     if (previous) problems.push({ path: owner, message: `${protocol === "udp" ? "UDP " : ""}port ${port} on host ${host} is already used by ${previous}` });
     else listeners.set(key, owner);
   };
+  // Two hosts at one SSH address and port are one machine: each deployment would replace the
+  // other's generation, and with it every stack the other put there.
+  const endpoints = new Map<string, string>();
+  for (const [name, host] of Object.entries(hosts)) {
+    const endpoint = `${host.address.toLowerCase()}:${host.port}`;
+    const first = endpoints.get(endpoint);
+    if (first) problems.push({ path: `${CONFIG_NAMESPACE}:hosts.${name}.address`, message: `host ${first} is at ${host.address} port ${host.port} too: two hosts there are one machine, and each deployment would replace what the other deployed; declare the machine once` });
+    else endpoints.set(endpoint, name);
+  }
   // The port homefleet reaches the host's SSH server on: a service bound to it first would lock the
   // deployer out, or fail to start beside sshd. (Behind a port forward the server's own port may
   // differ; a stack can always take another.)

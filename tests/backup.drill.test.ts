@@ -15,9 +15,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFleetConfig } from "../config/load";
 import { buildFleetModel } from "../model/build";
@@ -25,6 +24,7 @@ import { BACKUP_SCRIPTS, backupConfigScript, backupPostgresqlScript, backupRedis
 import type { ScriptSpec } from "../render/scripts";
 import { hostScriptPath, run, shellcheckFile, type ToolResult } from "./support/validators";
 import { killAndReap } from "./support/children";
+import { dataScratch } from "./support/dataScratch";
 
 jest.setTimeout(60_000);
 
@@ -154,7 +154,7 @@ function expectNoTempLeftovers(...dirs: string[]): void {
 beforeAll(async () => {
   pgUid = Number(must(run("id", ["-u", "postgres"]), "id -u postgres").trim());
   pgGid = Number(must(run("id", ["-g", "postgres"]), "id -g postgres").trim());
-  base = mkdtempSync(join(tmpdir(), "hf-backup-drill-"));
+  base = dataScratch("hf-backup-drill-");
   chmodSync(base, 0o755);
   binDir = dir(join(base, "bin"), 0o755);
   textfileDir = dir(join(base, "textfile"), 0o755, "postgres");

@@ -288,6 +288,15 @@ describe("clashes between stacks on one host", () => {
     ]);
   });
 
+  it("refuses two hosts at one SSH address and port: they are one machine", () => {
+    const stacks = { one: litellmStack() };
+    expect(problemsOf({ hosts: { box: host({ address: "Box.lan" }), box2: host({ address: "box.LAN" }) }, stacks })).toEqual([
+      { path: "homefleet:hosts.box2.address", message: "host box is at box.LAN port 22 too: two hosts there are one machine, and each deployment would replace what the other deployed; declare the machine once" },
+    ]);
+    // One address, two ports (a router forwarding to two machines): two hosts.
+    expect(Object.keys(parseFleetConfig({ hosts: { box: host(), box2: host({ port: 2222 }) }, stacks }).hosts)).toEqual(["box", "box2"]);
+  });
+
   it("allows the same cache port on different hosts", () => {
     const stacks = { one: litellmStack({ cache: { port: 6380 } }), two: second({ host: "pi", cache: { port: 6380 } }) };
     expect(() => parseFleetConfig({ hosts: { box: host(), pi: host({ address: "192.0.2.11", arch: "aarch64", os: "nixos" }) }, stacks })).not.toThrow();

@@ -5,11 +5,12 @@
  * what the retention says (monthly copies included), by restic's own forget.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { renderFleet } from "../bundle/hostBundle";
 import { parseFleetConfig } from "../config/load";
+import { dataScratch } from "./support/dataScratch";
 
 jest.setTimeout(120_000);
 
@@ -19,8 +20,7 @@ function renderBox(backup: Record<string, unknown>, secretKeys: string[]) {
 }
 
 describe("off-site backup with a real restic", () => {
-  // Not under /tmp: config refuses it as a backup source (it is not data).
-  const dir = mkdtempSync(join("/var/tmp", "hf-restic-"));
+  const dir = dataScratch("hf-restic-");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("backs up backup.dir and the extra paths, and forget keeps the monthly copies the config asks for", () => {
@@ -79,7 +79,7 @@ describe("off-site backup with a real restic", () => {
 });
 
 describe("two restic repositories of a host, with a real restic", () => {
-  const dir = mkdtempSync(join("/var/tmp", "hf-repos-"));
+  const dir = dataScratch("hf-repos-");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const DAY = 86_400_000;
 
