@@ -191,6 +191,8 @@ export function parseFleetConfig(input: {
   configKeys?: readonly string[];
   /** Those of them that are Pulumi secrets; when given, a key that holds a secret must be one. */
   secretKeys?: readonly string[];
+  /** Read by the Pulumi program, which deploys (unless homefleet:deploy.enabled is false) and so needs the SSH key; a render does not. */
+  deploying?: boolean;
 }): FleetConfig {
   const problems: ConfigProblem[] = [];
   const hostsRoot = `${CONFIG_NAMESPACE}:hosts`;
@@ -235,6 +237,11 @@ export function parseFleetConfig(input: {
   problems.push(...volumeRepositoryChecks(hosts.data, stacks.data));
   problems.push(...monitoringChecks(hosts.data, stacks.data, monitoring?.data));
   problems.push(...configKeyChecks(secretConfigReferences(hosts.data, stacks.data, monitoring?.data), configKeys, input.secretKeys));
+  if (input.deploying && deploy.data.enabled && !configKeys.includes(SSH_KEY)) {
+    // Said here, with the other config problems and before anything runs, and with the key read
+    // from stdin: Pulumi's own message for a missing key would put it on the command line.
+    problems.push({ path: ns(SSH_KEY), message: `not set: deployments log in to every host with it (pulumi config set --secret ${ns(SSH_KEY)} < ~/.ssh/<the deploy key>)` });
+  }
   if (problems.length) throw new ConfigError(sortProblems(problems));
   const promotion = promoteFrom?.success ? { from: promoteFrom.data, ...(promoteOverride?.success ? { override: promoteOverride.data } : {}) } : undefined;
   return { hosts: hosts.data, stacks: stacks.data, monitoring: monitoring?.data, review: review.data, deploy: deploy.data, ...(promotion ? { promotion } : {}), configKeys };

@@ -24,5 +24,5 @@ export function fleetConfigFromPulumi(): FleetConfig {
   // list `pulumi.Config.get` consults to wrap a secret value.
   const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
   const secretKeys = configKeys.filter((k) => isConfigSecret(prefix + k));
-  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), promoteFrom: parse("promoteFrom"), promoteOverride: parse("promoteOverride"), configKeys, secretKeys });
+  return parseFleetConfig({ hosts: parse("hosts"), stacks: parse("stacks"), monitoring: parse("monitoring"), review: parse("review"), deploy: parse("deploy"), promoteFrom: parse("promoteFrom"), promoteOverride: parse("promoteOverride"), configKeys, secretKeys, deploying: true });
 }
