@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { buildHostBundle, fleetManifestJson, fleetRenderKey, fleetWarnings, hostRenderKey, sha256, type ContentDigests, type FleetRender, type HostManifest } from "../bundle/hostBundle";
 import type { FleetConfig } from "../config/load";
@@ -367,11 +367,6 @@ function renderedOnDemand(planned: PlannedHost, onRender: () => void): () => rea
  */
 const BACKGROUND_WRITE_HOSTS = 16;
 
-/**
- * `background`: a new or empty directory is written on a helper thread, from what `plan` hands to
- * its `rendered` callback; so a planner that asks for it must hand over every host it renders
- * (renderInto's does, and keeps none where there is no earlier render).
- */
 /** Whether the directory `out` holds anything (false where there is none yet); a file where it should be is refused by name. */
 function holdsAnything(out: string): boolean {
   try {
@@ -384,6 +379,11 @@ function holdsAnything(out: string): boolean {
   }
 }
 
+/**
+ * `background`: a new or empty directory is written on a helper thread, from what `plan` hands to
+ * its `rendered` callback; so a planner that asks for it must hand over every host it renders
+ * (renderInto's does, and keeps none where there is no earlier render).
+ */
 function writeFleet(outDir: string, now: () => number, background: boolean, plan: HostPlanner): RenderOutcome {
   const settledBefore = now() - SETTLE_MS;
   const out = resolve(outDir);
