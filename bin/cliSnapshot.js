@@ -46,8 +46,16 @@ const BLOB_PATTERN = /^homefleet-cli\.snapshot-.*\.blob(\.node)?$/;
  * heap on a start of ~60 ms. Without it the process keeps the seed chosen when the snapshot was
  * built. A per-process seed guards a long-running server against input crafted to collide in its
  * hash tables; the CLI hashes only its own user's stack file, for the second or so it runs.
+ *
+ * --interrupt-budget at four times V8's default (67584): V8 optimizes a function once it has run
+ * that much bytecode, compiling on another thread. Its default suits long-running processes; the
+ * CLI runs for a second at most, and on two CPUs the compiles it sets off compete with the garbage
+ * collector's and the render's helper threads for the second one. Paired over 20 rounds against
+ * the default (docs/benchmarks.md, fourteenth pass): 200 hosts into a new directory -50 ms, nothing
+ * changed -23 ms, every host changed -15 ms, the small stack unchanged; twice the default gained
+ * less, six and eight times lost again.
  */
-const SNAPSHOT_FLAGS = ["--no-rehash-snapshot"];
+const SNAPSHOT_FLAGS = ["--no-rehash-snapshot", "--interrupt-budget=270336"];
 
 /**
  * Whether the snapshot's CLI is the one to run: the pure decision, given what the start found.

@@ -164,7 +164,7 @@ describe("bin/homefleet, from the startup snapshot", () => {
 
   it("is built for this node, and renders the same tree as main() with nothing on stderr", async () => {
     expect(existsSync(blob)).toBe(true);
-    expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n--no-rehash-snapshot\n`);
+    expect(readFileSync(`${blob}.node`, "utf8")).toBe(`${realpathSync(process.execPath)}\n--no-rehash-snapshot --interrupt-budget=270336\n`);
     const fromSnapshot = join(scratch, "snapshot");
     // NODE_DEBUG=module logs every module node's loader loads to stderr: a start that fell back to
     // bin/homefleet.js would load it and bin/cliBundle.js; the snapshot's CLI loads none.
