@@ -85,6 +85,64 @@ function withoutPassword<T extends z.ZodType<string>>(schema: T, where: string) 
   });
 }
 
+/**
+ * An environment variable or command-line option whose name says it holds a secret: a password,
+ * token, secret or key of an API, an access key, a private key, credentials (`OPENAI_API_KEY`,
+ * `REDIS_PASSWORD`, `PGPASSWORD`, `--api-key`). `AWS_ACCESS_KEY_ID` (an identifier) and names that
+ * end otherwise (`TOKEN_URL`, `SECRET_KEY_FILE`) are not.
+ */
+const SECRET_NAME = /(?:PASSWORD|PASSWD|(?:^|_)(?:PASS|PWD|SECRET|TOKEN|APIKEY|CREDENTIALS?|(?:API|ACCESS|PRIVATE|SECRET|MASTER|SIGNING|ENCRYPTION|AUTH)_KEY))$/;
+
+/** A value that names where the secret is rather than holding it: nothing, a file, or LiteLLM's `os.environ/<NAME>`. */
+function namesItsSource(value: string): boolean {
+  return value === "" || value.startsWith("/") || value.startsWith("os.environ/");
+}
+
+const PLAINTEXT_SECRET = "is written in clear into unit files, the Nix store and process listings";
+
+/** `scheme://user:password@` anywhere in a value (`--db=postgres://u:p@db/x` too). */
+const URL_PASSWORD_ANYWHERE = /[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]*@/i;
+
+/**
+ * Non-secret environment: a value under a name that says it is a secret, or a URL with a password
+ * in any value, is refused (without repeating it). `secretEnvironment` carries such values, from
+ * secret config, into root-only files.
+ */
+function plainEnvironment<T extends z.ZodType<string>>(value: T) {
+  return z.record(envName, value).superRefine((environment, ctx) => {
+    for (const [name, text] of Object.entries(environment)) {
+      if (typeof text !== "string") continue;
+      if (SECRET_NAME.test(name.toUpperCase()) && !namesItsSource(text)) {
+        ctx.addIssue({ code: "custom", path: [name], message: `looks like a secret, and a value in environment ${PLAINTEXT_SECRET}: give it in secretEnvironment as config:<key>, set with pulumi config set --secret homefleet:<key> < FILE`, params: { hideValue: true } });
+      } else if (URL_PASSWORD_ANYWHERE.test(text)) {
+        ctx.addIssue({ code: "custom", path: [name], message: `holds a password in a URL, which ${PLAINTEXT_SECRET}: give it in secretEnvironment (database.url and cache.url for the stack's own)`, params: { hideValue: true } });
+      }
+    }
+  });
+}
+
+/**
+ * Command-line arguments: a URL with a password, or the value of an option whose name says it is a
+ * secret (`--api-key X`, `--password=X`), is refused (without repeating it). The program should read it
+ * from the environment, given in secretEnvironment.
+ */
+function plainArguments<T extends z.ZodType<string>>(arg: T) {
+  return z.array(arg).superRefine((args, ctx) => {
+    args.forEach((text, i) => {
+      if (typeof text !== "string") return;
+      const option = /^--?([A-Za-z][A-Za-z0-9-]*)(=(.*))?$/s.exec(text);
+      const secretOption = (name: string) => SECRET_NAME.test(name.toUpperCase().replace(/-/g, "_"));
+      const previous = i > 0 ? /^--?([A-Za-z][A-Za-z0-9-]*)$/.exec(args[i - 1]) : null;
+      const secret = (option?.[2] !== undefined && secretOption(option[1]) && !namesItsSource(option[3])) || (previous !== null && secretOption(previous[1]) && !text.startsWith("-") && !namesItsSource(text));
+      if (secret) {
+        ctx.addIssue({ code: "custom", path: [i], message: `is the value of a secret's option, and an argument ${PLAINTEXT_SECRET}: let the program read it from an environment variable given in secretEnvironment`, params: { hideValue: true } });
+      } else if (URL_PASSWORD_ANYWHERE.test(text)) {
+        ctx.addIssue({ code: "custom", path: [i], message: `holds a password in a URL, which ${PLAINTEXT_SECRET}: let the program read it from an environment variable given in secretEnvironment`, params: { hideValue: true } });
+      }
+    });
+  });
+}
+
 /** A restic repository, e.g. `sftp:backup@nas:/srv/restic/vulcan` or `s3:https://...`: credentials go in the secret environment. */
 const resticRepository = () =>
   withoutPassword(
@@ -291,7 +349,7 @@ export const JobSchema = z.strictObject({
       .optional(),
   }),
   /** Arguments, one list entry each; never parsed by a shell. */
-  args: z.array(z.string()).default([]),
+  args: plainArguments(z.string()).default([]),
   /** When it runs: a systemd calendar expression, e.g. "Sun *-*-* 03:00:00" or "*:0/15". */
   calendar: calendarExpression,
   /** Catch up on a run missed while the host was off (seed 001). */
@@ -308,7 +366,7 @@ export const JobSchema = z.strictObject({
   /** Network access (IPv4/IPv6, after network-online.target). Without it the job has none at all. */
   network: z.boolean().default(false),
   /** Non-secret environment. PATH is homefleet's: give the program's absolute path instead. */
-  environment: z.record(envName, literalText(4096)).default({}),
+  environment: plainEnvironment(literalText(4096)).default({}),
   /**
    * Secret environment: each variable's value is a secret config key (`config:<key>`, stored with
    * `pulumi config set --secret`), written to a root-only file systemd reads before the job starts.
@@ -573,7 +631,7 @@ export const ContainerSchema = z.strictObject({
   /** Image reference; pinned by tag, better by digest (`name@sha256:...`). `latest` is refused. */
   image: z.string().regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, { error: "expected an image reference such as ghcr.io/org/name:1.2.3 or name@sha256:<64 hex>" }),
   /** Arguments after the image. */
-  command: z.array(z.string().min(1)).optional(),
+  command: plainArguments(z.string().min(1)).optional(),
   /** The port the process listens on inside the container. */
   port: port().optional(),
   publish: z
@@ -587,7 +645,7 @@ export const ContainerSchema = z.strictObject({
   ports: z.array(PublishedPortSchema).default([]),
   /** Host devices for the container (`podman --device`), e.g. /dev/dri for a GPU. Disks are refused. */
   devices: z.array(DeviceSchema).default([]),
-  environment: z.record(envName, z.string()).default({}),
+  environment: plainEnvironment(z.string()).default({}),
   secretEnvironment: z.record(envName, SecretRefSchema).default({}),
   volumes: z
     .array(

@@ -491,6 +491,41 @@ describe("credentials in URLs", () => {
   });
 });
 
+describe("secrets written in plain environment or arguments", () => {
+  const at = (rest: string) => `homefleet:stacks.litellm.container.${rest}`;
+
+  it("refuses them in a container's environment and command, naming the path and never the value", () => {
+    const stacks = {
+      litellm: withContainer({
+        environment: { OPENAI_API_KEY: "sk-CANARY", PGPASSWORD: "CANARY", AWS_SECRET_ACCESS_KEY: "CANARY", LITELLM_MASTER_KEY: "sk-CANARY", DATABASE_URL: "postgres://app:CANARY@db/app" },
+        command: ["--api-key", "sk-CANARY", "--db=postgres://app:CANARY@db/app"],
+      }),
+    };
+    const problems = problemsOf({ hosts: oneHost, stacks });
+    expect(problems.map((p) => p.path)).toEqual([
+      at("command.1"),
+      at("command.2"),
+      at("environment.AWS_SECRET_ACCESS_KEY"),
+      at("environment.DATABASE_URL"),
+      at("environment.LITELLM_MASTER_KEY"),
+      at("environment.OPENAI_API_KEY"),
+      at("environment.PGPASSWORD"),
+    ]);
+    expect(JSON.stringify(problems)).not.toContain("CANARY");
+    expect(problems.find((p) => p.path === at("environment.DATABASE_URL"))!.message).toBe(
+      "holds a password in a URL, which is written in clear into unit files, the Nix store and process listings: give it in secretEnvironment (database.url and cache.url for the stack's own)",
+    );
+  });
+
+  it("accepts names that are not secrets, and values that say where a secret is", () => {
+    const environment = { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", TOKEN_URL: "https://example.org/token", SECRET_KEY_FILE: "/run/secrets/key", GOOGLE_APPLICATION_CREDENTIALS: "/etc/gcp.json", OPENAI_API_KEY: "os.environ/OPENAI_KEY", REDIS_PASSWORD: "", PASSWORD_MIN_LENGTH: "12" };
+    const command = ["--token-file", "/run/secrets/token", "--password-file=/etc/pw", "--api-key", "--verbose", "--url", "https://user@example.org/"];
+    const parsed = parseFleetConfig({ hosts: oneHost, stacks: { litellm: withContainer({ environment, command }) } });
+    expect(parsed.stacks.litellm.container!.environment).toEqual(environment);
+    expect(parsed.stacks.litellm.container!.command).toEqual(command);
+  });
+});
+
 describe("control characters", () => {
   const message = (code: string) => `control character U+${code} is not allowed: values become unit-file lines, Nix strings and command arguments`;
 

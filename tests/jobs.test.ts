@@ -220,8 +220,20 @@ describe("a job's secret environment", () => {
     expect(plain).toEqual([{ path: "homefleet:githubToken", message: "holds a secret but is stored in plain text: set it again with pulumi config set --secret homefleet:githubToken < FILE" }]);
     const missing = problems({ ...fleet({ archive: sync() }), configKeys: [], secretKeys: [] } as never);
     expect(missing.map((p) => p.path)).toEqual(["homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN"]);
-    const twice = problems({ ...fleet({ archive: sync({ environment: { GITHUB_TOKEN: "x" } }) }), configKeys: ["githubToken"], secretKeys: ["githubToken"] } as never);
-    expect(twice).toEqual([{ path: "homefleet:hosts.box.jobs.archive.secretEnvironment.GITHUB_TOKEN", message: "GITHUB_TOKEN is also in environment: give it once" }]);
+    const twice = problems({ ...fleet({ archive: sync({ environment: { GIT_REMOTE: "origin" }, secretEnvironment: { GITHUB_TOKEN: "config:githubToken", GIT_REMOTE: "config:githubToken" } }) }), configKeys: ["githubToken"], secretKeys: ["githubToken"] } as never);
+    expect(twice).toEqual([{ path: "homefleet:hosts.box.jobs.archive.secretEnvironment.GIT_REMOTE", message: "GIT_REMOTE is also in environment: give it once" }]);
+  });
+
+  it("refuses a secret in plain environment or arguments, without repeating it", () => {
+    const inClear = problems({ ...fleet({ archive: sync({ environment: { GITHUB_TOKEN: "ghp_CANARY", MIRROR: "https://git:ghp_CANARY@example.org/x" }, args: ["fetch", "--token", "ghp_CANARY", "--password=ghp_CANARY", "--password-file=/etc/pw", "--token", "--all"] }) }), configKeys: ["githubToken"], secretKeys: ["githubToken"] } as never);
+    expect(inClear.map((p) => p.path)).toEqual([
+      "homefleet:hosts.box.jobs.archive.args.2",
+      "homefleet:hosts.box.jobs.archive.args.3",
+      "homefleet:hosts.box.jobs.archive.environment.GITHUB_TOKEN",
+      "homefleet:hosts.box.jobs.archive.environment.MIRROR",
+    ]);
+    expect(JSON.stringify(inClear)).not.toContain("CANARY");
+    expect(inClear[2].message).toMatch(/^looks like a secret, .*: give it in secretEnvironment as config:<key>/);
   });
 });
 
