@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { closest, distance } from "fastest-levenshtein";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from "yaml";
 import type { z } from "zod";
-import { DeploySchema, HostsSchema, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
+import { DeploySchema, HostsSchema, IPV4_ADDRESS, MonitoringSchema, PromoteFromSchema, PromoteOverrideSchema, ReviewSchema, StacksSchema, type DeployConfig, type PromoteOverrideConfig, type HostConfig, type MonitoringConfig, type ReviewConfig, type StackConfig } from "./schema";
 import { checkLiteLLMFallbacks, findCycle } from "./litellmFallbacks";
 import { bridgeGateway, databaseNames, linkEnvPrefix, localRepositoryPath, malformedPath, pathWithin, networkNames, reservedDatabaseName, reservedJobName, reservedRoleName, unsafeDataDirectory, unsafeWritePath } from "./reserved";
 import { fastStackYaml } from "./stackYaml";
@@ -460,12 +460,15 @@ function nativeChecks(
   return problems;
 }
 
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** An IPv4 address as an integer. */
+function ipv4Value(address: string): number {
+  return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
 
 /** First and last address of an IPv4 CIDR, as integers. */
 function cidrRange(cidr: string): [number, number] {
   const [base, bits] = cidr.split("/");
-  const address = base.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const address = ipv4Value(base);
   const size = 2 ** (32 - Number(bits));
   const start = address - (address % size);
   return [start, start + size - 1];
@@ -544,7 +547,7 @@ function crossChecks(hosts: Record<string, HostConfig>, stacks: Record<string, S
         const other = onHost.find((s) => s.range[0] <= range[1] && range[0] <= s.range[1]);
         if (other) problems.push({ path: at(name, "network", "subnet"), message: `subnet overlaps ${other.cidr} of stack ${other.stack} on host ${stack.host}` });
         // A bridge on the host's own network takes the route to it, and homefleet's SSH connection with it.
-        const own = IPV4.test(host.address) ? cidrRange(`${host.address}/32`)[0] : undefined;
+        const own = IPV4_ADDRESS.test(host.address) ? ipv4Value(host.address) : undefined;
         if (own !== undefined && range[0] <= own && own <= range[1]) {
           problems.push({
             path: at(name, "network", "subnet"),

@@ -27,7 +27,9 @@ const byteSize = z.string().regex(/^[1-9][0-9]*[KMGT]$/, { error: "expected a si
 /** PostgreSQL memory settings use their own unit names. */
 const pgSize = z.string().regex(/^[1-9][0-9]*(kB|MB|GB|TB)$/, { error: "expected a PostgreSQL size such as 256MB or 4GB" });
 
-const ipv4 = z.string().regex(/^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/, { error: "expected an IPv4 address" });
+/** An IPv4 address in dotted-quad form. */
+export const IPV4_ADDRESS = /^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/;
+const ipv4 = z.string().regex(IPV4_ADDRESS, { error: "expected an IPv4 address" });
 
 const cidr = z.string().regex(/^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/(1[6-9]|2[0-8])$/, {
   error: "expected an IPv4 subnet with a prefix of /16 to /28, such as 10.89.0.0/24",
