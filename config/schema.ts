@@ -72,8 +72,11 @@ const timeOfDay = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: "
 const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, { error: "expected an absolute path" });
 const configKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "expected a Pulumi config key name" });
 
-/** `user:password@` after a scheme (`https://`, `rest:https://`): a password written into a URL. */
-const URL_PASSWORD = /^(?:[a-z][a-z0-9+.-]*:)?[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i;
+/**
+ * `user:password@` after a scheme, anywhere in a value (`https://u:p@h`, `rest:https://u:p@h`,
+ * `--db=postgres://u:p@db/x`): a password written into a URL.
+ */
+const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]*@/i;
 
 /**
  * A URL-valued key may name a user but never carry a password: the value lands in world-readable
@@ -102,9 +105,6 @@ function namesItsSource(value: string): boolean {
 
 const PLAINTEXT_SECRET = "is written in clear into unit files, the Nix store and process listings";
 
-/** `scheme://user:password@` anywhere in a value (`--db=postgres://u:p@db/x` too). */
-const URL_PASSWORD_ANYWHERE = /[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]*@/i;
-
 /**
  * Non-secret environment: a value under a name that says it is a secret, or a URL with a password
  * in any value, is refused (without repeating it). `secretEnvironment` carries such values, from
@@ -116,11 +116,19 @@ function plainEnvironment<T extends z.ZodType<string>>(value: T) {
       if (typeof text !== "string") continue;
       if (SECRET_NAME.test(name.toUpperCase()) && !namesItsSource(text)) {
         ctx.addIssue({ code: "custom", path: [name], message: `looks like a secret, and a value in environment ${PLAINTEXT_SECRET}: give it in secretEnvironment as config:<key>, set with pulumi config set --secret homefleet:<key> < FILE`, params: { hideValue: true } });
-      } else if (URL_PASSWORD_ANYWHERE.test(text)) {
+      } else if (URL_PASSWORD.test(text)) {
         ctx.addIssue({ code: "custom", path: [name], message: `holds a password in a URL, which ${PLAINTEXT_SECRET}: give it in secretEnvironment (database.url and cache.url for the stack's own)`, params: { hideValue: true } });
       }
     }
   });
+}
+
+/** A command-line option, `--name` or `--name=value` (one dash too). */
+const OPTION = /^--?([A-Za-z][A-Za-z0-9-]*)(?:=(.*))?$/s;
+
+/** Whether an OPTION match names an option whose value is a secret (`--api-key` reads as API_KEY). */
+function namesSecret(option: RegExpExecArray | null): boolean {
+  return option !== null && SECRET_NAME.test(option[1].toUpperCase().replace(/-/g, "_"));
 }
 
 /**
@@ -132,13 +140,13 @@ function plainArguments<T extends z.ZodType<string>>(arg: T) {
   return z.array(arg).superRefine((args, ctx) => {
     args.forEach((text, i) => {
       if (typeof text !== "string") return;
-      const option = /^--?([A-Za-z][A-Za-z0-9-]*)(=(.*))?$/s.exec(text);
-      const secretOption = (name: string) => SECRET_NAME.test(name.toUpperCase().replace(/-/g, "_"));
-      const previous = i > 0 ? /^--?([A-Za-z][A-Za-z0-9-]*)$/.exec(args[i - 1]) : null;
-      const secret = (option?.[2] !== undefined && secretOption(option[1]) && !namesItsSource(option[3])) || (previous !== null && secretOption(previous[1]) && !text.startsWith("-") && !namesItsSource(text));
-      if (secret) {
+      const option = OPTION.exec(text);
+      const previous = i > 0 ? OPTION.exec(args[i - 1]) : null;
+      // Its value: after `=` in this argument, or this whole argument after a bare option.
+      const value = option?.[2] !== undefined ? (namesSecret(option) ? option[2] : undefined) : previous?.[2] === undefined && namesSecret(previous) && !text.startsWith("-") ? text : undefined;
+      if (value !== undefined && !namesItsSource(value)) {
         ctx.addIssue({ code: "custom", path: [i], message: `is the value of a secret's option, and an argument ${PLAINTEXT_SECRET}: let the program read it from an environment variable given in secretEnvironment`, params: { hideValue: true } });
-      } else if (URL_PASSWORD_ANYWHERE.test(text)) {
+      } else if (URL_PASSWORD.test(text)) {
         ctx.addIssue({ code: "custom", path: [i], message: `holds a password in a URL, which ${PLAINTEXT_SECRET}: let the program read it from an environment variable given in secretEnvironment`, params: { hideValue: true } });
       }
     });
