@@ -10,8 +10,9 @@ import { join } from "node:path";
  * which every user can traverse; otherwise under the user's cache directory.
  */
 export function dataScratch(prefix: string): string {
-  const parent = process.getuid?.() === 0 ? "/var/lib/homefleet-tests" : join(homedir(), ".cache", "homefleet-tests");
+  const root = process.getuid?.() === 0;
+  const parent = root ? "/var/lib/homefleet-tests" : join(homedir(), ".cache", "homefleet-tests");
   mkdirSync(parent, { recursive: true });
-  if (process.getuid?.() === 0) chmodSync(parent, 0o755);
+  if (root) chmodSync(parent, 0o755);
   return mkdtempSync(join(parent, prefix));
 }
